@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One error type for the whole collection, with stable codes, and the one place it becomes fail_json.
+
+Engines raise SmhvError; modules call `run_module()` so no traceback ever reaches a user and every
+failure carries `error_code`, the message (what, where, what to do) and structured `details`.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+# Stable codes. Playbooks may branch on them (`failed_when: result.error_code == 'SCOPE_BUSY'`), so a
+# code is never renamed or reused; new failures get new codes.
+ERROR_CODES = {
+    "INVALID_ARGUMENT": "An option value is wrong or options contradict each other.",
+    "HOST_UNREACHABLE": "The Windows host could not be reached over WinRM.",
+    "HOST_TLS_ERROR": "The TLS handshake with the Windows host failed or its certificate is not trusted.",
+    "HOST_AUTH_FAILED": "The Windows host refused the credentials.",
+    "HOST_TIMEOUT": "The Windows host did not answer in time.",
+    "HOST_PROTOCOL_ERROR": "The Windows host answered something the agent protocol does not allow.",
+    "AGENT_ERROR": "The agent on the Windows host reported an error it has no specific code for.",
+    "STORAGE_UNREACHABLE": "The ONTAP cluster could not be reached.",
+    "STORAGE_TLS_ERROR": "The TLS handshake with the ONTAP cluster failed or its certificate is not trusted.",
+    "STORAGE_AUTH_FAILED": "The ONTAP cluster refused the credentials.",
+    "STORAGE_ERROR": "ONTAP returned an error.",
+    "STORAGE_JOB_FAILED": "An ONTAP job failed.",
+    "STORAGE_JOB_TIMEOUT": "An ONTAP job did not finish in time.",
+    "LUN_NOT_FOUND": "No configured ONTAP cluster has a LUN with that serial number.",
+    "NOT_ON_ONTAP": "A path is not on an ONTAP LUN.",
+    "SCOPE_NOT_REGISTERED": "The host or cluster has not been registered with smhv_host.",
+    "SCOPE_BUSY": "Another operation holds the scope's lease.",
+    "MISSING_DEPENDENCY": "A Python library the module needs is not installed on the controller.",
+    "INTERNAL_ERROR": "A bug in the collection; please report it with the details.",
+}
+
+
+class SmhvError(Exception):
+    """A failure a user can act on: `code` (stable, from ERROR_CODES), message, structured details."""
+
+    def __init__(self, code, message, details=None):
+        if code not in ERROR_CODES and not code.isupper():
+            raise ValueError("error codes are upper-case constants, got %r" % (code,))
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = dict(details or {})
+
+    def __str__(self):
+        return "%s: %s" % (self.code, self.message)
+
+    def as_result(self):
+        return {"msg": self.message, "error_code": self.code, "error_details": self.details}
+
+
+def fail_from_error(module, error, **result):
+    """The single fail path: SmhvError (or anything else) becomes fail_json with a stable code."""
+    if isinstance(error, SmhvError):
+        module.fail_json(**dict(result, **error.as_result()))
+    module.fail_json(**dict(result, msg="Unexpected %s: %s. This is a bug in netapp_hyperv.smhv; please report it."
+                                       % (type(error).__name__, error),
+                            error_code="INTERNAL_ERROR", exception=traceback.format_exc()))
+
+
+def run_module(module, action):
+    """Call action() -> result dict and exit_json with it; any error goes through fail_from_error."""
+    try:
+        result = action()
+    except Exception as error:  # pylint: disable=broad-except
+        fail_from_error(module, error)
+    module.exit_json(**result)
