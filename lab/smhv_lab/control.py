@@ -1,0 +1,166 @@
+"""The lab's control API: plain HTTP JSON on loopback, for tests, benchmarks and the demo.
+
+    GET  /status                      liveness and request counters
+    GET  /state                       the whole world, summarised (storage and Windows)
+    POST /reset                       back to the topology, faults and latency cleared
+    POST /save                        write the world to the state dir now
+    GET  /faults   POST /faults       list / add a rule {target, kind, match, nth, times, params}
+    DELETE /faults                    clear rules and latency
+    POST /latency                     {target, seconds}
+    POST /guest-data                  {vm, path, data, in_flight}   write inside a VM's first disk
+    GET  /guest-data?vm=&path=        {data, complete}
+    POST /vm                          {vm, state?, migration?}      change a VM's runtime state
+    GET  /log                         commands the hosts did not recognise
+"""
+from __future__ import annotations
+
+import json
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from . import inspect
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ControlServer:
+    def __init__(self, lab, bind: str = "127.0.0.1", port: int = 0) -> None:
+        self.lab = lab
+        handler = type("Handler", (_Handler,), {"lab": lab})
+        self._server = ThreadingHTTPServer((bind, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="smhv-lab-control", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    lab: Any
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep the lab's output quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = dict(parse_qsl(url.query))
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+            route = ROUTES.get((method, url.path.rstrip("/") or "/"))
+            if route is None:
+                raise ControlError(HTTPStatus.NOT_FOUND, f"no control endpoint {method} {url.path}")
+            status, answer = HTTPStatus.OK, route(self.lab, body, query)
+        except ControlError as error:
+            status, answer = error.status, {"error": str(error)}
+        except (KeyError, ValueError, TypeError) as error:
+            status, answer = HTTPStatus.BAD_REQUEST, {"error": f"{type(error).__name__}: {error}"}
+        data = json.dumps(answer, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _status(lab, body, query):
+    return {"ok": True, "counters": dict(lab.faults.counters), "latency": dict(lab.faults.latency),
+            "ontap": sorted(lab.ontap), "hosts": sorted(lab.winrm)}
+
+
+def _state(lab, body, query):
+    with lab.world.lock:
+        return inspect.world_state(lab.world)
+
+
+def _reset(lab, body, query):
+    lab.reset()
+    return {"reset": True}
+
+
+def _save(lab, body, query):
+    lab.world.save(lab.state_dir)
+    return {"saved": True}
+
+
+def _faults_list(lab, body, query):
+    return {"rules": lab.faults.rules(), "latency": lab.faults.latency}
+
+
+def _faults_add(lab, body, query):
+    rule = lab.faults.add(body["target"], body["kind"], body.get("match"), int(body.get("nth", 1)),
+                          int(body.get("times", 1)), body.get("params"))
+    return rule.as_dict()
+
+
+def _faults_clear(lab, body, query):
+    lab.faults.clear()
+    return {"cleared": True}
+
+
+def _latency(lab, body, query):
+    lab.faults.set_latency(body["target"], float(body["seconds"]))
+    return {"latency": lab.faults.latency}
+
+
+def _guest_write(lab, body, query):
+    with lab.world.lock:
+        return inspect.write_guest(lab.world, body["vm"], body["path"], body["data"], bool(body.get("in_flight")))
+
+
+def _guest_read(lab, body, query):
+    with lab.world.lock:
+        return inspect.read_guest(lab.world, query["vm"], query["path"])
+
+
+def _vm(lab, body, query):
+    with lab.world.lock:
+        return inspect.set_vm_runtime(lab.world, body["vm"], body.get("state"), body.get("migration"))
+
+
+def _log(lab, body, query):
+    return {"unrecognised": list(getattr(lab.executor, "unrecognised", []))}
+
+
+ROUTES = {
+    ("GET", "/status"): _status,
+    ("GET", "/state"): _state,
+    ("POST", "/reset"): _reset,
+    ("POST", "/save"): _save,
+    ("GET", "/faults"): _faults_list,
+    ("POST", "/faults"): _faults_add,
+    ("DELETE", "/faults"): _faults_clear,
+    ("POST", "/latency"): _latency,
+    ("POST", "/guest-data"): _guest_write,
+    ("GET", "/guest-data"): _guest_read,
+    ("POST", "/vm"): _vm,
+    ("GET", "/log"): _log,
+}

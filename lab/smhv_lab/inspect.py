@@ -1,0 +1,71 @@
+"""Read and poke the world for the control API: summaries, guest data, VM runtime state."""
+from __future__ import annotations
+
+from typing import Any
+
+from .world.windows import VM_STATES, read_guest_data, write_guest_data
+
+
+def find_vm(world, name_or_id: str):
+    """(host, vm) for a VM name or id registered anywhere in the lab."""
+    key = name_or_id.lower()
+    matches = [(host, vm) for host in world.hosts.values() for vm in host.vms.values()
+               if vm.id.lower() == key or vm.name.lower() == key]
+    if not matches:
+        raise KeyError(f"no VM named or with id {name_or_id!r} is registered on any lab host")
+    if len(matches) > 1:
+        raise ValueError(f"{len(matches)} VMs are named {name_or_id!r}; use the VM id")
+    return matches[0]
+
+
+def write_guest(world, vm: str, path: str, data: str, in_flight: bool) -> dict[str, Any]:
+    _, machine = find_vm(world, vm)
+    write_guest_data(world, machine.id, path, data, in_flight)
+    return {"vm": machine.id, "path": path, "in_flight": in_flight}
+
+
+def read_guest(world, vm: str, path: str) -> dict[str, Any]:
+    _, machine = find_vm(world, vm)
+    data, complete = read_guest_data(world, machine.id, path)
+    return {"vm": machine.id, "path": path, "data": data, "complete": complete}
+
+
+def set_vm_runtime(world, vm: str, state: str | None, migration: str | None) -> dict[str, Any]:
+    host, machine = find_vm(world, vm)
+    if state is not None:
+        if state not in VM_STATES:
+            raise ValueError(f"state must be one of {', '.join(VM_STATES)}")
+        machine.state = state
+        for fc in world.failover_clusters.values():
+            if machine.id in fc.vm_roles:
+                fc.vm_roles[machine.id]["state"] = state
+    if migration is not None:
+        if migration not in ("", "live", "storage"):
+            raise ValueError("migration must be '', 'live' or 'storage'")
+        machine.migration = migration
+    return {"vm": machine.id, "host": host.name, "state": machine.state, "migration": machine.migration}
+
+
+def world_state(world) -> dict[str, Any]:
+    return {
+        "ontap": {name: cluster.describe() for name, cluster in world.clusters.items()},
+        "hosts": {name: _host_state(world, host) for name, host in world.hosts.items()},
+        "failover_clusters": {name: {"nodes": fc.nodes, "owner_node": fc.owner_node,
+                                     "csvs": [vars(c) for c in fc.csvs], "vm_roles": fc.vm_roles}
+                              for name, fc in world.failover_clusters.items()},
+    }
+
+
+def _host_state(world, host) -> dict[str, Any]:
+    return {
+        "cluster": host.cluster, "site": host.site, "os": host.os_name, "build": f"{host.os_version}.{host.ubr}",
+        "hotfixes": sorted(host.hotfixes), "iqn": host.iscsi_iqn,
+        "firewall_rules": host.firewall_rules,
+        "disks": [{"number": d.number, "serial": d.serial, "lun": f"{d.cluster}:{d.lun_path}", "online": d.online,
+                   "access_paths": d.access_paths, "is_csv": d.is_csv, "offline_reason": d.offline_reason}
+                  for d in sorted(host.disks.values(), key=lambda d: d.number)],
+        "vms": [{"id": vm.id, "name": vm.name, "state": vm.state, "migration": vm.migration,
+                 "config_path": vm.config_path, "vhd_paths": vm.vhd_paths,
+                 "checkpoints": [c.name for c in vm.checkpoints]}
+                for vm in sorted(host.vms.values(), key=lambda v: v.name)],
+    }

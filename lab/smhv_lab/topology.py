@@ -1,0 +1,196 @@
+"""Build a World from a topology file (lab/smhv_lab/topologies/default.yml is the reference).
+
+The loader does what an administrator would have done on a real site: create the volumes and LUNs,
+put each host's IQN in an igroup, map and connect the LUNs (drive letters, SnapInfo disks, CSVs),
+create the VMs on them and initialize the SnapMirror relationships, so a fresh lab looks like a
+site that has been running for a while.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .world import LunContent, World
+from .world.storage import StorageCluster
+from .world.windows import (ClusterSharedVolume, Disk, FailoverCluster, VirtualMachine, WindowsHost,
+                            new_vhdx)
+
+GIB = 1024 ** 3
+DEFAULT_TOPOLOGY = Path(__file__).parent / "topologies" / "default.yml"
+VM_NAMESPACE = uuid.UUID("6f1c7bb2-58b1-4cf1-9d7e-3a0d0f4c2a11")  # stable VM ids across lab rebuilds
+
+
+class TopologyError(ValueError):
+    pass
+
+
+def load_topology(path: Path | None = None) -> dict[str, Any]:
+    path = Path(path or DEFAULT_TOPOLOGY)
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise TopologyError(f"cannot read topology {path}: {error}") from error
+    if not isinstance(spec, dict) or "hosts" not in spec or "ontap_clusters" not in spec:
+        raise TopologyError(f"{path}: a topology needs 'ontap_clusters' and 'hosts'")
+    return spec
+
+
+def build_world(spec: dict[str, Any]) -> World:
+    world = World()
+    world.settings = {"name": spec.get("name", "lab"), "domain": spec.get("domain", "lab.local"),
+                      "credentials": spec["credentials"]}
+    with world.lock:
+        _build_storage(world, spec)
+        _build_windows(world, spec)
+        _build_luns(world, spec)
+        _build_vms(world, spec)
+        _build_snapmirrors(world, spec)
+    return world
+
+
+def _build_storage(world: World, spec: dict[str, Any]) -> None:
+    creds = spec["credentials"]["ontap"]
+    for item in spec["ontap_clusters"]:
+        cluster = StorageCluster(item["name"], version=str(item.get("version", "9.13.1")),
+                                 site=item.get("site", "a"), username=creds["username"],
+                                 password=creds["password"])
+        cluster.add_svm(item["svm"])
+        cluster.add_aggregate(item.get("aggregate", "aggr1"), 20 * 1024 * GIB)
+        for vol in item.get("volumes", []):
+            cluster.create_volume(item["svm"], vol["name"], item.get("aggregate", "aggr1"),
+                                  int(vol["size"]) * GIB, type=vol.get("type", "rw"))
+        world.clusters[cluster.name] = cluster
+    for cluster in world.clusters.values():
+        cluster.peers = {name: other for name, other in world.clusters.items() if other is not cluster}
+
+
+def _services(host_spec: dict[str, Any]) -> dict[str, dict[str, str]]:
+    services = {
+        "vmms": {"display_name": "Hyper-V Virtual Machine Management", "status": "Running", "start_type": "Automatic"},
+        "MSiSCSI": {"display_name": "Microsoft iSCSI Initiator Service", "status": "Running", "start_type": "Automatic"},
+        "WinRM": {"display_name": "Windows Remote Management (WS-Management)", "status": "Running",
+                  "start_type": "Automatic"},
+        "VSS": {"display_name": "Volume Shadow Copy", "status": "Stopped", "start_type": "Manual"},
+    }
+    if host_spec.get("cluster"):
+        services["ClusSvc"] = {"display_name": "Cluster Service", "status": "Running", "start_type": "Automatic"}
+    if host_spec.get("vss_provider"):
+        services["SWSvc"] = {"display_name": "SnapDrive", "status": "Running", "start_type": "Automatic"}
+        services["navssprv"] = {"display_name": "Data ONTAP VSS Hardware Provider", "status": "Stopped",
+                                "start_type": "Manual"}
+    return services
+
+
+def _build_windows(world: World, spec: dict[str, Any]) -> None:
+    creds = spec["credentials"]["windows"]
+    domain = world.settings["domain"]
+    for item in spec["hosts"]:
+        host = WindowsHost(name=item["name"], site=item.get("site", "a"), domain=domain,
+                           username=creds["username"], password=creds["password"],
+                           iscsi_iqn=f"iqn.1991-05.com.microsoft:{item['name']}.{domain}".lower(),
+                           cluster=item.get("cluster", ""), hotfixes=set(item.get("hotfixes", [])),
+                           services=_services(item))
+        if "os" in item:
+            host.os_name = item["os"]
+        if "os_version" in item:
+            host.os_version = item["os_version"]
+        if "ubr" in item:
+            host.ubr = int(item["ubr"])
+        if not host.cluster:
+            host.features.discard("Failover-Clustering")
+        if item.get("vss_provider"):
+            host.vss_providers.append({"name": "Data ONTAP VSS Hardware Provider",
+                                       "id": "{ddd3d232-a96f-4ac5-8f7b-250fd91fd102}", "type": "Hardware",
+                                       "version": "7.1.5"})
+            host.installed_software["NetApp SnapDrive"] = {"version": "7.1.5"}
+        host.vss_providers.append({"name": "Microsoft Software Shadow Copy provider 1.0",
+                                   "id": "{b5946137-7b9f-4925-af80-51abd60b20d5}", "type": "System",
+                                   "version": "1.0.0.7"})
+        world.hosts[host.name] = host
+    for item in spec.get("failover_clusters", []):
+        missing = [n for n in item["nodes"] if n not in world.hosts]
+        if missing:
+            raise TopologyError(f"cluster {item['name']}: unknown nodes {missing}")
+        world.failover_clusters[item["name"]] = FailoverCluster(
+            name=item["name"], nodes=list(item["nodes"]), owner_node=item.get("owner_node", item["nodes"][0]),
+            site=item.get("site", "a"))
+
+
+def _scope_hosts(world: World, names: list[str]) -> list[WindowsHost]:
+    hosts = []
+    for name in names:
+        if name in world.failover_clusters:
+            hosts.extend(world.hosts[n] for n in world.failover_clusters[name].nodes)
+        elif name in world.hosts:
+            hosts.append(world.hosts[name])
+        else:
+            raise TopologyError(f"unknown host or cluster {name!r}")
+    return hosts
+
+
+def _build_luns(world: World, spec: dict[str, Any]) -> None:
+    for item in spec.get("luns", []):
+        cluster = world.cluster(item["cluster"])
+        content = LunContent(label=item.get("label", item["name"]))
+        lun = cluster.create_lun(item["volume"], item["name"], int(item["size"]) * GIB, os_type="hyper_v",
+                                 content=content)
+        for host in _scope_hosts(world, item["hosts"]):
+            igroup = f"ig_{host.name}"
+            if not cluster.igroup_exists(igroup):
+                cluster.create_igroup(cluster.svm_name_of(lun), igroup, os_type="hyper_v", protocol="iscsi",
+                                      initiators=[host.iscsi_iqn])
+            cluster.map_lun(lun.path, igroup)
+            disk = Disk(number=host.next_disk_number(), serial=lun.serial, cluster=cluster.name, lun_path=lun.path)
+            if "csv" in item:
+                disk.is_csv = True
+                disk.access_paths = [f"C:\\ClusterStorage\\{item['csv']}\\"]
+            else:
+                disk.access_paths = [item["access_path"]]
+                owner = item.get("owner")
+                if owner and owner != host.name:
+                    disk.online, disk.offline_reason = False, "Reserved by the failover cluster"
+            host.disks[lun.serial] = disk
+        if "csv" in item:
+            fc = next(c for c in world.failover_clusters.values() if item["hosts"][0] in c.nodes)
+            fc.csvs.append(ClusterSharedVolume(name=f"Cluster Disk {len(fc.csvs) + 1}",
+                                               path=f"C:\\ClusterStorage\\{item['csv']}", serial=lun.serial,
+                                               owner_node=fc.nodes[len(fc.csvs) % len(fc.nodes)]))
+
+
+def _build_vms(world: World, spec: dict[str, Any]) -> None:
+    for item in spec.get("vms", []):
+        scope = item["scope"]
+        clustered = scope in world.failover_clusters
+        host = world.hosts[item["owner"] if clustered else scope]
+        vm_id = str(uuid.uuid5(VM_NAMESPACE, f"{scope}/{item['name']}"))
+        folder = item["path"].rstrip("\\") + "\\" + item["name"]
+        vhds = []
+        for index, size in enumerate(item.get("disks", [40])):
+            suffix = "" if index == 0 else f"_disk{index}"
+            vhd = f"{folder}\\Virtual Hard Disks\\{item['name']}{suffix}.vhdx"
+            guest = {"boot\\bcd": f"{item['name']} boot configuration"} if index == 0 else {}
+            host.write_file(world, vhd, new_vhdx(int(size) * GIB, guest))
+            vhds.append(vhd)
+        vm = VirtualMachine(id=vm_id, name=item["name"],
+                            config_path=f"{folder}\\Virtual Machines\\{vm_id.upper()}.vmcx",
+                            state=item.get("state", "Running"), vhd_paths=vhds, snapshot_location=folder)
+        host.write_file(world, vm.config_path, json.dumps(vm.config_document(), sort_keys=True).encode())
+        host.vms[vm.id] = vm
+        if clustered:
+            world.failover_clusters[scope].vm_roles[vm.id] = {"name": vm.name, "owner_node": host.name,
+                                                               "state": vm.state}
+
+
+def _build_snapmirrors(world: World, spec: dict[str, Any]) -> None:
+    for item in spec["ontap_clusters"]:
+        destination = world.cluster(item["name"])
+        for mirror in item.get("snapmirrors", []):
+            source_cluster, source_path = mirror["source"].split(":", 1)
+            relationship = destination.create_snapmirror(source_cluster, source_path, mirror["destination"],
+                                                         policy=mirror.get("policy", "MirrorAllSnapshots"))
+            if mirror.get("initialize", True):
+                destination.initialize_snapmirror(relationship)

@@ -1,0 +1,229 @@
+"""The Windows side of the world: Hyper-V hosts, failover clusters, disks, volumes and VMs.
+
+A host sees an ONTAP LUN as a disk once the LUN is mapped to an igroup holding the host's iSCSI IQN
+and the host has rescanned. A disk never copies the LUN's bytes: it names the LUN by serial and
+reads `lun.content` through the world each time, so a SnapRestore on the ONTAP side is what the host
+sees next. VM definitions live in files on those LUNs (the .vmcx is JSON here, a VHDX is JSON holding
+the guest's files), so restoring a LUN restores the VM too; the host keeps only registrations and
+runtime state.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from .files import FileTree, normalize
+
+VHDX_FORMAT = "smhv-lab-vhdx/1"
+VMCX_FORMAT = "smhv-lab-vmcx/1"
+VM_STATES = ("Running", "Off", "Saved", "Paused")
+
+
+def split_drive(path: str) -> tuple[str, str]:
+    """'C:\\ClusterStorage\\Volume1\\vm\\a.vhdx' -> ('c:', 'ClusterStorage\\Volume1\\vm\\a.vhdx')."""
+    path = path.replace("/", "\\")
+    if len(path) >= 2 and path[1] == ":":
+        return path[:2].lower(), normalize(path[2:])
+    raise ValueError(f"not an absolute Windows path: {path!r}")
+
+
+def access_key(path: str) -> str:
+    drive, rest = split_drive(path)
+    return (drive + "\\" + rest).lower().rstrip("\\")
+
+
+@dataclass
+class Disk:
+    """An ONTAP LUN as one host sees it (Get-Disk), found by the LUN's serial."""
+
+    number: int
+    serial: str
+    cluster: str  # ONTAP cluster name
+    lun_path: str
+    online: bool = True
+    read_only: bool = False
+    access_paths: list[str] = field(default_factory=list)  # 'J:\\', 'C:\\mnt\\x\\', 'C:\\ClusterStorage\\Volume1\\'
+    is_csv: bool = False
+    offline_reason: str = ""  # e.g. 'Signature collision' as Windows reports it
+
+
+@dataclass
+class Checkpoint:
+    id: str
+    name: str
+    type: str  # Production | ProductionOnly | Standard
+    created: str
+    differencing_disks: dict[str, str] = field(default_factory=dict)  # parent vhdx path -> avhdx path
+
+
+@dataclass
+class VirtualMachine:
+    """A VM registration on a host plus its runtime state; its definition is the .vmcx file."""
+
+    id: str  # GUID, lower case as Hyper-V shows it
+    name: str
+    config_path: str  # ...\\Virtual Machines\\<GUID>.vmcx
+    state: str = "Running"
+    vhd_paths: list[str] = field(default_factory=list)
+    snapshot_location: str = ""
+    generation: int = 2
+    memory_mb: int = 2048
+    processor_count: int = 2
+    passthrough_disks: list[int] = field(default_factory=list)
+    iscsi_direct_disks: list[str] = field(default_factory=list)  # serials of LUNs the guest mounts itself
+    integration_services: dict[str, bool] = field(default_factory=lambda: {
+        "Backup (volume shadow copy)": True, "Heartbeat": True, "Time Synchronization": True})
+    migration: str = ""  # '' | 'live' | 'storage' (a VM being migrated cannot be backed up)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    # Guest writes the guest OS has accepted but not yet flushed to its virtual disk: a crash
+    # snapshot catches them half-written, a production checkpoint (in-guest VSS) flushes them.
+    pending_writes: list[dict[str, str]] = field(default_factory=list)
+
+    def config_document(self) -> dict[str, Any]:
+        return {"format": VMCX_FORMAT, "id": self.id, "name": self.name, "generation": self.generation,
+                "memory_mb": self.memory_mb, "processor_count": self.processor_count,
+                "vhd_paths": list(self.vhd_paths), "snapshot_location": self.snapshot_location,
+                "passthrough_disks": list(self.passthrough_disks),
+                "iscsi_direct_disks": list(self.iscsi_direct_disks),
+                "checkpoints": [vars(c) for c in self.checkpoints]}
+
+    @classmethod
+    def from_config(cls, config_path: str, document: dict[str, Any], state: str = "Off") -> "VirtualMachine":
+        if document.get("format") != VMCX_FORMAT:
+            raise ValueError(f"{config_path} is not a virtual machine configuration file")
+        return cls(id=document["id"], name=document["name"], config_path=config_path, state=state,
+                   vhd_paths=list(document.get("vhd_paths", [])),
+                   snapshot_location=document.get("snapshot_location", ""),
+                   generation=document.get("generation", 2), memory_mb=document.get("memory_mb", 2048),
+                   processor_count=document.get("processor_count", 2),
+                   passthrough_disks=list(document.get("passthrough_disks", [])),
+                   iscsi_direct_disks=list(document.get("iscsi_direct_disks", [])),
+                   checkpoints=[Checkpoint(**c) for c in document.get("checkpoints", [])])
+
+
+def new_vhdx(virtual_size: int, guest_files: dict[str, str] | None = None) -> bytes:
+    files = {path: {"data": data, "complete": True} for path, data in (guest_files or {}).items()}
+    return json.dumps({"format": VHDX_FORMAT, "virtual_size": virtual_size, "guest_files": files},
+                      sort_keys=True).encode()
+
+
+def read_vhdx(data: bytes) -> dict[str, Any]:
+    document = json.loads(data)
+    if document.get("format") != VHDX_FORMAT:
+        raise ValueError("not a virtual hard disk")
+    return document
+
+
+@dataclass
+class WindowsHost:
+    name: str
+    site: str = "a"
+    domain: str = "lab.local"
+    os_name: str = "Microsoft Windows Server 2022 Datacenter"
+    os_version: str = "10.0.20348"
+    ubr: int = 2700  # update build revision: what cumulative updates raise
+    username: str = "LAB\\smhv-admin"
+    password: str = ""
+    iscsi_iqn: str = ""
+    cluster: str = ""  # failover cluster name, '' for a standalone host
+    features: set[str] = field(default_factory=lambda: {
+        "Hyper-V", "Hyper-V-PowerShell", "Multipath-IO", "Failover-Clustering", "RSAT-Clustering-PowerShell"})
+    hotfixes: set[str] = field(default_factory=set)  # 'KB5031364'
+    services: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> status, start_type, display_name
+    firewall_rules: dict[str, dict[str, Any]] = field(default_factory=dict)  # display name -> port, protocol, ...
+    registry: dict[str, dict[str, Any]] = field(default_factory=dict)  # key path -> value name -> value
+    vss_providers: list[dict[str, str]] = field(default_factory=list)  # name, id, type, version
+    installed_software: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> version, ...
+    disks: dict[str, Disk] = field(default_factory=dict)  # serial -> disk
+    vms: dict[str, VirtualMachine] = field(default_factory=dict)  # id -> VM registered on this host
+    system_drive: FileTree = field(default_factory=FileTree)  # C:\ outside any LUN
+    reachable: bool = True
+    uptime_boots: int = 0
+
+    @property
+    def build(self) -> int:
+        return int(self.os_version.split(".")[2])
+
+    def next_disk_number(self) -> int:
+        used = {d.number for d in self.disks.values()}
+        return next(n for n in range(1, 10_000) if n not in used)
+
+    def online_disk_for(self, path: str) -> Disk | None:
+        """The online disk whose access path is the longest prefix of `path`."""
+        key = access_key(path)
+        best, best_len = None, -1
+        for disk in self.disks.values():
+            if not disk.online:
+                continue
+            for access in disk.access_paths:
+                prefix = access_key(access)
+                if (key == prefix or key.startswith(prefix + "\\")) and len(prefix) > best_len:
+                    best, best_len = disk, len(prefix)
+        return best
+
+    def resolve(self, world, path: str) -> tuple[FileTree, str, Disk | None]:
+        """The file tree holding `path` and the path inside it: a LUN's volume, or the system drive."""
+        disk = self.online_disk_for(path)
+        if disk is None:
+            drive, rest = split_drive(path)
+            if drive != "c:":
+                raise FileNotFoundError(f"Cannot find drive. A drive with the name '{drive[0].upper()}' does not exist.")
+            return self.system_drive, rest, None
+        _, lun = world.find_lun_by_serial(disk.serial)
+        if lun is None:
+            raise FileNotFoundError(f"The device for disk {disk.number} is not ready.")
+        best = max((a for a in disk.access_paths if access_key(path).startswith(access_key(a))), key=len)
+        inner = access_key(path)[len(access_key(best)):]
+        return lun.content.files, normalize(inner), disk
+
+    def read_file(self, world, path: str) -> bytes:
+        tree, inner, _ = self.resolve(world, path)
+        try:
+            return tree.read(inner)
+        except KeyError:
+            raise FileNotFoundError(f"Could not find file '{path}'.") from None
+
+    def write_file(self, world, path: str, data: bytes) -> None:
+        tree, inner, disk = self.resolve(world, path)
+        if disk is not None and disk.read_only:
+            raise PermissionError(f"The media is write protected: '{path}'.")
+        tree.write(inner, data)
+
+    def file_exists(self, world, path: str) -> bool:
+        try:
+            tree, inner, _ = self.resolve(world, path)
+        except FileNotFoundError:
+            return False
+        return tree.exists(inner)
+
+
+@dataclass
+class ClusterSharedVolume:
+    name: str  # 'Cluster Disk 1'
+    path: str  # 'C:\\ClusterStorage\\Volume1'
+    serial: str  # the LUN behind it
+    owner_node: str
+
+
+@dataclass
+class FailoverCluster:
+    name: str
+    nodes: list[str]
+    owner_node: str  # owner of the core cluster group: the node that coordinates a backup
+    site: str = "a"
+    csvs: list[ClusterSharedVolume] = field(default_factory=list)
+    vm_roles: dict[str, dict[str, str]] = field(default_factory=dict)  # VM id -> name, owner_node, state
+
+    def csv_for(self, path: str) -> ClusterSharedVolume | None:
+        key = access_key(path)
+        for csv in self.csvs:
+            prefix = access_key(csv.path)
+            if key == prefix or key.startswith(prefix + "\\"):
+                return csv
+        return None
+
+
+def new_guid() -> str:
+    return str(uuid.uuid4())
