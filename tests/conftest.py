@@ -1,14 +1,9 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder (pytest.ini puts tests/ on sys.path for lab_fixture)."""
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from lab_fixture import running_lab  # noqa: E402
+from lab_fixture import running_lab
 
 
 @pytest.fixture(scope="session")
