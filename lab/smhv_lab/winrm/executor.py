@@ -1,0 +1,67 @@
+"""What the WinRM transport asks of whoever plays the Windows host.
+
+The server only speaks WS-Management; running a command is delegated to a `CommandExecutor`.
+Both methods may block (simulated latency, slow Hyper-V operations): the server calls them on a
+worker thread and keeps answering the client's Receive polls with OperationTimeout faults meanwhile.
+An exception raised by an executor becomes a failed command (WinRS: the message on stderr and rc 1;
+PSRP: a Failed pipeline), so a bug in a simulator shows up in the client instead of hanging it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """Outcome of one WinRS command: raw bytes as the process wrote them, in the shell's codepage."""
+
+    stdout: bytes = b""
+    stderr: bytes = b""
+    rc: int = 0
+
+
+@dataclass(frozen=True)
+class PipelineCommand:
+    """One command of a PSRP pipeline, as the client built it.
+
+    `PowerShell.add_script(s)` arrives as `text=s, is_script=True`; `add_cmdlet("Get-Item")` as
+    `is_script=False`. `parameters` keeps the client's order; a positional argument has name None and a
+    switch has the value True. Values are psrpcore's deserialised objects (str/int subclasses, dicts...).
+    """
+
+    text: str
+    is_script: bool
+    parameters: list[tuple[str | None, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """Outcome of one PSRP pipeline.
+
+    `output` objects are serialised by psrpcore (str, int, bool, float, None, list and dict work).
+    `errors` become ErrorRecords on the error stream; like PowerShell, they do not fail the pipeline.
+    `failed=True` ends the pipeline in the Failed state with `reason` as its terminating error, which
+    is what makes pypsrp report `had_errors`.
+    """
+
+    output: list[Any] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    failed: bool = False
+    reason: str = ""
+
+
+class CommandExecutor(Protocol):
+    def run_command(self, host: str, command: str, arguments: list[str], stdin: bytes) -> CommandResult:
+        """Run a WinRS command.
+
+        `command` and `arguments` are exactly what the client put in rsp:Command and rsp:Arguments
+        (pywinrm joins all arguments into one element, pypsrp sends one per argument); use
+        `windows.command_line()` for the line cmd.exe would see and `windows.encoded_script()` to decode
+        `-EncodedCommand`. `stdin` is everything the client sent before End=true.
+        """
+        ...
+
+    def run_pipeline(self, host: str, commands: list[PipelineCommand], input_objects: list[Any]) -> PipelineResult:
+        """Run a PSRP pipeline; `input_objects` is the pipeline input (empty when the client sent none)."""
+        ...
