@@ -1,0 +1,118 @@
+# netapp_hyperv.smhv: build and test tooling. See docs/development.md.
+#
+#   make demo    start the lab and run the main job (the README's first command)
+#   make test    sanity + every pytest suite (what .ci/run runs)
+#
+# Everything runs from .venv, which the first target creates (Python 3.11 from pyenv when present,
+# else python3) and refreshes whenever a requirements file changes.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+ROOT := $(CURDIR)
+
+# --- Python environments ------------------------------------------------------------------------
+VENV ?= .venv
+PYTHON_VERSION ?= 3.11
+# Interpreter that creates $(VENV) (looked up only when the venv has to be (re)built).
+BASE_PYTHON ?= $(shell scripts/find-python.sh $(PYTHON_VERSION) --fallback || command -v python3)
+VENV_PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.smhv-stamp
+REQUIREMENTS := requirements.txt requirements-dev.txt
+# The lab is its own package (lab/pyproject.toml), installed editable into the same venv.
+LAB_PROJECT := $(wildcard lab/pyproject.toml)
+# Debian packages needed by some test (e.g. chromium for browser tests); installed with apt-get when
+# missing, only by the venv step. Keep empty unless a test needs one.
+APT_PACKAGES ?=
+export APT_PACKAGES
+
+# ansible-core 2.21 sanity venv on Python 3.12 (skipped with a reason when 3.12 is missing).
+export VENV_CORE_NEXT ?= .venv-2.21
+export VENV
+
+# --- Ansible: make netapp_hyperv.smhv importable from this checkout ----------------------------
+# .cache/collections/ansible_collections/netapp_hyperv/smhv -> repo root. The path is prepended to
+# the user's ANSIBLE_COLLECTIONS_PATH (or ansible's default); the collections bundled with the
+# `ansible` package stay visible because ansible also scans sys.path (COLLECTIONS_SCAN_SYS_PATH).
+COLLECTIONS_DIR := $(ROOT)/.cache/collections
+COLLECTION_LINK := $(COLLECTIONS_DIR)/ansible_collections/netapp_hyperv/smhv
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS_DIR):$(or $(ANSIBLE_COLLECTIONS_PATH),$(HOME)/.ansible/collections:/usr/share/ansible/collections)
+export PATH := $(ROOT)/$(VENV)/bin:$(PATH)
+export VIRTUAL_ENV := $(ROOT)/$(VENV)
+
+# --- pytest ------------------------------------------------------------------------------------
+PYTEST_BASE := -p no:cacheprovider -q -ra
+# Extra pytest arguments, e.g. PYTEST_ARGS="-n 0 -k backup" or PYTEST_ARGS="-x".
+PYTEST_ARGS ?= -n auto --dist loadfile
+TEST_DIRS := tests/unit tests/lab tests/integration tests/e2e
+
+.PHONY: FORCE help venv collection-link env sanity units lab-tests integration e2e test demo bench build clean distclean
+
+help:
+	@echo "make demo         start the lab and run the main job"
+	@echo "make test         sanity + unit + lab + integration + e2e tests (CI runs this)"
+	@echo "make sanity       ansible-test sanity (core 2.19/py3.11, 2.21/py3.12) + changelog lint"
+	@echo "make units | lab-tests | integration | e2e    one pytest suite"
+	@echo "make bench        benchmarks (not part of CI)"
+	@echo "make build        collection tarball into .cache/dist"
+	@echo "make venv         create/refresh $(VENV) (implicit for every target)"
+	@echo 'eval "$$(make -s env)"   use this checkout'"'"'s venv and collection in your shell'
+	@echo "make clean | distclean"
+
+# --- environment -------------------------------------------------------------------------------
+venv: $(VENV_STAMP) collection-link
+
+# Rebuilt when a requirements file changes, or when the venv's python is gone.
+$(VENV_STAMP): $(REQUIREMENTS) $(LAB_PROJECT) $(if $(wildcard $(VENV_PY)),,FORCE)
+	@scripts/venv.sh "$(VENV)" "$(BASE_PYTHON)" $(addprefix -r ,$(REQUIREMENTS)) $(if $(LAB_PROJECT),-e lab)
+	@touch "$@"
+
+collection-link:
+	@if [ "$$(readlink "$(COLLECTION_LINK)" 2>/dev/null)" != "$(ROOT)" ]; then \
+		mkdir -p "$(dir $(COLLECTION_LINK))" && ln -sfn "$(ROOT)" "$(COLLECTION_LINK)"; fi
+
+env: venv
+	@echo 'export VIRTUAL_ENV="$(VIRTUAL_ENV)"'
+	@echo 'export PATH="$(ROOT)/$(VENV)/bin:$$PATH"'
+	@echo 'export ANSIBLE_COLLECTIONS_PATH="$(ANSIBLE_COLLECTIONS_PATH)"'
+
+FORCE:
+
+# --- tests -------------------------------------------------------------------------------------
+sanity: venv
+	@scripts/sanity.sh
+
+units: venv
+	@scripts/pytest.sh tests/unit -- $(PYTEST_BASE) $(PYTEST_ARGS)
+
+lab-tests: venv
+	@scripts/pytest.sh tests/lab -- $(PYTEST_BASE) $(PYTEST_ARGS)
+
+integration: venv
+	@scripts/pytest.sh tests/integration -- $(PYTEST_BASE) $(PYTEST_ARGS)
+
+e2e: venv
+	@scripts/pytest.sh tests/e2e -- $(PYTEST_BASE) $(PYTEST_ARGS)
+
+# One pytest run over every suite, so pytest's summary line is the last thing printed.
+test: venv sanity
+	@scripts/pytest.sh $(TEST_DIRS) -- $(PYTEST_BASE) $(PYTEST_ARGS)
+
+# --- demo / bench / build ----------------------------------------------------------------------
+demo: venv
+	@if [ -f lab/smhv_lab/demo.py ]; then exec "$(VENV_PY)" -m smhv_lab.demo; else exec scripts/demo.sh; fi
+
+bench: venv
+	@if [ -f benchmarks/run.py ]; then exec "$(VENV_PY)" benchmarks/run.py; else echo "no benchmarks yet"; fi
+
+build: venv
+	@mkdir -p .cache/dist
+	@"$(VENV)/bin/ansible-galaxy" collection build --force --output-path .cache/dist .
+
+clean:
+	rm -rf .cache tests/output .pytest_cache
+	find . -path ./.venv -prune -o -path './.venv-*' -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf "$(VENV)" "$(VENV_CORE_NEXT)"
