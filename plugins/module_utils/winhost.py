@@ -162,19 +162,20 @@ class HostClient:
             document = agent.decode_response(output.stdout)
         except ValueError as exc:
             details = dict(where, stdout=excerpt(redact(output.stdout, secrets)), stderr=excerpt(redact(output.stderr, secrets), 2000),
-                           rc=output.rc, reason=str(exc))
-            raise SmhvError("HOST_PROTOCOL_ERROR", "Windows host %s (%s) sent no agent reply for op %s. Output: %r; errors: %r. The "
-                            "agent could not run there (execution policy, constrained language mode, antivirus) or crashed."
-                            % (self.name, self.settings.endpoint, op, details["stdout"], excerpt(details["stderr"])), details) from None
-        if document.get("ok"):
-            return AgentReply(result=document.get("result") or {}, changed=bool(document.get("changed")),
-                              warnings=list(document.get("warnings") or []))
-        error = document.get("error") or {}
-        code = str(error.get("code") or "AGENT_ERROR")
+                           rc=output.rc, reason=excerpt(redact(exc, secrets), 500))
+            raise SmhvError("HOST_PROTOCOL_ERROR", "Windows host %s (%s) sent no valid agent reply for op %s. Output: %r; errors: %r. "
+                            "The agent could not run there (execution policy, constrained language mode, antivirus), crashed, or is "
+                            "from another version of the collection." % (self.name, self.settings.endpoint, op, details["stdout"],
+                                                                         excerpt(details["stderr"])), details) from None
+        # decode_response() has checked the contract: ok true with changed/result/warnings, or an error with code and message.
+        if document["ok"]:
+            return AgentReply(result=document["result"], changed=bool(document["changed"]), warnings=list(document["warnings"]))
+        error = document["error"]
+        code = error["code"]
         if not code.replace("_", "").isalnum() or not code.isupper():
             code = "AGENT_ERROR"  # the agent's codes are upper-case constants; anything else is not one
-        message = redact(error.get("message") or "the agent reported an error without a message", secrets)
-        details = dict(error.get("details") or {}, **where)
+        message = redact(error["message"] or "the agent reported an error without a message", secrets)
+        details = dict(error["details"], **where)
         raise SmhvError(code, "%s (agent op %s on host %s)" % (message, op, self.name), details)
 
 

@@ -67,8 +67,11 @@ def clixml_to_text(data):
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     if not text.startswith(_CLIXML_HEADER):
         return text
+    blocks = re.findall(r"<Objs\b.*?</Objs>", text, re.DOTALL)
+    if not blocks:
+        return text  # truncated or not CLIXML after all: the raw text tells more than nothing
     lines = []
-    for block in re.findall(r"<Objs\b.*?</Objs>", text, re.DOTALL):
+    for block in blocks:
         try:
             root = ET.fromstring(block)
         except ET.ParseError:
