@@ -1,0 +1,12 @@
+"""ONTAP REST resources, one module per object family."""
+from __future__ import annotations
+
+from ..router import Router
+from . import cluster, consistency_groups, files, san, snapmirror, volumes
+
+
+def build_router() -> Router:
+    router = Router()
+    for family in (cluster, volumes, san, snapmirror, consistency_groups, files):
+        family.register(router)
+    return router
