@@ -64,8 +64,10 @@ def _build_storage(world: World, spec: dict[str, Any]) -> None:
             cluster.create_volume(item["svm"], vol["name"], item.get("aggregate", "aggr1"),
                                   int(vol["size"]) * GIB, type=vol.get("type", "rw"))
         world.clusters[cluster.name] = cluster
-    for cluster in world.clusters.values():
-        cluster.peers = {name: other for name, other in world.clusters.items() if other is not cluster}
+    clusters = list(world.clusters.values())
+    for index, cluster in enumerate(clusters):
+        for other in clusters[index + 1:]:
+            cluster.peer_with(other)
 
 
 def _services(host_spec: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -140,8 +142,8 @@ def _build_luns(world: World, spec: dict[str, Any]) -> None:
                                  content=content)
         for host in _scope_hosts(world, item["hosts"]):
             igroup = f"ig_{host.name}"
-            if not cluster.igroup_exists(igroup):
-                cluster.create_igroup(cluster.svm_name_of(lun), igroup, os_type="hyper_v", protocol="iscsi",
+            if not any(g.name == igroup for g in cluster.igroups.values()):
+                cluster.create_igroup(lun.volume.svm.name, igroup, os_type="hyper_v", protocol="iscsi",
                                       initiators=[host.iscsi_iqn])
             cluster.map_lun(lun.path, igroup)
             disk = Disk(number=host.next_disk_number(), serial=lun.serial, cluster=cluster.name, lun_path=lun.path)
@@ -190,7 +192,8 @@ def _build_snapmirrors(world: World, spec: dict[str, Any]) -> None:
         destination = world.cluster(item["name"])
         for mirror in item.get("snapmirrors", []):
             source_cluster, source_path = mirror["source"].split(":", 1)
-            relationship = destination.create_snapmirror(source_cluster, source_path, mirror["destination"],
-                                                         policy=mirror.get("policy", "MirrorAllSnapshots"))
+            relationship = destination.create_relationship(source_path, mirror["destination"],
+                                                           source_cluster=source_cluster,
+                                                           policy=mirror.get("policy", "MirrorAllSnapshots"))
             if mirror.get("initialize", True):
-                destination.initialize_snapmirror(relationship)
+                destination.start_transfer(relationship)

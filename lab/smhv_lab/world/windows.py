@@ -175,7 +175,9 @@ class WindowsHost:
         if lun is None:
             raise FileNotFoundError(f"The device for disk {disk.number} is not ready.")
         best = max((a for a in disk.access_paths if access_key(path).startswith(access_key(a))), key=len)
-        inner = access_key(path)[len(access_key(best)):]
+        _, rest = split_drive(path)
+        _, prefix = split_drive(best)
+        inner = rest[len(prefix):]  # same length as the lower-cased key, original case kept
         return lun.content.files, normalize(inner), disk
 
     def read_file(self, world, path: str) -> bytes:
