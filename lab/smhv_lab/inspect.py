@@ -48,11 +48,28 @@ def set_vm_runtime(world, vm: str, state: str | None, migration: str | None) -> 
 
 def world_state(world) -> dict[str, Any]:
     return {
-        "ontap": {name: cluster.describe() for name, cluster in world.clusters.items()},
+        "ontap": {name: _cluster_state(cluster) for name, cluster in world.clusters.items()},
         "hosts": {name: _host_state(world, host) for name, host in world.hosts.items()},
         "failover_clusters": {name: {"nodes": fc.nodes, "owner_node": fc.owner_node,
                                      "csvs": [vars(c) for c in fc.csvs], "vm_roles": fc.vm_roles}
                               for name, fc in world.failover_clusters.items()},
+    }
+
+
+def _cluster_state(cluster) -> dict[str, Any]:
+    return {
+        "version": cluster.version, "site": cluster.site,
+        "volumes": {vol.name: {"svm": vol.svm.name, "type": vol.type, "snapshots": [s.name for s in vol.snapshots],
+                               "luns": {lun.path: {"serial": lun.serial, "size": lun.size,
+                                                   "files": lun.content.files.listing()}
+                                        for lun in vol.luns.values()}}
+                    for vol in cluster.volumes.values()},
+        "igroups": {g.name: g.initiators for g in cluster.igroups.values()},
+        "lun_maps": [{"lun": m.lun.path, "igroup": m.igroup.name, "lun_id": m.lun_id} for m in cluster.lun_maps],
+        "snapmirrors": [{"source": f"{r.source_cluster.name}:{r.source.svm.name}:{r.source.name}",
+                         "destination": f"{r.destination.svm.name}:{r.destination.name}", "state": r.state,
+                         "policy": r.policy, "exported_snapshot": r.exported_snapshot}
+                        for r in cluster.relationships.values()],
     }
 
 
