@@ -151,7 +151,8 @@ class HostClient:
             return error
         details = dict(error.details, attempts=attempt + 1)
         if resend_harmless:
-            return SmhvError(error.code, "%s (gave up after %d attempts)" % (error.message, attempt + 1), details)
+            tries = " (gave up after %d attempts)" % (attempt + 1) if attempt else ""
+            return SmhvError(error.code, error.message + tries, details)
         return SmhvError(error.code, "%s Agent op %s may have run on the host; it was not re-sent because it changes state. "
                          "Check the host's state before running it again." % (error.message, op), dict(details, may_have_run=True))
 

@@ -114,12 +114,17 @@ def _fault_code(exc):
         return None
 
 
-def _tls_reason(chain):
+def _tls_failure(chain, settings):
+    """What went wrong in the TLS handshake, and what to do about it."""
     verify = next((e for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
     if verify is not None:
-        return getattr(verify, "verify_message", None) or str(verify)
+        return ("the host's certificate is not trusted: %s" % (getattr(verify, "verify_message", None) or verify),
+                "If it comes from a private CA, give that CA's PEM file in winrm.ca_path (winrm.validate_certs=false only for "
+                "a lab), and make sure the certificate names %s." % settings.address)
     tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
-    return getattr(tls, "reason", None) or str(tls or chain[0])
+    return ("TLS handshake failed: %s" % (getattr(tls, "reason", None) or tls or chain[0]),
+            "Check that port %d is an HTTPS listener (winrm.use_ssl=false for 5985-style HTTP) and that the host's certificate "
+            "is valid; a private CA goes in winrm.ca_path." % settings.port)
 
 
 def translate(exc, settings, op):
@@ -145,10 +150,7 @@ def translate(exc, settings, op):
                        % (where, settings.auth, exc))
 
     if _find(chain, SSL_ERRORS) is not None:
-        return failure("HOST_TLS_ERROR", "%s: TLS handshake failed: %s. If the host's certificate comes from a private CA, give "
-                       "that CA's PEM file in winrm.ca_path (or, for a lab only, winrm.validate_certs=false); check that port %d "
-                       "is an HTTPS listener (winrm.use_ssl) and that the certificate names %s."
-                       % (where, _tls_reason(chain), settings.port, settings.address))
+        return failure("HOST_TLS_ERROR", "%s: %s. %s" % ((where,) + _tls_failure(chain, settings)))
     if _find(chain, AUTH_ERRORS) is not None:
         return failure("HOST_AUTH_FAILED", "%s refused the credentials of user %r with auth %s. Check winrm.username and "
                        "winrm.password, that the account may use WinRM (local Administrators or Remote Management Users) "
