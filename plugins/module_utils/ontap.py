@@ -23,7 +23,7 @@ from collections import OrderedDict
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_connection import (
-    ENTRY_NOT_FOUND, HAS_NETAPP_ONTAP, ClusterRegistry)
+    ENTRY_NOT_FOUND, HAS_NETAPP_ONTAP, ClusterRegistry, dig, fetch, parse_time)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import (
     LARGE_SNAPSHOT_LIMIT_VERSION, SnapshotDeletion, SnapshotInfo, SnapshotSet, VolumeInfo)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_san import LUN_FIELDS, SanOperations, lun_ref
@@ -101,8 +101,8 @@ class StorageClient:
                 break
             for chunk in in_chunks(missing):
                 with endpoint.call("look up %d LUNs by serial number" % len(chunk)):
-                    for lun in Lun.get_collection(serial_number="|".join(chunk), fields=LUN_FIELDS):
-                        found[lun.serial_number] = lun_ref(identity.name, lun)
+                    for record in fetch(Lun, serial_number="|".join(chunk), fields=LUN_FIELDS):
+                        found[record["serial_number"]] = lun_ref(identity.name, record)
         missing = [serial for serial in wanted if serial not in found]
         if missing and errors:
             errors[0].details["serials_not_found"] = missing
@@ -123,7 +123,7 @@ class StorageClient:
     def get_volume(self, cluster, svm, name):
         endpoint = self._clusters.endpoint(cluster)
         with endpoint.call("read volume %s:%s" % (svm, name)):
-            records = list(Volume.get_collection(name=name, fields=VOLUME_FIELDS, **{"svm.name": svm}))
+            records = fetch(Volume, name=name, fields=VOLUME_FIELDS, **{"svm.name": svm})
         if not records:
             raise SmhvError("STORAGE_OBJECT_NOT_FOUND", "ONTAP cluster %s has no volume %s:%s."
                             % (endpoint.label, svm, name), {"cluster": cluster, "svm": svm, "volume": name})
@@ -136,8 +136,8 @@ class StorageClient:
         by_uuid = {}
         for chunk in in_chunks(wanted):
             with endpoint.call("read %d volumes" % len(chunk)):
-                for volume in Volume.get_collection(uuid="|".join(chunk), fields=VOLUME_FIELDS):
-                    by_uuid[volume.uuid] = self._volume_info(cluster, volume)
+                for record in fetch(Volume, uuid="|".join(chunk), fields=VOLUME_FIELDS):
+                    by_uuid[record["uuid"]] = self._volume_info(cluster, record)
         missing = [uuid for uuid in wanted if uuid not in by_uuid]
         if missing:
             raise SmhvError("STORAGE_OBJECT_NOT_FOUND", "ONTAP cluster %s has no volume with uuid %s."
@@ -145,17 +145,14 @@ class StorageClient:
         return [by_uuid[uuid] for uuid in wanted]
 
     @staticmethod
-    def _volume_info(cluster, volume):
-        clone = getattr(volume, "clone", None)
-        parent_volume = getattr(getattr(clone, "parent_volume", None), "name", None)
-        parent_snapshot = getattr(getattr(clone, "parent_snapshot", None), "name", None)
-        space = getattr(volume, "space", None)
-        return VolumeInfo(cluster=cluster, svm=volume.svm.name, name=volume.name, uuid=volume.uuid,
-                          type=getattr(volume, "type", "rw"), state=getattr(volume, "state", "online"),
-                          snapshot_count=int(getattr(volume, "snapshot_count", 0) or 0),
-                          size=int(getattr(space, "size", 0) or 0), available=int(getattr(space, "available", 0) or 0),
-                          is_flexclone=bool(getattr(clone, "is_flexclone", False)),
-                          clone_parent_volume=parent_volume, clone_parent_snapshot=parent_snapshot)
+    def _volume_info(cluster, record):
+        return VolumeInfo(cluster=cluster, svm=dig(record, "svm.name"), name=record["name"], uuid=record["uuid"],
+                          type=record.get("type", "rw"), state=record.get("state", "online"),
+                          snapshot_count=int(record.get("snapshot_count", 0)), size=int(dig(record, "space.size", 0)),
+                          available=int(dig(record, "space.available", 0)),
+                          is_flexclone=bool(dig(record, "clone.is_flexclone", False)),
+                          clone_parent_volume=dig(record, "clone.parent_volume.name"),
+                          clone_parent_snapshot=dig(record, "clone.parent_snapshot.name"))
 
     # -- snapshots ------------------------------------------------------------------------------
     def list_snapshots(self, volume, name_pattern=None):
@@ -165,17 +162,15 @@ class StorageClient:
         if name_pattern:
             query["name"] = name_pattern
         with endpoint.call("list snapshots of volume %s" % volume.path):
-            records = [self._snapshot_info(volume, snap) for snap in Snapshot.get_collection(volume.uuid, **query)]
+            records = [self._snapshot_info(volume, record) for record in fetch(Snapshot, volume.uuid, **query)]
         return sorted(records, key=lambda snap: (snap.create_time is None, snap.create_time))
 
     @staticmethod
-    def _snapshot_info(volume, snap):
+    def _snapshot_info(volume, record):
         return SnapshotInfo(cluster=volume.cluster, svm=volume.svm, volume_name=volume.name, volume_uuid=volume.uuid,
-                            name=snap.name, uuid=snap.uuid, create_time=getattr(snap, "create_time", None),
-                            comment=getattr(snap, "comment", "") or "",
-                            snapmirror_label=getattr(snap, "snapmirror_label", "") or "",
-                            expiry_time=getattr(snap, "expiry_time", None),
-                            owners=tuple(getattr(snap, "owners", None) or ()))
+                            name=record["name"], uuid=record["uuid"], create_time=parse_time(record.get("create_time")),
+                            comment=record.get("comment", ""), snapmirror_label=record.get("snapmirror_label", ""),
+                            expiry_time=parse_time(record.get("expiry_time")), owners=tuple(record.get("owners", ())))
 
     def create_snapshot(self, volume, name, comment="", snapmirror_label="", expiry_time=None):
         """Take one snapshot. A name already in the volume raises SNAPSHOT_EXISTS (callers decide
@@ -241,15 +236,15 @@ class StorageClient:
         endpoint = self._clusters.endpoint(cluster)
         wanted = {volume.uuid for volume in volumes}
         with endpoint.call("list consistency groups of SVM %s" % svm):
-            existing = list(ConsistencyGroup.get_collection(fields="name,uuid,volumes", **{"svm.name": svm}))
+            existing = fetch(ConsistencyGroup, fields="name,uuid,volumes", **{"svm.name": svm})
         group, temporary = None, False
         for candidate in existing:
-            members = {volume.uuid for volume in (getattr(candidate, "volumes", None) or [])}
+            members = {volume["uuid"] for volume in candidate.get("volumes") or []}
             if members == wanted:
-                group = candidate
+                group = ConsistencyGroup(uuid=candidate["uuid"], name=candidate["name"])
             elif members & wanted:
                 return None, ("volumes of consistency group '%s' on cluster '%s' cannot join another one: one snapshot "
-                              "per volume instead of a consistency-group snapshot" % (candidate.name, cluster))
+                              "per volume instead of a consistency-group snapshot" % (candidate["name"], cluster))
         if group is None:
             group, temporary = ConsistencyGroup(name=TEMPORARY_CG_PREFIX + name, svm={"name": svm}, volumes=[
                 {"name": volume.name, "provisioning_options": {"action": "add"}} for volume in volumes]), True
@@ -305,12 +300,12 @@ class StorageClient:
 
     def _snapshot_uuid(self, endpoint, snapshot):
         with endpoint.call("find snapshot '%s' of volume %s" % (snapshot.name, snapshot.volume_path)):
-            records = list(Snapshot.get_collection(snapshot.volume_uuid, name=snapshot.name, fields="uuid"))
+            records = fetch(Snapshot, snapshot.volume_uuid, name=snapshot.name, fields="uuid")
         if not records:
             raise SmhvError("STORAGE_OBJECT_NOT_FOUND", "Volume %s on ONTAP cluster %s has no snapshot '%s'."
                             % (snapshot.volume_path, endpoint.label, snapshot.name),
                             {"cluster": snapshot.cluster, "volume": snapshot.volume_path, "snapshot": snapshot.name})
-        return records[0].uuid
+        return records[0]["uuid"]
 
     # -- restore --------------------------------------------------------------------------------
     def restore_volume(self, snapshot):

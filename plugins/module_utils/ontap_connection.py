@@ -19,6 +19,7 @@ on a failure the job is read back once to report its uuid, code and state.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import threading
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
@@ -91,7 +92,8 @@ class StorageEndpoint:
         self._key = system.get("key_filepath")
         # requests' `verify`: a CA bundle path trusts exactly that CA, a bool switches checking on/off.
         validate = system.get("validate_certs")
-        self._verify = system.get("ca_path") or (True if validate is None else bool(validate))
+        self._ca_path = system.get("ca_path")
+        self._verify = self._ca_path or (True if validate is None else bool(validate))
         self._local = threading.local()
         self._lock = threading.Lock()
         self._identity = None
@@ -134,9 +136,11 @@ class StorageEndpoint:
             conn = self._local.connection = self._new_connection()
             self._local.job_links = []
         # The library drops its session after a 401 on certificate auth, so check the hook each time.
-        hooks = conn.session.hooks["response"]
-        if self._on_response not in hooks:
-            hooks.append(self._on_response)
+        session = conn.session
+        if self._on_response not in session.hooks["response"]:
+            session.hooks["response"].append(self._on_response)
+            if self._ca_path:
+                _pin_ca_bundle(session, self._ca_path)
         return conn
 
     def _on_response(self, response, *_args, **_kwargs):
@@ -267,6 +271,19 @@ class StorageEndpoint:
                          % (action, self.label, message, ontap_code, job_uuid), details)
 
 
+def _pin_ca_bundle(session, ca_path):
+    """Make `ca_path` win over REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE, which requests otherwise lets
+    replace a session's own `verify` (psf/requests#3829); execution environments often set them."""
+    merge = session.merge_environment_settings
+
+    def merge_keeping_ca_path(url, proxies, stream, verify, cert):
+        settings = merge(url, proxies, stream, verify, cert)
+        settings["verify"] = ca_path
+        return settings
+
+    session.merge_environment_settings = merge_keeping_ca_path
+
+
 def _as_int(value):
     try:
         return int(value)
@@ -290,6 +307,7 @@ class ClusterRegistry:
         """The endpoint of cluster `cluster` (its ONTAP name, or a configured hostname)."""
         for endpoint in self.endpoints:
             if endpoint.hostname == cluster:
+                endpoint.identity()  # so that messages name the cluster
                 return endpoint
         unreachable = []
         for endpoint in self.endpoints:
@@ -322,3 +340,27 @@ class ClusterRegistry:
             key = endpoint.identity_if_known().name if endpoint.identity_if_known() else endpoint.address
             counts[key] = counts.get(key, 0) + endpoint.calls
         return counts
+
+
+def fetch(resource, *parents, **query):
+    """The records of a collection query as plain dicts.
+
+    This is the library's fast path (RawResource): building a schema object per record, which also
+    serialises it back once, costs about 50 ms for a LUN, far too slow for the hundreds of LUNs of a
+    large backup."""
+    return [raw.resource_data for raw in resource.fast_get_collection(*parents, **query)]
+
+
+def dig(record, dotted, default=None):
+    """record["a"]["b"] for dotted "a.b", or `default` where a level is missing."""
+    value = record
+    for key in dotted.split("."):
+        if not isinstance(value, dict) or value.get(key) is None:
+            return default
+        value = value[key]
+    return value
+
+
+def parse_time(value):
+    """ONTAP's ISO 8601 timestamps ("2026-11-25T12:00:00+00:00") as aware datetimes."""
+    return datetime.datetime.fromisoformat(value) if value else None

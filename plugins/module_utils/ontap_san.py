@@ -11,7 +11,7 @@ again afterwards (a LUN clone keeps its source snapshot busy until it is deleted
 from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_connection import HAS_NETAPP_ONTAP
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_connection import HAS_NETAPP_ONTAP, dig, fetch
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import IgroupRef, LunMapping, LunRef
 
 if HAS_NETAPP_ONTAP:
@@ -22,11 +22,12 @@ IGROUP_FIELDS = "uuid,name,os_type,initiators.name"
 LUN_MAP_EXISTS = 5374922
 
 
-def lun_ref(cluster, lun):
-    """LunRef from a library Lun read with LUN_FIELDS."""
-    return LunRef(cluster=cluster, svm=lun.svm.name, volume_name=lun.location.volume.name,
-                  volume_uuid=lun.location.volume.uuid, lun_uuid=lun.uuid, path=lun.name,
-                  serial=lun.serial_number, size=int(lun.space.size), os_type=lun.os_type)
+def lun_ref(cluster, record):
+    """LunRef from a LUN record read with LUN_FIELDS."""
+    return LunRef(cluster=cluster, svm=dig(record, "svm.name"), volume_name=dig(record, "location.volume.name"),
+                  volume_uuid=dig(record, "location.volume.uuid"), lun_uuid=record["uuid"], path=record["name"],
+                  serial=record["serial_number"], size=int(dig(record, "space.size", 0)),
+                  os_type=record.get("os_type", ""))
 
 
 def snapshot_lun_path(snapshot, lun):
@@ -38,10 +39,13 @@ def snapshot_lun_path(snapshot, lun):
     return "%s.snapshot/%s/%s" % (prefix, snapshot.name, lun.path[len(prefix):])
 
 
-def _igroup_ref(cluster, svm, igroup, created=False):
-    initiators = tuple(sorted(item.name for item in (getattr(igroup, "initiators", None) or [])))
-    return IgroupRef(cluster=cluster, svm=svm, name=igroup.name, uuid=igroup.uuid,
-                     os_type=getattr(igroup, "os_type", ""), initiators=initiators, created=created)
+def _initiators(record):
+    return {item["name"] for item in record.get("initiators") or []}
+
+
+def _igroup_ref(cluster, svm, record):
+    return IgroupRef(cluster=cluster, svm=svm, name=record["name"], uuid=record["uuid"],
+                     os_type=record.get("os_type", ""), initiators=tuple(sorted(_initiators(record))))
 
 
 class SanOperations:
@@ -58,8 +62,8 @@ class SanOperations:
         clone = Lun(svm={"name": lun.svm}, name=path, clone={"source": {"name": snapshot_lun_path(snapshot, lun)}})
         with endpoint.call("clone LUN %s from snapshot '%s' as %s" % (lun.path, snapshot.name, path)):
             clone.post()
-            clone.get(fields=LUN_FIELDS)
-        return lun_ref(lun.cluster, clone)
+            record = fetch(Lun, uuid=clone.uuid, fields=LUN_FIELDS)[0]
+        return lun_ref(lun.cluster, record)
 
     def delete_lun(self, lun, allow_mapped=False):
         endpoint = self._clusters.endpoint(lun.cluster)
@@ -76,22 +80,17 @@ class SanOperations:
         endpoint = self._clusters.endpoint(cluster)
         wanted = sorted(set(initiators))
         with endpoint.call("list igroups of SVM %s" % svm):
-            groups = list(Igroup.get_collection(fields=IGROUP_FIELDS, **{"svm.name": svm}))
-        named = None
+            groups = fetch(Igroup, fields=IGROUP_FIELDS, **{"svm.name": svm})
         for group in groups:
-            present = {item.name for item in (getattr(group, "initiators", None) or [])}
-            if set(wanted) <= present:
+            if set(wanted) <= _initiators(group):
                 return _igroup_ref(cluster, svm, group)
-            if group.name == name:
-                named = group
+        named = next((group for group in groups if group["name"] == name), None)
         if named is not None:
-            present = {item.name for item in (getattr(named, "initiators", None) or [])}
             with endpoint.call("add initiators to igroup '%s' of SVM %s" % (name, svm)):
-                for initiator in wanted:
-                    if initiator not in present:
-                        IgroupInitiator(named.uuid, name=initiator).post()
-                named.get(fields=IGROUP_FIELDS)
-            return _igroup_ref(cluster, svm, named)
+                for initiator in sorted(set(wanted) - _initiators(named)):
+                    IgroupInitiator(named["uuid"], name=initiator).post()
+            return _igroup_ref(cluster, svm, dict(named, initiators=[
+                {"name": initiator} for initiator in _initiators(named) | set(wanted)]))
         group = Igroup(svm={"name": svm}, name=name, os_type=os_type, protocol=protocol,
                        initiators=[{"name": initiator} for initiator in wanted])
         with endpoint.call("create igroup '%s' in SVM %s" % (name, svm)):
@@ -114,10 +113,9 @@ class SanOperations:
             if error.details.get("ontap_code") != LUN_MAP_EXISTS:
                 raise
             created = False
-        existing = LunMap(lun={"uuid": lun.lun_uuid}, igroup={"uuid": igroup.uuid})
         with endpoint.call("read the map of LUN %s to igroup '%s'" % (lun.path, igroup.name)):
-            existing.get(fields="logical_unit_number")
-        return LunMapping(lun=lun, igroup=igroup, lun_id=int(existing.logical_unit_number), created=created)
+            record = fetch(LunMap, fields="logical_unit_number", **{"lun.uuid": lun.lun_uuid, "igroup.uuid": igroup.uuid})[0]
+        return LunMapping(lun=lun, igroup=igroup, lun_id=int(record["logical_unit_number"]), created=created)
 
     def unmap_lun(self, lun, igroup):
         """Remove the map of `lun` to `igroup`; False when there was none."""

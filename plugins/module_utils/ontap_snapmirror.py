@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_connection import HAS_NETAPP_ONTAP
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_connection import (
+    HAS_NETAPP_ONTAP, dig, fetch, parse_time)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import (
     MirrorRelationship, TransferResult)
 
@@ -28,19 +29,15 @@ TRANSFER_RUNNING_STATES = ("queued", "transferring")
 
 
 def _relationship(cluster, record):
-    source = record.source
-    source_cluster = getattr(getattr(source, "cluster", None), "name", None) or cluster
-    transfer = getattr(record, "transfer", None)
-    reasons = tuple(getattr(reason, "message", str(reason)) for reason in (getattr(record, "unhealthy_reason", None)
-                                                                          or []))
-    policy = getattr(record, "policy", None)
-    return MirrorRelationship(cluster=cluster, uuid=record.uuid, source_path=source.path,
-                              destination_path=record.destination.path, source_cluster=source_cluster,
-                              state=record.state, healthy=bool(getattr(record, "healthy", True)),
-                              policy_name=getattr(policy, "name", "") or "", policy_type=getattr(policy, "type", "") or "",
-                              transfer_state=getattr(transfer, "state", None), transfer_uuid=getattr(transfer, "uuid", None),
-                              exported_snapshot=getattr(record, "exported_snapshot", None),
-                              lag_time=getattr(record, "lag_time", None), unhealthy_reasons=reasons)
+    return MirrorRelationship(cluster=cluster, uuid=record["uuid"], source_path=dig(record, "source.path"),
+                              destination_path=dig(record, "destination.path"),
+                              source_cluster=dig(record, "source.cluster.name", cluster), state=record.get("state", ""),
+                              healthy=bool(record.get("healthy", True)), policy_name=dig(record, "policy.name", ""),
+                              policy_type=dig(record, "policy.type", ""), transfer_state=dig(record, "transfer.state"),
+                              transfer_uuid=dig(record, "transfer.uuid"),
+                              exported_snapshot=record.get("exported_snapshot"), lag_time=record.get("lag_time"),
+                              unhealthy_reasons=tuple(reason.get("message", "")
+                                                      for reason in record.get("unhealthy_reason") or []))
 
 
 class SnapMirrorOperations:
@@ -65,17 +62,19 @@ class SnapMirrorOperations:
         found = []
         for endpoint, identity in reachable:
             with endpoint.call("list SnapMirror relationships"):
-                found.extend(_relationship(identity.name, record)
-                             for record in SnapmirrorRelationship.get_collection(**query))
+                found.extend(_relationship(identity.name, record) for record in fetch(SnapmirrorRelationship, **query))
         return found
 
     def get(self, relationship):
         """The relationship as its destination cluster reports it now."""
         endpoint = self._clusters.endpoint(relationship.cluster)
-        record = SnapmirrorRelationship(uuid=relationship.uuid)
         with endpoint.call("read SnapMirror relationship %s" % _describe(relationship)):
-            record.get(fields=RELATIONSHIP_FIELDS)
-        return _relationship(relationship.cluster, record)
+            records = fetch(SnapmirrorRelationship, uuid=relationship.uuid, fields=RELATIONSHIP_FIELDS)
+        if not records:
+            raise SmhvError("STORAGE_OBJECT_NOT_FOUND", "ONTAP cluster %s no longer has SnapMirror relationship %s (%s)."
+                            % (endpoint.label, _describe(relationship), relationship.uuid),
+                            {"cluster": relationship.cluster, "relationship_uuid": relationship.uuid})
+        return _relationship(relationship.cluster, records[0])
 
     def update(self, relationship, source_snapshot=None, wait=True):
         """Transfer new data to the destination. For a SnapVault (vault policy) relationship, pass the
@@ -104,21 +103,22 @@ class SnapMirrorOperations:
                    "transfer_uuid": transfer_uuid}
 
         def finished():
-            transfer = SnapmirrorTransfer(relationship.uuid, uuid=transfer_uuid)
             with endpoint.call(action):
-                transfer.get(fields=TRANSFER_FIELDS)
-            return transfer if transfer.state not in TRANSFER_RUNNING_STATES else None
+                records = fetch(SnapmirrorTransfer, relationship.uuid, uuid=transfer_uuid, fields=TRANSFER_FIELDS)
+            if not records:
+                raise SmhvError("STORAGE_OBJECT_NOT_FOUND", "Could not %s on ONTAP cluster %s: the transfer is unknown "
+                                "(ONTAP lists transfers for 24 hours)." % (action, endpoint.label), details)
+            return records[0] if records[0].get("state") not in TRANSFER_RUNNING_STATES else None
 
         transfer = self._wait(endpoint, action, finished, details)
-        if transfer.state != "success":
+        if transfer.get("state") != "success":
             reasons = "; ".join(self.get(relationship).unhealthy_reasons) or "no reason given"
             raise SmhvError("STORAGE_JOB_FAILED", "SnapMirror transfer %s of %s ended %s: %s." % (
-                transfer_uuid, _describe(relationship), transfer.state, reasons), dict(details, state=transfer.state))
-        snapshot = getattr(transfer, "snapshot", None)
-        return TransferResult(relationship_uuid=relationship.uuid, state=transfer.state, transfer_uuid=transfer_uuid,
-                              snapshot=getattr(snapshot, "name", snapshot),
-                              bytes_transferred=int(getattr(transfer, "bytes_transferred", 0) or 0),
-                              end_time=getattr(transfer, "end_time", None))
+                transfer_uuid, _describe(relationship), transfer.get("state"), reasons),
+                dict(details, state=transfer.get("state")))
+        return TransferResult(relationship_uuid=relationship.uuid, state="success", transfer_uuid=transfer_uuid,
+                              snapshot=transfer.get("snapshot"), bytes_transferred=int(transfer.get("bytes_transferred", 0)),
+                              end_time=parse_time(transfer.get("end_time")))
 
     def quiesce(self, relationship):
         """Stop scheduled transfers and wait until a running one has ended (state paused)."""
