@@ -32,6 +32,9 @@ TRANSPORTS = ["ntlm-http", "ntlm-https", "basic-https"]
 class Clients:
     """Builds real clients for a server and a transport name from TRANSPORTS."""
 
+    username = USER
+    password = PASSWORD
+
     def __init__(self, ca_file: Path):
         self.ca_file = str(ca_file)
 
