@@ -1,0 +1,1453 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The PowerShell agent: the only PowerShell in the collection, and how to send it (DESIGN §3).
+
+Every Windows-side operation is a function of one script, AGENT_SCRIPT, picked by the `op` of a JSON
+request; the agent answers with exactly one JSON document. Request data is only ever a parameter
+value, never source text, so a VM named ``a'; Remove-VM *; '`` is just a name.
+
+Transport (winhost.HostClient):
+- PSRP: ``PowerShell(pool).add_script(AGENT_SCRIPT).add_parameter("Request", encode_request(...))``.
+- WinRS: ``PowerShell -NoProfile -NonInteractive -EncodedCommand <encoded_bootstrap()>`` and then
+  ``winrs_stdin(request_json)`` on stdin; the agent does not fit a command line (8191 chars).
+Either way, ``decode_response(output_text)`` returns the agent's answer.
+
+Adding an op: a PowerShell function (approved verb, ``-Arguments``/``-CheckMode`` parameters, returns
+``New-SmhvOpResult``), one line in ``Invoke-SmhvOperation``'s switch, and its result shape in
+RESULT_SCHEMAS. The lab (lab/smhv_lab/hyperv) implements the same op over its world model; tests keep
+the three in step (tests/unit/agent, tests/lab/hyperv).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+# Codes the agent itself may answer with (besides the ones engines map to SmhvError codes).
+AGENT_ERROR_CODES = {
+    "BAD_REQUEST": "The request is not valid JSON, or an argument is missing or has the wrong type.",
+    "UNKNOWN_OP": "The agent has no such op (controller and agent versions differ?).",
+    "AGENT_ERROR": "An unexpected error inside the agent; details name the op and the exception.",
+    "VM_NOT_FOUND": "A requested VM (by name or id) is not registered on the host.",
+    "FILE_NOT_FOUND": "A file to read does not exist.",
+    "PATH_NOT_FOUND": "The directory for a file to write does not exist and create_dirs is false.",
+    "DIRECTORY_NOT_EMPTY": "A directory to delete has content and recurse is false.",
+}
+
+
+class Nullable(object):
+    """Schema marker: the value may be null, otherwise it follows `spec`."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def __repr__(self):
+        return "Nullable(%r)" % (self.spec,)
+
+
+# What a disk/volume/LUN lookup says about one path (path_info, and every file in vm_inventory).
+STORAGE_SCHEMA = {
+    "access_path": Nullable(str),  # volume root as Windows mounts it: 'J:\\', 'C:\\ClusterStorage\\Volume1\\'
+    "volume_id": Nullable(str),  # '\\\\?\\Volume{guid}\\'
+    "disk_number": Nullable(int),
+    "disk_serial": Nullable(str),  # Get-Disk SerialNumber: the ONTAP LUN serial for NetApp LUNs
+    "netapp_lun": bool,  # the disk is an ONTAP LUN (Get-Disk Manufacturer NETAPP)
+    "partition_style": Nullable(str),  # GPT | MBR | RAW
+    "is_csv": bool,
+    "csv_name": Nullable(str),
+    "is_smb": bool,  # a UNC path: no disk behind it on this host
+    "free_bytes": Nullable(int),
+    "size_bytes": Nullable(int),
+}
+
+DISK_SCHEMA = {
+    "number": int,
+    "serial": str,
+    "netapp_lun": bool,
+    "online": bool,
+    "read_only": bool,
+    "offline_reason": Nullable(str),  # Policy | Collision | ... while offline
+    "partition_style": str,
+    "size_bytes": int,
+    "is_clustered": bool,
+    "access_paths": [str],
+}
+
+VM_SCHEMA = {
+    "id": str,  # lower-case GUID: the key that identifies a VM (names are display only)
+    "name": str,
+    "host": str,
+    "state": str,  # Running | Off | Saved | Paused | ...
+    "generation": int,
+    "clustered": bool,
+    "cluster_group": Nullable(str),
+    "owner_node": str,
+    "configuration_location": str,
+    "config_path": Nullable(str),  # the .vmcx (or .xml) file, null when it is missing
+    "snapshot_location": str,
+    "checkpoint_type": str,  # Production | ProductionOnly | Standard | Disabled
+    "processor_count": int,
+    "memory_startup_bytes": int,
+    "operational_status": [str],
+    "migration": str,  # '' | 'live' | 'storage'
+    "backup_integration_enabled": Nullable(bool),  # integration service "Backup (volume shadow copy)"
+    "hard_disks": [{
+        "path": str,  # the file the VM writes to now (an .avhdx while a checkpoint exists)
+        "controller_type": str,
+        "controller_number": int,
+        "controller_location": int,
+        "parent_paths": [str],  # differencing chain, nearest parent first, base disk last
+    }],
+    "passthrough_disks": [{
+        "disk_number": int,
+        "disk_serial": Nullable(str),
+        "controller_type": str,
+        "controller_number": int,
+        "controller_location": int,
+    }],
+    "checkpoints": [{"id": str, "name": str, "created": str}],
+    "files": [{"path": str, "kind": str, "storage": STORAGE_SCHEMA}],  # kind: config | vhd | checkpoint_config
+}
+
+# op -> shape of its `result`. The agent's PowerShell and the lab's Python both honour these exactly
+# (same keys, no more); validate_result() checks an answer against them.
+RESULT_SCHEMAS = {
+    "host_facts": {
+        "computer_name": str,
+        "domain": str,
+        "part_of_domain": bool,
+        "os": {"caption": str, "version": str, "build": int, "ubr": int},
+        "powershell_version": str,
+        "cluster": Nullable({
+            "name": str,
+            "owner_node": str,  # owner of the core cluster group
+            "nodes": [{"name": str, "state": str}],
+            "csvs": [{"name": str, "path": str, "owner_node": str, "state": str}],
+        }),
+        "features": [str],  # installed Windows features
+        "hotfixes": [str],
+        "vss_providers": [{"id": str, "name": str, "type": str, "version": str}],
+        "netapp_vss_provider": bool,
+        "services": [{"name": str, "installed": bool, "display_name": Nullable(str), "status": Nullable(str),
+                      "start_type": Nullable(str)}],
+        "firewall_rules": [{"name": str, "display_name": str, "enabled": bool, "direction": str, "action": str,
+                            "profile": str, "protocol": str, "local_ports": [str], "matched_ports": [int]}],
+        "initiator_ports": [{"node_address": str, "connection_type": str}],
+        "registry": [{"key": str, "values": dict}],
+    },
+    "vm_inventory": {
+        "vms": [VM_SCHEMA],
+        "missing": {"names": [str], "ids": [str]},
+    },
+    "path_info": {
+        "paths": [{"path": str, "exists": bool, "is_directory": bool, "storage": STORAGE_SCHEMA}],
+    },
+    "file_read": {
+        "files": [{"path": str, "exists": bool, "size": Nullable(int), "sha256": Nullable(str),
+                   "content": Nullable(str)}],
+        "encoding": str,
+    },
+    "file_write": {"path": str, "size": int, "sha256": str},
+    "file_list": {
+        "path": str,
+        "exists": bool,
+        "entries": [{"path": str, "name": str, "is_directory": bool, "size": Nullable(int)}],
+    },
+    "file_delete": {"deleted": [str], "missing": [str]},
+    "disk_rescan": {"disks": [DISK_SCHEMA], "added": [str], "removed": [str]},
+}
+
+OPS = tuple(RESULT_SCHEMAS)
+
+# Services host_facts reports: SMHV (its service key), SnapDrive, Hyper-V VMMS, cluster, iSCSI, VSS.
+HOST_SERVICES = ("OnCommandHyperV", "SWSvc", "vmms", "ClusSvc", "MSiSCSI", "VSS")
+# SMHV's Net.Tcp port (808) and SnapDrive's HTTP/HTTPS web-service ports (4094/4095).
+DEFAULT_FIREWALL_PORTS = (808, 4094, 4095)
+NETAPP_VSS_PROVIDER_ID = "{ddd3d232-a96f-4ac5-8f7b-250fd91fd102}"
+# Registry keys whose values host_facts reports (with every subkey).
+SMHV_REGISTRY_ROOTS = (
+    "HKLM:\\SOFTWARE\\NetApp\\SnapManager for Hyper-V",
+    "HKLM:\\Cluster\\SOFTWARE\\NetApp\\SnapManager for Hyper-V",
+    "HKLM:\\SYSTEM\\CurrentControlSet\\Services\\OnCommandHyperV\\Parameters",
+)
+
+STDIN_SENTINEL = b"\n\0\0\0\0\n"
+
+# The agent, for Windows PowerShell 5.1. Conventions: approved verbs and the Smhv noun prefix; every
+# collection a result holds is a List or an array (never an enumerated pipeline, which would turn one
+# item into a scalar); enums and dates become strings before ConvertTo-Json (5.1 writes enums as
+# numbers and dates as "\/Date()\/"); no aliases; paths go to -LiteralPath or .NET, never -Path, so
+# wildcard characters in names stay literal.
+AGENT_SCRIPT = r"""param([Parameter(Mandatory)][string]$Request)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3
+$ProgressPreference = 'SilentlyContinue'
+
+# ---------------------------------------------------------------------------------------------
+# Request, response and errors
+# ---------------------------------------------------------------------------------------------
+
+function New-SmhvError {
+    # An exception that carries a stable error code and details; Invoke-SmhvRequest turns it into
+    # {"ok": false, "error": {...}}.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Code,
+        [Parameter(Mandatory)][string]$Message,
+        [System.Collections.IDictionary]$Details = @{}
+    )
+    $exception = New-Object -TypeName System.InvalidOperationException -ArgumentList $Message
+    $exception.Data['SmhvCode'] = $Code
+    $exception.Data['SmhvDetails'] = $Details
+    $exception
+}
+
+function New-SmhvList {
+    [CmdletBinding()]
+    param()
+    , (New-Object -TypeName 'System.Collections.Generic.List[object]')
+}
+
+function New-SmhvOpResult {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][System.Collections.IDictionary]$Result,
+        [bool]$Changed = $false
+    )
+    [ordered]@{ Changed = $Changed; Result = $Result }
+}
+
+function Add-SmhvWarning {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Message
+    )
+    $script:SmhvWarnings.Add($Message)
+}
+
+function Get-SmhvArgument {
+    # One argument of the request, checked against the type the op expects.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [Parameter(Mandatory)][string]$Name,
+        [Parameter(Mandatory)][ValidateSet('String', 'StringList', 'Boolean', 'IntegerList')][string]$Type,
+        [object]$Default = $null,
+        [switch]$Required
+    )
+    $property = $Arguments.PSObject.Properties[$Name]
+    if ($null -eq $property -or $null -eq $property.Value) {
+        if ($Required) {
+            throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Argument '$Name' is required." -Details @{ argument = $Name })
+        }
+        if ($Type -eq 'StringList' -or $Type -eq 'IntegerList') {
+            return , @($Default)
+        }
+        return $Default
+    }
+    $value = $property.Value
+    $valid = switch ($Type) {
+        'String' { $value -is [string] }
+        'Boolean' { $value -is [bool] }
+        'StringList' { $value -is [array] -and @($value | Where-Object -FilterScript { $_ -isnot [string] }).Count -eq 0 }
+        'IntegerList' { $value -is [array] -and @($value | Where-Object -FilterScript { $_ -isnot [int] -and $_ -isnot [long] }).Count -eq 0 }
+    }
+    if (-not $valid) {
+        $expected = @{ String = 'a string'; Boolean = 'true or false'; StringList = 'a list of strings'; IntegerList = 'a list of integers' }[$Type]
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Argument '$Name' must be $expected." -Details @{ argument = $Name })
+    }
+    if ($Type -eq 'StringList' -or $Type -eq 'IntegerList') {
+        return , @($value)
+    }
+    $value
+}
+
+function Assert-SmhvAbsolutePath {
+    # Drive-rooted or UNC only: a relative path would depend on the remote session's directory.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][AllowEmptyString()][string]$Path,
+        [Parameter(Mandatory)][string]$Argument
+    )
+    if ($Path -notmatch '^([A-Za-z]:\\|\\\\[^\\])') {
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Argument '$Argument': '$Path' is not an absolute Windows path." -Details @{ argument = $Argument; path = $Path })
+    }
+}
+
+function ConvertTo-SmhvJson {
+    # Compact JSON, ASCII only: non-ASCII characters become \uXXXX escapes so that the answer survives
+    # any console code page on the way back (WinRS stdout is bytes in the shell's code page).
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][AllowNull()][object]$InputObject
+    )
+    $json = ConvertTo-Json -InputObject $InputObject -Depth 32 -Compress
+    if ($json -notmatch '[^\x00-\x7E]') {
+        return $json
+    }
+    $builder = New-Object -TypeName System.Text.StringBuilder -ArgumentList ($json.Length + 64)
+    foreach ($character in $json.ToCharArray()) {
+        if ([int]$character -gt 126) {
+            [void]$builder.AppendFormat('\u{0:x4}', [int]$character)
+        } else {
+            [void]$builder.Append($character)
+        }
+    }
+    $builder.ToString()
+}
+
+function ConvertFrom-SmhvRequest {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Request
+    )
+    try {
+        $document = ConvertFrom-Json -InputObject $Request
+    } catch {
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message "The request is not valid JSON: $($_.Exception.Message)")
+    }
+    if ($document -isnot [System.Management.Automation.PSCustomObject]) {
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message 'The request must be a JSON object with op, args and check_mode.')
+    }
+    $operation = Get-SmhvArgument -Arguments $document -Name 'op' -Type String -Required
+    $arguments = New-Object -TypeName psobject
+    $argumentsProperty = $document.PSObject.Properties['args']
+    if ($null -ne $argumentsProperty -and $null -ne $argumentsProperty.Value) {
+        if ($argumentsProperty.Value -isnot [System.Management.Automation.PSCustomObject]) {
+            throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Argument 'args' must be a JSON object." -Details @{ argument = 'args' })
+        }
+        $arguments = $argumentsProperty.Value
+    }
+    $checkMode = Get-SmhvArgument -Arguments $document -Name 'check_mode' -Type Boolean -Default $false
+    [ordered]@{ Operation = $operation; Arguments = $arguments; CheckMode = $checkMode }
+}
+
+function ConvertTo-SmhvErrorResponse {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][System.Management.Automation.ErrorRecord]$ErrorRecord,
+        [AllowEmptyString()][string]$Operation = ''
+    )
+    # Our own errors may arrive wrapped (MethodInvocationException, RuntimeException): walk the chain.
+    $exception = $ErrorRecord.Exception
+    while ($null -ne $exception) {
+        if ($exception.Data.Contains('SmhvCode')) {
+            return [ordered]@{
+                ok = $false
+                error = [ordered]@{
+                    code = [string]$exception.Data['SmhvCode']
+                    message = $exception.Message
+                    details = $exception.Data['SmhvDetails']
+                }
+            }
+        }
+        $exception = $exception.InnerException
+    }
+    $details = [ordered]@{ op = $Operation; exception_type = $ErrorRecord.Exception.GetType().FullName; line = $null; command = $null }
+    if ($null -ne $ErrorRecord.InvocationInfo) {
+        $details.line = $ErrorRecord.InvocationInfo.ScriptLineNumber
+        $details.command = ([string]$ErrorRecord.InvocationInfo.Line).Trim()
+    }
+    [ordered]@{
+        ok = $false
+        error = [ordered]@{ code = 'AGENT_ERROR'; message = $ErrorRecord.Exception.Message; details = $details }
+    }
+}
+
+function Invoke-SmhvOperation {
+    # The op table. Each op is one function taking -Arguments (the request's args object) and
+    # -CheckMode, returning New-SmhvOpResult. The op name selects a function; it is never code.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Operation,
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [Parameter(Mandatory)][bool]$CheckMode
+    )
+    $call = @{ Arguments = $Arguments; CheckMode = $CheckMode }
+    switch -CaseSensitive ($Operation) {
+        'host_facts' { return Get-SmhvHostFacts @call }
+        'vm_inventory' { return Get-SmhvVmInventory @call }
+        'path_info' { return Get-SmhvPathInfo @call }
+        'file_read' { return Read-SmhvFile @call }
+        'file_write' { return Write-SmhvFile @call }
+        'file_list' { return Get-SmhvFileList @call }
+        'file_delete' { return Remove-SmhvFile @call }
+        'disk_rescan' { return Update-SmhvDiskCache @call }
+    }
+    throw (New-SmhvError -Code 'UNKNOWN_OP' -Message "Unknown op '$Operation'." -Details @{ op = $Operation })
+}
+
+function Invoke-SmhvRequest {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Request
+    )
+    $operation = ''
+    try {
+        $parsed = ConvertFrom-SmhvRequest -Request $Request
+        $operation = $parsed.Operation
+        $outcome = Invoke-SmhvOperation -Operation $operation -Arguments $parsed.Arguments -CheckMode $parsed.CheckMode
+        $response = [ordered]@{
+            ok = $true
+            changed = [bool]$outcome.Changed
+            result = $outcome.Result
+            warnings = $script:SmhvWarnings.ToArray()
+        }
+    } catch {
+        $response = ConvertTo-SmhvErrorResponse -ErrorRecord $_ -Operation $operation
+    }
+    ConvertTo-SmhvJson -InputObject $response
+}
+
+# ---------------------------------------------------------------------------------------------
+# Disks, volumes and LUNs
+# ---------------------------------------------------------------------------------------------
+
+function ConvertTo-SmhvPartitionStyle {
+    # MSFT_Disk.PartitionStyle is a number in CIM; the Storage module usually shows it as a name.
+    [CmdletBinding()]
+    param(
+        [AllowNull()][object]$Value
+    )
+    switch ([string]$Value) {
+        '0' { return 'RAW' }
+        '1' { return 'MBR' }
+        '2' { return 'GPT' }
+    }
+    ([string]$Value).ToUpperInvariant()
+}
+
+function ConvertTo-SmhvOfflineReason {
+    [CmdletBinding()]
+    param(
+        [AllowNull()][object]$Value
+    )
+    $names = @{ '1' = 'Policy'; '2' = 'Redundant Path'; '3' = 'Snapshot'; '4' = 'Collision'; '5' = 'Resource Exhaustion'; '6' = 'Critical Write Failures'; '7' = 'Data Integrity Scan Required' }
+    $key = [string]$Value
+    if ($names.ContainsKey($key)) {
+        return $names[$key]
+    }
+    $key
+}
+
+function Test-SmhvNetAppDisk {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][object]$Disk
+    )
+    ([string]$Disk.Manufacturer).Trim() -eq 'NETAPP'
+}
+
+function Get-SmhvClusterService {
+    # ClusSvc running means this host is an active cluster node; FailoverClusters cmdlets need it.
+    [CmdletBinding()]
+    param()
+    $service = Get-Service -Name 'ClusSvc' -ErrorAction SilentlyContinue
+    ($null -ne $service) -and ($service.Status.ToString() -eq 'Running')
+}
+
+function Get-SmhvVolumeMap {
+    # Every mounted volume (drive letters, mount points, CSVs) with the disk behind it, longest access
+    # path first, so the first entry whose access path starts a file path is the volume holding it.
+    [CmdletBinding()]
+    param()
+    if ($null -ne $script:SmhvVolumeMap) {
+        return , $script:SmhvVolumeMap
+    }
+    $disksByNumber = @{}
+    foreach ($disk in Get-Disk) {
+        $disksByNumber[[int]$disk.Number] = $disk
+    }
+    $entries = New-SmhvList
+    foreach ($partition in Get-Partition) {
+        $accessPaths = @($partition.AccessPaths | Where-Object -FilterScript { $_ -and -not $_.StartsWith('\\?\') })
+        if ($accessPaths.Count -eq 0) {
+            continue
+        }
+        $volume = Get-Volume -Partition $partition -ErrorAction SilentlyContinue
+        $disk = $disksByNumber[[int]$partition.DiskNumber]
+        foreach ($accessPath in $accessPaths) {
+            $entry = [ordered]@{
+                access_path = $accessPath
+                volume_id = $null
+                disk_number = [int]$partition.DiskNumber
+                disk_serial = $null
+                netapp_lun = $false
+                partition_style = $null
+                is_csv = $false
+                csv_name = $null
+                is_smb = $false
+                free_bytes = $null
+                size_bytes = $null
+            }
+            if ($null -ne $volume) {
+                $entry.volume_id = [string]$volume.Path
+                $entry.free_bytes = [long]$volume.SizeRemaining
+                $entry.size_bytes = [long]$volume.Size
+            }
+            if ($null -ne $disk) {
+                $entry.disk_serial = [string]$disk.SerialNumber
+                $entry.netapp_lun = Test-SmhvNetAppDisk -Disk $disk
+                $entry.partition_style = ConvertTo-SmhvPartitionStyle -Value $disk.PartitionStyle
+            }
+            $entries.Add($entry)
+        }
+    }
+    if (Get-SmhvClusterService) {
+        foreach ($csv in Get-ClusterSharedVolume) {
+            $info = @($csv.SharedVolumeInfo)
+            if ($info.Count -eq 0) {
+                continue
+            }
+            $accessPath = ([string]$info[0].FriendlyVolumeName).TrimEnd('\') + '\'
+            # The CSV's disk resource names its disk by GPT disk GUID (or MBR signature).
+            $resource = Get-ClusterResource -Name $csv.Name
+            $diskIdGuid = [string](Get-ClusterParameter -InputObject $resource -Name 'DiskIdGuid' -ErrorAction SilentlyContinue).Value
+            $diskSignature = [string](Get-ClusterParameter -InputObject $resource -Name 'DiskSignature' -ErrorAction SilentlyContinue).Value
+            $disk = $null
+            foreach ($candidate in $disksByNumber.Values) {
+                $isGptMatch = $diskIdGuid -and ([string]$candidate.Guid) -eq $diskIdGuid
+                $isMbrMatch = $diskSignature -and $diskSignature -ne '0x0' -and ([string]$candidate.Signature) -eq [string][Convert]::ToUInt32($diskSignature, 16)
+                if ($isGptMatch -or $isMbrMatch) {
+                    $disk = $candidate
+                }
+            }
+            $entry = [ordered]@{
+                access_path = $accessPath
+                volume_id = [string]$info[0].Partition.Name
+                disk_number = $null
+                disk_serial = $null
+                netapp_lun = $false
+                partition_style = $null
+                is_csv = $true
+                csv_name = [string]$csv.Name
+                is_smb = $false
+                free_bytes = [long]$info[0].Partition.FreeSpace
+                size_bytes = [long]$info[0].Partition.Size
+            }
+            if ($null -ne $disk) {
+                $entry.disk_number = [int]$disk.Number
+                $entry.disk_serial = [string]$disk.SerialNumber
+                $entry.netapp_lun = Test-SmhvNetAppDisk -Disk $disk
+                $entry.partition_style = ConvertTo-SmhvPartitionStyle -Value $disk.PartitionStyle
+            }
+            # On the coordinator node the partition may also list the CSV path; the CSV view wins.
+            $shadowed = @($entries | Where-Object -FilterScript { $_.access_path -eq $accessPath })
+            foreach ($duplicate in $shadowed) {
+                [void]$entries.Remove($duplicate)
+            }
+            $entries.Add($entry)
+        }
+    }
+    $sorted = New-SmhvList
+    foreach ($entry in ($entries | Sort-Object -Property { $_.access_path.Length } -Descending)) {
+        $sorted.Add($entry)
+    }
+    $script:SmhvVolumeMap = $sorted
+    , $sorted
+}
+
+function Get-SmhvPathStorage {
+    # The storage record for one absolute path: which volume, disk and LUN hold it.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Path
+    )
+    if ($Path.StartsWith('\\')) {
+        return [ordered]@{
+            access_path = $null; volume_id = $null; disk_number = $null; disk_serial = $null; netapp_lun = $false
+            partition_style = $null; is_csv = $false; csv_name = $null; is_smb = $true; free_bytes = $null; size_bytes = $null
+        }
+    }
+    $candidate = $Path.Replace('/', '\').TrimEnd('\') + '\'
+    foreach ($entry in (Get-SmhvVolumeMap)) {
+        if ($candidate.StartsWith($entry.access_path, [System.StringComparison]::OrdinalIgnoreCase)) {
+            return $entry
+        }
+    }
+    [ordered]@{
+        access_path = $null; volume_id = $null; disk_number = $null; disk_serial = $null; netapp_lun = $false
+        partition_style = $null; is_csv = $false; csv_name = $null; is_smb = $false; free_bytes = $null; size_bytes = $null
+    }
+}
+
+function Get-SmhvDiskRecord {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][object]$Disk
+    )
+    $accessPaths = New-SmhvList
+    if (-not $Disk.IsOffline) {
+        foreach ($partition in @(Get-Partition -DiskNumber $Disk.Number -ErrorAction SilentlyContinue)) {
+            foreach ($accessPath in @($partition.AccessPaths | Where-Object -FilterScript { $_ -and -not $_.StartsWith('\\?\') })) {
+                $accessPaths.Add([string]$accessPath)
+            }
+        }
+    }
+    $offlineReason = $null
+    if ($Disk.IsOffline) {
+        $offlineReason = ConvertTo-SmhvOfflineReason -Value $Disk.OfflineReason
+    }
+    [ordered]@{
+        number = [int]$Disk.Number
+        serial = [string]$Disk.SerialNumber
+        netapp_lun = Test-SmhvNetAppDisk -Disk $Disk
+        online = -not $Disk.IsOffline
+        read_only = [bool]$Disk.IsReadOnly
+        offline_reason = $offlineReason
+        partition_style = ConvertTo-SmhvPartitionStyle -Value $Disk.PartitionStyle
+        size_bytes = [long]$Disk.Size
+        is_clustered = [bool]$Disk.IsClustered
+        access_paths = $accessPaths
+    }
+}
+
+# ---------------------------------------------------------------------------------------------
+# host_facts
+# ---------------------------------------------------------------------------------------------
+
+function Get-SmhvClusterFacts {
+    [CmdletBinding()]
+    param()
+    if (-not (Get-SmhvClusterService)) {
+        return $null
+    }
+    $cluster = Get-Cluster
+    $coreGroup = Get-ClusterGroup | Where-Object -FilterScript { $_.GroupType.ToString() -eq 'Cluster' } | Select-Object -First 1
+    $nodes = New-SmhvList
+    foreach ($node in Get-ClusterNode) {
+        $nodes.Add([ordered]@{ name = [string]$node.Name; state = $node.State.ToString() })
+    }
+    $csvs = New-SmhvList
+    foreach ($csv in Get-ClusterSharedVolume) {
+        $info = @($csv.SharedVolumeInfo)
+        $path = ''
+        if ($info.Count -gt 0) {
+            $path = [string]$info[0].FriendlyVolumeName
+        }
+        $csvs.Add([ordered]@{ name = [string]$csv.Name; path = $path; owner_node = [string]$csv.OwnerNode.Name; state = $csv.State.ToString() })
+    }
+    [ordered]@{ name = [string]$cluster.Name; owner_node = [string]$coreGroup.OwnerNode.Name; nodes = $nodes; csvs = $csvs }
+}
+
+function Get-SmhvInstalledFeature {
+    [CmdletBinding()]
+    param()
+    $names = New-SmhvList
+    if ($null -eq (Get-Command -Name 'Get-WindowsFeature' -ErrorAction SilentlyContinue)) {
+        Add-SmhvWarning -Message 'Get-WindowsFeature is not available (not a Windows Server?); features are not reported.'
+        return , $names
+    }
+    foreach ($feature in (Get-WindowsFeature | Where-Object -FilterScript { $_.Installed } | Sort-Object -Property Name)) {
+        $names.Add([string]$feature.Name)
+    }
+    , $names
+}
+
+function Get-SmhvVssProvider {
+    # The providers vssadmin lists, read from their registration (no localized text to parse).
+    [CmdletBinding()]
+    param()
+    $typeNames = @{ '1' = 'System'; '2' = 'Software'; '3' = 'Hardware'; '4' = 'FileShare' }
+    $providers = New-SmhvList
+    $root = 'HKLM:\SYSTEM\CurrentControlSet\Services\VSS\Providers'
+    if (-not (Test-Path -LiteralPath $root)) {
+        return , $providers
+    }
+    foreach ($key in (Get-ChildItem -LiteralPath $root | Sort-Object -Property PSChildName)) {
+        $type = [string]$key.GetValue('Type')
+        if ($typeNames.ContainsKey($type)) {
+            $type = $typeNames[$type]
+        }
+        $providers.Add([ordered]@{
+            id = ([string]$key.PSChildName).ToLowerInvariant()
+            name = [string]$key.GetValue('')
+            type = $type
+            version = [string]$key.GetValue('Version')
+        })
+    }
+    , $providers
+}
+
+function Get-SmhvServiceFacts {
+    [CmdletBinding()]
+    param()
+    $services = New-SmhvList
+    foreach ($name in @('OnCommandHyperV', 'SWSvc', 'vmms', 'ClusSvc', 'MSiSCSI', 'VSS')) {
+        $service = Get-Service -Name $name -ErrorAction SilentlyContinue
+        if ($null -eq $service) {
+            $services.Add([ordered]@{ name = $name; installed = $false; display_name = $null; status = $null; start_type = $null })
+        } else {
+            $services.Add([ordered]@{
+                name = $name
+                installed = $true
+                display_name = [string]$service.DisplayName
+                status = $service.Status.ToString()
+                start_type = $service.StartType.ToString()
+            })
+        }
+    }
+    , $services
+}
+
+function Test-SmhvPortMatch {
+    # A firewall LocalPort entry is a port ('808'), a range ('4094-4095') or a keyword ('Any', 'RPC').
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][AllowEmptyString()][string]$Entry,
+        [Parameter(Mandatory)][long]$Port
+    )
+    if ($Entry -match '^\d+$') {
+        return [long]$Entry -eq $Port
+    }
+    if ($Entry -match '^(\d+)-(\d+)$') {
+        return ([long]$Matches[1] -le $Port) -and ($Port -le [long]$Matches[2])
+    }
+    $false
+}
+
+function Get-SmhvFirewallFacts {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][long[]]$Ports
+    )
+    $rules = New-SmhvList
+    foreach ($filter in @(Get-NetFirewallPortFilter -Protocol 'TCP')) {
+        $localPorts = @($filter.LocalPort | ForEach-Object -Process { [string]$_ })
+        $matched = New-SmhvList
+        foreach ($port in $Ports) {
+            foreach ($entry in $localPorts) {
+                if ((Test-SmhvPortMatch -Entry $entry -Port $port) -and -not $matched.Contains([int]$port)) {
+                    $matched.Add([int]$port)
+                }
+            }
+        }
+        if ($matched.Count -eq 0) {
+            continue
+        }
+        $rule = Get-NetFirewallRule -AssociatedNetFirewallPortFilter $filter
+        $rules.Add([ordered]@{
+            name = [string]$rule.Name
+            display_name = [string]$rule.DisplayName
+            enabled = $rule.Enabled.ToString() -eq 'True'
+            direction = $rule.Direction.ToString()
+            action = $rule.Action.ToString()
+            profile = $rule.Profile.ToString()
+            protocol = 'TCP'
+            local_ports = $localPorts
+            matched_ports = $matched
+        })
+    }
+    , $rules
+}
+
+function Get-SmhvInitiatorFacts {
+    [CmdletBinding()]
+    param()
+    $ports = New-SmhvList
+    foreach ($port in @(Get-InitiatorPort -ErrorAction SilentlyContinue)) {
+        $ports.Add([ordered]@{ node_address = [string]$port.NodeAddress; connection_type = $port.ConnectionType.ToString() })
+    }
+    , $ports
+}
+
+function Get-SmhvRegistryFacts {
+    # SMHV's settings: every value under its keys, one record per key, names as 'HKLM:\...'.
+    [CmdletBinding()]
+    param()
+    $records = New-SmhvList
+    $roots = @(
+        'HKLM:\SOFTWARE\NetApp\SnapManager for Hyper-V',
+        'HKLM:\Cluster\SOFTWARE\NetApp\SnapManager for Hyper-V',
+        'HKLM:\SYSTEM\CurrentControlSet\Services\OnCommandHyperV\Parameters'
+    )
+    foreach ($root in $roots) {
+        if (-not (Test-Path -LiteralPath $root)) {
+            continue
+        }
+        $keys = @(Get-Item -LiteralPath $root) + @(Get-ChildItem -LiteralPath $root -Recurse)
+        foreach ($key in $keys) {
+            $values = [ordered]@{}
+            foreach ($valueName in $key.GetValueNames()) {
+                $label = $valueName
+                if ($valueName -eq '') {
+                    $label = '(default)'
+                }
+                $values[$label] = $key.GetValue($valueName, $null, [Microsoft.Win32.RegistryValueOptions]::DoNotExpandEnvironmentNames)
+            }
+            $records.Add([ordered]@{ key = ([string]$key.Name) -replace '^HKEY_LOCAL_MACHINE\\', 'HKLM:\'; values = $values })
+        }
+    }
+    , $records
+}
+
+function Get-SmhvHostFacts {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $ports = Get-SmhvArgument -Arguments $Arguments -Name 'firewall_ports' -Type IntegerList -Default @(808, 4094, 4095)
+    $os = Get-CimInstance -ClassName 'Win32_OperatingSystem'
+    $computer = Get-CimInstance -ClassName 'Win32_ComputerSystem'
+    $currentVersion = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion'
+    $ubr = 0
+    if ($null -ne $currentVersion.PSObject.Properties['UBR']) {
+        $ubr = [int]$currentVersion.UBR
+    }
+    $hotfixes = New-SmhvList
+    foreach ($id in (Get-HotFix | ForEach-Object -MemberName 'HotFixID' | Sort-Object -Unique)) {
+        $hotfixes.Add([string]$id)
+    }
+    $providers = Get-SmhvVssProvider
+    $netAppProvider = @($providers | Where-Object -FilterScript { $_.id -eq '{ddd3d232-a96f-4ac5-8f7b-250fd91fd102}' }).Count -gt 0
+    $result = [ordered]@{
+        computer_name = [string]$env:COMPUTERNAME
+        domain = [string]$computer.Domain
+        part_of_domain = [bool]$computer.PartOfDomain
+        os = [ordered]@{ caption = [string]$os.Caption; version = [string]$os.Version; build = [int]$os.BuildNumber; ubr = $ubr }
+        powershell_version = $PSVersionTable.PSVersion.ToString()
+        cluster = Get-SmhvClusterFacts
+        features = Get-SmhvInstalledFeature
+        hotfixes = $hotfixes
+        vss_providers = $providers
+        netapp_vss_provider = $netAppProvider
+        services = Get-SmhvServiceFacts
+        firewall_rules = Get-SmhvFirewallFacts -Ports $ports
+        initiator_ports = Get-SmhvInitiatorFacts
+        registry = Get-SmhvRegistryFacts
+    }
+    New-SmhvOpResult -Result $result
+}
+
+# ---------------------------------------------------------------------------------------------
+# vm_inventory
+# ---------------------------------------------------------------------------------------------
+
+function Get-SmhvFileRecord {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Path,
+        [Parameter(Mandatory)][string]$Kind
+    )
+    [ordered]@{ path = $Path; kind = $Kind; storage = Get-SmhvPathStorage -Path $Path }
+}
+
+function Get-SmhvPrefixedFile {
+    # Files '<Prefix>.*' in a directory: a VM's or checkpoint's .vmcx/.vmrs/.vmgs.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Directory,
+        [Parameter(Mandatory)][string]$Prefix
+    )
+    $paths = New-SmhvList
+    if (Test-Path -LiteralPath $Directory -PathType Container) {
+        foreach ($item in (Get-ChildItem -LiteralPath $Directory -Filter ($Prefix + '.*') -File -Force | Sort-Object -Property FullName)) {
+            $paths.Add([string]$item.FullName)
+        }
+    }
+    , $paths
+}
+
+function Get-SmhvVhdChain {
+    # The parents of a virtual disk, nearest first: a checkpoint's .avhdx sits on the disk it diverged from.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Path
+    )
+    $parents = New-SmhvList
+    $current = $Path
+    while ($true) {
+        $vhd = Get-VHD -Path $current
+        if ([string]::IsNullOrEmpty($vhd.ParentPath) -or $parents.Contains($vhd.ParentPath)) {
+            break
+        }
+        $parents.Add([string]$vhd.ParentPath)
+        $current = $vhd.ParentPath
+    }
+    , $parents
+}
+
+function Get-SmhvMigrationState {
+    # Live and storage migrations show in the VM's operational status (VMOperationalStatus names).
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][AllowEmptyCollection()][string[]]$OperationalStatus
+    )
+    if ($OperationalStatus -contains 'MigratingVirtualMachine' -or $OperationalStatus -contains 'MigratingPlannedVm') {
+        return 'live'
+    }
+    if ($OperationalStatus -contains 'StorageMigrationPhaseOne' -or $OperationalStatus -contains 'StorageMigrationPhaseTwo') {
+        return 'storage'
+    }
+    ''
+}
+
+function Get-SmhvVmRecord {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][object]$VM
+    )
+    $id = $VM.Id.ToString()
+    $files = New-SmhvList
+    $configPath = $null
+    $configDirectory = Join-Path -Path $VM.ConfigurationLocation -ChildPath 'Virtual Machines'
+    foreach ($path in (Get-SmhvPrefixedFile -Directory $configDirectory -Prefix $id)) {
+        $files.Add((Get-SmhvFileRecord -Path $path -Kind 'config'))
+        if ($null -eq $configPath -and ($path.EndsWith('.vmcx', [System.StringComparison]::OrdinalIgnoreCase) -or $path.EndsWith('.xml', [System.StringComparison]::OrdinalIgnoreCase))) {
+            $configPath = $path
+        }
+    }
+    $hardDisks = New-SmhvList
+    $passthroughDisks = New-SmhvList
+    foreach ($drive in @(Get-VMHardDiskDrive -VM $VM)) {
+        if ($null -ne $drive.DiskNumber) {
+            $serial = $null
+            $disk = Get-Disk -Number $drive.DiskNumber -ErrorAction SilentlyContinue
+            if ($null -ne $disk) {
+                $serial = [string]$disk.SerialNumber
+            }
+            $passthroughDisks.Add([ordered]@{
+                disk_number = [int]$drive.DiskNumber
+                disk_serial = $serial
+                controller_type = $drive.ControllerType.ToString()
+                controller_number = [int]$drive.ControllerNumber
+                controller_location = [int]$drive.ControllerLocation
+            })
+            continue
+        }
+        # One unreadable disk (its LUN offline, say) must not hide the whole inventory: warn instead.
+        try {
+            $parents = Get-SmhvVhdChain -Path $drive.Path
+        } catch {
+            Add-SmhvWarning -Message ("VM '{0}': cannot read virtual disk '{1}': {2}" -f $VM.Name, $drive.Path, $_.Exception.Message)
+            $parents = New-SmhvList
+        }
+        $hardDisks.Add([ordered]@{
+            path = [string]$drive.Path
+            controller_type = $drive.ControllerType.ToString()
+            controller_number = [int]$drive.ControllerNumber
+            controller_location = [int]$drive.ControllerLocation
+            parent_paths = $parents
+        })
+        foreach ($path in @([string]$drive.Path) + @($parents)) {
+            $files.Add((Get-SmhvFileRecord -Path $path -Kind 'vhd'))
+        }
+    }
+    $checkpoints = New-SmhvList
+    $checkpointDirectory = Join-Path -Path $VM.SnapshotFileLocation -ChildPath 'Snapshots'
+    foreach ($checkpoint in @(Get-VMSnapshot -VM $VM | Sort-Object -Property CreationTime)) {
+        $checkpoints.Add([ordered]@{
+            id = $checkpoint.Id.ToString()
+            name = [string]$checkpoint.Name
+            created = $checkpoint.CreationTime.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'")
+        })
+        foreach ($path in (Get-SmhvPrefixedFile -Directory $checkpointDirectory -Prefix $checkpoint.Id.ToString())) {
+            $files.Add((Get-SmhvFileRecord -Path $path -Kind 'checkpoint_config'))
+        }
+    }
+    $clusterGroup = $null
+    $ownerNode = [string]$VM.ComputerName
+    if ($VM.IsClustered) {
+        $group = Get-ClusterGroup -VMId $VM.Id -ErrorAction SilentlyContinue
+        if ($null -ne $group) {
+            $clusterGroup = [string]$group.Name
+            $ownerNode = [string]$group.OwnerNode.Name
+        }
+    }
+    # Integration service names are localized; SMHV hosts are English-language Windows Server.
+    $backupIntegration = $null
+    $service = Get-VMIntegrationService -VM $VM | Where-Object -FilterScript { $_.Name -eq 'Backup (volume shadow copy)' } | Select-Object -First 1
+    if ($null -ne $service) {
+        $backupIntegration = [bool]$service.Enabled
+    }
+    $operationalStatus = New-SmhvList
+    foreach ($status in @($VM.OperationalStatus)) {
+        if ($null -ne $status) {
+            $operationalStatus.Add($status.ToString())
+        }
+    }
+    [ordered]@{
+        id = $id
+        name = [string]$VM.Name
+        host = [string]$VM.ComputerName
+        state = $VM.State.ToString()
+        generation = [int]$VM.Generation
+        clustered = [bool]$VM.IsClustered
+        cluster_group = $clusterGroup
+        owner_node = $ownerNode
+        configuration_location = [string]$VM.ConfigurationLocation
+        config_path = $configPath
+        snapshot_location = [string]$VM.SnapshotFileLocation
+        checkpoint_type = $VM.CheckpointType.ToString()
+        processor_count = [int]$VM.ProcessorCount
+        memory_startup_bytes = [long]$VM.MemoryStartup
+        operational_status = $operationalStatus
+        migration = Get-SmhvMigrationState -OperationalStatus $operationalStatus.ToArray()
+        backup_integration_enabled = $backupIntegration
+        hard_disks = $hardDisks
+        passthrough_disks = $passthroughDisks
+        checkpoints = $checkpoints
+        files = $files
+    }
+}
+
+function Get-SmhvVmInventory {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $names = Get-SmhvArgument -Arguments $Arguments -Name 'names' -Type StringList -Default @()
+    $ids = Get-SmhvArgument -Arguments $Arguments -Name 'ids' -Type StringList -Default @()
+    $requireAll = Get-SmhvArgument -Arguments $Arguments -Name 'require_all' -Type Boolean -Default $true
+    # One Get-VM, then exact comparison: Get-VM -Name would treat '*' or '[' in a name as a wildcard.
+    $all = @(Get-VM | Sort-Object -Property Name)
+    $selected = New-SmhvList
+    $missingNames = New-SmhvList
+    $missingIds = New-SmhvList
+    if ($names.Count -eq 0 -and $ids.Count -eq 0) {
+        foreach ($vm in $all) {
+            $selected.Add($vm)
+        }
+    } else {
+        foreach ($name in $names) {
+            $found = @($all | Where-Object -FilterScript { $_.Name -eq $name })
+            if ($found.Count -eq 0) {
+                $missingNames.Add($name)
+            }
+            foreach ($vm in $found) {
+                if (-not $selected.Contains($vm)) {
+                    $selected.Add($vm)
+                }
+            }
+        }
+        foreach ($id in $ids) {
+            $found = @($all | Where-Object -FilterScript { $_.Id.ToString() -eq $id })
+            if ($found.Count -eq 0) {
+                $missingIds.Add($id)
+            }
+            foreach ($vm in $found) {
+                if (-not $selected.Contains($vm)) {
+                    $selected.Add($vm)
+                }
+            }
+        }
+    }
+    if ($requireAll -and ($missingNames.Count + $missingIds.Count) -gt 0) {
+        $missing = @($missingNames) + @($missingIds)
+        throw (New-SmhvError -Code 'VM_NOT_FOUND' -Message ("No virtual machine on host {0} matches: {1}." -f $env:COMPUTERNAME, ($missing -join ', ')) -Details @{ names = $missingNames; ids = $missingIds })
+    }
+    $records = New-SmhvList
+    foreach ($vm in $selected) {
+        $records.Add((Get-SmhvVmRecord -VM $vm))
+    }
+    New-SmhvOpResult -Result ([ordered]@{ vms = $records; missing = [ordered]@{ names = $missingNames; ids = $missingIds } })
+}
+
+# ---------------------------------------------------------------------------------------------
+# path_info and files
+# ---------------------------------------------------------------------------------------------
+
+function Get-SmhvPathInfo {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $paths = Get-SmhvArgument -Arguments $Arguments -Name 'paths' -Type StringList -Required
+    $records = New-SmhvList
+    foreach ($path in $paths) {
+        Assert-SmhvAbsolutePath -Path $path -Argument 'paths'
+        $records.Add([ordered]@{
+            path = $path
+            exists = Test-Path -LiteralPath $path
+            is_directory = Test-Path -LiteralPath $path -PathType Container
+            storage = Get-SmhvPathStorage -Path $path
+        })
+    }
+    New-SmhvOpResult -Result ([ordered]@{ paths = $records })
+}
+
+function Get-SmhvSha256 {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][AllowEmptyCollection()][byte[]]$Bytes
+    )
+    $algorithm = [System.Security.Cryptography.SHA256]::Create()
+    try {
+        [System.BitConverter]::ToString($algorithm.ComputeHash($Bytes)).Replace('-', '').ToLowerInvariant()
+    } finally {
+        $algorithm.Dispose()
+    }
+}
+
+function ConvertFrom-SmhvContent {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][AllowEmptyString()][string]$Content,
+        [Parameter(Mandatory)][string]$Encoding
+    )
+    if ($Encoding -eq 'base64') {
+        try {
+            return , [System.Convert]::FromBase64String($Content)
+        } catch {
+            throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Argument 'content' is not valid base64." -Details @{ argument = 'content' })
+        }
+    }
+    , (New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false).GetBytes($Content)
+}
+
+function ConvertTo-SmhvContent {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][AllowEmptyCollection()][byte[]]$Bytes,
+        [Parameter(Mandatory)][string]$Encoding
+    )
+    if ($Encoding -eq 'base64') {
+        return [System.Convert]::ToBase64String($Bytes)
+    }
+    $utf8 = New-Object -TypeName System.Text.UTF8Encoding -ArgumentList $false
+    # A UTF-8 byte order mark is not part of the text.
+    if ($Bytes.Length -ge 3 -and $Bytes[0] -eq 0xEF -and $Bytes[1] -eq 0xBB -and $Bytes[2] -eq 0xBF) {
+        return $utf8.GetString($Bytes, 3, $Bytes.Length - 3)
+    }
+    $utf8.GetString($Bytes)
+}
+
+function Get-SmhvEncodingArgument {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments
+    )
+    $encoding = Get-SmhvArgument -Arguments $Arguments -Name 'encoding' -Type String -Default 'utf-8'
+    if ($encoding -cne 'utf-8' -and $encoding -cne 'base64') {
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Argument 'encoding' must be 'utf-8' or 'base64'." -Details @{ argument = 'encoding' })
+    }
+    $encoding
+}
+
+function Read-SmhvFile {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $paths = Get-SmhvArgument -Arguments $Arguments -Name 'paths' -Type StringList -Required
+    $encoding = Get-SmhvEncodingArgument -Arguments $Arguments
+    $missingOk = Get-SmhvArgument -Arguments $Arguments -Name 'missing_ok' -Type Boolean -Default $false
+    $files = New-SmhvList
+    foreach ($path in $paths) {
+        Assert-SmhvAbsolutePath -Path $path -Argument 'paths'
+        if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
+            if (-not $missingOk) {
+                throw (New-SmhvError -Code 'FILE_NOT_FOUND' -Message "File '$path' does not exist." -Details @{ path = $path })
+            }
+            $files.Add([ordered]@{ path = $path; exists = $false; size = $null; sha256 = $null; content = $null })
+            continue
+        }
+        $bytes = [System.IO.File]::ReadAllBytes($path)
+        $files.Add([ordered]@{
+            path = $path
+            exists = $true
+            size = $bytes.Length
+            sha256 = Get-SmhvSha256 -Bytes $bytes
+            content = ConvertTo-SmhvContent -Bytes $bytes -Encoding $encoding
+        })
+    }
+    New-SmhvOpResult -Result ([ordered]@{ files = $files; encoding = $encoding })
+}
+
+function Write-SmhvFile {
+    # Atomic and idempotent: same content -> unchanged; otherwise a temporary file in the same
+    # directory (same volume) replaces the target in one rename, so a reader never sees half a file.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $path = Get-SmhvArgument -Arguments $Arguments -Name 'path' -Type String -Required
+    $content = Get-SmhvArgument -Arguments $Arguments -Name 'content' -Type String -Required
+    $encoding = Get-SmhvEncodingArgument -Arguments $Arguments
+    $createDirs = Get-SmhvArgument -Arguments $Arguments -Name 'create_dirs' -Type Boolean -Default $false
+    Assert-SmhvAbsolutePath -Path $path -Argument 'path'
+    $bytes = ConvertFrom-SmhvContent -Content $content -Encoding $encoding
+    $sha256 = Get-SmhvSha256 -Bytes $bytes
+    $result = [ordered]@{ path = $path; size = $bytes.Length; sha256 = $sha256 }
+    $directory = [System.IO.Path]::GetDirectoryName($path)
+    if ([string]::IsNullOrEmpty($directory) -or [string]::IsNullOrEmpty([System.IO.Path]::GetFileName($path))) {
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Argument 'path': '$path' does not name a file." -Details @{ argument = 'path'; path = $path })
+    }
+    $directoryExists = Test-Path -LiteralPath $directory -PathType Container
+    if (-not $directoryExists -and -not $createDirs) {
+        throw (New-SmhvError -Code 'PATH_NOT_FOUND' -Message "Directory '$directory' does not exist (set create_dirs to create it)." -Details @{ path = $path; directory = $directory })
+    }
+    $exists = Test-Path -LiteralPath $path -PathType Leaf
+    if ($exists -and (Get-SmhvSha256 -Bytes ([System.IO.File]::ReadAllBytes($path))) -eq $sha256) {
+        return New-SmhvOpResult -Result $result
+    }
+    if ($CheckMode) {
+        return New-SmhvOpResult -Result $result -Changed $true
+    }
+    if (-not $directoryExists) {
+        $null = [System.IO.Directory]::CreateDirectory($directory)
+    }
+    $temporary = [System.IO.Path]::Combine($directory, ('.{0}.{1}.tmp' -f [System.IO.Path]::GetFileName($path), [guid]::NewGuid().ToString('N')))
+    try {
+        [System.IO.File]::WriteAllBytes($temporary, $bytes)
+        if ($exists) {
+            # [NullString]::Value: PowerShell would pass $null to a string parameter as '', which File.Replace rejects.
+            [System.IO.File]::Replace($temporary, $path, [NullString]::Value)
+        } else {
+            [System.IO.File]::Move($temporary, $path)
+        }
+    } finally {
+        if ([System.IO.File]::Exists($temporary)) {
+            [System.IO.File]::Delete($temporary)
+        }
+    }
+    New-SmhvOpResult -Result $result -Changed $true
+}
+
+function Get-SmhvFileList {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $path = Get-SmhvArgument -Arguments $Arguments -Name 'path' -Type String -Required
+    $recurse = Get-SmhvArgument -Arguments $Arguments -Name 'recurse' -Type Boolean -Default $false
+    $filter = Get-SmhvArgument -Arguments $Arguments -Name 'filter' -Type String -Default '*'
+    Assert-SmhvAbsolutePath -Path $path -Argument 'path'
+    $entries = New-SmhvList
+    if (-not (Test-Path -LiteralPath $path -PathType Container)) {
+        return New-SmhvOpResult -Result ([ordered]@{ path = $path; exists = $false; entries = $entries })
+    }
+    $items = @(Get-ChildItem -LiteralPath $path -Filter $filter -Recurse:$recurse -Force)
+    # Ordinal order of the upper-cased paths: the same on every host whatever its culture, and in the lab.
+    $keys = [string[]]@($items | ForEach-Object -Process { $_.FullName.ToUpperInvariant() })
+    [System.Array]::Sort($keys, $items, [System.StringComparer]::Ordinal)
+    foreach ($item in $items) {
+        $size = $null
+        if (-not $item.PSIsContainer) {
+            $size = [long]$item.Length
+        }
+        $entries.Add([ordered]@{ path = [string]$item.FullName; name = [string]$item.Name; is_directory = [bool]$item.PSIsContainer; size = $size })
+    }
+    New-SmhvOpResult -Result ([ordered]@{ path = $path; exists = $true; entries = $entries })
+}
+
+function Remove-SmhvFile {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $paths = Get-SmhvArgument -Arguments $Arguments -Name 'paths' -Type StringList -Required
+    $recurse = Get-SmhvArgument -Arguments $Arguments -Name 'recurse' -Type Boolean -Default $false
+    $deleted = New-SmhvList
+    $missing = New-SmhvList
+    foreach ($path in $paths) {
+        Assert-SmhvAbsolutePath -Path $path -Argument 'paths'
+        if (-not (Test-Path -LiteralPath $path)) {
+            $missing.Add($path)
+            continue
+        }
+        $isDirectory = Test-Path -LiteralPath $path -PathType Container
+        if ($isDirectory -and -not $recurse -and @(Get-ChildItem -LiteralPath $path -Force).Count -gt 0) {
+            throw (New-SmhvError -Code 'DIRECTORY_NOT_EMPTY' -Message "Directory '$path' is not empty (set recurse to delete it with its content)." -Details @{ path = $path })
+        }
+        if (-not $CheckMode) {
+            Remove-Item -LiteralPath $path -Recurse:$isDirectory -Force
+        }
+        $deleted.Add($path)
+    }
+    New-SmhvOpResult -Result ([ordered]@{ deleted = $deleted; missing = $missing }) -Changed ($deleted.Count -gt 0)
+}
+
+# ---------------------------------------------------------------------------------------------
+# disk_rescan
+# ---------------------------------------------------------------------------------------------
+
+function Update-SmhvDiskCache {
+    # Rescan the storage buses so newly mapped LUNs appear as disks and unmapped ones go away.
+    # Check mode reports the disks as they are, without rescanning.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $before = @(Get-Disk | ForEach-Object -MemberName 'SerialNumber')
+    if (-not $CheckMode) {
+        Update-HostStorageCache
+    }
+    $disks = New-SmhvList
+    $after = New-SmhvList
+    foreach ($disk in (Get-Disk | Sort-Object -Property Number)) {
+        $disks.Add((Get-SmhvDiskRecord -Disk $disk))
+        $after.Add([string]$disk.SerialNumber)
+    }
+    $added = New-SmhvList
+    foreach ($serial in $after) {
+        if ($before -notcontains $serial) {
+            $added.Add($serial)
+        }
+    }
+    $removed = New-SmhvList
+    foreach ($serial in $before) {
+        if (-not $after.Contains([string]$serial)) {
+            $removed.Add([string]$serial)
+        }
+    }
+    $result = [ordered]@{ disks = $disks; added = $added; removed = $removed }
+    New-SmhvOpResult -Result $result -Changed (($added.Count + $removed.Count) -gt 0)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Main: exactly one JSON document on the output, whatever happens.
+# ---------------------------------------------------------------------------------------------
+
+$script:SmhvWarnings = New-Object -TypeName 'System.Collections.Generic.List[string]'
+$script:SmhvVolumeMap = $null
+try {
+    Invoke-SmhvRequest -Request $Request
+} catch {
+    # Only reached if building the answer itself failed; the message is escaped by ConvertTo-Json.
+    '{"ok":false,"error":{"code":"AGENT_ERROR","message":' + (ConvertTo-Json -InputObject ([string]$_.Exception.Message) -Compress) + ',"details":{}}}'
+}
+"""
+
+# Runs first over WinRS (powershell.exe -EncodedCommand), small enough for the 8191-char command line.
+# It reads the payload {"script", "request"} from stdin up to the sentinel line and runs the script
+# with the request as the -Request parameter value. Creating a script block from text is the one
+# exception to "no code from data" and it is safe: the text is AGENT_SCRIPT, the collection's own
+# code sent verbatim by the controller, as Ansible's own bootstrap_wrapper does with its exec wrapper;
+# the user's data stays in $payload.request and only ever binds to the agent's -Request parameter.
+BOOTSTRAP_SCRIPT = r"""$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+$lines = foreach ($line in $input) {
+    if ($line -eq "`0`0`0`0") {
+        break
+    }
+    $line
+}
+$payload = ConvertFrom-Json -InputObject ($lines -join "`n")
+$agent = [scriptblock]::Create($payload.script)
+& $agent -Request $payload.request
+"""
+
+
+def encode_request(op, args, check_mode):
+    """The JSON request the agent takes as -Request. ASCII only, so no code page can mangle it."""
+    if op not in OPS:
+        raise ValueError("unknown agent op %r; the agent implements: %s" % (op, ", ".join(OPS)))
+    if not isinstance(args, dict):
+        raise ValueError("agent op arguments must be a dict, got %s" % type(args).__name__)
+    return json.dumps({"op": op, "args": args, "check_mode": bool(check_mode)}, ensure_ascii=True,
+                      separators=(",", ":"))
+
+
+def winrs_stdin(request_json):
+    """Everything the bootstrap reads on stdin: one line of JSON {script, request}, then the sentinel."""
+    payload = json.dumps({"script": AGENT_SCRIPT, "request": request_json}, ensure_ascii=True,
+                         separators=(",", ":"))
+    return payload.encode("ascii") + STDIN_SENTINEL
+
+
+def encoded_bootstrap():
+    """BOOTSTRAP_SCRIPT for powershell.exe -EncodedCommand: base64 of UTF-16LE."""
+    return base64.b64encode(BOOTSTRAP_SCRIPT.encode("utf-16-le")).decode("ascii")
+
+
+def _candidate_documents(text):
+    decoder = json.JSONDecoder()
+    for line in text.splitlines():
+        stripped = line.strip().lstrip("\ufeff")
+        if not stripped.startswith("{"):
+            continue
+        try:
+            document, end = decoder.raw_decode(stripped)
+        except ValueError as error:
+            yield None, "%s in %r" % (error, _excerpt(stripped))
+            continue
+        if stripped[end:].strip():
+            yield None, "unexpected text after the JSON document: %r" % _excerpt(stripped[end:])
+            continue
+        yield document, None
+
+
+def _excerpt(text, limit=200):
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def decode_response(text):
+    """The agent's one JSON answer, found in its output among blank lines and other noise.
+
+    Raises ValueError saying what is wrong when there is no answer, more than one, or it breaks the
+    contract ({"ok": true, "changed", "result", "warnings"} or {"ok": false, "error": {code, message}}).
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    found, problems = [], []
+    for document, problem in _candidate_documents(text or ""):
+        if problem:
+            problems.append(problem)
+        elif isinstance(document, dict) and "ok" in document:
+            found.append(document)
+    if not found:
+        reason = ("malformed JSON: " + problems[0]) if problems else "no JSON document in the output"
+        raise ValueError("The agent gave no answer (%s). Output was: %r" % (reason, _excerpt(text or "", 500)))
+    if len(found) > 1:
+        raise ValueError("The agent answered %d JSON documents where one was expected." % len(found))
+    response = found[0]
+    if response["ok"] is True:
+        missing = [key for key in ("changed", "result", "warnings") if key not in response]
+        if missing or not isinstance(response["result"], dict) or not isinstance(response["warnings"], list):
+            raise ValueError("The agent's answer breaks the contract (missing or wrong: %s): %r"
+                             % (", ".join(missing) or "result/warnings", _excerpt(json.dumps(response))))
+    elif response["ok"] is False:
+        error = response.get("error")
+        if not isinstance(error, dict) or not isinstance(error.get("code"), str) or "message" not in error:
+            raise ValueError("The agent's error answer has no error code and message: %r"
+                             % _excerpt(json.dumps(response)))
+        error.setdefault("details", {})
+        if not isinstance(error["details"], dict):
+            error["details"] = {"value": error["details"]}
+    else:
+        raise ValueError("The agent's answer has ok=%r; expected true or false." % (response["ok"],))
+    return response
+
+
+def _shape_problems(spec, value, where):
+    if isinstance(spec, Nullable):
+        return [] if value is None else _shape_problems(spec.spec, value, where)
+    if isinstance(spec, dict):
+        if not isinstance(value, dict):
+            return ["%s: expected an object, got %s" % (where, type(value).__name__)]
+        problems = ["%s: missing key %r" % (where, key) for key in spec if key not in value]
+        problems += ["%s: unexpected key %r" % (where, key) for key in value if key not in spec]
+        for key in spec:
+            if key in value:
+                problems += _shape_problems(spec[key], value[key], "%s.%s" % (where, key))
+        return problems
+    if isinstance(spec, list):
+        if not isinstance(value, list):
+            return ["%s: expected a list, got %s" % (where, type(value).__name__)]
+        problems = []
+        for index, item in enumerate(value):
+            problems += _shape_problems(spec[0], item, "%s[%d]" % (where, index))
+        return problems
+    if spec is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, spec)
+    return [] if ok else ["%s: expected %s, got %r" % (where, spec.__name__, value)]
+
+
+def validate_result(op, result):
+    """Problems (a list of strings, empty when none) of an op's `result` against RESULT_SCHEMAS."""
+    if op not in RESULT_SCHEMAS:
+        return ["unknown op %r" % (op,)]
+    return _shape_problems(RESULT_SCHEMAS[op], result, op)
