@@ -9,6 +9,7 @@ runtime state.
 """
 from __future__ import annotations
 
+import datetime
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class VirtualMachine:
     integration_services: dict[str, bool] = field(default_factory=lambda: {
         "Backup (volume shadow copy)": True, "Heartbeat": True, "Time Synchronization": True})
     migration: str = ""  # '' | 'live' | 'storage' (a VM being migrated cannot be backed up)
+    checkpoint_type: str = "Production"  # Set-VM -CheckpointType: Production | ProductionOnly | Standard | Disabled
     checkpoints: list[Checkpoint] = field(default_factory=list)
     # Guest writes the guest OS has accepted but not yet flushed to its virtual disk: a crash
     # snapshot catches them half-written, a production checkpoint (in-guest VSS) flushes them.
@@ -86,7 +88,7 @@ class VirtualMachine:
                 "memory_mb": self.memory_mb, "processor_count": self.processor_count,
                 "vhd_paths": list(self.vhd_paths), "snapshot_location": self.snapshot_location,
                 "passthrough_disks": list(self.passthrough_disks),
-                "iscsi_direct_disks": list(self.iscsi_direct_disks),
+                "iscsi_direct_disks": list(self.iscsi_direct_disks), "checkpoint_type": self.checkpoint_type,
                 "checkpoints": [vars(c) for c in self.checkpoints]}
 
     @classmethod
@@ -100,13 +102,17 @@ class VirtualMachine:
                    processor_count=document.get("processor_count", 2),
                    passthrough_disks=list(document.get("passthrough_disks", [])),
                    iscsi_direct_disks=list(document.get("iscsi_direct_disks", [])),
+                   checkpoint_type=document.get("checkpoint_type", "Production"),
                    checkpoints=[Checkpoint(**c) for c in document.get("checkpoints", [])])
 
 
-def new_vhdx(virtual_size: int, guest_files: dict[str, str] | None = None) -> bytes:
+def new_vhdx(virtual_size: int, guest_files: dict[str, str] | None = None, parent: str = "") -> bytes:
+    """A virtual disk; with `parent`, a differencing disk (.avhdx) holding only what changed since."""
     files = {path: {"data": data, "complete": True} for path, data in (guest_files or {}).items()}
-    return json.dumps({"format": VHDX_FORMAT, "virtual_size": virtual_size, "guest_files": files},
-                      sort_keys=True).encode()
+    document = {"format": VHDX_FORMAT, "virtual_size": virtual_size, "guest_files": files}
+    if parent:
+        document["parent"] = parent
+    return json.dumps(document, sort_keys=True).encode()
 
 
 def read_vhdx(data: bytes) -> dict[str, Any]:
@@ -229,3 +235,165 @@ class FailoverCluster:
 
 def new_guid() -> str:
     return str(uuid.uuid4())
+
+
+# -- guest data and checkpoints ----------------------------------------------------------------
+# A guest's drive letter picks the VM's virtual disk (C: the first, D: the second, ...); its files
+# live in that disk's VHDX document. While checkpoints exist, each one has put a differencing disk
+# (.avhdx, next to the disk it diverged from, on the same volume) on top: new writes go to the top
+# layer and reads look through the layers, top first. Removing a checkpoint merges its layer down.
+
+CHECKPOINT_CONFIG_FORMAT = "smhv-lab-vmcx-checkpoint/1"
+PRODUCTION_TYPES = ("Production", "ProductionOnly")
+
+
+def find_vm(world, vm_id: str) -> tuple[WindowsHost, VirtualMachine]:
+    for host in world.hosts.values():
+        vm = host.vms.get(vm_id.lower())
+        if vm is not None:
+            return host, vm
+    raise KeyError(f"no virtual machine with id {vm_id} is registered on any host")
+
+
+def disk_chain(vm: VirtualMachine, base: str) -> list[str]:
+    """A virtual disk's layers, base first: the base VHDX, then each checkpoint's .avhdx."""
+    chain = [base]
+    for checkpoint in vm.checkpoints:
+        child = checkpoint.differencing_disks.get(chain[-1])
+        if child:
+            chain.append(child)
+    return chain
+
+
+def _guest_location(vm: VirtualMachine, guest_path: str) -> tuple[str, str]:
+    """(base VHDX, path inside the guest volume) for 'D:\\data\\x.db'."""
+    drive, inner = split_drive(guest_path)
+    index = ord(drive[0]) - ord("c")
+    if not 0 <= index < len(vm.vhd_paths) or not inner:
+        raise ValueError(f"VM {vm.name} has no guest volume {drive.upper()} for {guest_path!r} "
+                         f"(C: is its first virtual disk, it has {len(vm.vhd_paths)})")
+    return vm.vhd_paths[index], inner
+
+
+def _guest_key(files: dict[str, Any], inner: str) -> str:
+    """The key a guest file has in a disk document: guest paths are case-insensitive too."""
+    return next((key for key in files if normalize(key).lower() == inner.lower()), inner)
+
+
+def _update_layer(host: WindowsHost, world, layer: str, inner: str, data: str, complete: bool) -> None:
+    document = read_vhdx(host.read_file(world, layer))
+    key = _guest_key(document["guest_files"], inner)
+    document["guest_files"][key] = {"data": data, "complete": complete}
+    host.write_file(world, layer, json.dumps(document, sort_keys=True).encode())
+
+
+def write_guest_data(world, vm_id: str, guest_path: str, data: str, in_flight: bool = False) -> None:
+    """The guest writes `data` to `guest_path`.
+
+    A write still in flight (accepted by the guest OS, not yet flushed) is on the virtual disk only
+    half-written until something flushes it: a crash-consistent snapshot taken now captures it torn;
+    a production checkpoint (in-guest VSS) or `flush_guest_writes` completes it.
+    """
+    host, vm = find_vm(world, vm_id)
+    if vm.state != "Running":
+        raise ValueError(f"VM {vm.name} is {vm.state}: only a running guest writes data")
+    base, inner = _guest_location(vm, guest_path)
+    top = disk_chain(vm, base)[-1]
+    vm.pending_writes = [w for w in vm.pending_writes if w["path"].lower() != guest_path.lower()]
+    if in_flight:
+        vm.pending_writes.append({"path": guest_path, "data": data})
+        _update_layer(host, world, top, inner, data[: len(data) // 2], complete=False)
+    else:
+        _update_layer(host, world, top, inner, data, complete=True)
+
+
+def flush_guest_writes(world, vm_id: str) -> int:
+    """The guest flushes every write in flight to its disks (what VSS asks of it); returns how many."""
+    host, vm = find_vm(world, vm_id)
+    pending, vm.pending_writes = vm.pending_writes, []
+    for write in pending:
+        base, inner = _guest_location(vm, write["path"])
+        _update_layer(host, world, disk_chain(vm, base)[-1], inner, write["data"], complete=True)
+    return len(pending)
+
+
+def read_guest_data(world, vm_id: str, guest_path: str) -> tuple[str, bool] | None:
+    """(data, complete) of a guest file as the VM's disks hold it now, or None if it is not there."""
+    host, vm = find_vm(world, vm_id)
+    base, inner = _guest_location(vm, guest_path)
+    for layer in reversed(disk_chain(vm, base)):
+        files = read_vhdx(host.read_file(world, layer))["guest_files"]
+        key = _guest_key(files, inner)
+        if key in files:
+            return files[key]["data"], bool(files[key]["complete"])
+    return None
+
+
+def _save_config(host: WindowsHost, world, vm: VirtualMachine) -> None:
+    host.write_file(world, vm.config_path, json.dumps(vm.config_document(), sort_keys=True).encode())
+
+
+def _checkpoint_config_path(vm: VirtualMachine, checkpoint_id: str) -> str:
+    return f"{vm.snapshot_location.rstrip(chr(92))}\\Snapshots\\{checkpoint_id.upper()}.vmcx"
+
+
+def checkpoint_create(world, vm_id: str, name: str, checkpoint_type: str | None = None) -> Checkpoint:
+    """Checkpoint-VM: an .avhdx on top of every virtual disk; production checkpoints flush the guest first.
+
+    A production checkpoint of a running VM asks the guest (VSS) to flush, so writes in flight land
+    complete in the layer the checkpoint freezes. Without the backup integration service, Production
+    falls back to a standard checkpoint (no flush) and ProductionOnly fails, as on Hyper-V.
+    """
+    host, vm = find_vm(world, vm_id)
+    kind = checkpoint_type or vm.checkpoint_type
+    if kind == "Disabled":
+        raise ValueError(f"checkpoints are disabled for VM {vm.name}")
+    if kind in PRODUCTION_TYPES and vm.state == "Running":
+        if vm.integration_services.get("Backup (volume shadow copy)", False):
+            flush_guest_writes(world, vm.id)
+        elif kind == "ProductionOnly":
+            raise ValueError(f"cannot create a production checkpoint for {vm.name}: the guest's backup "
+                             "integration service is not enabled")
+    checkpoint = Checkpoint(id=new_guid(), name=name, type=kind,
+                            created=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    for base in vm.vhd_paths:
+        top = disk_chain(vm, base)[-1]
+        folder, _, file_name = base.rpartition("\\")
+        child = f"{folder}\\{file_name.rsplit('.', 1)[0]}_{checkpoint.id.upper()}.avhdx"
+        size = read_vhdx(host.read_file(world, top))["virtual_size"]
+        host.write_file(world, child, new_vhdx(size, parent=top))
+        checkpoint.differencing_disks[top] = child
+    host.write_file(world, _checkpoint_config_path(vm, checkpoint.id), json.dumps(
+        {"format": CHECKPOINT_CONFIG_FORMAT, "vm_id": vm.id, "id": checkpoint.id, "name": name,
+         "type": kind, "created": checkpoint.created}, sort_keys=True).encode())
+    vm.checkpoints.append(checkpoint)
+    _save_config(host, world, vm)
+    return checkpoint
+
+
+def checkpoint_remove(world, vm_id: str, checkpoint_id: str) -> None:
+    """Remove-VMCheckpoint: merge the checkpoint's differencing disks into their parents and delete them."""
+    host, vm = find_vm(world, vm_id)
+    checkpoint = next((c for c in vm.checkpoints if c.id.lower() == checkpoint_id.lower()), None)
+    if checkpoint is None:
+        raise KeyError(f"VM {vm.name} has no checkpoint {checkpoint_id}")
+    for parent, child in checkpoint.differencing_disks.items():
+        merged = read_vhdx(host.read_file(world, parent))
+        changes = read_vhdx(host.read_file(world, child))["guest_files"]
+        for inner, record in changes.items():
+            merged["guest_files"].pop(_guest_key(merged["guest_files"], normalize(inner)), None)
+            merged["guest_files"][inner] = record
+        host.write_file(world, parent, json.dumps(merged, sort_keys=True).encode())
+        tree, inner, _ = host.resolve(world, child)
+        tree.delete(inner)
+        for later in vm.checkpoints:  # a newer layer built on the merged one now sits on its parent
+            if child in later.differencing_disks:
+                grandchild = later.differencing_disks.pop(child)
+                later.differencing_disks[parent] = grandchild
+                document = read_vhdx(host.read_file(world, grandchild))
+                document["parent"] = parent
+                host.write_file(world, grandchild, json.dumps(document, sort_keys=True).encode())
+    tree, inner, _ = host.resolve(world, _checkpoint_config_path(vm, checkpoint.id))
+    tree.delete(inner)
+    vm.checkpoints.remove(checkpoint)
+    _save_config(host, world, vm)

@@ -1,0 +1,167 @@
+"""path_info and the file ops over the world (Get-SmhvPathInfo, Read-/Write-/Remove-SmhvFile,
+Get-SmhvFileList in the agent). Paths resolve through the host's disks to LUN file trees."""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from typing import Any
+
+from .context import AgentFailure, OpContext, argument, assert_absolute, encoding_argument
+from .storage_view import path_storage
+
+_ROOT = re.compile(r"^[A-Za-z]:\\?$")
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _locate(ctx: OpContext, path: str):
+    """(tree, inner path) or None when the drive or share does not exist here."""
+    if path.startswith("\\\\"):
+        return None  # no SMB shares in the lab
+    try:
+        tree, inner, _ = ctx.host.resolve(ctx.world, path)
+    except FileNotFoundError:
+        return None
+    return tree, inner
+
+
+def _is_file(ctx: OpContext, path: str) -> bool:
+    located = _locate(ctx, path)
+    return bool(located) and located[1] != "" and located[0].exists(located[1]) and not located[0].is_dir(located[1])
+
+
+def _is_dir(ctx: OpContext, path: str) -> bool:
+    located = _locate(ctx, path)
+    return bool(located) and located[0].is_dir(located[1])
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _split(path: str) -> tuple[str | None, str]:
+    """[IO.Path]::GetDirectoryName and GetFileName."""
+    path = path.replace("/", "\\")
+    if _ROOT.match(path):
+        return None, ""
+    head, _, tail = path.rpartition("\\")
+    if re.fullmatch(r"[A-Za-z]:", head):
+        head += "\\"
+    return head, tail
+
+
+def path_info(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    records = []
+    for path in argument(args, "paths", "StringList", required=True):
+        assert_absolute(path, "paths")
+        located = _locate(ctx, path)
+        records.append({"path": path, "exists": bool(located) and located[0].exists(located[1]),
+                        "is_directory": _is_dir(ctx, path), "storage": path_storage(ctx.world, ctx.host, path)})
+    return {"paths": records}, False
+
+
+def file_read(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    paths = argument(args, "paths", "StringList", required=True)
+    encoding = encoding_argument(args)
+    missing_ok = argument(args, "missing_ok", "Boolean", False)
+    files = []
+    for path in paths:
+        assert_absolute(path, "paths")
+        if not _is_file(ctx, path):
+            if not missing_ok:
+                raise AgentFailure("FILE_NOT_FOUND", f"File '{path}' does not exist.", {"path": path})
+            files.append({"path": path, "exists": False, "size": None, "sha256": None, "content": None})
+            continue
+        data = ctx.host.read_file(ctx.world, path)
+        if encoding == "base64":
+            content = base64.b64encode(data).decode("ascii")
+        else:
+            content = (data[3:] if data.startswith(_UTF8_BOM) else data).decode("utf-8", errors="replace")
+        files.append({"path": path, "exists": True, "size": len(data), "sha256": _sha256(data), "content": content})
+    return {"files": files, "encoding": encoding}, False
+
+
+def file_write(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    path = argument(args, "path", "String", required=True)
+    content = argument(args, "content", "String", required=True)
+    encoding = encoding_argument(args)
+    create_dirs = argument(args, "create_dirs", "Boolean", False)
+    assert_absolute(path, "path")
+    if encoding == "base64":
+        try:
+            data = base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError):
+            raise AgentFailure("BAD_REQUEST", "Argument 'content' is not valid base64.", {"argument": "content"}) from None
+    else:
+        data = content.encode("utf-8", errors="surrogatepass")
+    result = {"path": path, "size": len(data), "sha256": _sha256(data)}
+    directory, name = _split(path)
+    if not directory or not name:
+        raise AgentFailure("BAD_REQUEST", f"Argument 'path': '{path}' does not name a file.",
+                           {"argument": "path", "path": path})
+    directory_exists = _is_dir(ctx, directory)
+    if not directory_exists and not create_dirs:
+        raise AgentFailure("PATH_NOT_FOUND", f"Directory '{directory}' does not exist (set create_dirs to create it).",
+                           {"path": path, "directory": directory})
+    if _is_file(ctx, path) and _sha256(ctx.host.read_file(ctx.world, path)) == result["sha256"]:
+        return result, False
+    if ctx.check_mode:
+        return result, True
+    if _locate(ctx, directory) is None:
+        raise FileNotFoundError(f"Could not find a part of the path '{path}'.")
+    ctx.host.write_file(ctx.world, path, data)  # one step under the world lock: as atomic as the rename
+    return result, True
+
+
+def _wildcard(pattern: str) -> re.Pattern:
+    """Get-ChildItem -Filter: '*' any run, '?' one character, case-insensitive, nothing else special."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern),
+                      re.IGNORECASE | re.DOTALL)
+
+
+def file_list(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    path = argument(args, "path", "String", required=True)
+    recurse = argument(args, "recurse", "Boolean", False)
+    pattern = _wildcard(argument(args, "filter", "String", "*"))
+    assert_absolute(path, "path")
+    if not _is_dir(ctx, path):
+        return {"path": path, "exists": False, "entries": []}, False
+    tree, inner = _locate(ctx, path)
+    entries: dict[str, dict[str, Any]] = {}
+    for name in tree.listing(inner):
+        parts = (name[len(inner) + 1:] if inner else name).split("\\")
+        depth = len(parts) if recurse else 1
+        for level in range(depth):
+            is_directory = level < len(parts) - 1
+            full = path.rstrip("\\") + "\\" + "\\".join(parts[:level + 1])
+            if full.upper() in entries or not pattern.fullmatch(parts[level]):
+                continue
+            entries[full.upper()] = {"path": full, "name": parts[level], "is_directory": is_directory,
+                                     "size": None if is_directory else len(tree.read(name))}
+    ordered = [entries[key] for key in sorted(entries)]
+    return {"path": path, "exists": True, "entries": ordered}, False
+
+
+def file_delete(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    paths = argument(args, "paths", "StringList", required=True)
+    recurse = argument(args, "recurse", "Boolean", False)
+    deleted, missing = [], []
+    for path in paths:
+        assert_absolute(path, "paths")
+        located = _locate(ctx, path)
+        if not located or not located[0].exists(located[1]):
+            missing.append(path)
+            continue
+        tree, inner = located
+        # The lab's directories exist through their files, so a directory always has content.
+        if tree.is_dir(inner) and not recurse:
+            raise AgentFailure("DIRECTORY_NOT_EMPTY", f"Directory '{path}' is not empty (set recurse to delete it "
+                               "with its content).", {"path": path})
+        if not ctx.check_mode:
+            disk = ctx.host.online_disk_for(path)
+            if disk is not None and disk.read_only:
+                raise PermissionError(f"The media is write protected: '{path}'.")
+            tree.delete(inner)
+        deleted.append(path)
+    return {"deleted": deleted, "missing": missing}, bool(deleted)

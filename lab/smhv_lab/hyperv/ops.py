@@ -1,0 +1,21 @@
+"""The lab's implementation of each agent op: op name -> function(ctx, args) -> (result, changed).
+
+Keys are exactly agent.OPS (a test checks); each function returns the result shape that
+agent.RESULT_SCHEMAS documents and the PowerShell builds.
+"""
+from __future__ import annotations
+
+from .file_ops import file_delete, file_list, file_read, file_write, path_info
+from .host_ops import disk_rescan, host_facts
+from .vm_ops import vm_inventory
+
+OPS = {
+    "host_facts": host_facts,
+    "vm_inventory": vm_inventory,
+    "path_info": path_info,
+    "file_read": file_read,
+    "file_write": file_write,
+    "file_list": file_list,
+    "file_delete": file_delete,
+    "disk_rescan": disk_rescan,
+}
