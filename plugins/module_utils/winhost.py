@@ -15,9 +15,9 @@ call_many) for parallelism.
 Retries. A refused, lost or timed-out connection is retried on a fresh connection up to
 winrm.operation_retries times, with a doubling pause, when re-sending is harmless: always if the
 agent call never reached the host (the failure came while connecting), and otherwise only for the
-read-only ops in READ_ONLY_OPS. A call that may have changed state (a checkpoint, a disk connect, a
-SnapInfo write) is never re-sent blindly: it fails with a message saying it may have run, and the
-engine, which knows how to check, decides. A long-running op is not a failure: the host answers a
+read-only ops in READ_ONLY_OPS (or a call its caller marks retry_safe). A call that may have changed
+state (a checkpoint, a disk connect, a SnapInfo write) is never re-sent blindly: it fails with a
+message saying it may have run, and the engine, which knows how to check, decides. A long-running op is not a failure: the host answers a
 pending Receive with an OperationTimeout fault every winrm.operation_timeout seconds and the
 client polls again, until the op ends or the optional `timeout` of call() expires.
 """
@@ -104,24 +104,28 @@ class HostClient:
                 except Exception:  # pylint: disable=broad-except
                     pass  # the host reaps an abandoned runspace or shell after its idle timeout
 
-    def call(self, op, args=None, check_mode=False, timeout=None):
+    def call(self, op, args=None, check_mode=False, timeout=None, retry_safe=None):
         """Run agent op `op` with `args` and return its AgentReply, or raise SmhvError.
 
         `timeout` (seconds) bounds the whole call, polling included; by default a call runs as long as
         the op does, since a VSS backup or a large file copy may legitimately take many minutes.
+        `retry_safe` says whether the call may be re-sent after it may have reached the host; it defaults
+        to `op in READ_ONLY_OPS`. An engine may set it for a write it knows to be idempotent (rewriting
+        a SnapInfo record with the same content), or clear it for a read it must not repeat.
         """
         request = agent.encode_request(op, args or {}, check_mode)
+        if retry_safe is None:
+            retry_safe = op in READ_ONLY_OPS
         with self._lock:
             started = time.monotonic()
             self.stats.calls += 1
             try:
-                output = self._run(op, request, timeout)
+                output = self._run(op, request, timeout, retry_safe)
             finally:
                 self.stats.seconds += time.monotonic() - started
         return self._reply(op, output)
 
-    def _run(self, op, request, timeout):
-        retry_safe = op in READ_ONLY_OPS
+    def _run(self, op, request, timeout, retry_safe):
         attempt = 0
         while True:
             if self._session is None:

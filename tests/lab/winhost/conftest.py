@@ -54,7 +54,7 @@ class AgentHost:
             return windows.not_recognized(command)
         if self.raw_winrs is not None:
             return self.raw_winrs
-        payload, sentinel, _ = stdin.partition(agent.STDIN_SENTINEL)
+        payload, sentinel = stdin.partition(agent.STDIN_SENTINEL)[:2]
         document = json.loads(payload)
         if not sentinel or document["script"] != agent.AGENT_SCRIPT:
             return CommandResult(stderr=windows.clixml_error("payload is not the agent"), rc=1)

@@ -133,10 +133,11 @@ def test_winrs_runs_the_bootstrap_and_streams_agent_and_request_on_stdin(winrs, 
     assert command == "PowerShell"
     assert arguments == ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted", "-EncodedCommand", agent.encoded_bootstrap()]
     assert options == {"console_mode_stdin": False}
-    chunks = [data for _, data, _ in protocol.inputs]
+    command_ids, chunks, ends = zip(*protocol.inputs)
+    assert set(command_ids) == {"COMMAND-1"}
     assert all(isinstance(data, bytes) and len(data) <= 64 for data in chunks)
     assert b"".join(chunks) == agent.winrs_stdin(request)
-    assert [end for _, _, end in protocol.inputs] == [False] * (len(chunks) - 1) + [True]
+    assert ends == (False,) * (len(chunks) - 1) + (True,)
     assert protocol.cleaned == ["COMMAND-1"]
 
 
@@ -194,6 +195,20 @@ def test_state_changing_op_is_not_resent_after_it_may_have_run(psrp, make_client
     assert "may have run on the host; it was not re-sent because it changes state" in error.message
     assert error.details["may_have_run"] is True
     assert len(psrp.pipelines) == 1
+
+
+def test_caller_may_declare_an_idempotent_write_retry_safe(psrp, make_client):
+    psrp.script.calls = [[dropped()], [reply(changed=True)]]
+    client = make_client()
+    assert client.call("file_write", {"path": "C:\\x", "content": ""}, retry_safe=True).changed is True
+    assert client.stats.retries == 1
+
+
+def test_caller_may_forbid_repeating_a_read(psrp, make_client):
+    psrp.script.calls = [[dropped()], [reply()]]
+    with pytest.raises(SmhvError) as caught:
+        make_client().call("file_read", {"paths": ["C:\\x"]}, retry_safe=False)
+    assert caught.value.details["may_have_run"] is True
 
 
 def test_state_changing_op_is_retried_when_the_connection_never_opened(psrp, make_client, no_retry_pause):
