@@ -35,10 +35,10 @@ class _Pipeline:
         self.started = False
 
 
-def _error_record(message: str, error_id: str) -> ErrorRecord:
-    return ErrorRecord(Exception=NETException(Message=message),
+def _terminating_error(reason: str) -> ErrorRecord:
+    return ErrorRecord(Exception=NETException(Message=reason),
                        CategoryInfo=ErrorCategoryInfo(Category=ErrorCategory.NotSpecified, Reason="RuntimeException"),
-                       FullyQualifiedErrorId=error_id)
+                       FullyQualifiedErrorId="RuntimeException")
 
 
 class PsrpShell(Shell):
@@ -72,10 +72,12 @@ class PsrpShell(Shell):
     def send(self, request: Request) -> str:
         for stream in request.findall("rsp:Send/rsp:Stream"):
             data = decode_b64(stream.text)
-            stream_type = psrpcore.StreamType.prompt_response if stream.get("Name") == "pr" else None
+            # "pr" carries host prompt responses; everything else is the default stream.
+            is_prompt = stream.get("Name") == "pr"
+            stream_type = psrpcore.StreamType.prompt_response if is_prompt else psrpcore.StreamType.default
             with self.cond:
                 target = self._pipeline(stream.get("CommandId")).pipe.pipeline_id if stream.get("CommandId") else None
-                self._feed(data, target, stream_type or psrpcore.StreamType.default)
+                self._feed(data, target, stream_type)
         return "<rsp:SendResponse/>"
 
     def receive(self, request: Request) -> str:
@@ -98,10 +100,12 @@ class PsrpShell(Shell):
                 size += len(chunks[-1])
             parts = [stream_xml("stdout", chunk, command_id) for chunk in chunks]
             if pipeline is not None:
-                done = pipeline.pipe.state in _FINISHED and not outbox
-                state = f'State="{DONE}"><rsp:ExitCode>0</rsp:ExitCode></rsp:CommandState>' if done else \
-                    f'State="{RUNNING}"/>'
-                parts.append(f'<rsp:CommandState CommandId="{command_id}" {state}')
+                # pypsrp follows the PSRP PipelineState, but a WinRS-style CommandState keeps the reply familiar.
+                if pipeline.pipe.state in _FINISHED and not outbox:
+                    parts.append(f'<rsp:CommandState CommandId="{command_id}" State="{DONE}">'
+                                 "<rsp:ExitCode>0</rsp:ExitCode></rsp:CommandState>")
+                else:
+                    parts.append(f'<rsp:CommandState CommandId="{command_id}" State="{RUNNING}"/>')
         return f"<rsp:ReceiveResponse>{''.join(parts)}</rsp:ReceiveResponse>"
 
     def signal(self, request: Request) -> str:
@@ -166,21 +170,22 @@ class PsrpShell(Shell):
             log.exception("executor failed on pipeline %s", pipeline.command_id)
             result = PipelineResult(failed=True, reason=f"{type(exc).__name__}: {exc}")
         with self.cond:
-            if self._pipelines.get(pipeline.command_id) is not pipeline or pipeline.pipe.state != PSInvocationState.Running:
-                return  # signalled or closed while the executor ran
+            signalled = self._pipelines.get(pipeline.command_id) is not pipeline
+            if signalled or pipeline.pipe.state != PSInvocationState.Running:
+                return  # stopped, terminated or the shell deleted while the executor ran
             try:
                 for value in result.output:
                     pipeline.pipe.write_output(value)
             except Exception as exc:  # psrpcore cannot serialise the value
                 result = PipelineResult(failed=True, reason=f"cannot serialise pipeline output: {exc}")
-            for message in result.errors:
-                pipeline.pipe.write_error(NETException(Message=message), ErrorCategoryInfo(Reason="WriteErrorException"),
+            for message in result.errors:  # what Write-Error produces
+                pipeline.pipe.write_error(NETException(Message=message),
+                                          ErrorCategoryInfo(Reason="WriteErrorException"),
                                           fully_qualified_error_id="Microsoft.PowerShell.Commands.WriteErrorException")
             if result.failed:
                 # psrpcore has no public way to fail a pipeline; a Failed PipelineState carrying the
                 # terminating error is what PowerShell sends, and what makes pypsrp set had_errors.
-                pipeline.pipe._change_state(PSInvocationState.Failed, _error_record(result.reason or "failed",
-                                                                                    "RuntimeException"))
+                pipeline.pipe._change_state(PSInvocationState.Failed, _terminating_error(result.reason or "failed"))
             else:
                 pipeline.pipe.complete()
             self.cond.notify_all()

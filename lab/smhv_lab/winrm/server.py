@@ -15,11 +15,12 @@ import socketserver
 import ssl
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..faults import FaultRegistry
+from ..faults import FaultRegistry, FaultRule
 from . import encryption, soap, windows
 from .auth import Authenticator, ConnectionAuth, LocalUser, tls_channel_binding
 from .executor import CommandExecutor
@@ -58,6 +59,13 @@ class RequestRecord:
 def _command_id(request: Request) -> str | None:
     element = request.body.find(".//*[@CommandId]")
     return element.get("CommandId") if element is not None else None
+
+
+def _injected_fault(rule: FaultRule) -> Fault:
+    if rule.kind == "timeout":
+        return soap.operation_timeout()
+    return Fault(int(rule.params.get("code", soap.ACCESS_DENIED)), str(rule.params.get("message", "Access is denied.")),
+                 subcode=rule.params.get("subcode"), wmi_error_code=rule.params.get("wmi_error_code"))
 
 
 def _describe(request: Request) -> dict[str, Any]:
@@ -138,7 +146,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         self.server.winrm.handle(self, body, auth_headers)
 
-    def reply(self, status: int, soap_body: bytes, encrypt: bool, headers: list[tuple[str, str]] = ()) -> None:
+    def reply(self, status: int, soap_body: bytes, encrypt: bool, headers: Sequence[tuple[str, str]] = ()) -> None:
         """Answer a SOAP request, sealed with the connection's context if the request was sealed."""
         if encrypt and soap_body:
             self.respond(status, encryption.wrap(self.auth.context, soap_body), [*headers, ("Content-Type",
@@ -147,7 +155,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             content_type = [("Content-Type", _SOAP_CONTENT_TYPE)] if soap_body else []
             self.respond(status, soap_body, [*headers, *content_type])
 
-    def respond(self, status: int, body: bytes, headers: list[tuple[str, str]] = ()) -> None:
+    def respond(self, status: int, body: bytes, headers: Sequence[tuple[str, str]] = ()) -> None:
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -311,22 +319,11 @@ class WinRMServer:
     def handle(self, handler: _Handler, body: bytes, auth_headers: list[tuple[str, str]]) -> None:
         listener = handler.server.scheme
         encrypted = encryption.is_encrypted(handler.headers.get("Content-Type", ""))
-        if encrypted:
-            if not handler.auth.authenticated:
-                handler.reply(400, b"", False)
-                return
-            try:
-                body = encryption.unwrap(handler.auth.context, body)
-            except encryption.EncryptionError as exc:
-                # Typically a body sealed with the context of a dropped connection; Windows says 400
-                # and Ansible's winrm plugin knows to ignore that during cleanup.
-                log.debug("%s: cannot unseal request: %s", self.host_name, exc)
-                handler.reply(400, b"", False)
-                return
-        elif listener == "http" and not self.allow_unencrypted:
-            handler.reply(400, b"", False)  # AllowUnencrypted=false refuses plaintext SOAP on HTTP
+        body = self._unseal(handler, body) if encrypted else body
+        if body is None or (not encrypted and listener == "http" and not self.allow_unencrypted):
+            # No SOAP fault here: there is no trustworthy request to answer, and Windows just says 400.
+            handler.reply(400, b"", False)
             return
-
         try:
             request = soap.parse_request(body)
         except Fault as fault:
@@ -339,25 +336,20 @@ class WinRMServer:
         rule = self.faults.hit("winrm", action=request.verb, resource=request.resource_uri, shell_id=request.shell_id,
                                command_id=record["command_id"], host=self.host_name)
         record["injected"] = rule.kind if rule else None
-        status, reply, fault = 200, b"", None
+        if rule is not None and rule.kind == "drop":
+            self._record(record, status=0)
+            handler.drop()
+            return
+        if rule is not None and rule.kind == "http_error":
+            status, text = int(rule.params.get("status", 500)), str(rule.params.get("body", "")).encode()
+            self._record(record, status=status)
+            handler.respond(status, text, [*auth_headers, *([("Content-Type", "text/plain")] if text else [])])
+            return
+
+        status, fault = 200, None
         try:
-            if rule is not None and rule.kind == "drop":
-                self._record(record, status=0)
-                handler.drop()
-                return
-            if rule is not None and rule.kind == "http_error":
-                status = int(rule.params.get("status", 500))
-                text = str(rule.params.get("body", "")).encode()
-                self._record(record, status=status)
-                content_type = [("Content-Type", "text/plain")] if text else []
-                handler.respond(status, text, [*auth_headers, *content_type])
-                return
-            if rule is not None and rule.kind == "timeout":
-                raise soap.operation_timeout()
-            if rule is not None and rule.kind == "wsman_fault":
-                raise Fault(int(rule.params.get("code", soap.ACCESS_DENIED)),
-                            str(rule.params.get("message", "Access is denied.")),
-                            subcode=rule.params.get("subcode"), wmi_error_code=rule.params.get("wmi_error_code"))
+            if rule is not None and rule.kind in ("timeout", "wsman_fault"):
+                raise _injected_fault(rule)
             if len(body) > self.max_envelope_size:
                 raise soap.encoding_limit(len(body), self.max_envelope_size)
             address = f"{listener}://{self.host_name}:{handler.server.port}/wsman"
@@ -367,6 +359,17 @@ class WinRMServer:
             reply = soap.fault_response(exc, request.message_id, self.host_name)
         self._record(record, status=status, fault=fault, reply_size=len(reply))
         handler.reply(status, reply, encrypted, auth_headers)
+
+    def _unseal(self, handler: _Handler, body: bytes) -> bytes | None:
+        if not handler.auth.authenticated:
+            return None
+        try:
+            return encryption.unwrap(handler.auth.context, body)
+        except encryption.EncryptionError as exc:
+            # Typically a body sealed with the keys of a dropped connection and re-sent after the client
+            # authenticated a new one; Ansible's winrm plugin expects (and ignores) the 400 in cleanup.
+            log.debug("%s: cannot unseal request: %s", self.host_name, exc)
+            return None
 
     def _record(self, record: dict[str, Any], **outcome: Any) -> None:
         with self._log_lock:

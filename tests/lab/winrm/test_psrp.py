@@ -43,7 +43,8 @@ def test_add_script_with_parameters(server, clients, transport, executor):
         output = ps.invoke()
 
     assert output == [{"Request": request}]
-    assert executor.calls[0][2]["commands"] == [PipelineCommand("param($Request)\n$params", True, [("Request", request)])]
+    expected = PipelineCommand("param($Request)\n$params", is_script=True, parameters=[("Request", request)])
+    assert executor.calls[0][2]["commands"] == [expected]
 
 
 def test_pipeline_input_runs_after_end_of_input(server, clients, transport, executor):
