@@ -17,7 +17,7 @@ from psrpcore.types import ErrorCategory, ErrorCategoryInfo, ErrorRecord, NETExc
 
 from . import soap
 from .executor import PipelineCommand, PipelineResult
-from .shells import DONE, RUNNING, Shell, ShellContext, decode_b64, new_id, output_budget, stream_xml
+from .shells import DONE, RUNNING, Shell, ShellContext, client_id, decode_b64, new_id, output_budget, stream_xml
 from .soap import Request
 
 log = logging.getLogger(__name__)
@@ -42,27 +42,28 @@ def _terminating_error(reason: str) -> ErrorRecord:
 
 
 class PsrpShell(Shell):
+    input_streams = "stdin pr"
+    output_streams = "stdout"
+
     def __init__(self, request: Request, context: ShellContext):
         shell = request.find("rsp:Shell")
         creation = shell.find(_CREATION_XML) if shell is not None else None
         if shell is None or creation is None:
             raise soap.invalid_request("a PowerShell shell needs rsp:Shell with creationXml")
         # pypsrp names the shell after its runspace pool id and expects that id back.
-        super().__init__((shell.get("ShellId") or new_id()).upper(), request.resource_uri, context)
+        super().__init__(client_id(shell.get("ShellId")) if shell.get("ShellId") else new_id(), request.resource_uri,
+                         context)
         self.pool = psrpcore.ServerRunspacePool()
         self._pipelines: dict[str, _Pipeline] = {}
         # psrpcore queues output for every target in one buffer; Receive wants one target's data.
         self._outboxes: dict[str | None, deque[bytes]] = defaultdict(deque)
         self._feed(decode_b64(creation.text), None)
 
-    def created(self, address: str) -> str:
-        return self.created_xml(address, "stdin pr", "stdout")
-
     def command(self, request: Request) -> str:
         line = request.find("rsp:CommandLine")
         if line is None:
             raise soap.invalid_request("rsp:CommandLine is missing")
-        command_id = (line.get("CommandId") or new_id()).upper()
+        command_id = client_id(line.get("CommandId")) if line.get("CommandId") else new_id()
         with self.cond:
             pipeline = self._pipelines[command_id] = _Pipeline(self.pool, command_id)
             for argument in line.findall("rsp:Arguments", soap.NS):
@@ -84,7 +85,7 @@ class PsrpShell(Shell):
         desired = request.find("rsp:Receive/rsp:DesiredStream")
         if desired is None:
             raise soap.invalid_request("rsp:DesiredStream is missing")
-        command_id = (desired.get("CommandId") or "").upper() or None
+        command_id = client_id(desired.get("CommandId")) if desired.get("CommandId") else None
         budget = output_budget(request.max_envelope_size)
         deadline = self.context.receive_deadline(request)
         with self.cond:

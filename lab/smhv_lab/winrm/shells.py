@@ -36,6 +36,14 @@ def new_id() -> str:
     return str(uuid.uuid4()).upper()
 
 
+def client_id(value: str | None) -> str:
+    """A ShellId or CommandId chosen by the client: a GUID, which both clients send upper-case."""
+    try:
+        return str(uuid.UUID(value or "")).upper()
+    except ValueError:
+        raise soap.invalid_request(f"{value!r} is not a GUID") from None
+
+
 def decode_b64(text: str | None) -> bytes:
     try:
         return base64.b64decode(text or "", validate=True)
@@ -98,23 +106,26 @@ class ShellContext:
 class Shell:
     """Common shape of a shell; subclasses implement the actions their resource supports."""
 
+    input_streams = "stdin"
+    output_streams = "stdout stderr"
+
     def __init__(self, shell_id: str, resource_uri: str, context: ShellContext):
         self.id = shell_id
         self.resource_uri = resource_uri
         self.context = context
         self.cond = threading.Condition()
 
-    def created_xml(self, address: str, input_streams: str, output_streams: str) -> str:
-        # pywinrm takes the first element named ShellId (the selector), pypsrp reads the selector set
-        # and the optional rsp:Shell fields.
+    def created(self, address: str) -> str:
+        """Body of the Create reply. pywinrm takes the first element named ShellId (the selector);
+        pypsrp reads the selector set and the optional rsp:Shell fields."""
         return (
             f"<x:ResourceCreated><a:Address>{escape(address)}</a:Address><a:ReferenceParameters>"
             f"<w:ResourceURI>{escape(self.resource_uri)}</w:ResourceURI><w:SelectorSet>"
             f'<w:Selector Name="ShellId">{self.id}</w:Selector></w:SelectorSet></a:ReferenceParameters>'
             f"</x:ResourceCreated><rsp:Shell><rsp:ShellId>{self.id}</rsp:ShellId>"
             f"<rsp:ResourceUri>{escape(self.resource_uri)}</rsp:ResourceUri>"
-            f"<rsp:InputStreams>{input_streams}</rsp:InputStreams>"
-            f"<rsp:OutputStreams>{output_streams}</rsp:OutputStreams></rsp:Shell>"
+            f"<rsp:InputStreams>{self.input_streams}</rsp:InputStreams>"
+            f"<rsp:OutputStreams>{self.output_streams}</rsp:OutputStreams></rsp:Shell>"
         )
 
     def wait(self, deadline: float) -> None:

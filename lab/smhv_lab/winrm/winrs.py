@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from . import soap, windows
 from .executor import CommandResult
-from .shells import DONE, RUNNING, Shell, ShellContext, decode_b64, new_id, output_budget, stream_xml
+from .shells import DONE, RUNNING, Shell, ShellContext, client_id, decode_b64, new_id, output_budget, stream_xml
 from .soap import Request
 
 log = logging.getLogger(__name__)
@@ -35,18 +35,14 @@ class CmdShell(Shell):
 
     def __init__(self, request: Request, context: ShellContext):
         super().__init__(new_id(), request.resource_uri, context)
-        self.codepage = request.option("WINRS_CODEPAGE") or "437"
         self._commands: dict[str, _Command] = {}
-
-    def created(self, address: str) -> str:
-        return self.created_xml(address, "stdin", "stdout stderr")
 
     def command(self, request: Request) -> str:
         line = request.find("rsp:CommandLine")
         if line is None:
             raise soap.invalid_request("rsp:CommandLine is missing")
         command = _Command(
-            id=(line.get("CommandId") or new_id()).upper(),
+            id=client_id(line.get("CommandId")) if line.get("CommandId") else new_id(),
             command=(line.findtext("rsp:Command", "", soap.NS) or "").strip(),
             arguments=[a.text or "" for a in line.findall("rsp:Arguments", soap.NS)],
         )
@@ -64,7 +60,7 @@ class CmdShell(Shell):
             with self.cond:
                 command = self._command(stream.get("CommandId"))
                 if stream.get("Name", "stdin") != "stdin" or command.started:
-                    continue  # Windows drops input for other streams or for a command already running
+                    continue  # input after End=true, or for another stream, has no reader
                 command.stdin += data
                 command.stdin_sent = True
                 # stdin is buffered until End=true: the executor gets it whole, like a process reading to EOF.
