@@ -109,9 +109,10 @@ def _pick(target: dict[str, Any], node: Any, parts: list[str]) -> None:
 
 
 def project(record: dict[str, Any], request: Request, identity: tuple[str, ...], expensive: frozenset[str],
-            collection: bool) -> dict[str, Any]:
+            collection: bool, queried: Iterable[str] = ()) -> dict[str, Any]:
     """Apply `fields`: none gives identity (collections) or every cheap field (instances); `*` every cheap
-    field, `**` everything; a list gives those fields plus the identity and the links."""
+    field, `**` everything; a list gives those fields plus the identity and the links. Fields used as
+    query filters come back too, as ONTAP does (na_ontap_lun reads location.volume.name that way)."""
     requested = request.query.get("fields")
     if requested is None:
         wanted = [] if collection else ["*"]
@@ -122,7 +123,7 @@ def project(record: dict[str, Any], request: Request, identity: tuple[str, ...],
     result: dict[str, Any] = {}
     if "*" in wanted:
         result = {k: v for k, v in record.items() if k not in expensive}
-    for name in [*identity, "_links", *(f for f in wanted if f not in ("*", "**"))]:
+    for name in [*identity, "_links", *queried, *(f for f in wanted if f not in ("*", "**"))]:
         _pick(result, record, name.split("."))
     return {k: result[k] for k in record if k in result}  # keep the record's field order
 
@@ -142,7 +143,8 @@ def collection_response(request: Request, records: list[dict[str, Any]], identit
     page = chosen[start:start + limit]
     body: dict[str, Any] = {}
     if request.query.get("return_records", "true").lower() != "false":
-        body["records"] = [project(r, request, identity, expensive, collection=True) for r in page]
+        queried = list(filters(request, ignore))
+        body["records"] = [project(r, request, identity, expensive, collection=True, queried=queried) for r in page]
     body["num_records"] = len(page) if "records" in body else len(chosen)
     links: dict[str, Any] = {"self": {"href": _href(request.path, request.query)}}
     if "records" in body and start + len(page) < len(chosen):

@@ -118,7 +118,7 @@ class Igroups(Collection):
         maps = [m for m in request.cluster.lun_maps if m.igroup is group]
         return {"uuid": group.uuid, "name": group.name, "svm": svm_ref(group.svm), "os_type": group.os_type,
                 "protocol": group.protocol, "comment": group.comment,
-                "initiators": [{"name": i, "comment": ""} for i in group.initiators],
+                "initiators": [{"name": i} for i in group.initiators],
                 "igroups": [], "lun_maps": [{"lun": lun_ref(m.lun), "logical_unit_number": m.lun_id} for m in maps],
                 "_links": links(f"/api/protocols/san/igroups/{group.uuid}")}
 
