@@ -183,8 +183,8 @@ def _build_vms(world: World, spec: dict[str, Any]) -> None:
         host.write_file(world, vm.config_path, json.dumps(vm.config_document(), sort_keys=True).encode())
         host.vms[vm.id] = vm
         if clustered:
-            world.failover_clusters[scope].vm_roles[vm.id] = {"name": vm.name, "owner_node": host.name,
-                                                               "state": vm.state}
+            role = {"name": vm.name, "owner_node": host.name, "state": vm.state}
+            world.failover_clusters[scope].vm_roles[vm.id] = role
 
 
 def _build_snapmirrors(world: World, spec: dict[str, Any]) -> None:

@@ -61,9 +61,8 @@ def fail_from_error(module, error, **result):
     """The single fail path: SmhvError (or anything else) becomes fail_json with a stable code."""
     if isinstance(error, SmhvError):
         module.fail_json(**dict(result, **error.as_result()))
-    module.fail_json(**dict(result, msg="Unexpected %s: %s. This is a bug in netapp_hyperv.smhv; please report it."
-                                       % (type(error).__name__, error),
-                            error_code="INTERNAL_ERROR", exception=traceback.format_exc()))
+    message = "Unexpected %s: %s. This is a bug in netapp_hyperv.smhv; please report it." % (type(error).__name__, error)
+    module.fail_json(**dict(result, msg=message, error_code="INTERNAL_ERROR", exception=traceback.format_exc()))
 
 
 def run_module(module, action):

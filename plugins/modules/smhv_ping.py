@@ -30,7 +30,7 @@ attributes:
   diff_mode:
     support: none
 notes:
-  - Runs on the controller (C(delegate_to: localhost) or a play on localhost).
+  - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
 requirements:
   - pypsrp >= 0.8.1 (O(winrm.protocol=psrp)) or pywinrm >= 0.4.3 (O(winrm.protocol=winrm))
 """
