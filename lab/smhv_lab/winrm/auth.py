@@ -163,7 +163,7 @@ class Authenticator:
 
     def _negotiate(self, state: ConnectionAuth, scheme: str, token: str) -> AuthResult:
         # A token on an authenticated connection starts a new handshake (the client re-authenticates).
-        if state.context is None or state.authenticated:
+        if state.authenticated:
             state.context, state.authenticated = None, False
         try:
             with _ntlm_users(self._user_file):

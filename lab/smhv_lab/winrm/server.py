@@ -64,8 +64,15 @@ def _command_id(request: Request) -> str | None:
 def _injected_fault(rule: FaultRule) -> Fault:
     if rule.kind == "timeout":
         return soap.operation_timeout()
-    return Fault(int(rule.params.get("code", soap.ACCESS_DENIED)), str(rule.params.get("message", "Access is denied.")),
-                 subcode=rule.params.get("subcode"), wmi_error_code=rule.params.get("wmi_error_code"))
+
+    def number(value: Any) -> int:  # rules written in YAML or JSON may spell codes in hex: "0x803381A6"
+        return int(value, 0) if isinstance(value, str) else int(value)
+
+    params = rule.params
+    wmi_error_code = params.get("wmi_error_code")
+    return Fault(number(params.get("code", soap.ACCESS_DENIED)), str(params.get("message", "Access is denied.")),
+                 subcode=params.get("subcode"),
+                 wmi_error_code=number(wmi_error_code) if wmi_error_code is not None else None)
 
 
 def _describe(request: Request) -> dict[str, Any]:

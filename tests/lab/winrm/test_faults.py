@@ -33,7 +33,7 @@ def test_quota_fault_carries_the_wmi_error_code(server, clients, faults):
     # Ansible re-creates the shell when WSManFaultError.wmierror_code is this quota code.
     faults.add("winrm", "wsman_fault", match={"action": "Create"},
                params={"code": 2150859174, "message": "The WS-Management service cannot process the request. "
-                       "This user is allowed a maximum number of 5 concurrent shells.", "wmi_error_code": 2150859174})
+                       "This user is allowed a maximum number of 5 concurrent shells.", "wmi_error_code": "0x803381A6"})
 
     with pytest.raises(winrm.exceptions.WSManFaultError) as error:
         clients.session(server, "ntlm-http").run_cmd("echo never")
