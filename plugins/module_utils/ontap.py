@@ -8,7 +8,7 @@
     volumes = client.get_volumes("c1", {lun.volume_uuid for lun in luns.values()})
     taken = client.create_snapshots(volumes, "ds_11-25-2026_12.00.00", snapmirror_label="daily")
     client.delete_snapshots(taken.snapshots)                # rollback: reports busy ones, never raises
-    client.san.clone_lun(snapshot, lun, "/vol/v1/lun1_mount")   # LUN clones, igroups, LUN maps
+    client.san.clone_lun(snapshot, lun, "lun1_mount")        # LUN clones, igroups, LUN maps
     client.snapmirror.update(client.snapmirror.find(source_path="vs0:v1")[0])
 
 Objects in and out are the dataclasses of ontap_models; every failure is an SmhvError whose message
@@ -23,7 +23,7 @@ from collections import OrderedDict
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_connection import (
-    ENTRY_NOT_FOUND, HAS_NETAPP_ONTAP, ClusterRegistry, dig, fetch, parse_time)
+    HAS_NETAPP_ONTAP, ClusterRegistry, dig, fetch, parse_time)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import (
     LARGE_SNAPSHOT_LIMIT_VERSION, SnapshotDeletion, SnapshotInfo, SnapshotSet, VolumeInfo)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_san import LUN_FIELDS, SanOperations, lun_ref
@@ -223,7 +223,7 @@ class StorageClient:
         except SmhvError as error:
             rollback = self.delete_snapshots(taken)
             error.details["rollback"] = {"deleted": [s.volume_path for s in rollback.deleted],
-                                         "left_behind": [s.volume_path for s, _ in rollback.busy + rollback.failed]}
+                                         "left_behind": [pair[0].volume_path for pair in rollback.busy + rollback.failed]}
             raise
         return SnapshotSet(name=name, snapshots=tuple(taken), consistency_groups=tuple(grouped), notes=tuple(notes))
 
@@ -331,6 +331,5 @@ class StorageClient:
         body = {"vserver": snapshot.svm, "volume": snapshot.volume_name, "snapshot": snapshot.name, "path": path}
         if restore_path:
             body["restore-path"] = restore_path
-        with endpoint.call("restore file %s of volume %s from snapshot '%s'"
-                           % (path, snapshot.volume_path, snapshot.name), {ENTRY_NOT_FOUND: "STORAGE_OBJECT_NOT_FOUND"}):
+        with endpoint.call("restore file %s of volume %s from snapshot '%s'" % (path, snapshot.volume_path, snapshot.name)):
             CLI().execute("volume snapshot restore-file", body=body)

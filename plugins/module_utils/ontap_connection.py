@@ -98,7 +98,6 @@ class StorageEndpoint:
         self._lock = threading.Lock()
         self._identity = None
         self.calls = 0
-        self.calls_by_method = {}
         self._check_credentials()
 
     @property
@@ -144,11 +143,9 @@ class StorageEndpoint:
         return conn
 
     def _on_response(self, response, *_args, **_kwargs):
-        method = response.request.method
         with self._lock:
             self.calls += 1
-            self.calls_by_method[method] = self.calls_by_method.get(method, 0) + 1
-        if method != "GET" and b'"job' in response.content:
+        if response.request.method != "GET" and b'"job' in response.content:
             try:
                 body = response.json()
             except ValueError:
@@ -218,8 +215,8 @@ class StorageEndpoint:
             code, what = "STORAGE_UNREACHABLE", "it could not be reached (%s)" % cause
         else:
             code, what = "STORAGE_ERROR", "the request failed (%s)" % cause
-        return SmhvError(code, "Could not %s on ONTAP cluster %s: %s. %s" % (action, self.label, what,
-                                                                        HINTS.get(code, "")), details)
+        message = "Could not %s on ONTAP cluster %s: %s. %s" % (action, self.label, what, HINTS.get(code, ""))
+        return SmhvError(code, message.strip(), details)
 
     def _http_error(self, action, error, details, ontap_codes):
         body = error.response_body or {}

@@ -11,7 +11,7 @@ names the ONTAP cluster it lives on by cluster name, the key StorageClient route
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 # ONTAP 9.10.1 introduced the consistency-group API and its multi-volume snapshots.
@@ -198,11 +198,3 @@ class TransferResult:
     @property
     def changed(self) -> bool:
         return self.state != "unchanged"
-
-
-@dataclass
-class CallCounter:
-    """REST requests sent to one storage system (every HTTP response counts, job polls included)."""
-
-    total: int = 0
-    by_method: dict = field(default_factory=dict)

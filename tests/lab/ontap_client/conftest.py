@@ -18,8 +18,7 @@ from smhv_lab.world import FileTree, LunContent, World
 from smhv_lab.world.storage import StorageCluster
 
 GIB = 1024 ** 3
-HOST1_IQN = "iqn.1991-05.com.microsoft:hv-host1"
-HOST2_IQN = "iqn.1991-05.com.microsoft:hv-host2"
+IQNS = {"hv-host1": "iqn.1991-05.com.microsoft:hv-host1", "hv-host2": "iqn.1991-05.com.microsoft:hv-host2"}
 
 
 @dataclass
@@ -28,6 +27,7 @@ class Site:
     faults: FaultRegistry
     ca: Path
     servers: dict[str, OntapServer]
+    iqn = IQNS
 
     def cluster(self, name: str = "cluster-a") -> StorageCluster:
         return self.world.clusters[name]
@@ -59,7 +59,8 @@ def build_world() -> World:
     a.create_lun("vol1", "lun1", 10 * GIB, content=LunContent(label="VMS", files=FileTree({
         "vm1\\vm1.vhdx": b"vm1 disk v1"})))
     a.create_lun("vol2", "lun2", 5 * GIB, content=LunContent(files=FileTree({"vm2\\vm2.vhdx": b"vm2 disk v1"})))
-    a.create_igroup("svm1", "hv-host1", initiators=[HOST1_IQN])
+    a.create_igroup("svm1", "hv-host1", initiators=[IQNS["hv-host1"]])
+    a.map_lun("/vol/vol1/lun1", "hv-host1")
     b.add_svm("svm_dr")
     b.add_aggregate("aggr_dr", 1024 * GIB)
     b.create_volume("svm_dr", "vol1_dr", "aggr_dr", 100 * GIB, type="dp")

@@ -80,7 +80,7 @@ def test_busy_snapshot_is_reported_not_raised_by_delete_snapshots(site):
     assert caught.value.code == "SNAPSHOT_BUSY" and caught.value.details["ontap_code"] == 1638555
     report = client.delete_snapshots([busy, free])
     assert [s.name for s in report.deleted] == ["free"]
-    assert [s.name for s, _ in report.busy] == ["busy"] and not report.complete
+    assert [pair[0].name for pair in report.busy] == ["busy"] and not report.complete
 
 
 def test_snaprestore_brings_the_bytes_back(site):
