@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Names: datasets, policies, backups, their snapshots and SnapInfo snapshots (DESIGN §8).
+
+Backups are named as SMHV named them, ``<dataset>_<MM-DD-YYYY_HH.MM.SS>``, so admins who know SMHV
+recognise them in ONTAP and scripts that parse SMHV names keep working. The time is always UTC: a
+dataset spans hosts (and sites) in several time zones, and the name must mean one instant.
+
+SnapInfo snapshots are ``smhv_snapinfo_<hostname>_<MM-DD-YYYY_HH.MM.SS>``: the same stamp as the
+backup they follow, so ``$SnapInfoSnapshot`` and ``$VMSnapshot`` of one backup carry the same time,
+and a reader needs one format only. The host name is the short name in lower case (SMHV's own
+scripts lower-cased it), reduced to the characters a dataset name may hold.
+
+All functions are pure; bad user input raises SmhvError(INVALID_ARGUMENT), a bad call ValueError.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+
+STAMP_FORMAT = "%m-%d-%Y_%H.%M.%S"
+STAMP_LENGTH = len("03-14-2026_09.00.00")
+SNAPINFO_PREFIX = "smhv_snapinfo_"
+# The second snapshot of a vss_provider backup (SMHV: "the first name plus the appendix _backup").
+VSS_SECOND_SUFFIX = "_backup"
+
+# Names become file names on the SnapInfo LUN (datasets/<name>.json, backups/<dataset>/...) and
+# ONTAP snapshot names (at most 255 characters). 64 keeps a record's full path well under
+# Windows' 260-character MAX_PATH, which Windows PowerShell 5.1 still honours.
+NAME_MAX_LENGTH = 64
+_NAME_CHARACTER = re.compile(r"[A-Za-z0-9_-]")
+# Windows reserves these as device names, with any extension: "CON.json" is not a file.
+_WINDOWS_RESERVED = frozenset(["CON", "PRN", "AUX", "NUL"] + ["COM%d" % n for n in range(1, 10)] + ["LPT%d" % n for n in range(1, 10)])
+
+_STAMP_PATTERN = r"(?P<month>\d{2})-(?P<day>\d{2})-(?P<year>\d{4})_(?P<hour>\d{2})\.(?P<minute>\d{2})\.(?P<second>\d{2})"
+_BACKUP_NAME = re.compile(r"^(?P<dataset>[A-Za-z0-9_-]+)_" + _STAMP_PATTERN + r"$")
+_SNAPINFO_NAME = re.compile(r"^" + SNAPINFO_PREFIX + r"(?P<host>[A-Za-z0-9_-]+)_" + _STAMP_PATTERN + r"$")
+
+
+def validate_name(kind, name):
+    """Check a dataset or policy name (`kind` says which, for the message); return it unchanged."""
+    if not isinstance(name, str) or not name:
+        raise SmhvError("INVALID_ARGUMENT", "The %s name is empty; use letters, digits, '_' and '-'." % kind, {"kind": kind, "name": name})
+    bad = sorted(set(character for character in name if not _NAME_CHARACTER.fullmatch(character)))
+    if bad:
+        raise SmhvError("INVALID_ARGUMENT", "The %s name %r contains %s; use only letters, digits, '_' and '-' (SMHV's rule, and the "
+                        "name becomes part of ONTAP snapshot and file names)." % (kind, name, ", ".join(repr(c) for c in bad)),
+                        {"kind": kind, "name": name, "bad_characters": bad})
+    if len(name) > NAME_MAX_LENGTH:
+        raise SmhvError("INVALID_ARGUMENT", "The %s name %r has %d characters; the limit is %d (it becomes part of file paths on the "
+                        "SnapInfo LUN)." % (kind, name, len(name), NAME_MAX_LENGTH), {"kind": kind, "name": name, "length": len(name)})
+    if name.upper() in _WINDOWS_RESERVED:
+        raise SmhvError("INVALID_ARGUMENT", "The %s name %r is a Windows device name and cannot be a file name on the SnapInfo LUN; "
+                        "choose another." % (kind, name), {"kind": kind, "name": name})
+    return name
+
+
+def _utc(when):
+    if not isinstance(when, datetime.datetime) or when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError("a time zone aware datetime is required, got %r" % (when,))
+    return when.astimezone(datetime.timezone.utc)
+
+
+def format_stamp(when):
+    """The SMHV time stamp of an aware datetime, in UTC, to the second."""
+    return _utc(when).strftime(STAMP_FORMAT)
+
+
+def _stamp_time(match):
+    try:
+        return datetime.datetime(int(match["year"]), int(match["month"]), int(match["day"]), int(match["hour"]),
+                                 int(match["minute"]), int(match["second"]), tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None  # digits in the right places but no such date (02-30-2026)
+
+
+def backup_name(dataset, when):
+    """`<dataset>_<MM-DD-YYYY_HH.MM.SS>` for a backup of `dataset` taken at `when` (aware; written in UTC)."""
+    return "%s_%s" % (validate_name("dataset", dataset), format_stamp(when))
+
+
+def parse_backup_name(name):
+    """(dataset, UTC datetime) of a backup name, or None when `name` is not one."""
+    match = _BACKUP_NAME.match(name)
+    if match is None:
+        return None
+    when = _stamp_time(match)
+    return None if when is None else (match["dataset"], when)
+
+
+def snapshot_names(backup, method):
+    """The ONTAP snapshot names a backup makes in each volume: one, or two for the VSS provider's pair."""
+    if method == "vss_provider":
+        return (backup, backup + VSS_SECOND_SUFFIX)
+    if method in ("checkpoint", "crash"):
+        return (backup,)
+    raise ValueError("unknown backup method %r" % (method,))
+
+
+def backup_of_snapshot(snapshot):
+    """The backup name a snapshot belongs to (its own name, or without `_backup`), or None if not ours."""
+    if parse_backup_name(snapshot) is not None:
+        return snapshot
+    if snapshot.endswith(VSS_SECOND_SUFFIX):
+        base = snapshot[:-len(VSS_SECOND_SUFFIX)]
+        if parse_backup_name(base) is not None:
+            return base
+    return None
+
+
+def snapinfo_host(hostname):
+    """The host part of a SnapInfo snapshot name: short name, lower case, other characters as '-'."""
+    short = hostname.split(".", 1)[0].lower()
+    cleaned = re.sub(r"[^a-z0-9_-]", "-", short)
+    if not cleaned:
+        raise ValueError("empty host name %r" % (hostname,))
+    return cleaned
+
+
+def snapinfo_snapshot_name(hostname, when):
+    """`smhv_snapinfo_<hostname>_<MM-DD-YYYY_HH.MM.SS>` (UTC, the same stamp format as backups)."""
+    return "%s%s_%s" % (SNAPINFO_PREFIX, snapinfo_host(hostname), format_stamp(when))
+
+
+def parse_snapinfo_snapshot_name(name):
+    """(host, UTC datetime) of a SnapInfo snapshot name, or None when `name` is not one."""
+    match = _SNAPINFO_NAME.match(name)
+    if match is None:
+        return None
+    when = _stamp_time(match)
+    return None if when is None else (match["host"], when)
