@@ -95,7 +95,8 @@ class StorageEndpoint:
         self._ca_path = system.get("ca_path")
         self._verify = self._ca_path or (True if validate is None else bool(validate))
         self._local = threading.local()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards `calls`, bumped by every thread's response hook
+        self._identity_lock = threading.Lock()
         self._identity = None
         self.calls = 0
         self._check_credentials()
@@ -163,18 +164,16 @@ class StorageEndpoint:
         return list(getattr(self._local, "job_links", []))
 
     def identity(self):
-        """GET /api/cluster once per client (any thread), then the cached answer."""
-        with self._lock:
-            if self._identity is not None:
-                return self._identity
-        with self.call("read the cluster identity"):
-            cluster = Cluster()
-            cluster.get(fields="name,uuid,version")
-            identity = ClusterIdentity(name=cluster.name, uuid=cluster.uuid, version=parse_version(cluster.version.to_dict()),
-                                       hostname=self.hostname, port=self.port)
-        with self._lock:
-            self._identity = identity
-        return identity
+        """GET /api/cluster once per client, whichever thread asks first; then the cached answer."""
+        with self._identity_lock:
+            if self._identity is None:
+                with self.call("read the cluster identity"):
+                    cluster = Cluster()
+                    cluster.get(fields="name,uuid,version")
+                self._identity = ClusterIdentity(name=cluster.name, uuid=cluster.uuid,
+                                                 version=parse_version(cluster.version.to_dict()),
+                                                 hostname=self.hostname, port=self.port)
+            return self._identity
 
     @contextlib.contextmanager
     def call(self, action, ontap_codes=None):
