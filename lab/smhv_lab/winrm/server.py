@@ -8,6 +8,7 @@ see from Windows; the protocol notes behind each choice are in /work/shared/refe
 from __future__ import annotations
 
 import collections
+import contextlib
 import http.server
 import logging
 import socket
@@ -190,11 +191,36 @@ class _Listener(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.scheme = "https" if tls_context else "http"
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._stopping = threading.Event()
         super().__init__(address, _Handler)
 
     @property
     def port(self) -> int:
         return self.server_address[1]
+
+    def serve(self) -> None:
+        """Accept connections until stop_accepting(); each one gets its own thread (ThreadingMixIn).
+
+        A blocking accept instead of serve_forever's polling, so stopping costs no poll interval.
+        """
+        while True:
+            try:
+                request, client_address = self.socket.accept()
+            except OSError:
+                if self._stopping.is_set():
+                    return
+                log.warning("accept failed on %s", self.server_address, exc_info=True)
+                continue
+            if self._stopping.is_set():
+                request.close()
+                return
+            self.process_request(request, client_address)
+
+    def stop_accepting(self) -> None:
+        self._stopping.set()
+        # Wake the blocked accept() with a connection of our own: portable, unlike closing the socket.
+        with contextlib.suppress(OSError), socket.create_connection(self.server_address[:2], timeout=1):
+            pass
 
     def track(self, connection: socket.socket) -> None:
         with self._connections_lock:
@@ -290,22 +316,22 @@ class WinRMServer:
     def _listen(self, authenticator: Authenticator, port: int, tls_context: ssl.SSLContext | None) -> None:
         listener = _Listener((self.bind, port), self, authenticator, tls_context)
         self._listeners.append(listener)
-        thread = threading.Thread(target=listener.serve_forever, kwargs={"poll_interval": 0.05},
-                                  name=f"winrm-{self.host_name}-{listener.scheme}", daemon=True)
+        thread = threading.Thread(target=listener.serve, name=f"winrm-{self.host_name}-{listener.scheme}",
+                                  daemon=True)
         thread.start()
         self._threads.append(thread)
 
     def stop(self) -> None:
         """Close the listeners and every connection, wake blocked Receives, and join all threads."""
         for listener in self._listeners:
-            listener.shutdown()
+            listener.stop_accepting()
+        for thread in self._threads:
+            thread.join()
         for listener in self._listeners:
             listener.disconnect_all()
         self.shells.close()
         for listener in self._listeners:
             listener.server_close()
-        for thread in self._threads:
-            thread.join()
         stuck = self.shells.context.workers.join(timeout=5.0)
         if stuck:
             log.warning("%s: %d executor call(s) still running after stop", self.host_name, len(stuck))
