@@ -272,7 +272,8 @@ function Assert-SmhvAbsolutePath {
         [Parameter(Mandatory)][string]$Argument
     )
     if ($Path -notmatch '^([A-Za-z]:\\|\\\\[^\\])') {
-        throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Argument '$Argument': '$Path' is not an absolute Windows path." -Details @{ argument = $Argument; path = $Path })
+        $message = "Argument '$Argument': '$Path' is not an absolute Windows path."
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = $Argument; path = $Path })
     }
 }
 
@@ -424,7 +425,10 @@ function ConvertTo-SmhvOfflineReason {
     param(
         [AllowNull()][object]$Value
     )
-    $names = @{ '1' = 'Policy'; '2' = 'Redundant Path'; '3' = 'Snapshot'; '4' = 'Collision'; '5' = 'Resource Exhaustion'; '6' = 'Critical Write Failures'; '7' = 'Data Integrity Scan Required' }
+    $names = @{
+        '1' = 'Policy'; '2' = 'Redundant Path'; '3' = 'Snapshot'; '4' = 'Collision'
+        '5' = 'Resource Exhaustion'; '6' = 'Critical Write Failures'; '7' = 'Data Integrity Scan Required'
+    }
     $key = [string]$Value
     if ($names.ContainsKey($key)) {
         return $names[$key]
@@ -509,7 +513,8 @@ function Get-SmhvVolumeMap {
             $disk = $null
             foreach ($candidate in $disksByNumber.Values) {
                 $isGptMatch = $diskIdGuid -and ([string]$candidate.Guid) -eq $diskIdGuid
-                $isMbrMatch = $diskSignature -and $diskSignature -ne '0x0' -and ([string]$candidate.Signature) -eq [string][Convert]::ToUInt32($diskSignature, 16)
+                $isMbrMatch = $diskSignature -and $diskSignature -ne '0x0' -and
+                    ([string]$candidate.Signature) -eq [string][Convert]::ToUInt32($diskSignature, 16)
                 if ($isGptMatch -or $isMbrMatch) {
                     $disk = $candidate
                 }
@@ -896,7 +901,8 @@ function Get-SmhvVmRecord {
     $configDirectory = Join-Path -Path $VM.ConfigurationLocation -ChildPath 'Virtual Machines'
     foreach ($path in (Get-SmhvPrefixedFile -Directory $configDirectory -Prefix $id)) {
         $files.Add((Get-SmhvFileRecord -Path $path -Kind 'config'))
-        if ($null -eq $configPath -and ($path.EndsWith('.vmcx', [System.StringComparison]::OrdinalIgnoreCase) -or $path.EndsWith('.xml', [System.StringComparison]::OrdinalIgnoreCase))) {
+        $extension = [System.IO.Path]::GetExtension($path)
+        if ($null -eq $configPath -and ($extension -eq '.vmcx' -or $extension -eq '.xml')) {
             $configPath = $path
         }
     }
@@ -1038,7 +1044,8 @@ function Get-SmhvVmInventory {
     }
     if ($requireAll -and ($missingNames.Count + $missingIds.Count) -gt 0) {
         $missing = @($missingNames) + @($missingIds)
-        throw (New-SmhvError -Code 'VM_NOT_FOUND' -Message ("No virtual machine on host {0} matches: {1}." -f $env:COMPUTERNAME, ($missing -join ', ')) -Details @{ names = $missingNames; ids = $missingIds })
+        $message = 'No virtual machine on host {0} matches: {1}.' -f $env:COMPUTERNAME, ($missing -join ', ')
+        throw (New-SmhvError -Code 'VM_NOT_FOUND' -Message $message -Details @{ names = $missingNames; ids = $missingIds })
     }
     $records = New-SmhvList
     foreach ($vm in $selected) {
@@ -1182,7 +1189,8 @@ function Write-SmhvFile {
     }
     $directoryExists = Test-Path -LiteralPath $directory -PathType Container
     if (-not $directoryExists -and -not $createDirs) {
-        throw (New-SmhvError -Code 'PATH_NOT_FOUND' -Message "Directory '$directory' does not exist (set create_dirs to create it)." -Details @{ path = $path; directory = $directory })
+        $message = "Directory '$directory' does not exist (set create_dirs to create it)."
+        throw (New-SmhvError -Code 'PATH_NOT_FOUND' -Message $message -Details @{ path = $path; directory = $directory })
     }
     $exists = Test-Path -LiteralPath $path -PathType Leaf
     if ($exists -and (Get-SmhvSha256 -Bytes ([System.IO.File]::ReadAllBytes($path))) -eq $sha256) {
@@ -1257,7 +1265,8 @@ function Remove-SmhvFile {
         }
         $isDirectory = Test-Path -LiteralPath $path -PathType Container
         if ($isDirectory -and -not $recurse -and @(Get-ChildItem -LiteralPath $path -Force).Count -gt 0) {
-            throw (New-SmhvError -Code 'DIRECTORY_NOT_EMPTY' -Message "Directory '$path' is not empty (set recurse to delete it with its content)." -Details @{ path = $path })
+            $message = "Directory '$path' is not empty (set recurse to delete it with its content)."
+            throw (New-SmhvError -Code 'DIRECTORY_NOT_EMPTY' -Message $message -Details @{ path = $path })
         }
         if (-not $CheckMode) {
             Remove-Item -LiteralPath $path -Recurse:$isDirectory -Force

@@ -33,7 +33,8 @@ def test_parameter_aliases_pass_and_abbreviations_do_not():
 
 
 def test_function_parameters_are_checked():
-    script = "function Get-SmhvX {\n    [CmdletBinding()]\n    param(\n        [string]$Name\n    )\n    $Name\n}\nGet-SmhvX -Name a -Verbose\nGet-SmhvX -Nmae a\n"
+    script = ("function Get-SmhvX {\n    [CmdletBinding()]\n    param(\n        [string]$Name\n    )\n    $Name\n}\n"
+              "Get-SmhvX -Name a -Verbose\nGet-SmhvX -Nmae a\n")
     assert pscheck.check_commands(script, CATALOG) == ["line 9: function Get-SmhvX has no parameter -Nmae"]
 
 
