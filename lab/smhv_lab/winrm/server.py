@@ -14,6 +14,7 @@ import logging
 import socket
 import socketserver
 import ssl
+import sys
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -241,7 +242,11 @@ class _Listener(socketserver.ThreadingMixIn, socketserver.TCPServer):
                 pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+        # Clients vanishing (resets, failed TLS handshakes, stop()) are normal; anything else is a bug.
+        if isinstance(sys.exception(), OSError):
+            log.debug("connection from %s ended: %s", client_address, sys.exception())
+        else:
+            log.exception("connection from %s failed", client_address)
 
 
 class WinRMServer:
@@ -390,6 +395,11 @@ class WinRMServer:
         except Fault as exc:
             status, fault = 500, exc.code
             reply = soap.fault_response(exc, request.message_id, self.host_name)
+        except Exception as exc:  # a simulator bug: show it to the client as a fault, not a dropped connection
+            log.exception("%s: %s failed", self.host_name, request.verb)
+            status, fault = 500, soap.E_FAIL
+            reply = soap.fault_response(Fault(soap.E_FAIL, f"Simulator error: {type(exc).__name__}: {exc}"),
+                                        request.message_id, self.host_name)
         self._record(record, status=status, fault=fault, reply_size=len(reply))
         handler.reply(status, reply, encrypted, auth_headers)
 

@@ -32,6 +32,7 @@ FAULT_ACTION = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault"
 OPERATION_TIMEOUT = 2150858793  # 0x80338029
 INVALID_SELECTORS = 2150858843  # 0x8033805B: unknown ShellId
 ACCESS_DENIED = 5
+E_FAIL = 2147500037  # 0x80004005, the HRESULT for "unspecified error"
 QUOTA_LIMIT = 2150859174  # 0x803381A6: Ansible re-creates the shell when it sees this as a WMI error
 # The next two are plausible WinRM codes that were not observed on a real host; only the subcodes matter to clients.
 ENCODING_LIMIT = 2150858817

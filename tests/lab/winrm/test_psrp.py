@@ -116,3 +116,15 @@ def test_first_pool_receive_has_data_ready(server, clients):
 def test_raw_ntlm_and_spnego(server, clients, auth):
     output, _, _ = clients.client(server, "ntlm-http", auth=auth).execute_ps("echo over " + auth)
     assert output == "over " + auth
+
+
+class _BrokenExecutor:
+    def run_pipeline(self, host, commands, input_objects):
+        raise RuntimeError("agent crashed")
+
+
+def test_executor_exception_fails_the_pipeline(start_server, clients):
+    server = start_server(executor=_BrokenExecutor())
+    _, streams, had_errors = clients.client(server, "ntlm-http").execute_ps("echo x")
+    assert had_errors
+    assert str(streams.error[-1]) == "RuntimeError: agent crashed"

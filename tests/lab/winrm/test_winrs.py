@@ -102,7 +102,7 @@ def test_one_megabyte_of_stdin_sent_in_chunks_pypsrp(server, clients, transport)
 
 
 def test_slow_command_is_polled_through_operation_timeouts(server, clients, transport):
-    result = clients.session(server, transport).run_cmd("sleep 0.5\necho finally")
+    result = clients.session(server, transport).run_cmd("sleep 0.35\necho finally")
 
     assert result.std_out == b"finally\r\n"
     timeouts = [r for r in server.requests if r.action == "Receive" and r.fault == 2150858793]
@@ -150,3 +150,14 @@ def test_shell_outlives_the_connection_that_created_it(server, clients):
     second = clients.protocol(server, "ntlm-http")
     command = second.run_command(shell, "echo still here")
     assert second.get_command_output(shell, command) == (b"still here\r\n", b"", 0)
+
+
+class _BrokenExecutor:
+    def run_command(self, host, command, arguments, stdin):
+        raise KeyError("no such VM")
+
+
+def test_executor_exception_is_a_failed_command(start_server, clients):
+    server = start_server(executor=_BrokenExecutor())
+    result = clients.session(server, "ntlm-http").run_cmd("echo x")
+    assert (result.status_code, result.std_err) == (1, b"KeyError: 'no such VM'\r\n")
