@@ -130,3 +130,12 @@ def test_rules_match_on_host_and_shell(start_server, clients, faults):
         protocol.run_command(doomed, "echo never")
     command = protocol.run_command(spared, "echo spared")
     assert protocol.get_command_output(spared, command)[0] == b"spared\r\n"
+
+
+def test_http_401_mid_session_is_an_auth_error(server, clients, faults):
+    faults.add("winrm", "http_error", match={"action": "Receive"}, times=2, params={"status": 401})
+
+    with pytest.raises(winrm.exceptions.InvalidCredentialsError):
+        clients.session(server, "basic-https").run_cmd("echo never")
+    with pytest.raises(pypsrp.exceptions.AuthenticationError):
+        clients.client(server, "basic-https").execute_cmd("echo never")
