@@ -1,0 +1,480 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The SnapInfo repository of one scope (DESIGN §4): datasets, policies, backups, journals, leases.
+
+Layout under the scope's SnapInfo path (`smhv/format.json` names the layout, so a future layout can
+live beside this one):
+
+    smhv/format.json
+    smhv/v1/scope.json
+    smhv/v1/datasets/<dataset>.json
+    smhv/v1/policies/<dataset>/<policy>.json
+    smhv/v1/backups/<dataset>/<backup name>~<retention tag>~<type>~<status>.json
+    smhv/v1/index/<dataset>.json            which VMs the dataset's backups hold, and when
+    smhv/v1/journals/<id>.json
+    smhv/v1/leases/<scope>.json
+
+Concurrency. Independent records never share a file, so two writers only meet on a file that is
+meant to be shared: a dataset definition, a VM index, a lease. Those are written with
+compare-and-swap on the content hash (update_dataset() re-reads and retries on a conflict); new
+records are written create-only, so two backups can never overwrite each other.
+
+Listings. A backup's file name carries what listings filter on: its dataset (the directory), its
+name (and so its time), retention tag, type and status (the policy is in the record: retention
+works per dataset and tag, and a longer name would not fit MAX_PATH). list_backups() answers those
+filters from one directory listing without reading a record, and retention can be planned from
+the same listing. A VM filter reads records, but only of the datasets whose VM index names the VM,
+only in the time span the VM was backed up, and only after the other filters have narrowed the list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import time
+import uuid
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import (
+    BACKUP_TYPES, METHODS, OUTCOMES, BackupRecord, CatalogFormat, Dataset, Journal, Lease, Policy, Scope, VmIndex, decode, encode)
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import WriteConflict
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import (
+    NAME_MAX_LENGTH, STAMP_LENGTH, backup_name, parse_backup_name, validate_name)
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_retention import RETENTION_TAGS, STATUSES
+
+FORMAT_PATH = "smhv/format.json"
+LAYOUT = "smhv/v1"
+SEPARATOR = "~"  # not allowed in dataset, policy or backup names, so a file name splits unambiguously
+# The longest path the catalog writes below the SnapInfo path: a backup record of a longest-named
+# dataset, as the agent's temporary file ".<name>.<32 hex>.tmp" beside it. It must fit MAX_PATH.
+MAX_PATH = 259
+_LONGEST_TAIL = len("\\%s\\backups\\" % LAYOUT) + NAME_MAX_LENGTH + 1 + len(".") + NAME_MAX_LENGTH + 1 + STAMP_LENGTH \
+    + len("~unlimited~application~failed.json") + len(".") + 32 + len(".tmp")
+# How many times update_dataset() retries after losing a compare-and-swap race.
+CAS_ATTEMPTS = 8
+
+
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+@dataclasses.dataclass(frozen=True)
+class Versioned:
+    """A record and the hash of the file it was read from (or written as): the `expected_sha256` of the next write."""
+
+    record: object
+    sha256: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BackupSummary:
+    """What a backup's file name says, without reading the record."""
+
+    name: str
+    dataset: str
+    time: datetime.datetime
+    retention_tag: str
+    backup_type: str
+    status: str
+    path: str
+
+
+def backup_file_name(record):
+    return SEPARATOR.join((record.name, record.retention_tag, record.backup_type, record.status)) + ".json"
+
+
+def parse_backup_file_name(dataset, file_name, path):
+    """The BackupSummary a file name encodes, or None for a file that is not a backup record (a temp file, a stray)."""
+    if not file_name.endswith(".json"):
+        return None
+    parts = file_name[:-len(".json")].split(SEPARATOR)
+    if len(parts) != 4:
+        return None
+    name, tag, backup_type, status = parts
+    parsed = parse_backup_name(name)
+    if parsed is None or parsed[0].casefold() != dataset.casefold() or tag not in RETENTION_TAGS or backup_type not in BACKUP_TYPES \
+            or status not in STATUSES:
+        return None
+    return BackupSummary(name, parsed[0], parsed[1], tag, backup_type, status, path)
+
+
+class Catalog:
+    """The records of one scope's SnapInfo repository, over any Repository.
+
+    `clock` returns the current aware UTC time and `sleep` waits, both replaceable for tests.
+    """
+
+    def __init__(self, repository, clock=_utcnow, sleep=time.sleep):
+        self.repository = repository
+        self.clock = clock
+        self.sleep = sleep
+        self._format_checked = False
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def _read(self, path, kind):
+        found = self.repository.read([path])[path]
+        if found is None:
+            return None
+        return Versioned(decode(found.text, path, kind), found.sha256)
+
+    def _read_many(self, paths, kind):
+        found = self.repository.read(paths)
+        return [decode(found[path].text, path, kind) for path in paths if found[path] is not None]
+
+    def _write(self, path, record, expected_sha256=None, create_only=False):
+        return Versioned(record, self.repository.write(path, encode(record), expected_sha256=expected_sha256, create_only=create_only))
+
+    def _ready(self):
+        """Check format.json once per Catalog: a missing or newer catalog must not be written to."""
+        if self._format_checked:
+            return
+        found = self._read(FORMAT_PATH, "format")
+        if found is None:
+            raise SmhvError("SCOPE_NOT_REGISTERED", "The SnapInfo directory has no catalog (%s is missing). Register the host or cluster "
+                            "with netapp_hyperv.smhv.smhv_host first." % FORMAT_PATH, {"path": FORMAT_PATH})
+        if found.record.layout != LAYOUT:
+            raise SmhvError("CATALOG_VERSION_UNSUPPORTED", "The catalog uses layout %s; this collection knows %s. Upgrade "
+                            "netapp_hyperv.smhv on this controller." % (found.record.layout, LAYOUT), {"layout": found.record.layout})
+        self._format_checked = True
+
+    # -- format and scope ----------------------------------------------------------------------
+
+    def initialize(self, scope):
+        """Create the catalog (format.json, scope.json) or update the scope record of an existing one; return the Scope."""
+        longest = MAX_PATH - _LONGEST_TAIL
+        if len(scope.snapinfo_path.rstrip("\\/")) > longest:
+            raise SmhvError("INVALID_ARGUMENT", "SnapInfo path %s has %d characters; backup records under it could exceed Windows' "
+                            "260-character path limit. Use a SnapInfo path of at most %d characters."
+                            % (scope.snapinfo_path, len(scope.snapinfo_path), longest), {"snapinfo_path": scope.snapinfo_path})
+        try:
+            self._write(FORMAT_PATH, CatalogFormat(LAYOUT, self.clock()), create_only=True)
+        except WriteConflict:
+            pass  # already a catalog: _ready() checks that its layout is ours
+        self._format_checked = False
+        self._ready()
+        current = self._read(LAYOUT + "/scope.json", "scope")
+        if current is not None:
+            scope = dataclasses.replace(scope, created=current.record.created)
+        elif scope.created is None:
+            scope = dataclasses.replace(scope, created=self.clock())
+        self._write(LAYOUT + "/scope.json", scope)
+        return scope
+
+    def scope(self):
+        self._ready()
+        found = self._read(LAYOUT + "/scope.json", "scope")
+        return None if found is None else found.record
+
+    # -- datasets --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _dataset_path(name):
+        return "%s/datasets/%s.json" % (LAYOUT, name)
+
+    def get_dataset(self, name):
+        """Versioned(Dataset) or None."""
+        self._ready()
+        return self._read(self._dataset_path(validate_name("dataset", name)), "dataset")
+
+    def list_datasets(self):
+        self._ready()
+        return sorted(entry.name[:-len(".json")] for entry in self.repository.list(LAYOUT + "/datasets")
+                      if not entry.is_directory and entry.name.endswith(".json"))
+
+    def put_dataset(self, dataset, expected_sha256=None):
+        """Create `dataset` (expected_sha256 None: fails if it exists, whatever the case of its name) or replace that version of it."""
+        self._ready()
+        path = self._dataset_path(validate_name("dataset", dataset.name))
+        now = self.clock()
+        dataset = dataclasses.replace(dataset, created=dataset.created or now, updated=now)
+        try:
+            return self._write(path, dataset, expected_sha256=expected_sha256, create_only=expected_sha256 is None)
+        except WriteConflict as conflict:
+            if expected_sha256 is None:
+                raise SmhvError("DATASET_EXISTS", "Dataset %s already exists (names are compared without case on the SnapInfo LUN)."
+                                % dataset.name, {"dataset": dataset.name}) from None
+            raise conflict
+
+    def update_dataset(self, name, change):
+        """Apply `change(Dataset) -> Dataset` with compare-and-swap, re-reading and retrying when another writer got there first."""
+        for _attempt in range(CAS_ATTEMPTS):
+            current = self.get_dataset(name)
+            if current is None:
+                raise SmhvError("DATASET_NOT_FOUND", "Dataset %s does not exist in this scope's catalog." % name, {"dataset": name})
+            changed = change(current.record)
+            if changed == current.record:
+                return current
+            try:
+                return self.put_dataset(changed, expected_sha256=current.sha256)
+            except WriteConflict:
+                continue
+        raise SmhvError("CATALOG_CONFLICT", "Dataset %s kept changing underneath (%d attempts); another controller is updating it. Try "
+                        "again." % (name, CAS_ATTEMPTS), {"dataset": name})
+
+    def delete_dataset(self, name):
+        """Delete the dataset definition and its policies; its backups stay (they still restore)."""
+        self._ready()
+        validate_name("dataset", name)
+        policies = [entry.path for entry in self.repository.list("%s/policies/%s" % (LAYOUT, name)) if not entry.is_directory]
+        return bool(self.repository.delete(policies + [self._dataset_path(name)]))
+
+    # -- policies --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _policy_path(dataset, name):
+        return "%s/policies/%s/%s.json" % (LAYOUT, validate_name("dataset", dataset), validate_name("policy", name))
+
+    def get_policy(self, dataset, name):
+        self._ready()
+        return self._read(self._policy_path(dataset, name), "policy")
+
+    def list_policies(self, dataset):
+        self._ready()
+        entries = self.repository.list("%s/policies/%s" % (LAYOUT, validate_name("dataset", dataset)))
+        return self._read_many([entry.path for entry in entries if not entry.is_directory and entry.name.endswith(".json")], "policy")
+
+    def put_policy(self, policy, expected_sha256=None):
+        """Create (expected_sha256 None) or replace a policy after checking its retention, schedule, type and method."""
+        self._ready()
+        path = self._policy_path(policy.dataset, policy.name)
+        policy.retention()
+        policy.parsed_schedule()
+        if policy.backup_type not in BACKUP_TYPES or policy.method not in METHODS or \
+                (policy.backup_type == "crash") != (policy.method == "crash"):
+            raise SmhvError("INVALID_ARGUMENT", "Policy %s: backup_type %r with method %r; application backups use method checkpoint or "
+                            "vss_provider, crash backups method crash." % (policy.name, policy.backup_type, policy.method),
+                            {"policy": policy.name})
+        if self.get_dataset(policy.dataset) is None:
+            raise SmhvError("DATASET_NOT_FOUND", "Policy %s belongs to dataset %s, which does not exist in this scope's catalog."
+                            % (policy.name, policy.dataset), {"dataset": policy.dataset})
+        policy = dataclasses.replace(policy, created=policy.created or self.clock())
+        try:
+            return self._write(path, policy, expected_sha256=expected_sha256, create_only=expected_sha256 is None)
+        except WriteConflict as conflict:
+            if expected_sha256 is None:
+                raise SmhvError("POLICY_EXISTS", "Policy %s of dataset %s already exists." % (policy.name, policy.dataset),
+                                {"dataset": policy.dataset, "policy": policy.name}) from None
+            raise conflict
+
+    def delete_policy(self, dataset, name):
+        self._ready()
+        return bool(self.repository.delete([self._policy_path(dataset, name)]))
+
+    # -- backups ---------------------------------------------------------------------------------
+
+    def save_backup(self, record):
+        """Write a new backup record (never overwrites one) and add its VMs to the dataset's VM index."""
+        self._ready()
+        expected = backup_name(record.dataset, record.time)
+        if record.name != expected:
+            raise ValueError("backup %r of dataset %s at %s should be named %r" % (record.name, record.dataset, record.time, expected))
+        if record.status not in STATUSES or record.retention_tag not in RETENTION_TAGS or record.backup_type not in BACKUP_TYPES:
+            raise ValueError("backup %r: bad status, retention tag or type" % (record.name,))
+        bad_outcomes = sorted(set(vm.outcome for vm in record.vms) - set(OUTCOMES))
+        if bad_outcomes:
+            raise ValueError("backup %r: unknown VM outcomes %s" % (record.name, bad_outcomes))
+        path = "%s/backups/%s/%s" % (LAYOUT, record.dataset, backup_file_name(record))
+        # create_only catches the same file name; another tag, type or status would make another name.
+        if self._backups_named(record.dataset, record.name):
+            raise SmhvError("BACKUP_EXISTS", "Backup %s already exists; backups of one dataset need distinct seconds." % record.name,
+                            {"backup": record.name})
+        try:
+            written = self._write(path, record, create_only=True)
+        except WriteConflict:
+            raise SmhvError("BACKUP_EXISTS", "Backup %s already exists; backups of one dataset need distinct seconds." % record.name,
+                            {"backup": record.name}) from None
+        self._index_backup(record)
+        return written
+
+    def _index_path(self, dataset):
+        return "%s/index/%s.json" % (LAYOUT, dataset)
+
+    def _index_backup(self, record):
+        path = self._index_path(record.dataset)
+        stamp = record.time.isoformat()
+        for _attempt in range(CAS_ATTEMPTS):
+            current = self._read(path, "vm_index")
+            index = current.record if current is not None else VmIndex(record.dataset)
+            vms = {vm_id: dict(span) for vm_id, span in index.vms.items()}
+            for vm in record.vms:
+                if vm.outcome == "skipped":
+                    continue
+                span = vms.setdefault(vm.vm_id, {"name": vm.name, "first": stamp, "last": stamp})
+                span.update(name=vm.name, first=min(span["first"], stamp, key=datetime.datetime.fromisoformat),
+                            last=max(span["last"], stamp, key=datetime.datetime.fromisoformat))
+            covered = record.time if index.covered_until is None else max(index.covered_until, record.time)
+            try:
+                self._write(path, VmIndex(record.dataset, covered, vms), expected_sha256=current.sha256 if current else None,
+                            create_only=current is None)
+                return
+            except WriteConflict:
+                continue
+        raise SmhvError("CATALOG_CONFLICT", "The VM index of dataset %s kept changing underneath (%d attempts)." % (record.dataset,
+                                                                                                                 CAS_ATTEMPTS),
+                        {"dataset": record.dataset})
+
+    def rebuild_vm_index(self, dataset):
+        """Recompute a dataset's VM index from its records (after a restore of old SnapInfo, or by hand)."""
+        self._ready()
+        summaries = self.list_backups(dataset=dataset)
+        vms, covered = {}, None
+        for record in self.get_backups(summaries):
+            stamp = record.time.isoformat()
+            covered = record.time if covered is None else max(covered, record.time)
+            for vm in record.vms:
+                if vm.outcome != "skipped":
+                    span = vms.setdefault(vm.vm_id, {"name": vm.name, "first": stamp, "last": stamp})
+                    span.update(name=vm.name, last=stamp)  # summaries come oldest first
+        path = self._index_path(dataset)
+        current = self._read(path, "vm_index")
+        return self._write(path, VmIndex(dataset, covered, vms), expected_sha256=current.sha256 if current else None,
+                           create_only=current is None).record
+
+    def _backups_named(self, dataset, name):
+        entries = self.repository.list("%s/backups/%s" % (LAYOUT, dataset), prefix=name + SEPARATOR)
+        summaries = (parse_backup_file_name(dataset, entry.name, entry.path) for entry in entries if not entry.is_directory)
+        return [summary for summary in summaries if summary is not None and summary.name == name]
+
+    def list_backups(self, dataset=None, since=None, until=None, backup_type=None, status=None, retention_tag=None, vm_id=None):
+        """BackupSummary of matching backups, oldest first (then by name); `since`/`until` are inclusive aware times.
+
+        Without `vm_id` this is one directory listing (of the dataset, or of all backups) and no record is read.
+        """
+        self._ready()
+        if dataset is not None:
+            validate_name("dataset", dataset)
+            entries = self.repository.list("%s/backups/%s" % (LAYOUT, dataset))
+        else:
+            entries = self.repository.list("%s/backups" % LAYOUT, recurse=True)
+        summaries = []
+        for entry in entries:
+            if entry.is_directory:
+                continue
+            directory = entry.path.rsplit("/", 2)[-2]
+            summary = parse_backup_file_name(directory, entry.name, entry.path)
+            if summary is None or (since is not None and summary.time < since) or (until is not None and summary.time > until) \
+                    or (backup_type is not None and summary.backup_type != backup_type) or (status is not None and summary.status != status) \
+                    or (retention_tag is not None and summary.retention_tag != retention_tag):
+                continue
+            summaries.append(summary)
+        summaries.sort(key=lambda s: (s.time, s.dataset, s.name))
+        if vm_id is not None:
+            summaries = self._with_vm(summaries, vm_id)
+        return summaries
+
+    def _with_vm(self, summaries, vm_id):
+        """The summaries whose records include `vm_id`, reading as few records as the VM indexes allow."""
+        datasets = sorted(set(summary.dataset for summary in summaries))
+        indexes = dict(zip(datasets, (self._read(self._index_path(name), "vm_index") for name in datasets)))
+        candidates = []
+        for summary in summaries:
+            found = indexes[summary.dataset]
+            index = found.record if found is not None else VmIndex(summary.dataset)
+            span = index.vms.get(vm_id)
+            if index.covered_until is None or summary.time > index.covered_until or (
+                    span is not None and datetime.datetime.fromisoformat(span["first"]) <= summary.time
+                    <= datetime.datetime.fromisoformat(span["last"])):
+                candidates.append(summary)
+        records = {record.name: record for record in self.get_backups(candidates)}
+        return [summary for summary in candidates if summary.name in records and records[summary.name].includes(vm_id)]
+
+    def get_backups(self, summaries):
+        """The BackupRecords behind `summaries` (batched reads; a record deleted meanwhile is left out)."""
+        return self._read_many([summary.path for summary in summaries], "backup")
+
+    def get_backup(self, dataset, name):
+        parsed = parse_backup_name(name)
+        if parsed is None:
+            raise SmhvError("INVALID_ARGUMENT", "%r is not a backup name (<dataset>_<MM-DD-YYYY_HH.MM.SS>)." % name, {"backup": name})
+        self._ready()
+        records = self.get_backups(self._backups_named(validate_name("dataset", dataset), name))
+        return records[0] if records else None
+
+    def delete_backups(self, summaries):
+        """Delete backup records (the caller has deleted their snapshots); returns the names deleted."""
+        self._ready()
+        deleted = set(self.repository.delete([summary.path for summary in summaries]))
+        return [summary.name for summary in summaries if summary.path in deleted]
+
+    # -- journals --------------------------------------------------------------------------------
+
+    def new_journal(self, operation, scope):
+        self._ready()
+        journal = Journal(uuid.uuid4().hex, operation, scope, self.clock())
+        return self._write("%s/journals/%s.json" % (LAYOUT, journal.id), journal, create_only=True)
+
+    def put_journal(self, journal, expected_sha256):
+        """Save a journal's new state over the version read (one operation owns a journal; CAS catches a second one)."""
+        self._ready()
+        return self._write("%s/journals/%s.json" % (LAYOUT, journal.id), journal, expected_sha256=expected_sha256)
+
+    def get_journal(self, journal_id):
+        self._ready()
+        if not journal_id.isalnum():
+            raise SmhvError("INVALID_ARGUMENT", "Journal id %r is not one this collection writes." % journal_id, {"journal": journal_id})
+        return self._read("%s/journals/%s.json" % (LAYOUT, journal_id), "journal")
+
+    def list_journals(self, state=None):
+        self._ready()
+        entries = [entry.path for entry in self.repository.list(LAYOUT + "/journals") if entry.name.endswith(".json")]
+        journals = self._read_many(entries, "journal")
+        return sorted((journal for journal in journals if state is None or journal.state == state), key=lambda j: (j.started, j.id))
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _lease_path(scope):
+        return "%s/leases/%s.json" % (LAYOUT, scope.lower())
+
+    def acquire_lease(self, scope, holder, ttl, wait=0.0, poll=2.0):
+        """Take the scope's lease for `ttl` (timedelta); Versioned(Lease), to renew and release with.
+
+        A lease held by someone else fails at once with SCOPE_BUSY naming the holder, or after
+        `wait` seconds of polling every `poll` seconds. A released or expired lease is taken over.
+        """
+        self._ready()
+        path = self._lease_path(scope)
+        started = self.clock()
+        while True:
+            current = self._read(path, "lease")
+            now = self.clock()
+            if current is None or current.record.free_at(now):
+                lease = Lease(scope, holder, uuid.uuid4().hex, now, now + ttl)
+                try:
+                    return self._write(path, lease, expected_sha256=current.sha256 if current else None, create_only=current is None)
+                except WriteConflict:
+                    continue  # another controller took it first: look again
+            held = current.record
+            waited = (now - started).total_seconds()
+            if waited >= wait:
+                raise SmhvError("SCOPE_BUSY", "Scope %s is busy: %s has held its lease since %s (until %s unless renewed)%s. Run again "
+                                "later, or give a wait timeout." % (scope, held.holder, held.acquired.isoformat(), held.expires.isoformat(),
+                                                                    " and did not release it within %g s" % wait if wait else ""),
+                                {"scope": scope, "holder": held.holder, "acquired": held.acquired.isoformat(),
+                                 "expires": held.expires.isoformat()})
+            self.sleep(min(poll, wait - waited))
+
+    def renew_lease(self, held, ttl):
+        """Extend a lease we hold; LEASE_LOST if it expired and another holder took it over."""
+        lease = dataclasses.replace(held.record, expires=self.clock() + ttl)
+        try:
+            return self._write(self._lease_path(lease.scope), lease, expected_sha256=held.sha256)
+        except WriteConflict:
+            raise self._lost(held) from None
+
+    def release_lease(self, held):
+        """Mark the lease released (a file, not a deletion, so that releasing stays a compare-and-swap)."""
+        lease = dataclasses.replace(held.record, released=True)
+        try:
+            return self._write(self._lease_path(lease.scope), lease, expected_sha256=held.sha256)
+        except WriteConflict:
+            raise self._lost(held) from None
+
+    def _lost(self, held):
+        current = self._read(self._lease_path(held.record.scope), "lease")
+        other = current.record.holder if current is not None else "nobody"
+        return SmhvError("LEASE_LOST", "The lease of scope %s expired at %s and was taken over (now held by %s); this operation must "
+                         "stop, its changes may collide." % (held.record.scope, held.record.expires.isoformat(), other),
+                         {"scope": held.record.scope, "holder": other})

@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where catalog files live: the Repository protocol, MemoryRepository and HostRepository.
+
+Paths given to a repository are relative and '/'-separated ("smhv/v1/datasets/prod.json"); the
+repository maps them under its root. Like NTFS, the SnapInfo LUN's file system, names compare
+case-insensitively and keep their case.
+
+write() is atomic (readers see the old or the new file, never half of one) and can be conditional:
+- expected_sha256: replace only if the file's current content hashes to this (compare-and-swap);
+- create_only: create only if no file is there.
+list() takes an optional name `prefix`, so a lookup by name need not list a whole directory.
+A failed condition raises WriteConflict with the hash actually found, so the caller re-reads and retries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import threading
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+
+# file_read takes many paths; this bounds one reply (records are a few KB) without costing round trips.
+READ_BATCH = 500
+
+
+class WriteConflict(Exception):
+    """A conditional write found something else: `actual_sha256` is the current hash, None when the file is absent."""
+
+    def __init__(self, path, expected_sha256, actual_sha256):
+        super().__init__("%s changed underneath (expected %s, found %s)" % (path, expected_sha256 or "no file", actual_sha256 or "no file"))
+        self.path = path
+        self.expected_sha256 = expected_sha256
+        self.actual_sha256 = actual_sha256
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredFile:
+    text: str
+    sha256: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    path: str  # relative to the repository root, '/'-separated
+    name: str
+    is_directory: bool
+
+
+def sha256_of(text):
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _parts(path):
+    parts = [part for part in path.split("/") if part]
+    if not parts or any(part in (".", "..") for part in parts):
+        raise ValueError("not a relative file path: %r" % (path,))
+    return parts
+
+
+class MemoryRepository:
+    """An in-process repository (unit tests, benchmarks): a tree of dicts behind one lock.
+
+    Every operation holds the lock for its whole duration, so a conditional write is a true
+    compare-and-swap, as the agent's file_write must be on the host.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        # directory key (casefolded parts) -> {casefolded name: (name, StoredFile or None for a directory)}
+        self._tree = {(): {}}
+        self.calls = {"read": 0, "write": 0, "list": 0, "delete": 0}
+
+    def _get(self, parts):
+        directory = self._tree.get(tuple(part.casefold() for part in parts[:-1]))
+        if directory is None:
+            return None
+        return directory.get(parts[-1].casefold())
+
+    def read(self, paths):
+        with self._lock:
+            self.calls["read"] += 1
+            found = {}
+            for path in paths:
+                item = self._get(_parts(path))
+                found[path] = item[1] if item is not None and item[1] is not None else None
+            return found
+
+    def write(self, path, text, expected_sha256=None, create_only=False):
+        parts = _parts(path)
+        with self._lock:
+            self.calls["write"] += 1
+            current = self._get(parts)
+            if current is not None and current[1] is None:
+                raise ValueError("%s is a directory" % path)
+            actual = current[1].sha256 if current is not None else None
+            if (create_only and actual is not None) or (expected_sha256 is not None and actual != expected_sha256):
+                raise WriteConflict(path, expected_sha256, actual)
+            for depth in range(1, len(parts)):
+                parent = self._tree[tuple(part.casefold() for part in parts[:depth - 1])]
+                key = tuple(part.casefold() for part in parts[:depth])
+                if key not in self._tree:
+                    parent[parts[depth - 1].casefold()] = (parts[depth - 1], None)
+                    self._tree[key] = {}
+            stored = StoredFile(text, sha256_of(text))
+            name = current[0] if current is not None else parts[-1]
+            self._tree[tuple(part.casefold() for part in parts[:-1])][parts[-1].casefold()] = (name, stored)
+            return stored.sha256
+
+    def list(self, directory, recurse=False, prefix=""):
+        with self._lock:
+            self.calls["list"] += 1
+            key = tuple(part.casefold() for part in directory.split("/") if part)
+            return self._list(key, [part for part in directory.split("/") if part], recurse, prefix.casefold())
+
+    def _list(self, key, shown, recurse, prefix):
+        entries = []
+        for folded, (name, stored) in sorted(self._tree.get(key, {}).items()):
+            if folded.startswith(prefix):
+                entries.append(Entry("/".join(shown + [name]), name, stored is None))
+            # Like Get-ChildItem -Recurse -Filter: the prefix selects entries, every directory is walked.
+            if stored is None and recurse:
+                entries.extend(self._list(key + (folded,), shown + [name], True, prefix))
+        return entries
+
+    def delete(self, paths):
+        with self._lock:
+            self.calls["delete"] += 1
+            deleted = []
+            for path in paths:
+                parts = _parts(path)
+                directory = self._tree.get(tuple(part.casefold() for part in parts[:-1]))
+                item = directory.get(parts[-1].casefold()) if directory is not None else None
+                if item is not None and item[1] is not None:
+                    del directory[parts[-1].casefold()]
+                    deleted.append(path)
+            return deleted
+
+
+class HostRepository:
+    """The SnapInfo directory of a scope, through the agent's file ops on one of its hosts.
+
+    `root` is the Windows path of the catalog's parent ("C:\\ClusterStorage\\SnapInfo"). Reads of
+    many records go out in batches of READ_BATCH paths per file_read call; a listing is one
+    file_list call, whatever the number of files.
+    """
+
+    def __init__(self, host_client, root):
+        self.host = host_client
+        self.root = root.rstrip("\\/")
+
+    def _windows(self, path):
+        return self.root + "\\" + "\\".join(_parts(path))
+
+    def _relative(self, windows_path):
+        prefix = self.root + "\\"
+        if not windows_path.upper().startswith(prefix.upper()):
+            raise SmhvError("HOST_PROTOCOL_ERROR", "The agent on host %s listed %s, outside the SnapInfo directory %s."
+                            % (self.host.name, windows_path, self.root), {"path": windows_path, "root": self.root})
+        return windows_path[len(prefix):].replace("\\", "/")
+
+    def read(self, paths):
+        paths = list(paths)
+        found = {}
+        for start in range(0, len(paths), READ_BATCH):
+            batch = paths[start:start + READ_BATCH]
+            reply = self.host.call("file_read", {"paths": [self._windows(path) for path in batch], "missing_ok": True})
+            for path, item in zip(batch, reply.result["files"]):
+                found[path] = StoredFile(item["content"], item["sha256"]) if item["exists"] else None
+        return found
+
+    def write(self, path, text, expected_sha256=None, create_only=False):
+        args = {"path": self._windows(path), "content": text, "create_dirs": True}
+        conditional = expected_sha256 is not None or create_only
+        if conditional:
+            # The agent's file_write must compare and replace under a lock on the host; an agent
+            # that lacks these arguments would ignore them and overwrite blindly, so refuse instead.
+            if "previous_sha256" not in agent.RESULT_SCHEMAS["file_write"]:
+                raise SmhvError("INTERNAL_ERROR", "Writing %s on host %s needs a compare-and-swap write (file_write with expected_sha256 / "
+                                "create_only), which this version of the agent does not have." % (args["path"], self.host.name),
+                                {"path": args["path"], "host": self.host.name})
+            args.update(expected_sha256=expected_sha256, create_only=create_only)
+        try:
+            reply = self.host.call("file_write", args, retry_safe=not conditional)
+        except SmhvError as error:
+            if error.code == "WRITE_CONFLICT":
+                raise WriteConflict(path, expected_sha256, error.details.get("actual_sha256")) from None
+            raise
+        return reply.result["sha256"]
+
+    def list(self, directory, recurse=False, prefix=""):
+        where = self._windows(directory) if directory.strip("/") else self.root
+        # The agent's filter is a wildcard; names are re-checked here, since Windows also matches
+        # a filter against 8.3 short names.
+        reply = self.host.call("file_list", {"path": where, "recurse": recurse, "filter": prefix + "*"})
+        return [Entry(self._relative(item["path"]), item["name"], item["is_directory"]) for item in reply.result["entries"]
+                if item["name"].upper().startswith(prefix.upper())]
+
+    def delete(self, paths):
+        paths = list(paths)
+        if not paths:
+            return []
+        reply = self.host.call("file_delete", {"paths": [self._windows(path) for path in paths]})
+        deleted = set(path.upper() for path in reply.result["deleted"])
+        return [path for path in paths if self._windows(path).upper() in deleted]
