@@ -1,72 +1,35 @@
-"""HostClient against the lab's WinRM server: real HTTP(S), NTLM/Basic, message encryption, WinRS and PSRP.
+"""HostClient against the lab: a WinRM server (real HTTP(S), NTLM/Basic, message encryption, WinRS and
+PSRP) whose host is played by the lab's Hyper-V AgentExecutor over a one-host world.
 
-The server runs `AgentHost`, a stand-in for a Windows host that knows only the collection's agent and
-recognises it exactly as a real host runs it: over PSRP the AGENT_SCRIPT with a -Request parameter,
-over WinRS PowerShell with the bootstrap as -EncodedCommand and `{script, request}` + sentinel on
-stdin. It answers per op with agent-contract documents.
+The executor recognises the agent by hash exactly as a Windows host receives it (PSRP: AGENT_SCRIPT
+with -Request; WinRS: the bootstrap as -EncodedCommand, agent + request on stdin), runs its ops on
+the world model and answers what the agent's PowerShell would. One FaultRegistry serves both the
+WinRM transport ("winrm" rules) and the agent ("agent" rules).
 """
 from __future__ import annotations
 
-import json
-import threading
-import time
-
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import HostClient
 from smhv_lab import tls
 from smhv_lab.faults import FaultRegistry
-from smhv_lab.winrm import WinRMServer, windows
-from smhv_lab.winrm.executor import CommandResult, PipelineResult
+from smhv_lab.hyperv import AgentExecutor
+from smhv_lab.topology import build_world
+from smhv_lab.winrm import WinRMServer
 
 HOST = "hv1"
-USER = "vagrant"
-PASSWORD = "Lab-Passw0rd!"
+USER, PASSWORD = "LAB\\smhv-admin", "Hyper-V1!lab"
 
-
-def ok(result, changed=False, warnings=()):
-    return {"ok": True, "changed": changed, "result": result, "warnings": list(warnings)}
-
-
-class AgentHost:
-    """`CommandExecutor` that runs the agent's ops from `ops` (op -> callable(args, check_mode) -> document)."""
-
-    def __init__(self):
-        self.requests = []  # every agent request that reached the host, decoded, in order
-        self.ops = {"host_facts": lambda args, check_mode: ok({"computer_name": HOST.upper()})}
-        self.raw_winrs = None  # a CommandResult to answer over WinRS instead of running the agent
-        self.delay = 0.0
-        self._lock = threading.Lock()
-
-    def _run(self, request_json):
-        request = json.loads(request_json)
-        with self._lock:
-            self.requests.append(request)
-        time.sleep(self.delay)
-        op = self.ops.get(request["op"])
-        if op is None:
-            return {"ok": False, "error": {"code": "UNKNOWN_OP", "message": "no op %s" % request["op"], "details": {}}}
-        return op(request["args"], request["check_mode"])
-
-    def run_command(self, host, command, arguments, stdin):
-        if windows.encoded_script(windows.command_line(command, arguments)) != agent.BOOTSTRAP_SCRIPT:
-            return windows.not_recognized(command)
-        if self.raw_winrs is not None:
-            return self.raw_winrs
-        payload, sentinel = stdin.partition(agent.STDIN_SENTINEL)[:2]
-        document = json.loads(payload)
-        if not sentinel or document["script"] != agent.AGENT_SCRIPT:
-            return CommandResult(stderr=windows.clixml_error("payload is not the agent"), rc=1)
-        # PowerShell's first-use progress record rides along on stderr with rc 0, as on a fresh host.
-        return CommandResult(stdout=(json.dumps(self._run(document["request"])) + "\r\n").encode(), stderr=windows.clixml_progress())
-
-    def run_pipeline(self, host, commands, input_objects):
-        command = commands[0]
-        parameters = dict(command.parameters)
-        if not command.is_script or command.text != agent.AGENT_SCRIPT or set(parameters) != {"Request"}:
-            return PipelineResult(failed=True, reason="not the agent")
-        return PipelineResult(output=[json.dumps(self._run(str(parameters["Request"])))])
+# One standalone host with one LUN at J:\ holding two VMs (three VHDs).
+TINY_SITE = {
+    "name": "tiny",
+    "credentials": {"ontap": {"username": "admin", "password": "Netapp1!lab"}, "windows": {"username": USER, "password": PASSWORD}},
+    "ontap_clusters": [{"name": "cluster-a", "svm": "svm_hv", "volumes": [{"name": "vol_hv1", "size": 100}]}],
+    "hosts": [{"name": HOST}],
+    "luns": [{"cluster": "cluster-a", "volume": "vol_hv1", "name": "lun_j", "size": 50, "hosts": [HOST], "access_path": "J:\\"}],
+    "vms": [{"name": "vm-web01", "scope": HOST, "path": "J:\\", "disks": [20]},
+            {"name": "vm-db01", "scope": HOST, "path": "J:\\", "disks": [20, 10], "state": "Off"}],
+}
 
 
 @pytest.fixture(scope="session")
@@ -81,19 +44,26 @@ def foreign_ca(tmp_path_factory):
 
 
 @pytest.fixture
+def world():
+    return build_world(TINY_SITE)
+
+
+@pytest.fixture
 def faults():
     return FaultRegistry()
 
 
 @pytest.fixture
-def agent_host():
-    return AgentHost()
+def executor(world, faults):
+    executor = AgentExecutor(world, faults)
+    yield executor
+    executor.close()
 
 
 @pytest.fixture
-def server(certificates, faults, agent_host):
+def server(certificates, faults, executor):
     # Receives block at most 0.2 s before the OperationTimeout fault, so slow ops cost polls, not time.
-    with WinRMServer(HOST, username=USER, password=PASSWORD, executor=agent_host, faults=faults,
+    with WinRMServer(HOST, username=USER, password=PASSWORD, executor=executor, faults=faults,
                      tls_context=tls.server_context(certificates), max_receive_wait=0.2) as running:
         yield running
 
