@@ -78,5 +78,6 @@ class Lab:
             server.stop()
         self.winrm.clear()
         self.ontap.clear()
+        self.executor.close()
         if save:
             self.world.save(self.state_dir)
