@@ -2,8 +2,9 @@
 
 Per request: read the whole body (even for a 401, so keep-alive survives), authenticate the connection,
 unseal the body if it is MS-WSMV encrypted, parse the SOAP, let the fault registry interfere, run the
-shell action, and answer sealed the same way the request came. What a real client sees is what it would
-see from Windows; the protocol notes behind each choice are in /work/shared/reference/winrm-server.md.
+shell action, and answer sealed the same way the request came. Where Windows and the clients' source
+disagree with intuition (status codes, header shapes, what gets sealed), the comments say which client
+behaviour the choice follows.
 """
 from __future__ import annotations
 
