@@ -5,7 +5,7 @@
 
     with HostClient("hv01", module.params["winrm"], module.params["host_addresses"]) as host:
         facts = host.call("host_facts").result
-        reply = host.call("checkpoint_create", {"vms": [...]}, check_mode=module.check_mode)
+        reply = host.call("file_write", {"path": path, "content": text}, check_mode=module.check_mode)
 
 One HostClient holds one connection (a pypsrp RunspacePool, or a pywinrm cmd shell with
 protocol: winrm), opened on the first call and reused, so a module's several calls to a host pay
@@ -17,9 +17,11 @@ winrm.operation_retries times, with a doubling pause, when re-sending is harmles
 agent call never reached the host (the failure came while connecting), and otherwise only for the
 read-only ops in READ_ONLY_OPS (or a call its caller marks retry_safe). A call that may have changed
 state (a checkpoint, a disk connect, a SnapInfo write) is never re-sent blindly: it fails with a
-message saying it may have run, and the engine, which knows how to check, decides. A long-running op is not a failure: the host answers a
-pending Receive with an OperationTimeout fault every winrm.operation_timeout seconds and the
-client polls again, until the op ends or the optional `timeout` of call() expires.
+message saying it may have run, and the engine, which knows how to check, decides.
+
+A long-running op is not a failure: the host answers a pending Receive with an OperationTimeout
+fault every winrm.operation_timeout seconds and the client polls again, until the op ends or the
+optional `timeout` of call() expires.
 """
 
 from __future__ import annotations
@@ -192,6 +194,8 @@ def call_many(clients, op, args_per_host=None, check_mode=False, max_workers=8, 
     result to require_all() for all-or-nothing. Anything but SmhvError (a bug) propagates.
     """
     named = dict(clients) if isinstance(clients, dict) else {client.name: client for client in clients}
+    if len(named) != len(clients):
+        raise ValueError("two clients share a host name; results are keyed by it")
     args_per_host = args_per_host or {}
     strangers = sorted(set(args_per_host) - set(named))
     if strangers:

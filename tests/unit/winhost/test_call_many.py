@@ -51,6 +51,11 @@ def test_args_for_a_host_without_client_are_refused(monkeypatch):
         call_many(clients_answering(monkeypatch, {"hv01": None}), "vm_inventory", {"hv09": {}})
 
 
+def test_clients_with_the_same_name_are_refused():
+    with pytest.raises(ValueError, match="share a host name"):
+        call_many([HostClient("hv01", WINRM), HostClient("hv01", WINRM)], "host_facts")
+
+
 def test_hosts_are_called_in_parallel():
     barrier = threading.Barrier(3, timeout=5)  # breaks (BrokenBarrierError) unless all three calls overlap
     clients = [HostClient(name, WINRM) for name in ("hv01", "hv02", "hv03")]
