@@ -57,7 +57,7 @@ class PsrpShell(Shell):
         self._pipelines: dict[str, _Pipeline] = {}
         # psrpcore queues output for every target in one buffer; Receive wants one target's data.
         self._outboxes: dict[str | None, deque[bytes]] = defaultdict(deque)
-        self._feed(decode_b64(creation.text), None)
+        self._feed(decode_b64(creation.text), None)  # no lock needed: nobody else can see the shell yet
 
     def command(self, request: Request) -> str:
         line = request.find("rsp:CommandLine")
