@@ -17,6 +17,7 @@ from .request import Request, Response
 CONTROL = frozenset({"fields", "max_records", "return_records", "return_timeout", "order_by", "start.offset",
                      "privilege_level"})
 CURSOR = "start.offset"  # opaque to clients: they follow `_links.next.href` verbatim
+COMPARISONS = (("<=", lambda c: c <= 0), (">=", lambda c: c >= 0), ("<", lambda c: c < 0), (">", lambda c: c > 0))
 
 
 def values_at(node: Any, parts: list[str]) -> list[Any]:
@@ -50,7 +51,7 @@ def _term_matches(values: list[Any], term: str) -> bool:
     if term == "null":
         return all(v is None for v in values)
     present = [v for v in values if v is not None]
-    for op, test in (("<=", lambda c: c <= 0), (">=", lambda c: c >= 0), ("<", lambda c: c < 0), (">", lambda c: c > 0)):
+    for op, test in COMPARISONS:
         if term.startswith(op):
             return any(test(_compare(v, term[len(op):])) for v in present)
     if "*" in term:

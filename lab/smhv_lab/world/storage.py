@@ -32,8 +32,8 @@ from .files import LunContent
 ENTRY_NOT_FOUND = 4
 DUPLICATE_ENTRY = 1
 INVALID_VALUE = 2
-INVALID_ENTRY = 655446
 SNAPSHOT_BUSY = 1638555
+RW_VOLUMES_ONLY = 1638521
 VOLUME_BUSY = 524486
 LUN_MAP_EXISTS = 5374922
 CG_SNAPSHOT_EXISTS = 53411921
@@ -418,7 +418,7 @@ class StorageCluster:
         vol = self.volume(volume_name, svm)
         if vol.type == "dp":
             raise OntapError(f'Snapshot copies can only be created on read/write volumes; "{vol.name}" is a '
-                             "data protection volume.", 1638521)
+                             "data protection volume.", RW_VOLUMES_ONLY)
         return self._take_snapshot(vol, snap_name, comment, snapmirror_label, expiry_time, uuid=uuid)
 
     def _take_snapshot(self, vol: Volume, name: str, comment: str = "", snapmirror_label: str = "",
@@ -858,7 +858,8 @@ class StorageCluster:
     def quiesce(self, rel: Relationship) -> None:
         if rel.state == "broken_off":
             raise OntapError("A broken-off relationship cannot be quiesced.", INVALID_VALUE, target="state")
-        rel.state = "paused" if rel.state != "uninitialized" else rel.state
+        if rel.state == "snapmirrored":  # an uninitialized or already paused relationship stays as it is
+            rel.state = "paused"
 
     def resume(self, rel: Relationship) -> None:
         if rel.state == "paused":

@@ -120,7 +120,8 @@ def test_unknown_api_is_404(http):
 
 
 def test_bad_password_is_401_with_error_body(ontap_lab):
-    response = requests.get(ontap_lab.url() + "/api/cluster", auth=(ontap_lab.credentials()[0], "wrong"), verify=str(ontap_lab.ca))
+    user, _ = ontap_lab.credentials()
+    response = requests.get(ontap_lab.url() + "/api/cluster", auth=(user, "wrong"), verify=str(ontap_lab.ca))
     assert response.status_code == 401
     assert response.json()["error"]["message"] == "User is not authorized."
 
@@ -146,7 +147,8 @@ def test_slow_jobs_run_after_n_polls(conn, ontap_lab):
     cluster = ontap_lab.cluster()
     cluster.job_polls = 2
     vol = cluster.volume("vol1")
-    response = conn.session.post(f"{ontap_lab.url()}/api/storage/volumes/{vol.uuid}/snapshots", json={"name": "slow"})
+    url = f"{ontap_lab.url()}/api/storage/volumes/{vol.uuid}/snapshots"
+    response = conn.session.post(url, json={"name": "slow"})
     href = response.json()["job"]["_links"]["self"]["href"]
     states = [conn.session.get(ontap_lab.url() + href).json()["state"] for _ in range(3)]
     assert states == ["running", "running", "success"]

@@ -14,20 +14,21 @@ ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 def test_netapp_ontap_modules_are_idempotent(ontap_lab, tmp_path):
     a, b = ontap_lab.cluster("cluster-a"), ontap_lab.cluster("cluster-b")
     with ontap_lab.world.lock:
+        # na_ontap_cg_snapshot only snapshots an existing CG, and no module in the list creates one.
         a.create_volume("svm1", "vol_cg", "aggr1", 1024 ** 3)
+        a.create_consistency_group("svm1", "cg_ans", ["vol_cg"])
+        b.username, b.password = a.username, a.password  # one set of module_defaults for both clusters
     extra_vars = {"port_a": ontap_lab.servers["cluster-a"].port, "port_b": ontap_lab.servers["cluster-b"].port,
                   "ontap_username": a.username, "ontap_password": a.password,
                   "ansible_python_interpreter": sys.executable}
-    b.username, b.password = a.username, a.password
-    env = {k: v for k, v in os.environ.items() if k not in ("ANSIBLE_COLLECTIONS_PATH", "CURL_CA_BUNDLE")}
-    # The modules only take validate_certs, no CA file: requests reads the lab CA from REQUESTS_CA_BUNDLE.
-    env.update(REQUESTS_CA_BUNDLE=str(ontap_lab.ca), ANSIBLE_LOCALHOST_WARNING="false",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_NOCOLOR="1", ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
     (tmp_path / "vars.json").write_text(json.dumps(extra_vars))
-    # The CG must exist before na_ontap_cg_snapshot can snapshot it; the playbook creates vol_ans itself,
-    # so the CG holds a volume made here.
-    with ontap_lab.world.lock:
-        a.create_consistency_group("svm1", "cg_ans", ["vol_cg"])
+    # Collections come from the ansible package, not from a checkout. The modules take validate_certs but
+    # no CA file, so requests reads the lab CA from REQUESTS_CA_BUNDLE (which wins over CURL_CA_BUNDLE;
+    # that one is dropped so a single bundle is in play). profile_tasks puts task times into a failure.
+    env = {k: v for k, v in os.environ.items() if k not in ("ANSIBLE_COLLECTIONS_PATH", "CURL_CA_BUNDLE")}
+    env.update(REQUESTS_CA_BUNDLE=str(ontap_lab.ca), ANSIBLE_LOCALHOST_WARNING="false",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_NOCOLOR="1",
+               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
     result = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local",
                              "-e", f"@{tmp_path / 'vars.json'}", str(PLAYBOOKS / "netapp_ontap.yml")],
                             capture_output=True, text=True, env=env, timeout=300)

@@ -59,6 +59,16 @@ def body_volume(request: Request, prefix: str, svm: str | None = None) -> Volume
     return referenced(lambda: cluster.volume(name, svm or request.field("svm.name")), f"{prefix}.name")
 
 
+def positive_int(value: Any, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise OntapError(f'"{value}" is an invalid value for field "{name}".', INVALID_VALUE, target=name) from None
+    if number <= 0:
+        raise OntapError(f'Field "{name}" must be positive.', INVALID_VALUE, target=name)
+    return number
+
+
 def choice(request: Request, name: str, allowed: tuple[str, ...], default: str | None = None) -> str:
     value = request.field(name, default)
     if value not in allowed:

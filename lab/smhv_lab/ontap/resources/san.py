@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...world.storage import (IGROUP_OS_TYPES, IGROUP_PROTOCOLS, INVALID_VALUE, LUN_OS_TYPES, Igroup, Lun, LunMap,
-                              OntapError, new_uuid, not_found, split_lun_path)
+from ...world.storage import (DUPLICATE_ENTRY, IGROUP_OS_TYPES, IGROUP_PROTOCOLS, INVALID_VALUE, LUN_OS_TYPES, Igroup,
+                              Lun, LunMap, OntapError, new_uuid, not_found, split_lun_path)
 from ..request import Request, Response, links
 from ..router import Collection, Router
-from .common import body_svm, choice, done, perform, referenced, svm_ref, timestamp, volume_ref
-from .volumes import _size
+from .common import body_svm, choice, done, perform, positive_int, referenced, svm_ref, timestamp, volume_ref
 
 
 def lun_ref(lun: Lun) -> dict[str, Any]:
@@ -74,7 +73,7 @@ class Luns(Collection):
                 cluster.clone_lun(source, path, svm.name, uuid=uuid)
         else:
             os_type = choice(request, "os_type", LUN_OS_TYPES)
-            size = _size(request.required("space.size"), "space.size")
+            size = positive_int(request.required("space.size"), "space.size")
 
             def action():
                 cluster.create_lun(volume, name, size, os_type, svm=svm.name, uuid=uuid,
@@ -86,7 +85,8 @@ class Luns(Collection):
     def modify(self, request, lun: Lun):
         cluster, body = request.cluster, request.body
         source = request.field("clone.source.name")
-        size = _size(request.field("space.size"), "space.size") if request.field("space.size") is not None else None
+        size = request.field("space.size")
+        size = None if size is None else positive_int(size, "space.size")
 
         def action():
             if source is not None:
@@ -140,7 +140,7 @@ class Igroups(Collection):
             group.os_type = choice(request, "os_type", IGROUP_OS_TYPES)
         if "name" in body and body["name"] != group.name:
             if any(g.name == body["name"] and g.svm is group.svm for g in request.cluster.igroups.values()):
-                raise OntapError(f'Duplicate igroup name "{body["name"]}".', 1, target="name")
+                raise OntapError(f'Duplicate igroup name "{body["name"]}".', DUPLICATE_ENTRY, target="name")
             group.name = body["name"]
         group.comment = body.get("comment", group.comment)
         return done(request)
@@ -162,7 +162,7 @@ def add_initiators(request: Request) -> Response:
     records = request.field("records") or [request.body]
     for name in initiator_names(records):
         if name.lower() in (i.lower() for i in group.initiators):
-            raise OntapError(f'Initiator "{name}" is already in igroup "{group.name}".', 1, target="name")
+            raise OntapError(f'Initiator "{name}" is already in igroup "{group.name}".', DUPLICATE_ENTRY, target="name")
         group.initiators.append(name)
     return done(request)
 
@@ -193,7 +193,8 @@ class LunMaps(Collection):
         raise not_found(f"LUN map {request.params['lun.uuid']}/{request.params['igroup.uuid']}")
 
     def render(self, request, mapping: LunMap) -> dict[str, Any]:
-        return {"svm": svm_ref(mapping.lun.volume.svm), "lun": lun_ref(mapping.lun), "igroup": igroup_ref(mapping.igroup),
+        return {"svm": svm_ref(mapping.lun.volume.svm), "lun": lun_ref(mapping.lun),
+                "igroup": igroup_ref(mapping.igroup),
                 "logical_unit_number": mapping.lun_id, "reporting_nodes": [{"name": f"{request.cluster.name}-01"}],
                 "_links": links(f"/api/protocols/san/lun-maps/{mapping.lun.uuid}/{mapping.igroup.uuid}")}
 

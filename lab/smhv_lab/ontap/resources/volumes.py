@@ -4,22 +4,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from ...world.storage import INVALID_VALUE, OntapError, Snapshot, Volume, new_uuid
-from ..request import Request, as_bool, links
+from ...world.storage import ENTRY_NOT_FOUND, INVALID_VALUE, OntapError, Snapshot, Volume, new_uuid
+from ..request import as_bool, links
 from ..router import Collection, Router
-from .common import body_svm, body_volume, choice, parse_time, perform, referenced, svm_ref, timestamp, volume_ref
+from .common import (body_svm, body_volume, choice, parse_time, perform, positive_int, referenced, svm_ref, timestamp,
+                     volume_ref)
 
 DEFAULT_VOLUME_SIZE = 20 * 1024 * 1024  # ONTAP's default when POST gives no size
-
-
-def _size(value: Any, name: str = "size") -> int:
-    try:
-        size = int(value)
-    except (TypeError, ValueError):
-        raise OntapError(f'"{value}" is an invalid value for field "{name}".', INVALID_VALUE, target=name) from None
-    if size <= 0:
-        raise OntapError(f'Field "{name}" must be positive.', INVALID_VALUE, target=name)
-    return size
 
 
 def snapshot_by_ref(vol: Volume, ref: dict[str, Any], target: str) -> Snapshot:
@@ -79,12 +70,8 @@ class Volumes(Collection):
             def action():
                 cluster.clone_volume(svm.name, name, parent, parent_snapshot, uuid=uuid)
         else:
-            aggregates = request.field("aggregates") or []
-            if not aggregates or not isinstance(aggregates, list):
-                raise OntapError('Missing value for required field "aggregates".', INVALID_VALUE, target="aggregates")
-            aggr = aggregates[0].get("name") or next(
-                (a.name for a in cluster.aggregates.values() if a.uuid == aggregates[0].get("uuid")), None)
-            size = _size(request.field("size", DEFAULT_VOLUME_SIZE))
+            aggr = self._aggregate_name(request)
+            size = positive_int(request.field("size", DEFAULT_VOLUME_SIZE), "size")
             kind = choice(request, "type", ("rw", "dp"), "rw")
 
             def action():
@@ -99,6 +86,17 @@ class Volumes(Collection):
         record = {"uuid": uuid, "name": name, "_links": links(f"/api/storage/volumes/{uuid}")}
         return perform(request, action, True, location=location, records=[record])
 
+    @staticmethod
+    def _aggregate_name(request) -> str:
+        aggregates = request.field("aggregates")
+        if not aggregates or not isinstance(aggregates, list) or not isinstance(aggregates[0], dict):
+            raise OntapError('Missing value for required field "aggregates".', INVALID_VALUE, target="aggregates")
+        wanted = aggregates[0]
+        for aggr in request.cluster.aggregates.values():
+            if aggr.name == wanted.get("name") or aggr.uuid == wanted.get("uuid"):
+                return aggr.name
+        raise OntapError(f"Aggregate {wanted} does not exist.", ENTRY_NOT_FOUND, target="aggregates")
+
     def modify(self, request, vol: Volume):
         cluster, body = request.cluster, request.body
         restore = request.field("restore_to.snapshot")
@@ -106,7 +104,7 @@ class Volumes(Collection):
         split = as_bool(request.field("clone.split_initiated"), "clone.split_initiated") \
             if request.field("clone.split_initiated") is not None else False
         state = choice(request, "state", ("online", "offline", "restricted"), vol.state)
-        size = _size(body["size"]) if "size" in body else None
+        size = positive_int(body["size"], "size") if "size" in body else None
 
         def action():
             if target is not None:
@@ -182,6 +180,7 @@ class Snapshots(Collection):
         cluster, body = request.cluster, request.body
         label = self._label(request)
         expiry = body.get("expiry_time")
+        expiry_time = parse_time(expiry, "expiry_time") if expiry else None
 
         def action():
             if "name" in body and body["name"] != snap.name:
@@ -190,7 +189,7 @@ class Snapshots(Collection):
             if label is not None:
                 snap.snapmirror_label = label
             if "expiry_time" in body:
-                snap.expiry_time = parse_time(expiry, "expiry_time") if expiry else None
+                snap.expiry_time = expiry_time
         return perform(request, action, True)
 
     def remove(self, request, snap: Snapshot):
