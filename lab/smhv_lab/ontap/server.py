@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import socket
 import ssl
 import threading
@@ -21,6 +22,7 @@ from ..world.storage import INVALID_VALUE, OntapError
 from .request import Request, Response, error_response, expand_dotted
 from .resources import build_router
 
+LOG = logging.getLogger(__name__)
 NOT_AUTHORIZED = 6
 KEEPALIVE_IDLE_SECONDS = 120  # an idle client connection is closed after this long
 
@@ -114,6 +116,9 @@ class _Handler(BaseHTTPRequestHandler):
                 response = owner.router.dispatch(request)
             except OntapError as exc:
                 response = error_response(exc)
+            except Exception as exc:  # a simulator bug: tell the client instead of dropping the connection
+                LOG.exception("%s %s failed", self.command, self.path)
+                response = error_response(OntapError(f"Lab simulator error: {exc!r}", 1, status=500))
         self._send(response)
 
     def _authorized(self, cluster) -> bool:
