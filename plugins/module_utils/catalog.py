@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import random
 import time
 import uuid
 
@@ -51,8 +52,9 @@ SEPARATOR = "~"  # not allowed in dataset, policy or backup names, so a file nam
 MAX_PATH = 259
 _LONGEST_TAIL = len("\\%s\\backups\\" % LAYOUT) + NAME_MAX_LENGTH + 1 + len(".") + NAME_MAX_LENGTH + 1 + STAMP_LENGTH \
     + len("~unlimited~application~failed.json") + len(".") + 32 + len(".tmp")
-# How many times update_dataset() retries after losing a compare-and-swap race.
+# How many times a compare-and-swap update is tried, and the first pause (seconds) after losing one.
 CAS_ATTEMPTS = 8
+CAS_BACKOFF = 0.02
 
 
 def _utcnow():
@@ -125,6 +127,10 @@ class Catalog:
 
     def _write(self, path, record, expected_sha256=None, create_only=False):
         return Versioned(record, self.repository.write(path, encode(record), expected_sha256=expected_sha256, create_only=create_only))
+
+    def _back_off(self, attempt):
+        """Pause after a lost compare-and-swap, randomly, so two writers in lockstep stop colliding."""
+        self.sleep(random.uniform(0, CAS_BACKOFF * 2 ** attempt))
 
     def _ready(self):
         """Check format.json once per Catalog: a missing or newer catalog must not be written to."""
@@ -199,7 +205,7 @@ class Catalog:
 
     def update_dataset(self, name, change):
         """Apply `change(Dataset) -> Dataset` with compare-and-swap, re-reading and retrying when another writer got there first."""
-        for _attempt in range(CAS_ATTEMPTS):
+        for attempt in range(CAS_ATTEMPTS):
             current = self.get_dataset(name)
             if current is None:
                 raise SmhvError("DATASET_NOT_FOUND", "Dataset %s does not exist in this scope's catalog." % name, {"dataset": name})
@@ -209,7 +215,7 @@ class Catalog:
             try:
                 return self.put_dataset(changed, expected_sha256=current.sha256)
             except WriteConflict:
-                continue
+                self._back_off(attempt)
         raise SmhvError("CATALOG_CONFLICT", "Dataset %s kept changing underneath (%d attempts); another controller is updating it. Try "
                         "again." % (name, CAS_ATTEMPTS), {"dataset": name})
 
@@ -294,7 +300,7 @@ class Catalog:
     def _index_backup(self, record):
         path = self._index_path(record.dataset)
         stamp = record.time.isoformat()
-        for _attempt in range(CAS_ATTEMPTS):
+        for attempt in range(CAS_ATTEMPTS):
             current = self._read(path, "vm_index")
             index = current.record if current is not None else VmIndex(record.dataset)
             vms = {vm_id: dict(span) for vm_id, span in index.vms.items()}
@@ -310,7 +316,7 @@ class Catalog:
                             create_only=current is None)
                 return
             except WriteConflict:
-                continue
+                self._back_off(attempt)
         raise SmhvError("CATALOG_CONFLICT", "The VM index of dataset %s kept changing underneath (%d attempts)." % (record.dataset,
                                                                                                                  CAS_ATTEMPTS),
                         {"dataset": record.dataset})

@@ -88,7 +88,7 @@ class Scope(Record):
     KIND = "scope"
     _TIMES = ("created",)
     name: str
-    kind: str  # standalone | cluster
+    scope_type: str  # standalone | cluster ("kind" names the record type in every file)
     nodes: tuple
     snapinfo_path: str
     report_path: str

@@ -1,0 +1,108 @@
+"""HostRepository over a scripted HostClient: agent ops and arguments, batching, and refusing blind CAS writes."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import READ_BATCH, HostRepository, WriteConflict, sha256_of
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply
+
+ROOT = "C:\\ClusterStorage\\Volume9\\SnapInfo"
+
+
+class ScriptedHost:
+    """Answers file ops from a dict of Windows paths, checking each reply against the agent's schema."""
+
+    name = "hv01"
+
+    def __init__(self, files=None):
+        self.files = dict(files or {})
+        self.calls = []
+
+    def call(self, op, args=None, check_mode=False, timeout=None, retry_safe=None):
+        self.calls.append((op, args, retry_safe))
+        result = getattr(self, op)(args)
+        assert agent.validate_result(op, result) == []
+        return AgentReply(result, changed=op in ("file_write", "file_delete"))
+
+    def file_read(self, args):
+        files = [{"path": p, "exists": p in self.files, "size": len(self.files[p]) if p in self.files else None,
+                  "sha256": sha256_of(self.files[p]) if p in self.files else None, "content": self.files.get(p)} for p in args["paths"]]
+        return {"files": files, "encoding": "utf-8"}
+
+    def file_write(self, args):
+        self.files[args["path"]] = args["content"]
+        return {"path": args["path"], "size": len(args["content"]), "sha256": sha256_of(args["content"])}
+
+    def file_list(self, args):
+        prefix = args["path"] + "\\"
+        pattern = args["filter"].rstrip("*").upper()
+        entries = [{"path": p, "name": p.rsplit("\\", 1)[1], "is_directory": False, "size": 1} for p in sorted(self.files)
+                   if p.startswith(prefix) and (args["recurse"] or "\\" not in p[len(prefix):])
+                   and p.rsplit("\\", 1)[1].upper().startswith(pattern)]
+        return {"path": args["path"], "exists": True, "entries": entries}
+
+    def file_delete(self, args):
+        deleted = [p for p in args["paths"] if self.files.pop(p, None) is not None]
+        return {"deleted": deleted, "missing": [p for p in args["paths"] if p not in deleted]}
+
+
+def test_reads_are_batched_and_missing_files_are_none():
+    host = ScriptedHost({ROOT + "\\smhv\\v1\\backups\\prod\\b%04d.json" % n: "{}" for n in range(1200)})
+    repository = HostRepository(host, ROOT + "\\")
+    paths = ["smhv/v1/backups/prod/b%04d.json" % n for n in range(1200)] + ["smhv/v1/backups/prod/gone.json"]
+    found = repository.read(paths)
+    assert [op for op, _, _ in host.calls] == ["file_read"] * 3 and len(host.calls[0][1]["paths"]) == READ_BATCH
+    assert host.calls[0][1]["missing_ok"] is True
+    assert found["smhv/v1/backups/prod/b0000.json"].sha256 == sha256_of("{}") and found["smhv/v1/backups/prod/gone.json"] is None
+
+
+def test_list_maps_windows_paths_back_and_rechecks_the_prefix():
+    host = ScriptedHost({ROOT + "\\smhv\\v1\\backups\\prod\\prod_1~x.json": "{}", ROOT + "\\smhv\\v1\\backups\\prod\\PROD_2~x.json": "{}"})
+    repository = HostRepository(host, ROOT)
+    entries = repository.list("smhv/v1/backups/prod", prefix="prod_1~")
+    assert [(e.path, e.name) for e in entries] == [("smhv/v1/backups/prod/prod_1~x.json", "prod_1~x.json")]
+    assert host.calls[0][1] == {"path": ROOT + "\\smhv\\v1\\backups\\prod", "recurse": False, "filter": "prod_1~*"}
+
+
+def test_listing_outside_the_root_is_a_protocol_error():
+    host = ScriptedHost()
+    host.file_list = lambda args: {"path": args["path"], "exists": True,
+                                   "entries": [{"path": "D:\\elsewhere\\x.json", "name": "x.json", "is_directory": False, "size": 1}]}
+    with pytest.raises(SmhvError) as caught:
+        HostRepository(host, ROOT).list("smhv")
+    assert caught.value.code == "HOST_PROTOCOL_ERROR"
+
+
+def test_plain_write_and_delete():
+    host = ScriptedHost()
+    repository = HostRepository(host, ROOT)
+    assert repository.write("smhv/v1/journals/j1.json", "{}") == sha256_of("{}")
+    assert host.calls[-1] == ("file_write", {"path": ROOT + "\\smhv\\v1\\journals\\j1.json", "content": "{}", "create_dirs": True}, True)
+    assert repository.delete(["smhv/v1/journals/j1.json", "smhv/v1/journals/j2.json"]) == ["smhv/v1/journals/j1.json"]
+    assert repository.delete([]) == [] and len(host.calls) == 2
+
+
+def test_conditional_write_is_refused_while_the_agent_cannot_compare_and_swap():
+    if "previous_sha256" in agent.RESULT_SCHEMAS["file_write"]:
+        pytest.skip("the agent's file_write has compare-and-swap")
+    host = ScriptedHost()
+    with pytest.raises(SmhvError) as caught:
+        HostRepository(host, ROOT).write("smhv/v1/leases/hvc1.json", "{}", create_only=True)
+    assert "expected_sha256 / create_only" in caught.value.message and host.calls == []
+
+
+def test_conditional_write_sends_the_condition_and_maps_the_conflict(monkeypatch):
+    monkeypatch.setitem(agent.RESULT_SCHEMAS, "file_write", dict(agent.RESULT_SCHEMAS["file_write"], previous_sha256=agent.Nullable(str)))
+    host = ScriptedHost()
+
+    def conflicting(args):
+        raise SmhvError("WRITE_CONFLICT", "changed underneath", {"actual_sha256": "f" * 64})
+
+    host.file_write = conflicting
+    with pytest.raises(WriteConflict) as caught:
+        HostRepository(host, ROOT).write("smhv/v1/leases/hvc1.json", "{}", expected_sha256="a" * 64)
+    assert caught.value.actual_sha256 == "f" * 64
+    op, args, retry_safe = host.calls[0]
+    assert args["expected_sha256"] == "a" * 64 and args["create_only"] is False and retry_safe is False
