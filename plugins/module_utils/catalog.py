@@ -34,14 +34,15 @@ import dataclasses
 import datetime
 import random
 import time
+import typing
 import uuid
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import (
-    BACKUP_TYPES, METHODS, OUTCOMES, BackupRecord, CatalogFormat, Dataset, Journal, Lease, Policy, Scope, VmIndex, decode, encode)
+    BACKUP_TYPES, METHODS, OUTCOMES, CatalogFormat, Journal, Lease, VmIndex, decode, encode)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import WriteConflict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import (
-    NAME_MAX_LENGTH, STAMP_LENGTH, backup_name, parse_backup_name, validate_name)
+    NAME_MAX_LENGTH, STAMP_LENGTH, backup_name, parse_backup_name, parse_stamp, validate_name)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_retention import RETENTION_TAGS, STATUSES
 
 FORMAT_PATH = "smhv/format.json"
@@ -69,9 +70,8 @@ class Versioned:
     sha256: str
 
 
-@dataclasses.dataclass(frozen=True)
-class BackupSummary:
-    """What a backup's file name says, without reading the record."""
+class BackupSummary(typing.NamedTuple):
+    """What a backup's file name says, without reading the record (a tuple: listings make thousands)."""
 
     name: str
     dataset: str
@@ -87,18 +87,21 @@ def backup_file_name(record):
 
 
 def parse_backup_file_name(dataset, file_name, path):
-    """The BackupSummary a file name encodes, or None for a file that is not a backup record (a temp file, a stray)."""
+    """The BackupSummary a file name in backups/<dataset>/ encodes, or None for anything else (a temp file, a stray)."""
     if not file_name.endswith(".json"):
         return None
     parts = file_name[:-len(".json")].split(SEPARATOR)
     if len(parts) != 4:
         return None
     name, tag, backup_type, status = parts
-    parsed = parse_backup_name(name)
-    if parsed is None or parsed[0].casefold() != dataset.casefold() or tag not in RETENTION_TAGS or backup_type not in BACKUP_TYPES \
-            or status not in STATUSES:
+    # <dataset>_<stamp>: the dataset is the directory's, so slicing replaces a regex (listings parse thousands of names).
+    if len(name) != len(dataset) + 1 + STAMP_LENGTH or name[len(dataset)] != "_" or name[:len(dataset)].casefold() != dataset.casefold() \
+            or tag not in RETENTION_TAGS or backup_type not in BACKUP_TYPES or status not in STATUSES:
         return None
-    return BackupSummary(name, parsed[0], parsed[1], tag, backup_type, status, path)
+    when = parse_stamp(name[-STAMP_LENGTH:])
+    if when is None:
+        return None
+    return BackupSummary(name, name[:len(dataset)], when, tag, backup_type, status, path)
 
 
 class Catalog:
@@ -317,9 +320,8 @@ class Catalog:
                 return
             except WriteConflict:
                 self._back_off(attempt)
-        raise SmhvError("CATALOG_CONFLICT", "The VM index of dataset %s kept changing underneath (%d attempts)." % (record.dataset,
-                                                                                                                 CAS_ATTEMPTS),
-                        {"dataset": record.dataset})
+        raise SmhvError("CATALOG_CONFLICT", "The VM index of dataset %s kept changing underneath (%d attempts)."
+                        % (record.dataset, CAS_ATTEMPTS), {"dataset": record.dataset})
 
     def rebuild_vm_index(self, dataset):
         """Recompute a dataset's VM index from its records (after a restore of old SnapInfo, or by hand)."""
@@ -373,11 +375,12 @@ class Catalog:
     def _with_vm(self, summaries, vm_id):
         """The summaries whose records include `vm_id`, reading as few records as the VM indexes allow."""
         datasets = sorted(set(summary.dataset for summary in summaries))
-        indexes = dict(zip(datasets, (self._read(self._index_path(name), "vm_index") for name in datasets)))
+        paths = {name: self._index_path(name) for name in datasets}
+        found = self.repository.read(list(paths.values()))  # one call for every dataset's index
+        indexes = {name: decode(found[path].text, path, "vm_index") for name, path in paths.items() if found[path] is not None}
         candidates = []
         for summary in summaries:
-            found = indexes[summary.dataset]
-            index = found.record if found is not None else VmIndex(summary.dataset)
+            index = indexes.get(summary.dataset) or VmIndex(summary.dataset)
             span = index.vms.get(vm_id)
             if index.covered_until is None or summary.time > index.covered_until or (
                     span is not None and datetime.datetime.fromisoformat(span["first"]) <= summary.time

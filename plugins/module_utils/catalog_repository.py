@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
+import typing
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
@@ -43,8 +44,9 @@ class StoredFile:
     sha256: str
 
 
-@dataclasses.dataclass(frozen=True)
-class Entry:
+class Entry(typing.NamedTuple):
+    """One directory entry (a tuple: a listing may hold thousands)."""
+
     path: str  # relative to the repository root, '/'-separated
     name: str
     is_directory: bool

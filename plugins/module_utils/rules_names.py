@@ -28,17 +28,16 @@ SNAPINFO_PREFIX = "smhv_snapinfo_"
 # The second snapshot of a vss_provider backup (SMHV: "the first name plus the appendix _backup").
 VSS_SECOND_SUFFIX = "_backup"
 
-# Names become file names on the SnapInfo LUN (datasets/<name>.json, backups/<dataset>/...) and
-# ONTAP snapshot names (at most 255 characters). 64 keeps a record's full path well under
-# Windows' 260-character MAX_PATH, which Windows PowerShell 5.1 still honours.
-NAME_MAX_LENGTH = 64
+# Names become directory and file names on the SnapInfo LUN (backups/<dataset>/<dataset>_<stamp>~...)
+# and ONTAP snapshot names. 40 leaves room for a SnapInfo path of about 70 characters within Windows'
+# 260-character MAX_PATH, which Windows PowerShell 5.1 still honours (catalog.Catalog.initialize).
+NAME_MAX_LENGTH = 40
 _NAME_CHARACTER = re.compile(r"[A-Za-z0-9_-]")
 # Windows reserves these as device names, with any extension: "CON.json" is not a file.
 _WINDOWS_RESERVED = frozenset(["CON", "PRN", "AUX", "NUL"] + ["COM%d" % n for n in range(1, 10)] + ["LPT%d" % n for n in range(1, 10)])
 
-_STAMP_PATTERN = r"(?P<month>\d{2})-(?P<day>\d{2})-(?P<year>\d{4})_(?P<hour>\d{2})\.(?P<minute>\d{2})\.(?P<second>\d{2})"
-_BACKUP_NAME = re.compile(r"^(?P<dataset>[A-Za-z0-9_-]+)_" + _STAMP_PATTERN + r"$")
-_SNAPINFO_NAME = re.compile(r"^" + SNAPINFO_PREFIX + r"(?P<host>[A-Za-z0-9_-]+)_" + _STAMP_PATTERN + r"$")
+_BACKUP_NAME = re.compile(r"^(?P<dataset>[A-Za-z0-9_-]+)_(?P<stamp>[0-9_.-]{%d})$" % STAMP_LENGTH)
+_SNAPINFO_NAME = re.compile(r"^" + SNAPINFO_PREFIX + r"(?P<host>[A-Za-z0-9_-]+)_(?P<stamp>[0-9_.-]{%d})$" % STAMP_LENGTH)
 
 
 def validate_name(kind, name):
@@ -70,10 +69,16 @@ def format_stamp(when):
     return _utc(when).strftime(STAMP_FORMAT)
 
 
-def _stamp_time(match):
+def parse_stamp(stamp):
+    """The UTC datetime of an SMHV stamp `MM-DD-YYYY_HH.MM.SS`, or None. Slices, not a regex: listings parse thousands."""
+    if len(stamp) != STAMP_LENGTH or stamp[2] != "-" or stamp[5] != "-" or stamp[10] != "_" or stamp[13] != "." or stamp[16] != ".":
+        return None
+    digits = stamp[0:2] + stamp[3:5] + stamp[6:10] + stamp[11:13] + stamp[14:16] + stamp[17:19]
+    if not (digits.isascii() and digits.isdigit()):
+        return None
     try:
-        return datetime.datetime(int(match["year"]), int(match["month"]), int(match["day"]), int(match["hour"]),
-                                 int(match["minute"]), int(match["second"]), tzinfo=datetime.timezone.utc)
+        return datetime.datetime(int(stamp[6:10]), int(stamp[0:2]), int(stamp[3:5]), int(stamp[11:13]), int(stamp[14:16]),
+                                 int(stamp[17:19]), tzinfo=datetime.timezone.utc)
     except ValueError:
         return None  # digits in the right places but no such date (02-30-2026)
 
@@ -86,9 +91,7 @@ def backup_name(dataset, when):
 def parse_backup_name(name):
     """(dataset, UTC datetime) of a backup name, or None when `name` is not one."""
     match = _BACKUP_NAME.match(name)
-    if match is None:
-        return None
-    when = _stamp_time(match)
+    when = parse_stamp(match["stamp"]) if match else None
     return None if when is None else (match["dataset"], when)
 
 
@@ -129,7 +132,5 @@ def snapinfo_snapshot_name(hostname, when):
 def parse_snapinfo_snapshot_name(name):
     """(host, UTC datetime) of a SnapInfo snapshot name, or None when `name` is not one."""
     match = _SNAPINFO_NAME.match(name)
-    if match is None:
-        return None
-    when = _stamp_time(match)
+    when = parse_stamp(match["stamp"]) if match else None
     return None if when is None else (match["host"], when)

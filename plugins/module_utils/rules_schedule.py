@@ -151,10 +151,10 @@ def parse_cron(expression, timezone="UTC"):
     if len(fields) != 5:
         raise _invalid("Cron expression %r needs 5 fields (minute hour day-of-month month day-of-week), it has %d."
                        % (text, len(fields)), cron=text)
-    minutes, _ = _cron_field(fields[0], "minute", 0, 59)
-    hours, _ = _cron_field(fields[1], "hour", 0, 23)
+    minutes = _cron_field(fields[0], "minute", 0, 59)[0]
+    hours = _cron_field(fields[1], "hour", 0, 23)[0]
     days, days_restricted = _cron_field(fields[2], "day-of-month", 1, 31)
-    months, _ = _cron_field(fields[3], "month", 1, 12, _MONTH_NAMES)
+    months = _cron_field(fields[3], "month", 1, 12, _MONTH_NAMES)[0]
     weekdays, weekdays_restricted = _cron_field(fields[4], "day-of-week", 0, 7, _DAY_NAMES)
     weekdays = tuple(sorted(set(day % 7 for day in weekdays)))
     schedule = Schedule("cron", timezone, minutes, hours, months, days, weekdays, day_or_weekday=days_restricted and weekdays_restricted,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm, Dataset, Scope
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm, Scope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import backup_name
 
 UTC = datetime.timezone.utc

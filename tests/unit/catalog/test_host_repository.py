@@ -53,7 +53,7 @@ def test_reads_are_batched_and_missing_files_are_none():
     repository = HostRepository(host, ROOT + "\\")
     paths = ["smhv/v1/backups/prod/b%04d.json" % n for n in range(1200)] + ["smhv/v1/backups/prod/gone.json"]
     found = repository.read(paths)
-    assert [op for op, _, _ in host.calls] == ["file_read"] * 3 and len(host.calls[0][1]["paths"]) == READ_BATCH
+    assert [call[0] for call in host.calls] == ["file_read"] * 3 and len(host.calls[0][1]["paths"]) == READ_BATCH
     assert host.calls[0][1]["missing_ok"] is True
     assert found["smhv/v1/backups/prod/b0000.json"].sha256 == sha256_of("{}") and found["smhv/v1/backups/prod/gone.json"] is None
 
