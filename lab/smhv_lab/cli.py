@@ -26,18 +26,22 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 def _pid(state_dir: Path) -> int | None:
     try:
         pid = int((state_dir / PID_FILE).read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return pid
+    return pid if _alive(pid) else None
 
 
 def _summary(endpoints: dict) -> str:
@@ -105,10 +109,11 @@ def cmd_down(args: argparse.Namespace) -> int:
         (state_dir / PID_FILE).unlink(missing_ok=True)
         return 0
     os.kill(pid, signal.SIGTERM)
+    # Wait for the process itself, not only its pid file: its ports close as it exits.
     deadline = time.monotonic() + STOP_TIMEOUT
-    while time.monotonic() < deadline and _pid(state_dir) == pid:
+    while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.05)
-    if _pid(state_dir) == pid:
+    if _alive(pid):
         os.killpg(pid, signal.SIGKILL)
         print(f"smhv-lab (pid {pid}) did not stop in {STOP_TIMEOUT:.0f} s and was killed; state not saved",
               file=sys.stderr)

@@ -7,7 +7,8 @@
     GET  /faults   POST /faults       list / add a rule {target, kind, match, nth, times, params}
     DELETE /faults                    clear rules and latency
     POST /latency                     {target, seconds}
-    POST /guest-data                  {vm, path, data, in_flight}   write inside a VM's first disk
+    POST /guest-data                  {vm, path, data, in_flight}   write a file inside a VM; the path
+                                      is the guest's ('C:\\data\\x.db'; C: is the first virtual disk)
     GET  /guest-data?vm=&path=        {data, complete}
     POST /vm                          {vm, state?, migration?}      change a VM's runtime state
     GET  /log                         commands the hosts did not recognise
