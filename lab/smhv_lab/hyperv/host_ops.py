@@ -6,6 +6,7 @@ from typing import Any
 
 from ..world.windows import Disk
 from .context import OpContext, argument
+from .registry_ops import registry_view
 from .storage_view import disk_records
 
 _REGISTRY_PREFIX = re.compile(r"^(HKLM:?|HKEY_LOCAL_MACHINE)\\", re.IGNORECASE)
@@ -72,7 +73,7 @@ def _firewall_rules(ctx: OpContext, ports: list[int]) -> list[dict[str, Any]]:
 def _registry(ctx: OpContext) -> list[dict[str, Any]]:
     roots = [root.lower() for root in ctx.agent.SMHV_REGISTRY_ROOTS]
     records = []
-    for key, values in ctx.host.registry.items():
+    for key, values in registry_view(ctx).items():
         name = _REGISTRY_PREFIX.sub("HKLM:\\\\", key.rstrip("\\"))
         if any(name.lower() == r or name.lower().startswith(r + "\\") for r in roots):
             records.append({"key": name, "values": {(v or "(default)"): data for v, data in values.items()}})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .file_ops import file_delete, file_list, file_read, file_write, path_info
 from .host_ops import disk_rescan, host_facts
+from .registry_ops import registry_write
 from .vm_ops import vm_inventory
 
 OPS = {
@@ -18,4 +19,5 @@ OPS = {
     "file_list": file_list,
     "file_delete": file_delete,
     "disk_rescan": disk_rescan,
+    "registry_write": registry_write,
 }

@@ -223,6 +223,7 @@ class FailoverCluster:
     site: str = "a"
     csvs: list[ClusterSharedVolume] = field(default_factory=list)
     vm_roles: dict[str, dict[str, str]] = field(default_factory=dict)  # VM id -> name, owner_node, state
+    registry: dict[str, dict[str, Any]] = field(default_factory=dict)  # HKLM:\Cluster\... keys, shared by every node
 
     def csv_for(self, path: str) -> ClusterSharedVolume | None:
         key = access_key(path)
