@@ -95,9 +95,13 @@ integration: venv
 e2e: venv
 	@scripts/pytest.sh tests/e2e -- $(PYTEST_BASE) $(PYTEST_ARGS)
 
-# One pytest run over every suite, so pytest's summary line is the last thing printed.
-test: venv sanity
-	@scripts/pytest.sh $(TEST_DIRS) -- $(PYTEST_BASE) $(PYTEST_ARGS)
+# Sanity, then one pytest run over every suite, so pytest's summary line is the last thing printed.
+# pytest runs even when sanity failed (one CI run shows both); the target then still fails.
+test: venv
+	@sanity=0; scripts/sanity.sh || sanity=$$?; \
+	tests=0; scripts/pytest.sh $(TEST_DIRS) -- $(PYTEST_BASE) $(PYTEST_ARGS) || tests=$$?; \
+	if [ $$sanity -ne 0 ]; then echo "make test: FAILED: sanity (see its errors above)"; exit 1; fi; \
+	exit $$tests
 
 # --- demo / bench / build ----------------------------------------------------------------------
 demo: venv

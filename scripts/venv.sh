@@ -31,3 +31,4 @@ if [[ $# -gt 0 ]]; then
     echo "venv: pip install $* (into $venv)"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
 fi
+echo "venv: $venv ready in $SECONDS s"
