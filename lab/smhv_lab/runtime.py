@@ -5,6 +5,7 @@ and the control API, all on free loopback ports in one process.
 """
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from . import endpoints as endpoints_file
 from .control import ControlServer
 from .faults import FaultRegistry
 from .hyperv import AgentExecutor
+from .hyperv.fleet_ops import host_power
 from .ontap import OntapServer
 from .tls import ensure_certificates, server_context
 from .topology import DEFAULT_TOPOLOGY, build_world, load_topology
@@ -49,7 +51,8 @@ class Lab:
                 self.ontap[name] = server
             for name, host in self.world.hosts.items():
                 server = WinRMServer(name, username=host.username, password=host.password, executor=self.executor,
-                                     faults=self.faults, tls_context=context)
+                                     faults=self.faults, tls_context=context,
+                                     power=functools.partial(host_power, self.world, name))
                 server.start()
                 self.winrm[name] = server
             self.control = ControlServer(self)

@@ -42,7 +42,9 @@ def load_topology(path: Path | None = None) -> dict[str, Any]:
 def build_world(spec: dict[str, Any]) -> World:
     world = World()
     world.settings = {"name": spec.get("name", "lab"), "domain": spec.get("domain", "lab.local"),
-                      "credentials": spec["credentials"]}
+                      "credentials": spec["credentials"],
+                      # Fleet: the share installers and .msu files come from, and how long a reboot takes.
+                      "software_share": spec.get("software_share"), "reboot_seconds": spec.get("reboot_seconds", 2.0)}
     with world.lock:
         _build_storage(world, spec)
         _build_windows(world, spec)
@@ -104,6 +106,7 @@ def _build_windows(world: World, spec: dict[str, Any]) -> None:
             host.ubr = int(item["ubr"])
         if not host.cluster:
             host.features.discard("Failover-Clustering")
+        _fleet_state(host, item)
         if item.get("vss_provider"):
             host.vss_providers.append({"name": "Data ONTAP VSS Hardware Provider",
                                        "id": "{ddd3d232-a96f-4ac5-8f7b-250fd91fd102}", "type": "Hardware",
@@ -120,6 +123,20 @@ def _build_windows(world: World, spec: dict[str, Any]) -> None:
         world.failover_clusters[item["name"]] = FailoverCluster(
             name=item["name"], nodes=list(item["nodes"]), owner_node=item.get("owner_node", item["nodes"][0]),
             site=item.get("site", "a"))
+
+
+def _fleet_state(host: WindowsHost, item: dict[str, Any]) -> None:
+    """What the fleet roles check and fix: firewall rules, missing features, service settings, software."""
+    for rule in item.get("firewall_rules", []):
+        host.firewall_rules[rule["display_name"]] = {
+            "name": rule["name"], "local_ports": [str(p) for p in rule["ports"]], "protocol": "TCP",
+            "direction": "Inbound", "action": "Allow", "enabled": True, "profile": rule.get("profile", "Domain"),
+            "description": rule.get("description", "")}
+    host.features.difference_update(item.get("features_missing", []))
+    for name, settings in item.get("services", {}).items():
+        host.services.setdefault(name, {"display_name": name}).update(settings)
+    for name, version in item.get("software", {}).items():
+        host.installed_software[name] = {"version": str(version), "publisher": "NetApp, Inc."}
 
 
 def _scope_hosts(world: World, names: list[str]) -> list[WindowsHost]:

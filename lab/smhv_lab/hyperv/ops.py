@@ -6,6 +6,7 @@ agent.RESULT_SCHEMAS documents and the PowerShell builds.
 from __future__ import annotations
 
 from .file_ops import file_delete, file_list, file_read, file_write, path_info
+from .fleet_ops import OPS as FLEET_OPS
 from .host_ops import disk_rescan, host_facts
 from .registry_ops import registry_write
 from .vm_ops import vm_inventory
@@ -19,5 +20,6 @@ OPS = {
     "file_list": file_list,
     "file_delete": file_delete,
     "disk_rescan": disk_rescan,
+    **FLEET_OPS,
     "registry_write": registry_write,
 }

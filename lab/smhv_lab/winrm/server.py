@@ -18,7 +18,7 @@ import ssl
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,6 +146,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.path.split("?")[0].rstrip("/").lower() != "/wsman":
             self.respond(404, b"")
             return
+        if not self.server.winrm.powered_on():
+            self.close_connection = True  # a host that is restarting answers nothing
+            return
         result = self.server.authenticator.authenticate(self.auth, self.headers.get("Authorization"))
         auth_headers = [("WWW-Authenticate", value) for value in result.www_authenticate]
         if not result.ok:
@@ -264,8 +267,13 @@ class WinRMServer:
     def __init__(self, host_name: str, *, username: str, password: str, executor: CommandExecutor,
                  faults: FaultRegistry, tls_context: ssl.SSLContext | None, bind: str = "127.0.0.1",
                  http_port: int = 0, https_port: int = 0, max_envelope_kb: int = 500, require_cbt: bool = True,
-                 allow_unencrypted: bool = False, max_receive_wait: float = 1.0):
+                 allow_unencrypted: bool = False, max_receive_wait: float = 1.0,
+                 power: Callable[[], tuple[bool, int]] | None = None):
         self.host_name = host_name
+        # power() -> (up, boot count): a host that is down drops every connection; a new boot count
+        # (the host restarted) ends every shell, as a reboot ends every remote session.
+        self.power = power
+        self._boots: int | None = None
         self.user = LocalUser(host_name, username, password)
         self.faults = faults
         self.tls_context = tls_context
@@ -352,6 +360,16 @@ class WinRMServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def powered_on(self) -> bool:
+        if self.power is None:
+            return True
+        up, boots = self.power()
+        if self._boots is not None and boots != self._boots:
+            old, self.shells = self.shells, ShellTable(ShellContext(self.host_name, self.executor, self.max_receive_wait))
+            old.close()
+        self._boots = boots
+        return up
 
     # -- one SOAP request -------------------------------------------------------------------------
 

@@ -147,6 +147,14 @@ class WindowsHost:
     system_drive: FileTree = field(default_factory=FileTree)  # C:\ outside any LUN
     reachable: bool = True
     uptime_boots: int = 0
+    # Fleet (hyperv/fleet_ops.py): a scheduled reboot's down window (epoch seconds), the last boot, a
+    # restart Windows waits for, and the MSDSM claims (New-MSDSMSupportedHW) as [vendor, product].
+    rebooting_from: float = 0.0
+    rebooting_until: float = 0.0
+    last_boot_time: float = 0.0
+    reboot_pending: bool = False
+    pending_ubr: int = 0  # a cumulative update's build revision, in effect after the restart
+    mpio_hardware: list[list[str]] = field(default_factory=list)
 
     @property
     def build(self) -> int:
