@@ -1,0 +1,251 @@
+"""The backup ops over the world: production checkpoints, the VSS provider backup and pre/post scripts
+(New-SmhvCheckpoint, Remove-SmhvCheckpoint, Invoke-SmhvVssBackup and Invoke-SmhvScript in the agent).
+
+checkpoint_create / checkpoint_remove use the world's checkpoint model: a production checkpoint of a
+running VM flushes the guest's writes in flight first, then puts an .avhdx on every disk; removing it
+merges the layer back (world/windows.py).
+
+vss_backup plays diskshadow, the Hyper-V writer and the Data ONTAP VSS hardware provider in one step:
+the writer has each running guest (with the backup integration service) flush its writes, and the
+provider takes two snapshots of every ONTAP volume behind the given Windows volumes, the shadow copy
+and the one after the writer's autorecovery, named as this lab's provider names them,
+``vss_<shadow copy id>`` and ``vss_<shadow copy id>_ar``. Real providers choose their own names too:
+the controller identifies the new snapshots by comparing the volume before and after, and renames them.
+
+run_script cannot run a program. A lab script is a text file on the host (system drive or a LUN) that
+this op interprets, one command a line, so tests can give scripts any outcome:
+
+    echo TEXT          a line on stdout
+    error TEXT         a line on stderr
+    write PATH TEXT    write TEXT to the file PATH on this host (proof that the script ran, and with what)
+    sleep SECONDS      virtual time: the run fails with SCRIPT_TIMEOUT if the total passes timeout_seconds
+    exit CODE          stop with this exit code (default 0)
+    # or rem ...       a comment
+
+TEXT and PATH expand %NAME% (the request's environment, then COMPUTERNAME), %1..%9 and %* (the
+arguments). Any other line is answered like cmd.exe answers an unknown command (stderr, exit code 9009).
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from ..world.storage import OntapError
+from ..world.windows import checkpoint_create as world_checkpoint_create
+from ..world.windows import checkpoint_remove as world_checkpoint_remove
+from ..world.windows import flush_guest_writes
+from .context import AgentFailure, OpContext, argument, assert_absolute
+
+_DATA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+_VM_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+_VOLUME_ROOT = re.compile(r'[A-Za-z]:\\([^"\r\n*?<>|]+\\)?')
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_EXPANSION = re.compile(r"%(\*|[1-9]|[A-Za-z_][A-Za-z0-9_]*)%|%(\*|[1-9])")
+_OUTPUT_LIMIT = 65536
+
+
+def _data_name(args: dict[str, Any], name: str) -> str:
+    value = argument(args, name, "String", required=True)
+    if not _DATA_NAME.fullmatch(value):
+        raise AgentFailure("BAD_REQUEST", f"Argument '{name}': '{value}' may only hold letters, digits, '_', '-' and '.'.",
+                           {"argument": name})
+    return value
+
+
+def _failure(vm_id: str, vm_name: str | None, code: str, message: str) -> dict[str, Any]:
+    return {"vm_id": vm_id, "vm_name": vm_name, "code": code, "message": message}
+
+
+def checkpoint_create(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    ids = argument(args, "ids", "StringList", required=True)
+    name = _data_name(args, "name")
+    checkpoints, failures, planned = [], [], 0
+    for vm_id in ids:
+        key = vm_id.lower()
+        vm = ctx.host.vms.get(key)
+        if vm is None:
+            failures.append(_failure(key, None, "VM_NOT_FOUND", f"No virtual machine with id {vm_id} on host {ctx.computer_name}."))
+            continue
+        planned += 1
+        if ctx.check_mode:
+            continue
+        try:
+            # Set-VM -CheckpointType ProductionOnly, Checkpoint-VM, then the type set back: the VM's own
+            # type never changes, so passing the type for this one checkpoint is the same thing.
+            checkpoint = world_checkpoint_create(ctx.world, vm.id, name, checkpoint_type="ProductionOnly")
+        except (ValueError, OSError) as error:
+            failures.append(_failure(key, vm.name, "CHECKPOINT_FAILED", str(error)))
+            continue
+        checkpoints.append({"vm_id": key, "vm_name": vm.name, "checkpoint_id": checkpoint.id, "name": checkpoint.name,
+                            "created": checkpoint.created, "checkpoint_type": vm.checkpoint_type})
+    changed = bool(checkpoints) or (ctx.check_mode and planned > 0)
+    return {"checkpoints": checkpoints, "failures": failures}, changed
+
+
+def checkpoint_remove(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    ids = argument(args, "ids", "StringList", required=True)
+    name = _data_name(args, "name")
+    removed, missing, failures = [], [], []
+    for vm_id in ids:
+        key = vm_id.lower()
+        vm = ctx.host.vms.get(key)
+        found = [c for c in vm.checkpoints if c.name == name] if vm is not None else []
+        if not found:
+            missing.append(key)
+            continue
+        for checkpoint in found:
+            try:
+                if not ctx.check_mode:
+                    world_checkpoint_remove(ctx.world, vm.id, checkpoint.id)
+            except (KeyError, ValueError, OSError) as error:
+                failures.append(_failure(key, vm.name, "CHECKPOINT_FAILED", str(error)))
+                continue
+            removed.append({"vm_id": key, "checkpoint_id": checkpoint.id})
+    return {"removed": removed, "missing": missing, "failures": failures}, bool(removed)
+
+
+def _vss_failure(ctx: OpContext, message: str, volumes: list[str]) -> AgentFailure:
+    return AgentFailure("VSS_BACKUP_FAILED", f"diskshadow on host {ctx.computer_name} did not create the shadow copies "
+                        f"(exit code 1, 0 of {len(volumes)} volumes): {message}", {"exit_code": 1, "volumes": volumes})
+
+
+def vss_backup(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    ids = argument(args, "ids", "StringList", required=True)
+    volumes = argument(args, "volumes", "StringList", required=True)
+    _data_name(args, "name")
+    for vm_id in ids:
+        if not _VM_ID.fullmatch(vm_id):
+            raise AgentFailure("BAD_REQUEST", f"Argument 'ids': '{vm_id}' is not a VM id (GUID).", {"argument": "ids"})
+    if not volumes:
+        raise AgentFailure("BAD_REQUEST", "Argument 'volumes' must name at least one volume.", {"argument": "volumes"})
+    for volume in volumes:
+        if not _VOLUME_ROOT.fullmatch(volume):
+            raise AgentFailure("BAD_REQUEST", f"Argument 'volumes': '{volume}' is not a volume root (J:\\ or a mount point "
+                               "such as C:\\ClusterStorage\\Volume1\\).", {"argument": "volumes", "volume": volume})
+    provider = ctx.agent.NETAPP_VSS_PROVIDER_ID
+    if not any(p["id"].lower() == provider for p in ctx.host.vss_providers):
+        raise AgentFailure("VSS_PROVIDER_MISSING", f"The Data ONTAP VSS Hardware Provider is not registered on host "
+                           f"{ctx.computer_name}; install SnapDrive for Windows, or use the checkpoint method.",
+                           {"provider": provider})
+    if ctx.check_mode:
+        return {"shadow_copy_set_id": "", "shadow_copies": [], "exit_code": 0, "output": ""}, True
+    # Which ONTAP volume holds each Windows volume (the provider snapshots whole FlexVols).
+    targets: dict[int, tuple[Any, Any]] = {}
+    for volume in volumes:
+        disk = ctx.host.online_disk_for(volume)
+        cluster, lun = ctx.world.find_lun_by_serial(disk.serial) if disk is not None else (None, None)
+        if lun is None:
+            raise _vss_failure(ctx, f"volume {volume} is not on a Data ONTAP LUN this host sees.", volumes)
+        targets.setdefault(id(lun.volume), (cluster, lun.volume))
+    # The Hyper-V writer: each running guest with the backup integration service flushes (in-guest VSS).
+    for vm_id in ids:
+        vm = ctx.host.vms.get(vm_id.lower())
+        if vm is not None and vm.state == "Running" and vm.integration_services.get("Backup (volume shadow copy)", False):
+            flush_guest_writes(ctx.world, vm.id)
+    set_id = str(uuid.uuid4())
+    copies = [{"volume": volume, "shadow_copy_id": "{%s}" % uuid.uuid4()} for volume in volumes]
+    taken = []
+    try:
+        for index, (cluster, volume) in enumerate(targets.values()):
+            tag = copies[min(index, len(copies) - 1)]["shadow_copy_id"].strip("{}").replace("-", "")
+            for suffix in ("", "_ar"):
+                snapshot = cluster._take_snapshot(volume, f"vss_{tag}{suffix}", comment="Data ONTAP VSS hardware provider")
+                taken.append((cluster, snapshot))
+    except OntapError as error:
+        for cluster, snapshot in taken:  # a provider that fails deletes what it made
+            cluster.delete_snapshot(snapshot)
+        raise _vss_failure(ctx, str(error), volumes) from None
+    lines = ["DISKSHADOW.EXE  Copyright (C) Microsoft Corporation.", "", "-> set context persistent", "-> begin backup", "-> create"]
+    lines += [f"Alias SMHV{index} for shadow ID {copy['shadow_copy_id']} set as environment variable."
+              for index, copy in enumerate(copies)]
+    lines += [f"Alias VSS_SHADOW_SET for value {{{set_id}}} set as environment variable.", "-> end backup"]
+    output = "\r\n".join(lines) + "\r\n"
+    return {"shadow_copy_set_id": "{%s}" % set_id, "shadow_copies": copies, "exit_code": 0, "output": output}, True
+
+
+def _environment(args: dict[str, Any]) -> dict[str, str]:
+    value = args.get("environment")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AgentFailure("BAD_REQUEST", "Argument 'environment' must be a JSON object of names to strings.",
+                           {"argument": "environment"})
+    for name, item in value.items():
+        if not _ENV_NAME.fullmatch(name) or not isinstance(item, str):
+            raise AgentFailure("BAD_REQUEST", f"Argument 'environment': '{name}' must be a variable name with a string value.",
+                               {"argument": "environment", "name": name})
+    return dict(value)
+
+
+def _timeout(args: dict[str, Any]) -> int:
+    value = args.get("timeout_seconds")
+    if value is None:
+        return 3600
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise AgentFailure("BAD_REQUEST", "Argument 'timeout_seconds' must be a positive integer.", {"argument": "timeout_seconds"})
+    return value
+
+
+def _expand(text: str, environment: dict[str, str], arguments: list[str]) -> str:
+    def one(match: re.Match) -> str:
+        key = match.group(1) or match.group(2)
+        if key == "*":
+            return " ".join(arguments)
+        if key.isdigit():
+            return arguments[int(key) - 1] if int(key) <= len(arguments) else ""
+        folded = {name.lower(): value for name, value in environment.items()}
+        return folded.get(key.lower(), match.group(0))
+    return _EXPANSION.sub(one, text)
+
+
+def run_script(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    path = argument(args, "path", "String", required=True)
+    arguments = argument(args, "arguments", "StringList", [])
+    environment = {"COMPUTERNAME": ctx.computer_name, **_environment(args)}
+    timeout = _timeout(args)
+    assert_absolute(path, "path")
+    try:
+        text = ctx.host.read_file(ctx.world, path).decode("utf-8", errors="replace")
+    except (FileNotFoundError, ValueError):
+        raise AgentFailure("FILE_NOT_FOUND", f"Script {path} does not exist on host {ctx.computer_name}.", {"path": path}) from None
+    if ctx.check_mode:
+        return {"path": path, "exit_code": 0, "stdout": "", "stderr": "", "milliseconds": 0}, True
+    stdout, stderr, exit_code, elapsed = [], [], 0, 0.0
+    for raw in text.splitlines():
+        line = raw.strip()
+        command, _, rest = line.partition(" ")
+        command = command.lower()
+        if not line or command in ("#", "rem") or line.startswith("#"):
+            continue
+        if command == "echo":
+            stdout.append(_expand(rest, environment, arguments))
+        elif command == "error":
+            stderr.append(_expand(rest, environment, arguments))
+        elif command == "write":
+            target, _, content = rest.partition(" ")
+            ctx.host.write_file(ctx.world, _expand(target, environment, arguments),
+                                _expand(content, environment, arguments).encode("utf-8"))
+        elif command == "sleep":
+            elapsed += float(rest or 0)
+            if elapsed > timeout:
+                raise AgentFailure("SCRIPT_TIMEOUT", f"Script {path} did not finish within {timeout} seconds on host "
+                                   f"{ctx.computer_name} and was stopped.",
+                                   {"path": path, "timeout": timeout, "stdout": "\r\n".join(stdout)})
+        elif command == "exit":
+            exit_code = int(rest or 0)
+            break
+        else:
+            stderr.append(f"'{command}' is not recognized as an internal or external command,\r\noperable program or batch file.")
+            exit_code = 9009
+    result = {"path": path, "exit_code": exit_code, "stdout": "\r\n".join(stdout)[-_OUTPUT_LIMIT:],
+              "stderr": "\r\n".join(stderr)[-_OUTPUT_LIMIT:], "milliseconds": int(elapsed * 1000)}
+    return result, True
+
+
+OPS = {
+    "checkpoint_create": checkpoint_create,
+    "checkpoint_remove": checkpoint_remove,
+    "vss_backup": vss_backup,
+    "run_script": run_script,
+}
