@@ -37,6 +37,8 @@ AGENT_ERROR_CODES = {
     "VSS_PROVIDER_MISSING": "The Data ONTAP VSS hardware provider is not registered on the host (SnapDrive not installed).",
     "VSS_BACKUP_FAILED": "diskshadow did not create the shadow copies; its exit code and output are in the details.",
     "SCRIPT_TIMEOUT": "A pre- or post-script did not finish in time and was stopped.",
+    "WRITE_CONFLICT": "A conditional file_write found other content (expected_sha256) or an existing file (create_only).",
+    "WRITE_LOCKED": "Another writer held the file's .lock for longer than file_write waits.",
     "PROCESS_TIMEOUT": "An installer or other program the agent started did not finish in time.",
     "REBOOT_FAILED": "shutdown.exe refused to schedule the restart.",
     "HOTFIX_FILE_NOT_FOUND": "No .msu file for the KB in the source folder.",
@@ -198,7 +200,8 @@ RESULT_SCHEMAS = {
                    "content": Nullable(str)}],
         "encoding": str,
     },
-    "file_write": {"path": str, "size": int, "sha256": str},
+    # previous_sha256: the file's hash before the write (null: there was none), the same as sha256 when unchanged.
+    "file_write": {"path": str, "size": int, "sha256": str, "previous_sha256": Nullable(str)},
     "file_list": {
         "path": str,
         "exists": bool,
@@ -1232,9 +1235,104 @@ function Read-SmhvFile {
     New-SmhvOpResult -Result ([ordered]@{ files = $files; encoding = $encoding })
 }
 
+function Get-SmhvFileSha256 {
+    # The hash of a file's bytes, or $null when there is no such file.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Path
+    )
+    if (-not (Test-Path -LiteralPath $Path -PathType Leaf)) {
+        return $null
+    }
+    Get-SmhvSha256 -Bytes ([System.IO.File]::ReadAllBytes($Path))
+}
+
+function Assert-SmhvWriteCondition {
+    # The condition of a conditional file_write against the file's current hash ($null: no file).
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Path,
+        # [object], not [string]: PowerShell would turn $null into '' for a string parameter.
+        [AllowNull()][object]$Current,
+        [AllowNull()][object]$Expected,
+        [bool]$CreateOnly
+    )
+    $details = [ordered]@{ path = $Path; expected_sha256 = $Expected; create_only = $CreateOnly; actual_sha256 = $Current }
+    if ($CreateOnly -and $null -ne $Current) {
+        throw (New-SmhvError -Code 'WRITE_CONFLICT' -Message "File '$Path' already exists (create_only)." -Details $details)
+    }
+    if ($null -ne $Expected -and $Current -ne $Expected) {
+        $found = 'no file'
+        if ($null -ne $Current) {
+            $found = "sha256 $Current"
+        }
+        throw (New-SmhvError -Code 'WRITE_CONFLICT' -Message "File '$Path' changed underneath: expected sha256 $Expected, found $found." -Details $details)
+    }
+}
+
+function Enter-SmhvFileLock {
+    # The lock that makes a file_write's compare and replace one step for every writer of the file:
+    # '<path>.lock', created with FileMode.CreateNew (exactly one creator wins, on NTFS and on a CSV
+    # that several cluster nodes write) and held open without sharing until the caller disposes it.
+    # DeleteOnClose has Windows remove the file when the handle closes, also when the process dies.
+    # Stale locks: a lock file older than $StaleSeconds whose holder vanished without closing it (a
+    # node that lost power mid-write) is deleted. The delete only succeeds when no process holds the
+    # file open (holders open it without FileShare.Delete), so a live lock is never broken; otherwise
+    # the writer waits, and after $TimeoutMilliseconds answers WRITE_LOCKED naming the lock file.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Path,
+        [int]$TimeoutMilliseconds = 10000,
+        [int]$StaleSeconds = 120
+    )
+    $lockPath = $Path + '.lock'
+    $deadline = [System.DateTime]::UtcNow.AddMilliseconds($TimeoutMilliseconds)
+    $reason = ''
+    while ($true) {
+        try {
+            return New-Object -TypeName System.IO.FileStream -ArgumentList @($lockPath, [System.IO.FileMode]::CreateNew,
+                [System.IO.FileAccess]::Write, [System.IO.FileShare]::None, 1, [System.IO.FileOptions]::DeleteOnClose)
+        } catch {
+            # New-Object wraps the constructor's exception: find the IO failure (the file exists, or a
+            # delete of the previous lock is still pending, which Windows reports as access denied).
+            $inner = $_.Exception
+            while ($null -ne $inner.InnerException -and $inner -isnot [System.IO.IOException] -and $inner -isnot [System.UnauthorizedAccessException]) {
+                $inner = $inner.InnerException
+            }
+            if ($inner -isnot [System.IO.IOException] -and $inner -isnot [System.UnauthorizedAccessException]) {
+                throw
+            }
+            $reason = $inner.Message
+        }
+        $age = $null
+        if ([System.IO.File]::Exists($lockPath)) {
+            $age = ([System.DateTime]::UtcNow - [System.IO.File]::GetLastWriteTimeUtc($lockPath)).TotalSeconds
+            if ($age -gt $StaleSeconds) {
+                try {
+                    [System.IO.File]::Delete($lockPath)
+                    continue
+                } catch {
+                    $reason = "the lock is $([int]$age) s old but still held open: $($_.Exception.Message)"
+                }
+            }
+        }
+        if ([System.DateTime]::UtcNow -ge $deadline) {
+            $message = "File '$Path' stayed locked by another writer for $TimeoutMilliseconds ms ($lockPath; $reason). Try again; a lock " +
+                "file older than $StaleSeconds s that no process holds open is removed by the next writer."
+            throw (New-SmhvError -Code 'WRITE_LOCKED' -Message $message -Details ([ordered]@{ path = $Path; lock_path = $lockPath; age_seconds = $age }))
+        }
+        [System.Threading.Thread]::Sleep(25)
+    }
+}
+
 function Write-SmhvFile {
     # Atomic and idempotent: same content -> unchanged; otherwise a temporary file in the same
     # directory (same volume) replaces the target in one rename, so a reader never sees half a file.
+    # Conditional (compare-and-swap): expected_sha256 replaces only the file with that hash,
+    # create_only creates only a file that is not there; a failed condition answers WRITE_CONFLICT
+    # with the hash found. Every write that changes the file compares and replaces while holding
+    # '<path>.lock' (Enter-SmhvFileLock), so writers on several cluster nodes cannot interleave; and
+    # create_only's rename is File.Move, which refuses to overwrite a file that appeared meanwhile.
     [CmdletBinding()]
     param(
         [Parameter(Mandatory)][psobject]$Arguments,
@@ -1244,10 +1342,21 @@ function Write-SmhvFile {
     $content = Get-SmhvArgument -Arguments $Arguments -Name 'content' -Type String -Required
     $encoding = Get-SmhvEncodingArgument -Arguments $Arguments
     $createDirs = Get-SmhvArgument -Arguments $Arguments -Name 'create_dirs' -Type Boolean -Default $false
+    $expected = Get-SmhvArgument -Arguments $Arguments -Name 'expected_sha256' -Type String -Default $null
+    $createOnly = Get-SmhvArgument -Arguments $Arguments -Name 'create_only' -Type Boolean -Default $false
     Assert-SmhvAbsolutePath -Path $path -Argument 'path'
+    if ($null -ne $expected) {
+        if ($expected -notmatch '^[0-9A-Fa-f]{64}$') {
+            throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Argument 'expected_sha256' must be 64 hexadecimal digits." -Details @{ argument = 'expected_sha256' })
+        }
+        if ($createOnly) {
+            throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Arguments 'expected_sha256' and 'create_only' exclude each other." -Details @{ argument = 'create_only' })
+        }
+        $expected = $expected.ToLowerInvariant()
+    }
     $bytes = ConvertFrom-SmhvContent -Content $content -Encoding $encoding
     $sha256 = Get-SmhvSha256 -Bytes $bytes
-    $result = [ordered]@{ path = $path; size = $bytes.Length; sha256 = $sha256 }
+    $result = [ordered]@{ path = $path; size = $bytes.Length; sha256 = $sha256; previous_sha256 = $null }
     $directory = [System.IO.Path]::GetDirectoryName($path)
     if ([string]::IsNullOrEmpty($directory) -or [string]::IsNullOrEmpty([System.IO.Path]::GetFileName($path))) {
         throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Argument 'path': '$path' does not name a file." -Details @{ argument = 'path'; path = $path })
@@ -1257,8 +1366,10 @@ function Write-SmhvFile {
         $message = "Directory '$directory' does not exist (set create_dirs to create it)."
         throw (New-SmhvError -Code 'PATH_NOT_FOUND' -Message $message -Details @{ path = $path; directory = $directory })
     }
-    $exists = Test-Path -LiteralPath $path -PathType Leaf
-    if ($exists -and (Get-SmhvSha256 -Bytes ([System.IO.File]::ReadAllBytes($path))) -eq $sha256) {
+    $current = Get-SmhvFileSha256 -Path $path
+    Assert-SmhvWriteCondition -Path $path -Current $current -Expected $expected -CreateOnly $createOnly
+    $result.previous_sha256 = $current
+    if ($current -eq $sha256) {
         return New-SmhvOpResult -Result $result
     }
     if ($CheckMode) {
@@ -1267,19 +1378,36 @@ function Write-SmhvFile {
     if (-not $directoryExists) {
         $null = [System.IO.Directory]::CreateDirectory($directory)
     }
+    $lock = Enter-SmhvFileLock -Path $path
     $temporary = [System.IO.Path]::Combine($directory, ('.{0}.{1}.tmp' -f [System.IO.Path]::GetFileName($path), [guid]::NewGuid().ToString('N')))
     try {
+        # Under the lock: the file may have changed since the first look.
+        $current = Get-SmhvFileSha256 -Path $path
+        Assert-SmhvWriteCondition -Path $path -Current $current -Expected $expected -CreateOnly $createOnly
+        $result.previous_sha256 = $current
+        if ($current -eq $sha256) {
+            return New-SmhvOpResult -Result $result
+        }
         [System.IO.File]::WriteAllBytes($temporary, $bytes)
-        if ($exists) {
+        if ($null -ne $current) {
             # [NullString]::Value: PowerShell would pass $null to a string parameter as '', which File.Replace rejects.
             [System.IO.File]::Replace($temporary, $path, [NullString]::Value)
         } else {
-            [System.IO.File]::Move($temporary, $path)
+            try {
+                [System.IO.File]::Move($temporary, $path)
+            } catch {
+                # A writer that does not take the lock (an older agent) created the file meanwhile.
+                if (-not $createOnly -or -not [System.IO.File]::Exists($path)) {
+                    throw
+                }
+                Assert-SmhvWriteCondition -Path $path -Current (Get-SmhvFileSha256 -Path $path) -Expected $expected -CreateOnly $createOnly
+            }
         }
     } finally {
         if ([System.IO.File]::Exists($temporary)) {
             [System.IO.File]::Delete($temporary)
         }
+        $lock.Dispose()
     }
     New-SmhvOpResult -Result $result -Changed $true
 }

@@ -82,12 +82,35 @@ def file_read(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], boo
     return {"files": files, "encoding": encoding}, False
 
 
+def _write_condition(path: str, current: str | None, expected: str | None, create_only: bool) -> None:
+    """Assert-SmhvWriteCondition: a conditional write's condition against the current hash (None: no file)."""
+    details = {"path": path, "expected_sha256": expected, "create_only": create_only, "actual_sha256": current}
+    if create_only and current is not None:
+        raise AgentFailure("WRITE_CONFLICT", f"File '{path}' already exists (create_only).", details)
+    if expected is not None and current != expected:
+        found = f"sha256 {current}" if current is not None else "no file"
+        raise AgentFailure("WRITE_CONFLICT", f"File '{path}' changed underneath: expected sha256 {expected}, found {found}.",
+                           details)
+
+
 def file_write(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Write-SmhvFile. The agent compares and replaces under '<path>.lock'; here the executor runs the
+    whole op under the world lock, which gives every writer the same one-step compare-and-replace."""
     path = argument(args, "path", "String", required=True)
     content = argument(args, "content", "String", required=True)
     encoding = encoding_argument(args)
     create_dirs = argument(args, "create_dirs", "Boolean", False)
+    expected = argument(args, "expected_sha256", "String", None)
+    create_only = argument(args, "create_only", "Boolean", False)
     assert_absolute(path, "path")
+    if expected is not None:
+        if not re.fullmatch(r"[0-9A-Fa-f]{64}", expected):
+            raise AgentFailure("BAD_REQUEST", "Argument 'expected_sha256' must be 64 hexadecimal digits.",
+                               {"argument": "expected_sha256"})
+        if create_only:
+            raise AgentFailure("BAD_REQUEST", "Arguments 'expected_sha256' and 'create_only' exclude each other.",
+                               {"argument": "create_only"})
+        expected = expected.lower()
     if encoding == "base64":
         try:
             data = base64.b64decode(content, validate=True)
@@ -95,7 +118,7 @@ def file_write(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bo
             raise AgentFailure("BAD_REQUEST", "Argument 'content' is not valid base64.", {"argument": "content"}) from None
     else:
         data = content.encode("utf-8", errors="surrogatepass")
-    result = {"path": path, "size": len(data), "sha256": _sha256(data)}
+    result = {"path": path, "size": len(data), "sha256": _sha256(data), "previous_sha256": None}
     directory, name = _split(path)
     if not directory or not name:
         raise AgentFailure("BAD_REQUEST", f"Argument 'path': '{path}' does not name a file.",
@@ -104,7 +127,10 @@ def file_write(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bo
     if not directory_exists and not create_dirs:
         raise AgentFailure("PATH_NOT_FOUND", f"Directory '{directory}' does not exist (set create_dirs to create it).",
                            {"path": path, "directory": directory})
-    if _is_file(ctx, path) and _sha256(ctx.host.read_file(ctx.world, path)) == result["sha256"]:
+    current = _sha256(ctx.host.read_file(ctx.world, path)) if _is_file(ctx, path) else None
+    _write_condition(path, current, expected, create_only)
+    result["previous_sha256"] = current
+    if current == result["sha256"]:
         return result, False
     if ctx.check_mode:
         return result, True

@@ -90,6 +90,29 @@ def test_file_write_errors(call):
     assert call("file_read", {"paths": ["J:\\absent.txt"]})["error"]["code"] == "FILE_NOT_FOUND"
 
 
+def test_file_write_compare_and_swap(call):
+    path = "J:\\SnapInfo\\leases\\hvc1.json"
+    created = call("file_write", {"path": path, "content": "one", "create_dirs": True, "create_only": True})
+    assert created["changed"] is True and created["result"]["previous_sha256"] is None
+    first = created["result"]["sha256"]
+    again = call("file_write", {"path": path, "content": "one", "create_only": True})
+    assert again["error"]["code"] == "WRITE_CONFLICT" and again["error"]["details"]["actual_sha256"] == first
+    swapped = call("file_write", {"path": path, "content": "two", "expected_sha256": first.upper()})
+    assert swapped["changed"] is True and swapped["result"]["previous_sha256"] == first
+    stale = call("file_write", {"path": path, "content": "three", "expected_sha256": first}, check_mode=True)
+    assert stale["error"]["code"] == "WRITE_CONFLICT" and stale["error"]["details"]["actual_sha256"] == swapped["result"]["sha256"]
+    assert "expected sha256 %s, found sha256 %s" % (first, swapped["result"]["sha256"]) in stale["error"]["message"]
+    (read,) = call("file_read", {"paths": [path]})["result"]["files"]
+    assert read["content"] == "two"
+    gone = call("file_write", {"path": "J:\\SnapInfo\\absent.json", "content": "x", "expected_sha256": first})
+    assert gone["error"]["code"] == "WRITE_CONFLICT" and gone["error"]["details"]["actual_sha256"] is None
+    unchanged = call("file_write", {"path": path, "content": "two", "expected_sha256": swapped["result"]["sha256"]})
+    assert unchanged["changed"] is False and unchanged["result"]["previous_sha256"] == swapped["result"]["sha256"]
+    assert call("file_write", {"path": path, "content": "x", "expected_sha256": "abc"})["error"]["code"] == "BAD_REQUEST"
+    both = call("file_write", {"path": path, "content": "x", "expected_sha256": first, "create_only": True})
+    assert both["error"]["code"] == "BAD_REQUEST"
+
+
 def test_binary_content_round_trips_as_base64(call):
     data = bytes(range(256))
     call("file_write", {"path": "J:\\blob.bin", "content": base64.b64encode(data).decode(), "encoding": "base64"})

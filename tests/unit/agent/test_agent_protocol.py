@@ -67,8 +67,9 @@ def test_decode_response_rejects_bad_answers(text, message):
 
 
 def test_validate_result_reports_shape_problems():
-    good = {"path": "J:\\a", "size": 1, "sha256": "ab"}
+    good = {"path": "J:\\a", "size": 1, "sha256": "ab", "previous_sha256": None}
     assert AGENT.validate_result("file_write", good) == []
+    assert AGENT.validate_result("file_write", dict(good, previous_sha256="cd")) == []
     problems = AGENT.validate_result("file_write", {"path": "J:\\a", "size": True, "extra": 1})
     assert "file_write: missing key 'sha256'" in problems
     assert "file_write: unexpected key 'extra'" in problems

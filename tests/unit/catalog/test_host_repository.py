@@ -32,8 +32,13 @@ class ScriptedHost:
         return {"files": files, "encoding": "utf-8"}
 
     def file_write(self, args):
+        # The agent's conditions: create_only, or expected_sha256 against the current content.
+        previous = sha256_of(self.files[args["path"]]) if args["path"] in self.files else None
+        if (args.get("create_only") and previous is not None) or \
+                (args.get("expected_sha256") is not None and args["expected_sha256"] != previous):
+            raise SmhvError("WRITE_CONFLICT", "changed underneath", {"actual_sha256": previous})
         self.files[args["path"]] = args["content"]
-        return {"path": args["path"], "size": len(args["content"]), "sha256": sha256_of(args["content"])}
+        return {"path": args["path"], "size": len(args["content"]), "sha256": sha256_of(args["content"]), "previous_sha256": previous}
 
     def file_list(self, args):
         prefix = args["path"] + "\\"
@@ -106,3 +111,23 @@ def test_conditional_write_sends_the_condition_and_maps_the_conflict(monkeypatch
     assert caught.value.actual_sha256 == "f" * 64
     op, args, retry_safe = host.calls[0]
     assert args["expected_sha256"] == "a" * 64 and args["create_only"] is False and retry_safe is False
+
+
+def test_catalog_over_the_host_uses_real_compare_and_swap():
+    """With the agent's conditional file_write, a dataset update from a stale read is refused, then retried by update_dataset."""
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Dataset
+    from unit.catalog.factory import SCOPE
+
+    host = ScriptedHost()
+    catalog = Catalog(HostRepository(host, ROOT), sleep=lambda seconds: None)
+    catalog.initialize(SCOPE)
+    created = catalog.put_dataset(Dataset("prod", "first"))
+    catalog.update_dataset("prod", lambda d: Dataset(d.name, "second", created=d.created))
+    with pytest.raises(WriteConflict):
+        catalog.put_dataset(Dataset("prod", "third"), expected_sha256=created.sha256)
+    with pytest.raises(SmhvError) as caught:
+        catalog.put_dataset(Dataset("prod"))
+    assert caught.value.code == "DATASET_EXISTS"
+    conditional = [args for op, args, _ in host.calls if op == "file_write" and (args.get("create_only") or args.get("expected_sha256"))]
+    assert conditional and all(retry_safe is False for op, args, retry_safe in host.calls if op == "file_write" and args in conditional)
