@@ -24,7 +24,7 @@ import dataclasses
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Scope
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository, WriteConflict
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import HostClient, call_many
 
@@ -240,23 +240,6 @@ def lun_facts(lun, volume=None):
 
 # -- registration --------------------------------------------------------------------------------
 
-class _RegistrationRepository(HostRepository):
-    """HostRepository for registering a scope while the agent's file_write has no compare-and-swap:
-    a conditional write is checked by reading first. Registration is an administrator's one-off, so
-    the window between the read and the write is accepted; once the agent compares on the host
-    (file_write returns previous_sha256), the real conditional write is used."""
-
-    def write(self, path, text, expected_sha256=None, create_only=False):
-        if "previous_sha256" in agent.RESULT_SCHEMAS["file_write"] or (expected_sha256 is None and not create_only):
-            return super().write(path, text, expected_sha256, create_only)
-        current = self.read([path])[path]
-        if create_only and current is not None:
-            raise WriteConflict(path, None, current.sha256)
-        if expected_sha256 is not None and (current is None or current.sha256 != expected_sha256):
-            raise WriteConflict(path, expected_sha256, None if current is None else current.sha256)
-        return super().write(path, text)
-
-
 def _current_scope_record(catalog):
     try:
         return catalog.scope()
@@ -301,12 +284,16 @@ def _require_shared_disk(session, snapinfo_path, record):
                         {"path": snapinfo_path, "disk_serial": serial, "nodes_without_disk": missing})
 
 
-def _vm_data_on_volume(session, storage, lun):
+def _vm_data_on_volume(session, storage, lun, warnings):
     """Names of the VMs with a file on the SnapInfo LUN's volume (every node's VMs)."""
     per_vm = {}
     for name, outcome in session.call_nodes("vm_inventory").items():
         if isinstance(outcome, SmhvError):
-            raise outcome
+            if name == session.owner.name:
+                raise outcome
+            warnings.append("Cluster node %s did not answer (%s): its VMs were not checked for data on the SnapInfo volume."
+                            % (name, outcome.message))
+            continue
         for vm in outcome.result["vms"]:
             for item in vm["files"]:
                 if item["storage"]["netapp_lun"] and item["storage"]["disk_serial"]:
@@ -344,7 +331,7 @@ def register(session, storage, snapinfo_path, report_path, snaps_count=DEFAULT_S
     lun = snapinfo_lun(session, storage, snapinfo_path, records[snapinfo_path])
     _validate_report_path(session, report_path, records[report_path])
     _require_shared_disk(session, snapinfo_path, records[snapinfo_path])
-    sharing = _vm_data_on_volume(session, storage, lun)
+    sharing = _vm_data_on_volume(session, storage, lun, warnings)
     if sharing:
         warnings.append("The SnapInfo LUN %s is on volume %s:%s, which also holds data of VM(s) %s. NetApp recommends a volume of its own "
                         "for SnapInfo, so that restoring SnapInfo never touches VM data." % (lun.path, lun.svm, lun.volume_name,
@@ -358,7 +345,7 @@ def register(session, storage, snapinfo_path, report_path, snaps_count=DEFAULT_S
 
     wanted = Scope(name=session.name, scope_type=session.kind, nodes=tuple(session.node_names), snapinfo_path=snapinfo_path,
                    report_path=report_path, snapinfo_copies=snaps_count)
-    catalog = Catalog(_RegistrationRepository(session.owner, snapinfo_path))
+    catalog = Catalog(HostRepository(session.owner, snapinfo_path))
     current = _current_scope_record(catalog)
     record_path = "%s\\%s" % (snapinfo_path.rstrip("\\"), SCOPE_RECORD)
     if current is None:
