@@ -1554,9 +1554,13 @@ function Get-SmhvRegistryValueArgument {
         $spec = $entry.Value
         $type = $null
         $data = $null
-        if ($spec -is [System.Management.Automation.PSCustomObject] -and $null -ne $spec.PSObject.Properties['type'] -and $null -ne $spec.PSObject.Properties['data']) {
-            $type = $spec.PSObject.Properties['type'].Value
-            $data = $spec.PSObject.Properties['data'].Value
+        if ($spec -is [System.Management.Automation.PSCustomObject]) {
+            $typeProperty = $spec.PSObject.Properties['type']
+            $dataProperty = $spec.PSObject.Properties['data']
+            if ($null -ne $typeProperty -and $null -ne $dataProperty) {
+                $type = $typeProperty.Value
+                $data = $dataProperty.Value
+            }
         }
         $valid = ($type -ceq 'String' -and $data -is [string]) -or
             ($type -ceq 'DWord' -and ($data -is [int] -or $data -is [long]) -and $data -ge 0 -and $data -le [int]::MaxValue)

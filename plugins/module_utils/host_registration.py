@@ -219,8 +219,8 @@ def snapinfo_lun(session, storage, snapinfo_path, record=None):
                         "LUN to the host first." % (snapinfo_path, session.owner.name), details)
     if not where["netapp_lun"] or not where["disk_serial"]:
         raise SmhvError("NOT_ON_ONTAP", "SnapInfo path %s on host %s is on disk %s (%s), which is not an ONTAP LUN. Put SnapInfo on a "
-                        "NetApp LUN, on a volume of its own." % (snapinfo_path, session.owner.name, where["disk_number"],
-                                                                  where["access_path"]), details)
+                        "NetApp LUN, on a volume of its own."
+                        % (snapinfo_path, session.owner.name, where["disk_number"], where["access_path"]), details)
     found = storage.find_luns_by_serials([where["disk_serial"]])
     if where["disk_serial"] not in found:
         raise SmhvError("NOT_ON_ONTAP", "SnapInfo path %s on host %s is on NetApp disk serial %s, which none of the configured ONTAP "

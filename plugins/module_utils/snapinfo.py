@@ -86,7 +86,7 @@ def take(session, storage, snapinfo_path=None, retention=None, min_interval=0, s
     newest = existing[-1] if existing else None
     recent = newest is not None and min_interval > 0 and (now - newest[1]).total_seconds() < min_interval
     name = snapinfo_snapshot_name(session.name, now)
-    create = not recent and not any(snapshot.name == name for snapshot, _ in existing)
+    create = not recent and not any(pair[0].name == name for pair in existing)
     if create:
         actions.append("create snapshot %s of volume %s on %s" % (name, where.volume.path, where.volume.cluster))
         if not check_mode:
@@ -96,17 +96,17 @@ def take(session, storage, snapinfo_path=None, retention=None, min_interval=0, s
     expired = existing[:-keep] if len(existing) > keep else []
     if expired:
         actions.append("delete %d SnapInfo snapshot(s) beyond the %d kept: %s" % (len(expired), keep,
-                                                                                  ", ".join(s.name for s, _ in expired)))
+                                                                                  ", ".join(pair[0].name for pair in expired)))
     deleted = []
     if expired and not check_mode:
-        outcome = storage.delete_snapshots([snapshot for snapshot, _ in expired])
+        outcome = storage.delete_snapshots([pair[0] for pair in expired])
         deleted = [snapshot.name for snapshot in outcome.deleted]
         for snapshot, error in outcome.busy:
             warnings.append("SnapInfo snapshot %s is busy and was kept for now (%s)." % (snapshot.name, error.message))
         for snapshot, error in outcome.failed:
             warnings.append("SnapInfo snapshot %s could not be deleted: %s" % (snapshot.name, error.message))
     elif expired:
-        deleted = [snapshot.name for snapshot, _ in expired]
+        deleted = [pair[0].name for pair in expired]
     transfers = _mirror(storage, where, snapmirror_update and create, check_mode, actions, warnings)
     kept = [snapshot_facts(snapshot, when) for snapshot, when in existing if snapshot.name not in deleted]
     return {"changed": bool(actions), "actions": actions, "warnings": warnings, "snapinfo": where.facts(),
@@ -166,7 +166,7 @@ def _choose(storage, where, snapshot, scope):
     found = storage.list_snapshots(where.volume, snapshot)
     if not found:
         raise SmhvError("STORAGE_OBJECT_NOT_FOUND", "Volume %s on %s has no snapshot %s. SnapInfo snapshots of %s there: %s." % (
-            where.volume.path, where.volume.cluster, snapshot, scope, ", ".join(s.name for s, _ in ours[-5:]) or "none"),
+            where.volume.path, where.volume.cluster, snapshot, scope, ", ".join(pair[0].name for pair in ours[-5:]) or "none"),
             {"volume": where.volume.path, "snapshot": snapshot})
     return found[0]
 

@@ -26,7 +26,7 @@ description:
   - With O(state=absent), the registry key is deleted. The SnapInfo repository is kept, because it holds the backup
     catalog. Registering again with the same SnapInfo path finds every backup again.
   - Returns the scope's facts, the same facts that M(netapp_hyperv.smhv.smhv_host_info) returns.
-author: netapp_hyperv.smhv contributors
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
   - netapp_hyperv.smhv.ontap
@@ -60,8 +60,10 @@ options:
     default: 30
 attributes:
   check_mode:
+    description: Validates and plans as a real run, and returns the same RV(actions), without changing anything.
     support: full
   diff_mode:
+    description: Not supported; RV(actions) says what changes.
     support: none
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
@@ -122,7 +124,7 @@ scope:
   returned: always
   type: dict
   contains:
-    name: {description: Scope name, the cluster name or the host's name in lower case., type: str, returned: always, sample: hvclus01}
+    name: {description: "Scope name: the cluster name, or the host's name in lower case.", type: str, returned: always, sample: hvclus01}
     kind: {description: C(standalone) or C(cluster)., type: str, returned: always, sample: cluster}
     requested: {description: The O(hyperv_host) given., type: str, returned: always, sample: hvclus01}
     cluster: {description: The failover cluster name., type: str, returned: always, sample: hvclus01}

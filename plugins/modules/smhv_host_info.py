@@ -17,7 +17,7 @@ description:
   - Reports the SnapInfo settings registered by M(netapp_hyperv.smhv.smhv_host). When O(storage_systems) is given, it
     also reports the ONTAP LUN and volume behind the SnapInfo path.
   - A cluster node that does not answer is reported with its error and a warning. The module does not fail because of it.
-author: netapp_hyperv.smhv contributors
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
   - netapp_hyperv.smhv.ontap
@@ -32,8 +32,10 @@ options:
     required: false
 attributes:
   check_mode:
+    description: Validates and plans as a real run, and returns the same RV(actions), without changing anything.
     support: full
   diff_mode:
+    description: Not supported; RV(actions) says what changes.
     support: none
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
@@ -81,8 +83,8 @@ snapinfo:
   contains:
     registered: {description: Whether the scope is registered., type: bool, returned: always}
     registry_key: {description: The scope's SMHV registry key., type: str, returned: always}
-    snapinfo_path: {description: SnapInfo directory, null when not registered., type: str, returned: always}
-    report_path: {description: Report directory, null when not registered., type: str, returned: always}
+    snapinfo_path: {description: SnapInfo directory (null when not registered)., type: str, returned: always}
+    report_path: {description: Report directory (null when not registered)., type: str, returned: always}
     snapinfo_snaps_count: {description: SnapInfo snapshots kept (30 when not set)., type: int, returned: always}
     lun:
       description: The ONTAP LUN and volume behind the SnapInfo path (cluster, svm, volume, path, serial, size, volume_type,

@@ -26,7 +26,7 @@ description:
   - A restore reports a change every time. Whether the LUN already holds exactly the snapshot's content cannot be
     known without comparing every block, so a re-run restores again, which is harmless.
   - To list SnapInfo snapshots, use M(netapp_hyperv.smhv.smhv_snapinfo_info).
-author: netapp_hyperv.smhv contributors
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
   - netapp_hyperv.smhv.ontap
@@ -81,8 +81,10 @@ options:
     default: ""
 attributes:
   check_mode:
+    description: Validates and plans as a real run, and returns the same RV(actions), without changing anything.
     support: full
   diff_mode:
+    description: Not supported; RV(actions) says what changes.
     support: none
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
@@ -185,10 +187,10 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import snapinfo
 
 
 def run(params, check_mode):
-    for option in ("retention", "min_interval"):
-        if params[option] is not None and params[option] < (1 if option == "retention" else 0):
-            raise SmhvError("INVALID_ARGUMENT", "%s is %d; it must be %s." % (option, params[option],
-                                                                               "at least 1" if option == "retention" else "0 or more"))
+    if params["retention"] is not None and params["retention"] < 1:
+        raise SmhvError("INVALID_ARGUMENT", "retention is %d; keep at least 1 SnapInfo snapshot." % params["retention"])
+    if params["min_interval"] < 0:
+        raise SmhvError("INVALID_ARGUMENT", "min_interval is %d seconds; use 0 (always snapshot) or more." % params["min_interval"])
     storage = StorageClient(params["storage_systems"])
     with ScopeSession(params["hyperv_host"], params["winrm"], params["host_addresses"]) as session:
         if params["state"] == "restored":

@@ -13,7 +13,7 @@ description:
   - Lists the SnapInfo snapshots (C(smhv_snapinfo_<scope>_<MM-DD-YYYY_HH.MM.SS>)) of a scope's SnapInfo volume, oldest
     first, with the SnapInfo LUN, its volume and the SnapMirror and SnapVault relationships whose source is that volume.
   - Changes nothing.
-author: netapp_hyperv.smhv contributors
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
   - netapp_hyperv.smhv.ontap
@@ -32,8 +32,10 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Validates and plans as a real run, and returns the same RV(actions), without changing anything.
     support: full
   diff_mode:
+    description: Not supported; RV(actions) says what changes.
     support: none
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
@@ -69,7 +71,7 @@ snapshots:
   elements: dict
   contains:
     name: {description: Snapshot name., type: str, returned: always, sample: smhv_snapinfo_hv03_03-14-2026_09.00.00}
-    time: {description: The time in the name (UTC, ISO 8601)., type: str, returned: always, sample: "2026-03-14T09:00:00+00:00"}
+    time: {description: "The time in the name, in UTC (ISO 8601).", type: str, returned: always, sample: "2026-03-14T09:00:00+00:00"}
     create_time: {description: ONTAP's create time., type: str, returned: always}
     volume: {description: "svm:volume", type: str, returned: always, sample: "svm_hv:vol_snapinfo"}
     cluster: {description: ONTAP cluster., type: str, returned: always, sample: cluster-a}
