@@ -2173,7 +2173,8 @@ function New-SmhvCheckpoint {
     foreach ($id in $ids) {
         $key = $id.ToLowerInvariant()
         if (-not $table.ContainsKey($key)) {
-            $failures.Add([ordered]@{ vm_id = $key; vm_name = $null; code = 'VM_NOT_FOUND'; message = "No virtual machine with id $id on host $env:COMPUTERNAME." })
+            $message = "No virtual machine with id $id on host $env:COMPUTERNAME."
+            $failures.Add([ordered]@{ vm_id = $key; vm_name = $null; code = 'VM_NOT_FOUND'; message = $message })
             continue
         }
         $vm = $table[$key]
@@ -2383,7 +2384,8 @@ function Invoke-SmhvVssBackup {
     }
     $providerId = '{ddd3d232-a96f-4ac5-8f7b-250fd91fd102}'
     if (@(Get-SmhvVssProvider | Where-Object -FilterScript { $_.id -eq $providerId }).Count -eq 0) {
-        $message = "The Data ONTAP VSS Hardware Provider is not registered on host $env:COMPUTERNAME; install SnapDrive for Windows, or use the checkpoint method."
+        $message = "The Data ONTAP VSS Hardware Provider is not registered on host $env:COMPUTERNAME; " +
+            'install SnapDrive for Windows, or use the checkpoint method.'
         throw (New-SmhvError -Code 'VSS_PROVIDER_MISSING' -Message $message -Details @{ provider = $providerId })
     }
     if ($CheckMode) {
@@ -2418,7 +2420,8 @@ function Invoke-SmhvVssBackup {
     $set = [regex]::Match($output, 'Alias VSS_SHADOW_SET for value (\{[0-9A-Fa-f-]{36}\})')
     if (-not $run.finished -or $run.exit_code -ne 0 -or $copies.Count -ne $volumes.Count -or -not $set.Success) {
         $tail = $output.Substring([Math]::Max(0, $output.Length - 4000))
-        $message = "diskshadow on host $env:COMPUTERNAME did not create the shadow copies (exit code $($run.exit_code), $($copies.Count) of $($volumes.Count) volumes): $tail"
+        $counts = "exit code $($run.exit_code), $($copies.Count) of $($volumes.Count) volumes"
+        $message = "diskshadow on host $env:COMPUTERNAME did not create the shadow copies ($counts): $tail"
         throw (New-SmhvError -Code 'VSS_BACKUP_FAILED' -Message $message -Details @{ exit_code = $run.exit_code; volumes = $volumes; directory = $directory })
     }
     $result = [ordered]@{
@@ -2442,7 +2445,8 @@ function Get-SmhvEnvironmentArgument {
         return $values
     }
     if ($property.Value -isnot [System.Management.Automation.PSCustomObject]) {
-        throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Argument 'environment' must be a JSON object of names to strings." -Details @{ argument = 'environment' })
+        $message = "Argument 'environment' must be a JSON object of names to strings."
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = 'environment' })
     }
     foreach ($item in $property.Value.PSObject.Properties) {
         if ($item.Name -cnotmatch '^[A-Za-z_][A-Za-z0-9_]{0,63}$' -or $item.Value -isnot [string]) {
@@ -2471,7 +2475,8 @@ function Invoke-SmhvScript {
     $timeoutProperty = $Arguments.PSObject.Properties['timeout_seconds']
     if ($null -ne $timeoutProperty -and $null -ne $timeoutProperty.Value) {
         if (($timeoutProperty.Value -isnot [int] -and $timeoutProperty.Value -isnot [long]) -or $timeoutProperty.Value -lt 1) {
-            throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Argument 'timeout_seconds' must be a positive integer." -Details @{ argument = 'timeout_seconds' })
+            $message = "Argument 'timeout_seconds' must be a positive integer."
+            throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = 'timeout_seconds' })
         }
         $timeout = [int]$timeoutProperty.Value
     }

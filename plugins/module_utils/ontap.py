@@ -19,6 +19,7 @@ The client is safe to share between threads: each thread talks to each cluster o
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
@@ -279,6 +280,21 @@ class StorageClient:
         with endpoint.call("delete snapshot '%s' of volume %s" % (snapshot.name, snapshot.volume_path),
                            SNAPSHOT_CODES):
             Snapshot(snapshot.volume_uuid, uuid=uuid).delete()
+
+    def rename_snapshot(self, snapshot, name, comment=None, snapmirror_label=None):
+        """Rename one snapshot (and set its comment and SnapMirror label when given); the renamed SnapshotInfo.
+        A name already in the volume raises SNAPSHOT_EXISTS."""
+        endpoint = self._clusters.endpoint(snapshot.cluster)
+        uuid = snapshot.uuid or self._snapshot_uuid(endpoint, snapshot)
+        snap = Snapshot(snapshot.volume_uuid, uuid=uuid, name=name)
+        if comment is not None:
+            snap.comment = comment
+        if snapmirror_label is not None:
+            snap.snapmirror_label = snapmirror_label
+        with endpoint.call("rename snapshot '%s' of volume %s to '%s'" % (snapshot.name, snapshot.volume_path, name), SNAPSHOT_CODES):
+            snap.patch()
+        return dataclasses.replace(snapshot, name=name, uuid=uuid, comment=snapshot.comment if comment is None else comment,
+                                   snapmirror_label=snapshot.snapmirror_label if snapmirror_label is None else snapmirror_label)
 
     def delete_snapshots(self, snapshots):
         """Delete each snapshot, never raising: busy ones and failures are reported, already-gone

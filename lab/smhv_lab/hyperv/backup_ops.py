@@ -138,9 +138,11 @@ def vss_backup(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bo
         if lun is None:
             raise _vss_failure(ctx, f"volume {volume} is not on a Data ONTAP LUN this host sees.", volumes)
         targets.setdefault(id(lun.volume), (cluster, lun.volume))
-    # The Hyper-V writer: each running guest with the backup integration service flushes (in-guest VSS).
+    # The Hyper-V writer (through the CSV writer for VMs on other cluster nodes): each running guest with the
+    # backup integration service flushes (in-guest VSS).
+    nodes = [h for h in ctx.world.hosts.values() if h is ctx.host or (ctx.host.cluster and h.cluster == ctx.host.cluster)]
     for vm_id in ids:
-        vm = ctx.host.vms.get(vm_id.lower())
+        vm = next((h.vms[vm_id.lower()] for h in nodes if vm_id.lower() in h.vms), None)
         if vm is not None and vm.state == "Running" and vm.integration_services.get("Backup (volume shadow copy)", False):
             flush_guest_writes(ctx.world, vm.id)
     set_id = str(uuid.uuid4())
@@ -214,7 +216,7 @@ def run_script(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bo
     stdout, stderr, exit_code, elapsed = [], [], 0, 0.0
     for raw in text.splitlines():
         line = raw.strip()
-        command, _, rest = line.partition(" ")
+        command, _blank, rest = line.partition(" ")
         command = command.lower()
         if not line or command in ("#", "rem") or line.startswith("#"):
             continue
@@ -223,7 +225,7 @@ def run_script(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bo
         elif command == "error":
             stderr.append(_expand(rest, environment, arguments))
         elif command == "write":
-            target, _, content = rest.partition(" ")
+            target, _blank, content = rest.partition(" ")
             ctx.host.write_file(ctx.world, _expand(target, environment, arguments),
                                 _expand(content, environment, arguments).encode("utf-8"))
         elif command == "sleep":

@@ -1,0 +1,193 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pure half of a backup (DESIGN §5): options from a policy or from on-demand values, which VMs are
+backed up how, which volumes hold them, and the record that describes the result. Nothing here talks
+to a host or to ONTAP; backup.py does, step by step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import re
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import format_stamp, snapshot_names
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_retention import Retention
+
+BACKUP_TYPES = ("application", "crash")
+METHOD_CHOICES = ("auto", "checkpoint", "vss_provider")
+# Windows Server 2016: the first release with production checkpoints.
+CHECKPOINT_MIN_BUILD = 14393
+# SMHV's post-script variables, replaced in script arguments and set in the script's environment.
+SCRIPT_VARIABLES = ("VMSnapshot", "SnapInfoName", "SnapInfoSnapshot")
+_AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# VM states: Running is backed up online; Off and Saved (or Paused) only when saved state is allowed.
+OFFLINE_STATES = {"Off": "offline", "Saved": "saved", "Paused": "saved"}
+
+
+def parse_age(text):
+    """'30d', '12h', '90m', '2w' or '3600s' -> timedelta."""
+    match = _AGE.match(str(text))
+    if not match:
+        raise SmhvError("INVALID_ARGUMENT", "Retention age %r is not a number and a unit (s, m, h, d or w), such as '30d' or '12h'."
+                        % (text,), {"age": text})
+    return datetime.timedelta(seconds=int(match.group(1)) * _AGE_UNITS[match.group(2)])
+
+
+@dataclasses.dataclass(frozen=True)
+class Script:
+    """A pre- or post-script: a path on the hosts, its arguments, where it runs (None: every member host)."""
+
+    path: str
+    arguments: tuple = ()
+    host: str | None = None
+    timeout: int = 3600
+
+    @classmethod
+    def from_option(cls, value):
+        if not value:
+            return None
+        if not value.get("path"):
+            raise SmhvError("INVALID_ARGUMENT", "A script needs a path, e.g. {path: 'C:\\\\scripts\\\\post.cmd', arguments: ['$VMSnapshot']}.",
+                            {"script": value})
+        return cls(value["path"], tuple(str(a) for a in value.get("arguments") or ()), value.get("host"),
+                   int(value.get("timeout") or 3600))
+
+    def arguments_for(self, variables):
+        """The arguments with $VMSnapshot, $SnapInfoName and $SnapInfoSnapshot replaced (as SMHV did), as data."""
+        out = []
+        for argument in self.arguments:
+            for name in SCRIPT_VARIABLES:
+                argument = re.sub(re.escape("$" + name), lambda _m, value=variables[name]: value, argument, flags=re.IGNORECASE)
+            out.append(argument)
+        return out
+
+    def as_dict(self):
+        return {"path": self.path, "arguments": list(self.arguments), "host": self.host, "timeout": self.timeout}
+
+
+@dataclasses.dataclass(frozen=True)
+class BackupOptions:
+    """What one backup does: from a policy, or given on demand."""
+
+    backup_type: str
+    method: str  # auto | checkpoint | vss_provider (application); crash (crash)
+    allow_saved_state: bool
+    update_snapmirror: bool
+    snapvault_label: str | None
+    retention: Retention
+    pre_script: Script | None = None
+    post_script: Script | None = None
+    policy: str | None = None
+
+    @classmethod
+    def from_policy(cls, policy):
+        return cls(policy.backup_type, policy.method, policy.allow_saved_state, policy.snapmirror_update,
+                   policy.snapvault_label if policy.snapvault_update else None, policy.retention(),
+                   Script.from_option(policy.pre_script), Script.from_option(policy.post_script), policy.name)
+
+    @classmethod
+    def on_demand(cls, backup_type="application", method="auto", allow_saved_state=False, update_snapmirror=False,
+                  snapvault_label=None, retention=None, pre_script=None, post_script=None):
+        if backup_type not in BACKUP_TYPES:
+            raise SmhvError("INVALID_ARGUMENT", "backup_type must be application or crash, got %r." % (backup_type,))
+        if backup_type == "crash":
+            if method not in ("auto", None):
+                raise SmhvError("INVALID_ARGUMENT", "backup_method %s applies to application-consistent backups only; a crash-consistent "
+                                "backup takes storage snapshots and nothing else." % method, {"backup_method": method})
+            method = "crash"
+        elif method not in METHOD_CHOICES:
+            raise SmhvError("INVALID_ARGUMENT", "backup_method must be one of %s, got %r." % (", ".join(METHOD_CHOICES), method))
+        retention = retention or {}
+        age = retention.get("age")
+        kept = Retention(retention.get("tag") or "unlimited", retention.get("count"), parse_age(age) if age else None)
+        return cls(backup_type, method, bool(allow_saved_state), bool(update_snapmirror), snapvault_label or None, kept,
+                   Script.from_option(pre_script), Script.from_option(post_script), None)
+
+
+def choose_method(options, coordinator_facts):
+    """The concrete method: crash, or for an application backup the one asked, or with auto the VSS
+    provider where SnapDrive's Data ONTAP VSS provider is on the coordinating host, else checkpoints."""
+    build = coordinator_facts["os"]["build"]
+    has_provider = bool(coordinator_facts["netapp_vss_provider"])
+    method = options.method
+    if method == "auto":
+        method = "vss_provider" if has_provider else "checkpoint"
+    if method == "vss_provider" and not has_provider:
+        raise SmhvError("INVALID_ARGUMENT", "backup_method vss_provider needs the Data ONTAP VSS hardware provider (SnapDrive for Windows) on "
+                        "%s, which does not have it. Use backup_method checkpoint (Windows Server 2016 and later) or auto."
+                        % coordinator_facts["computer_name"], {"host": coordinator_facts["computer_name"]})
+    if method == "checkpoint" and build < CHECKPOINT_MIN_BUILD:
+        raise SmhvError("INVALID_ARGUMENT", "Host %s runs Windows build %d; production checkpoints need Windows Server 2016 (build %d) or "
+                        "later. Install SnapDrive and use backup_method vss_provider, or take crash-consistent backups."
+                        % (coordinator_facts["computer_name"], build, CHECKPOINT_MIN_BUILD), {"build": build})
+    return method
+
+
+@dataclasses.dataclass
+class VmPlan:
+    """One member VM in this backup: where it runs, how it is captured, and its files on ONTAP."""
+
+    vm: dict  # agent.VM_SCHEMA record
+    node: str  # the host that answered for it (its owner node)
+    outcome: str  # online | offline | saved | skipped
+    reason: str = ""
+    files: list = dataclasses.field(default_factory=list)  # [(file record, LunRef or None)]
+
+    @property
+    def vm_id(self):
+        return self.vm["id"]
+
+
+def classify(vm, node, options):
+    """The VmPlan of an inventoried VM: migration skips it alone; saved/off VMs need allow_saved_state
+    (application backups only: a crash-consistent backup takes every VM as it is, as SMHV did)."""
+    if vm["migration"]:
+        return VmPlan(vm, node, "skipped", "VM %s is in %s migration; it cannot be backed up now and is left out of this backup."
+                      % (vm["name"], vm["migration"]))
+    if vm["state"] == "Running":
+        return VmPlan(vm, node, "online")
+    outcome = OFFLINE_STATES.get(vm["state"])
+    if outcome is None:
+        return VmPlan(vm, node, "skipped", "VM %s is %s; wait until it is Running, Off or Saved." % (vm["name"], vm["state"]))
+    if options.backup_type == "crash":
+        return VmPlan(vm, node, outcome, "VM was %s; captured as it is on disk" % vm["state"])
+    if not options.allow_saved_state:
+        return VmPlan(vm, node, "refused", "VM %s is %s, so it cannot be backed up online; allow saved-state backups "
+                      "(allow_saved_state, or the policy's option) or move it to a dataset whose policy allows them." % (vm["name"], vm["state"]))
+    return VmPlan(vm, node, outcome, "VM was %s; backed up %s (no application consistency inside the guest)"
+                  % (vm["state"], "offline" if outcome == "offline" else "in its saved state"))
+
+
+def volume_key(lun):
+    return (lun.cluster, lun.volume_uuid)
+
+
+def backup_record(name, dataset, options, method, when, scope, plans, volume_snapshots, status="ok", failed_step=None, error=None,
+                  snapinfo_snapshot=None):
+    """The catalog record of a backup: per VM its files with the LUN, volume and snapshot names holding them."""
+    vms = []
+    for plan in plans:
+        files = []
+        for entry, lun in plan.files:
+            if lun is None:
+                continue
+            files.append(BackupFile(path=entry["path"], kind=entry["kind"], lun_serial=lun.serial, cluster=lun.cluster, svm=lun.svm,
+                                    volume=lun.volume_name, snapshots=tuple(volume_snapshots.get(volume_key(lun), ()))))
+        vms.append(BackupVm(vm_id=plan.vm_id, name=plan.vm["name"], host=plan.node, outcome=plan.outcome, reason=plan.reason,
+                            files=tuple(files)))
+    return BackupRecord(name=name, dataset=dataset, policy=options.policy, retention_tag=options.retention.tag,
+                        backup_type=options.backup_type, method=method, time=when, scope=scope, status=status, vms=tuple(vms),
+                        failed_step=failed_step, error=error, snapinfo_snapshot=snapinfo_snapshot)
+
+
+def script_variables(backup, when, snapinfo_snapshot):
+    return {"VMSnapshot": backup, "SnapInfoName": format_stamp(when), "SnapInfoSnapshot": snapinfo_snapshot}
+
+
+def names_of(backup, method):
+    return snapshot_names(backup, method)

@@ -1,0 +1,436 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: smhv_backup
+short_description: Back up a dataset of Hyper-V VMs with ONTAP snapshots, application- or crash-consistent
+version_added: 0.1.0
+description:
+  - Backs up the VMs of a dataset (M(netapp_hyperv.smhv.smhv_dataset)) that belong to one scope, a standalone Hyper-V
+    host or a failover cluster, as SnapManager for Hyper-V did. The backup is named C(<dataset>_<MM-DD-YYYY_HH.MM.SS>)
+    (UTC) and is recorded in the scope's SnapInfo catalog.
+  - Application-consistent, C(checkpoint) method (Windows Server 2016 and later, no SnapDrive needed). Production-only
+    checkpoints of the running VMs, one agent call per host, make the guests flush through VSS. Then one ONTAP snapshot
+    per volume is taken, and the checkpoints are removed (Hyper-V merges them). That is one snapshot per volume where SMHV
+    made two.
+  - Application-consistent, C(vss_provider) method (hosts with SnapDrive for Windows). diskshadow runs the Hyper-V
+    writer and the Data ONTAP VSS hardware provider, which takes a snapshot pair per volume. The pair is renamed
+    C(<name>) and C(<name>_backup), as SMHV named it. With O(backup_method=auto), this method is used where the
+    coordinating host has the provider, and the checkpoint method elsewhere.
+  - Crash-consistent. One snapshot per volume and nothing else, taken together (a consistency-group snapshot when the
+    volumes are several and ONTAP is 9.10.1 or later).
+  - A failover cluster is backed up as a whole from the node owning the core cluster group, the way SMHV's distributed
+    backup worked. VMs may run on any node, and each VM's checkpoint is taken on its owner node. A CSV volume gets one
+    snapshot, however many nodes run VMs on it.
+  - Saved-state and off VMs fail an application-consistent backup unless O(allow_saved_state) (or the policy) allows
+    them. They are then captured as they are on disk and marked C(saved) or C(offline). A VM in live or storage
+    migration is left out with a warning, and the other VMs are backed up. The dataset's rules (every file on an ONTAP
+    LUN, no mix of clustered and dedicated VMs, no MBR LUN on a CSV) are checked again, and so is each volume's snapshot
+    limit.
+  - Only one backup per scope runs at a time. The module takes the scope's lease in the SnapInfo catalog, and fails at
+    once with the holder's name, or waits up to O(lease_wait) seconds. A lease expires after O(lease_ttl) seconds unless
+    it is renewed, so a crashed run cannot block the scope for ever.
+  - After the snapshot, the backup is recorded. SnapMirror and SnapVault relationships of the volumes are updated when
+    asked (on their destination clusters). Expired backups of the dataset with the same retention tag are deleted, but
+    never the last good one; a backup whose snapshot is busy is kept with a warning and retried on the next run. Then
+    the post-script runs, and the SnapInfo LUN is snapshotted as C(smhv_snapinfo_<scope>_<stamp>) with the backup's
+    time stamp.
+  - If any step fails, checkpoints are removed, this backup's snapshots are deleted, the attempt is recorded as failed,
+    and the lease is released. The error names the step and says what was undone. Failures before the lease (inventory,
+    validation, a busy scope) change nothing.
+  - Every run creates a backup, so the module always reports a change. In check mode, the inventory and validation run
+    and RV(actions) lists the plan; nothing is changed.
+author: netapp_hyperv.smhv contributors
+extends_documentation_fragment:
+  - netapp_hyperv.smhv.hyperv
+  - netapp_hyperv.smhv.ontap
+options:
+  hyperv_host:
+    description:
+      - The scope to back up, a standalone host, a failover cluster name or any node of a cluster. A dataset's VMs in
+        other scopes are backed up by a run for each scope.
+    required: true
+  dataset:
+    description:
+      - The dataset to back up.
+    type: str
+    required: true
+  policy:
+    description:
+      - A policy of the dataset (M(netapp_hyperv.smhv.smhv_policy)). Its backup type, method, saved-state option,
+        retention, SnapMirror and SnapVault updates and scripts apply.
+      - Mutually exclusive with the on-demand options O(backup_type), O(backup_method), O(allow_saved_state),
+        O(update_snapmirror), O(snapvault_label), O(retention), O(pre_script) and O(post_script).
+    type: str
+  backup_type:
+    description:
+      - On demand, V(application) (application-consistent, the default) or V(crash).
+    type: str
+    choices: [application, crash]
+  backup_method:
+    description:
+      - On demand, how an application-consistent backup is taken. V(auto) (the default) picks V(vss_provider) where the
+        coordinating host has the Data ONTAP VSS hardware provider, and V(checkpoint) elsewhere.
+    type: str
+    choices: [auto, checkpoint, vss_provider]
+  allow_saved_state:
+    description:
+      - On demand, back up saved-state and off VMs (offline) instead of failing. The default is V(false). NetApp
+        recommends V(false) for mission-critical VMs. It does not apply to crash-consistent backups, which take every
+        VM as it is.
+    type: bool
+  update_snapmirror:
+    description:
+      - On demand, update the SnapMirror relationships of the backed-up volumes (and of the SnapInfo volume) after the
+        snapshot. The default is V(false).
+    type: bool
+  snapvault_label:
+    description:
+      - On demand, the SnapMirror label to give the snapshots and to update the volumes' SnapVault relationships with.
+        By default, no SnapVault update is done.
+    type: str
+  retention:
+    description:
+      - On demand, the retention of this backup. The default is tag V(unlimited), which deletes nothing.
+    type: dict
+    suboptions:
+      tag:
+        description:
+          - The retention class. Retention deletes only backups of the dataset with this tag.
+        type: str
+        choices: [hourly, daily, weekly, monthly, unlimited]
+        default: unlimited
+      count:
+        description:
+          - Keep the newest N good backups of the tag.
+        type: int
+      age:
+        description:
+          - Keep backups of the tag younger than this, a number and a unit (V(s), V(m), V(h), V(d), V(w)), such as V(30d).
+        type: str
+  pre_script:
+    description:
+      - On demand, a script to run before the backup, on every host with VMs in it (or on O(pre_script.host)). A
+        non-zero exit code fails the backup.
+    type: dict
+    suboptions:
+      path:
+        description:
+          - The script's path on the hosts. A C(.ps1) runs in C(powershell.exe -File); anything else is started as it is.
+        type: str
+        required: true
+      arguments:
+        description:
+          - Its arguments, one list element per argument. C($VMSnapshot), C($SnapInfoName) and C($SnapInfoSnapshot) are
+            replaced, as SMHV did. The script also gets them as environment variables.
+        type: list
+        elements: str
+        default: []
+      host:
+        description:
+          - Run it on this host only.
+        type: str
+      timeout:
+        description:
+          - Seconds the script may run.
+        type: int
+        default: 3600
+  post_script:
+    description:
+      - On demand, a script to run after the backup and before the SnapInfo snapshot, like O(pre_script).
+      - C($VMSnapshot) is the backup's snapshot name, C($SnapInfoName) the backup's time stamp and C($SnapInfoSnapshot)
+        the SnapInfo snapshot taken right after the script.
+    type: dict
+    suboptions:
+      path:
+        description:
+          - The script's path on the hosts.
+        type: str
+        required: true
+      arguments:
+        description:
+          - Its arguments, with SMHV's variables replaced.
+        type: list
+        elements: str
+        default: []
+      host:
+        description:
+          - Run it on this host only.
+        type: str
+      timeout:
+        description:
+          - Seconds the script may run.
+        type: int
+        default: 3600
+  lease_wait:
+    description:
+      - Seconds to wait for another operation to release the scope's lease. With V(0), a busy scope fails at once with
+        C(SCOPE_BUSY) and the holder's name.
+    type: int
+    default: 0
+  lease_ttl:
+    description:
+      - Seconds the lease lasts without renewal. The backup renews it between steps. A run that dies stops renewing it,
+        and after this time the next backup takes the scope over.
+    type: int
+    default: 1800
+notes:
+  - Runs on the controller (delegate the task to C(localhost)). It talks to the hosts over WinRM, a few agent calls per host, and
+    to ONTAP over REST with the C(netapp-ontap) library.
+  - Supports check mode.
+seealso:
+  - module: netapp_hyperv.smhv.smhv_dataset
+  - module: netapp_hyperv.smhv.smhv_policy
+  - module: netapp_hyperv.smhv.smhv_backup_info
+  - module: netapp_hyperv.smhv.smhv_snapinfo
+"""
+
+EXAMPLES = r"""
+- name: Back up dataset prod by its daily policy (retention and replication come from the policy)
+  netapp_hyperv.smhv.smhv_backup:
+    hyperv_host: hvclus01
+    dataset: prod
+    policy: daily
+    lease_wait: 600
+  delegate_to: localhost
+
+- name: Crash-consistent backup on demand, kept 24 hours, mirrored to the DR site
+  netapp_hyperv.smhv.smhv_backup:
+    hyperv_host: hvclus01
+    dataset: prod
+    backup_type: crash
+    update_snapmirror: true
+    retention: {tag: hourly, age: 24h}
+  delegate_to: localhost
+
+- name: Application-consistent backup with saved-state VMs allowed and a post-script
+  netapp_hyperv.smhv.smhv_backup:
+    hyperv_host: hv03
+    dataset: fileservers
+    backup_method: checkpoint
+    allow_saved_state: true
+    retention: {tag: daily, count: 7}
+    post_script:
+      path: 'C:\scripts\sv_update.ps1'
+      arguments: [$VMSnapshot, $SnapInfoName]
+  delegate_to: localhost
+  register: backup
+
+- name: How long did the VMs stay checkpointed?
+  ansible.builtin.debug:
+    msg: "{{ backup.backup.name }}: {{ backup.timings.checkpoint_seconds_max }} s"
+"""
+
+RETURN = r"""
+actions:
+  description: The plan, in order. Check mode returns it without doing anything.
+  returned: always
+  type: list
+  elements: str
+  sample: ["take the lease of hvclus01", "create production checkpoint smhv_prod_03-14-2026_09.00.00 of vm-web01 on hv01",
+           "snapshot prod_03-14-2026_09.00.00 of cluster-a:svm_hv:vol_csv1", "remove checkpoint smhv_prod_03-14-2026_09.00.00 on hv01",
+           "record backup prod_03-14-2026_09.00.00 in the SnapInfo catalog of hvclus01", "apply retention unlimited to dataset prod",
+           "snapshot SnapInfo as smhv_snapinfo_hvclus01_03-14-2026_09.00.00", "release the lease of hvclus01"]
+backup:
+  description: The backup.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: The backup's name, also its snapshots' name.
+      type: str
+      sample: prod_03-14-2026_09.00.00
+    dataset:
+      description: The dataset.
+      type: str
+    policy:
+      description: The policy, null on demand.
+      type: str
+    type:
+      description: V(application) or V(crash).
+      type: str
+    method:
+      description: V(checkpoint), V(vss_provider) or V(crash).
+      type: str
+    time:
+      description: The backup's time (UTC, ISO 8601).
+      type: str
+    scope:
+      description: The scope backed up.
+      type: str
+    status:
+      description: V(ok), or V(planned) in check mode.
+      type: str
+    retention_tag:
+      description: The retention tag the backup carries.
+      type: str
+    snapinfo_snapshot:
+      description: The SnapInfo snapshot taken after the backup.
+      type: str
+  sample: {"name": "prod_03-14-2026_09.00.00", "dataset": "prod", "policy": "daily", "type": "application",
+           "method": "checkpoint", "time": "2026-03-14T09:00:00+00:00", "scope": "hvclus01", "status": "ok",
+           "retention_tag": "daily", "snapinfo_snapshot": "smhv_snapinfo_hvclus01_03-14-2026_09.00.00"}
+vms:
+  description:
+    - The outcome of each member VM of the scope. V(online) is application-consistent (or running, for crash). V(offline)
+      and V(saved) were captured in that state. V(skipped) means not backed up, with the reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"id": "0f5b3a52-3d0e-4a4c-9a57-6c1a2b3c4d5e", "name": "vm-web01", "host": "hv01", "state": "Running",
+            "outcome": "online", "reason": "", "volumes": ["cluster-a:vol_csv1"], "checkpoint_seconds": 0.41}]
+snapshots:
+  description: Per volume, the snapshots this backup took (two for V(vss_provider)).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"cluster": "cluster-a", "svm": "svm_hv", "volume": "vol_csv1", "snapshots": ["prod_03-14-2026_09.00.00"]}]
+consistency_groups:
+  description: The C(cluster/svm) groups whose volumes were captured by one consistency-group snapshot.
+  returned: always
+  type: list
+  elements: str
+replication:
+  description: The SnapMirror and SnapVault updates done, per relationship.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"kind": "snapmirror", "source": "svm_hv:vol_csv1", "destination": "svm_dr:vol_csv1_dr",
+            "destination_cluster": "cluster-b", "state": "success", "bytes_transferred": 4096}]
+retention:
+  description: Backups of the dataset and tag that retention deleted, kept (with the ones it kept because a snapshot was
+    busy or could not be deleted; the next run retries those).
+  returned: always
+  type: dict
+  sample: {"deleted": ["prod_03-07-2026_09.00.00"], "skipped_busy": [], "failed": [], "kept": ["prod_03-14-2026_09.00.00"]}
+scripts:
+  description: The pre- and post-scripts' runs per host, with exit code and output.
+  returned: always
+  type: dict
+warnings:
+  description: Not a return value; warnings (a VM left out, a busy snapshot kept, no relationship to update) go to
+    Ansible's warnings.
+  returned: never
+  type: list
+timings:
+  description:
+    - Seconds in total and per step, and how long the VMs stayed checkpointed per host (from the checkpoint call to
+      the end of the removal, an upper bound), with the longest.
+  returned: always
+  type: dict
+  sample: {"total": 3.2, "steps": [{"step": "inventory", "seconds": 0.21, "state": "done"}], "checkpoint_seconds_max": 0.62,
+           "checkpoint_seconds_per_host": {"hv01": 0.62, "hv02": 0.58}}
+error_code:
+  description: On failure, a stable code (C(SCOPE_BUSY), C(VM_STATE_NOT_ALLOWED), C(CHECKPOINT_FAILED), C(STORAGE_ERROR), ...).
+  returned: failure
+  type: str
+error_details:
+  description: On failure, the step that failed (C(step)), what was undone and left behind (C(undo)), and timings.
+  returned: failure
+  type: dict
+"""
+
+import datetime
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import snapinfo
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup import BackupEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import BackupOptions
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError, run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, warned
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
+
+ON_DEMAND = ("backup_type", "backup_method", "allow_saved_state", "update_snapmirror", "snapvault_label", "retention", "pre_script",
+             "post_script")
+
+
+class SessionScope:
+    """The engine's view of a ScopeSession: the scope, its coordinator and a client per node."""
+
+    def __init__(self, session):
+        self.session = session
+        self.name = session.name
+        self.kind = session.kind
+        self.coordinator = session.owner
+        self.coordinator_facts = session.facts
+
+    def node_clients(self):
+        # The coordinator under its node name (hyperv_host may have named the cluster).
+        clients = {self.session.owner_node or self.session.owner.name: self.session.owner}
+        clients.update(self.session.other_nodes())
+        return clients
+
+
+def options_from(params, catalog):
+    if params["policy"]:
+        given = [name for name in ON_DEMAND if params[name] is not None]
+        if given:
+            raise SmhvError("INVALID_ARGUMENT", "policy %s sets the backup's options; do not also give %s." % (params["policy"], ", ".join(given)),
+                            {"given": given})
+        found = catalog.get_policy(params["dataset"], params["policy"])
+        if found is None:
+            raise SmhvError("INVALID_ARGUMENT", "Dataset %s has no policy %s." % (params["dataset"], params["policy"]),
+                            {"dataset": params["dataset"], "policy": params["policy"]})
+        return BackupOptions.from_policy(found.record)
+    return BackupOptions.on_demand(params["backup_type"] or "application", params["backup_method"] or "auto",
+                                   params["allow_saved_state"], params["update_snapmirror"], params["snapvault_label"],
+                                   params["retention"], params["pre_script"], params["post_script"])
+
+
+def run(params, check_mode):
+    for option, low in (("lease_wait", 0), ("lease_ttl", 60)):
+        if params[option] < low:
+            raise SmhvError("INVALID_ARGUMENT", "%s is %d; it must be at least %d seconds." % (option, params[option], low))
+    storage = StorageClient(params["storage_systems"])
+    with ScopeSession(params["hyperv_host"], params["winrm"], params["host_addresses"]) as session:
+        path = session.require_registration()[0]
+        catalog = Catalog(HostRepository(session.owner, path))
+        options = options_from(params, catalog)
+
+        def snapinfo_step(when, mirror, step_check_mode):
+            taken = snapinfo.take(session, storage, path, snapmirror_update=mirror, check_mode=step_check_mode, clock=lambda: when)
+            return taken["snapshot"]
+
+        engine = BackupEngine(SessionScope(session), storage, catalog, snapinfo_step, lease_ttl=datetime.timedelta(seconds=params["lease_ttl"]),
+                              lease_wait=params["lease_wait"])
+        return engine.run(params["dataset"], options, check_mode=check_mode)
+
+
+def script_spec():
+    return dict(type="dict", options=dict(path=dict(type="str", required=True), arguments=dict(type="list", elements="str", default=[]),
+                                          host=dict(type="str"), timeout=dict(type="int", default=3600)))
+
+
+def main():
+    spec = smhv_argument_spec()
+    spec.update(
+        dataset=dict(type="str", required=True),
+        policy=dict(type="str"),
+        backup_type=dict(type="str", choices=["application", "crash"]),
+        backup_method=dict(type="str", choices=["auto", "checkpoint", "vss_provider"]),
+        allow_saved_state=dict(type="bool"),
+        update_snapmirror=dict(type="bool"),
+        snapvault_label=dict(type="str"),
+        retention=dict(type="dict", options=dict(tag=dict(type="str", default="unlimited",
+                                                          choices=["hourly", "daily", "weekly", "monthly", "unlimited"]),
+                                                 count=dict(type="int"), age=dict(type="str")),
+                       mutually_exclusive=[["count", "age"]]),
+        pre_script=script_spec(),
+        post_script=script_spec(),
+        lease_wait=dict(type="int", default=0),
+        lease_ttl=dict(type="int", default=1800),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    run_module(module, warned(module, lambda: run(module.params, module.check_mode)))
+
+
+if __name__ == "__main__":
+    main()
