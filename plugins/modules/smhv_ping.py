@@ -17,17 +17,21 @@ description:
     and restores talk to the node that owns each VM.
   - Reports every endpoint even when one fails, then fails with the first failure's error code.
   - Changes nothing, so check mode runs the same probes.
-author: netapp_hyperv.smhv contributors
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
   - netapp_hyperv.smhv.ontap
 options:
   hyperv_host:
+    description:
+      - A standalone host, a failover cluster name or any node of a cluster.
     required: true
 attributes:
   check_mode:
+    description: Runs the same probes as a real run; the module never changes anything.
     support: full
   diff_mode:
+    description: Not supported; nothing changes.
     support: none
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
