@@ -192,6 +192,13 @@ class Catalog:
         return sorted(entry.name[:-len(".json")] for entry in self.repository.list(LAYOUT + "/datasets")
                       if not entry.is_directory and entry.name.endswith(".json"))
 
+    def get_datasets(self):
+        """Every dataset record of the scope: one listing and one batched read, whatever their number."""
+        self._ready()
+        entries = [entry.path for entry in self.repository.list(LAYOUT + "/datasets")
+                   if not entry.is_directory and entry.name.endswith(".json")]
+        return sorted(self._read_many(entries, "dataset"), key=lambda dataset: dataset.name.casefold())
+
     def put_dataset(self, dataset, expected_sha256=None):
         """Create `dataset` (expected_sha256 None: fails if it exists, whatever the case of its name) or replace that version of it."""
         self._ready()
@@ -243,6 +250,13 @@ class Catalog:
         self._ready()
         entries = self.repository.list("%s/policies/%s" % (LAYOUT, validate_name("dataset", dataset)))
         return self._read_many([entry.path for entry in entries if not entry.is_directory and entry.name.endswith(".json")], "policy")
+
+    def all_policies(self):
+        """Every policy of every dataset of the scope: one recursive listing and one batched read."""
+        self._ready()
+        entries = [entry.path for entry in self.repository.list(LAYOUT + "/policies", recurse=True)
+                   if not entry.is_directory and entry.name.endswith(".json")]
+        return sorted(self._read_many(entries, "policy"), key=lambda policy: (policy.dataset.casefold(), policy.name.casefold()))
 
     def put_policy(self, policy, expected_sha256=None):
         """Create (expected_sha256 None) or replace a policy after checking its retention, schedule, type and method."""
@@ -388,6 +402,39 @@ class Catalog:
                 candidates.append(summary)
         records = {record.name: record for record in self.get_backups(candidates)}
         return [summary for summary in candidates if summary.name in records and records[summary.name].includes(vm_id)]
+
+    def backed_up_vms(self, datasets):
+        """SMHV's Get-VMsFromBackup: {vm_id: {"name", "datasets", "first", "last"}} over the backups of `datasets`.
+
+        Read from the datasets' VM indexes (one batched read), plus the records of backups newer than
+        an index covers, so a writer that died before updating an index hides no VM.
+        """
+        self._ready()
+        datasets = [validate_name("dataset", name) for name in datasets]
+        paths = {name: self._index_path(name) for name in datasets}
+        found = self.repository.read(list(paths.values())) if paths else {}
+        vms = {}
+
+        def add(vm_id, name, dataset, first, last):
+            entry = vms.setdefault(vm_id, {"name": name, "datasets": [], "first": first, "last": last})
+            if dataset not in entry["datasets"]:
+                entry["datasets"].append(dataset)
+            entry["first"], entry["last"] = min(entry["first"], first), max(entry["last"], last)
+            if last >= entry["last"]:
+                entry["name"] = name
+
+        for dataset, path in paths.items():
+            index = decode(found[path].text, path, "vm_index") if found[path] is not None else VmIndex(dataset)
+            for vm_id, span in index.vms.items():
+                add(vm_id, span["name"], dataset, datetime.datetime.fromisoformat(span["first"]),
+                    datetime.datetime.fromisoformat(span["last"]))
+            newer = self.list_backups(dataset=dataset, since=index.covered_until) if index.covered_until else self.list_backups(dataset=dataset)
+            newer = [summary for summary in newer if index.covered_until is None or summary.time > index.covered_until]
+            for record in self.get_backups(newer):
+                for vm in record.vms:
+                    if vm.outcome != "skipped":
+                        add(vm.vm_id, vm.name, dataset, record.time, record.time)
+        return vms
 
     def get_backups(self, summaries):
         """The BackupRecords behind `summaries` (batched reads; a record deleted meanwhile is left out)."""

@@ -80,14 +80,26 @@ def check_files_on_ontap(vms):
 
 
 def check_clustered_mix(vms):
-    """Dedicated (host-local) and clustered (highly available) VMs must not share a dataset."""
-    clustered = sorted(vm["name"] for vm in vms if vm["clustered"])
-    dedicated = sorted(vm["name"] for vm in vms if not vm["clustered"])
-    if not clustered or not dedicated:
-        return []
-    return [Problem("DATASET_MIXES_CLUSTERED", ERROR,
-                    "The dataset mixes clustered VMs (%s) with dedicated VMs (%s); backups of such a dataset fail. Put the dedicated "
-                    "VMs in a dataset of their own." % (", ".join(clustered), ", ".join(dedicated)))]
+    """Dedicated (host-local) and clustered (highly available) VMs of one scope must not share a dataset.
+
+    The seed's rule is about VMs "that belong to the same host cluster": a scope's part of a dataset is
+    backed up by that scope on its own, so VMs of a standalone host may share a dataset with the
+    clustered VMs of a failover cluster. VMs carry their scope in "scope" (the engine adds it to
+    vm_inventory's records); VMs without one are taken as one scope.
+    """
+    problems = []
+    scopes = {}
+    for vm in vms:
+        scopes.setdefault(vm.get("scope"), []).append(vm)
+    for scope, members in sorted(scopes.items(), key=lambda item: str(item[0])):
+        clustered = sorted(vm["name"] for vm in members if vm["clustered"])
+        dedicated = sorted(vm["name"] for vm in members if not vm["clustered"])
+        if clustered and dedicated:
+            problems.append(Problem("DATASET_MIXES_CLUSTERED", ERROR,
+                                    "The dataset mixes clustered VMs (%s) with dedicated VMs (%s)%s; backups of such a dataset fail. Put the "
+                                    "dedicated VMs in a dataset of their own." % (", ".join(clustered), ", ".join(dedicated),
+                                                                                  " of %s" % scope if scope else "")))
+    return problems
 
 
 def check_smb_san_mix(vms):
