@@ -10,6 +10,7 @@
     POST /guest-data                  {vm, path, data, in_flight}   write a file inside a VM; the path
                                       is the guest's ('C:\\data\\x.db'; C: is the first virtual disk)
     GET  /guest-data?vm=&path=        {data, complete}
+    GET  /snapshot-guest-data?vm=&path=&snapshot=   the guest file as a snapshot of its LUN's volume holds it
     POST /vm                          {vm, state?, migration?}      change a VM's runtime state
     GET  /log                         commands the hosts did not recognise
 """
@@ -142,6 +143,11 @@ def _guest_read(lab, body, query):
         return inspect.read_guest(lab.world, query["vm"], query["path"])
 
 
+def _guest_read_snapshot(lab, body, query):
+    with lab.world.lock:
+        return inspect.read_guest_in_snapshot(lab.world, query["vm"], query["path"], query["snapshot"])
+
+
 def _vm(lab, body, query):
     with lab.world.lock:
         return inspect.set_vm_runtime(lab.world, body["vm"], body.get("state"), body.get("migration"))
@@ -162,6 +168,7 @@ ROUTES = {
     ("POST", "/latency"): _latency,
     ("POST", "/guest-data"): _guest_write,
     ("GET", "/guest-data"): _guest_read,
+    ("GET", "/snapshot-guest-data"): _guest_read_snapshot,
     ("POST", "/vm"): _vm,
     ("GET", "/log"): _log,
 }

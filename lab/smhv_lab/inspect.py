@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .world.windows import VM_STATES, read_guest_data, write_guest_data
+from .world.windows import VM_STATES, access_key, read_guest_data, read_vhdx, split_drive, write_guest_data
 
 
 def find_vm(world, name_or_id: str):
@@ -28,6 +28,30 @@ def read_guest(world, vm: str, path: str) -> dict[str, Any]:
     _, machine = find_vm(world, vm)
     data, complete = read_guest_data(world, machine.id, path)
     return {"vm": machine.id, "path": path, "data": data, "complete": complete}
+
+
+def read_guest_in_snapshot(world, vm: str, path: str, snapshot: str) -> dict[str, Any]:
+    """A guest file as an ONTAP snapshot holds it: the VM's base virtual disk for the guest drive, read from
+    the image of its LUN in `snapshot` of the LUN's volume (checkpoint layers are not looked through: a
+    backup's consistent state is the base disk the checkpoint froze)."""
+    host, machine = find_vm(world, vm)
+    drive, inner = split_drive(path)
+    index = ord(drive[0]) - ord("c")
+    if not 0 <= index < len(machine.vhd_paths):
+        raise ValueError(f"VM {machine.name} has no guest drive {drive.upper()}")
+    vhdx = machine.vhd_paths[index]
+    disk = host.online_disk_for(vhdx)
+    cluster, lun = world.find_lun_by_serial(disk.serial) if disk is not None else (None, None)
+    if lun is None:
+        raise KeyError(f"{vhdx} is not on a LUN")
+    access = max((a for a in disk.access_paths if access_key(vhdx).startswith(access_key(a))), key=len)
+    if not lun.volume.has_snapshot(snapshot):
+        raise KeyError(f"volume {lun.volume.name} has no snapshot {snapshot!r}")
+    image = lun.volume.snapshot(snapshot).luns[lun.name]
+    document = read_vhdx(image.content.files.read(split_drive(vhdx)[1][len(split_drive(access)[1]):]))
+    found = next((record for key, record in document["guest_files"].items() if key.lower() == inner.lower()), None)
+    return {"vm": machine.id, "path": path, "cluster": cluster.name, "volume": lun.volume.name, "snapshot": snapshot,
+            "vhdx": vhdx, "data": found["data"] if found else None, "complete": bool(found["complete"]) if found else None}
 
 
 def set_vm_runtime(world, vm: str, state: str | None, migration: str | None) -> dict[str, Any]:

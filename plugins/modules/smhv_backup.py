@@ -44,7 +44,7 @@ description:
     validation, a busy scope) change nothing.
   - Every run creates a backup, so the module always reports a change. In check mode, the inventory and validation run
     and RV(actions) lists the plan; nothing is changed.
-author: netapp_hyperv.smhv contributors
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
   - netapp_hyperv.smhv.ontap
@@ -178,10 +178,16 @@ options:
         and after this time the next backup takes the scope over.
     type: int
     default: 1800
+attributes:
+  check_mode:
+    description: Runs the inventory and the validation, and returns the plan in RV(actions), without changing anything.
+    support: full
+  diff_mode:
+    description: Not supported; RV(actions) says what a backup does.
+    support: none
 notes:
-  - Runs on the controller (delegate the task to C(localhost)). It talks to the hosts over WinRM, a few agent calls per host, and
-    to ONTAP over REST with the C(netapp-ontap) library.
-  - Supports check mode.
+  - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost). It talks to the hosts over WinRM,
+    a few agent calls per host, and to ONTAP over REST with the C(netapp-ontap) library.
 seealso:
   - module: netapp_hyperv.smhv.smhv_dataset
   - module: netapp_hyperv.smhv.smhv_policy
@@ -196,7 +202,6 @@ EXAMPLES = r"""
     dataset: prod
     policy: daily
     lease_wait: 600
-  delegate_to: localhost
 
 - name: Crash-consistent backup on demand, kept 24 hours, mirrored to the DR site
   netapp_hyperv.smhv.smhv_backup:

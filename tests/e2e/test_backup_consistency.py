@@ -1,0 +1,171 @@
+"""smhv_backup end to end on the lab: a playbook takes an application-consistent and a crash-consistent
+backup of a guest with a write in flight, and the snapshots prove which one captured it complete;
+retention and SnapMirror show on the ONTAP simulators. Then the failure matrix: a fault at each step
+of the engine (ONTAP error, failed ONTAP job, lost agent answer, agent error), after which nothing is
+left behind and the next backup succeeds."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from e2e.backup_support import LabSite
+from lab_fixture import ansible_env
+
+CLUSTER_SNAPINFO = "S:\\SnapInfo"
+PROD = ["vm-web01", "vm-web02", "vm-db01", "vm-db02"]
+DATA_VOLUMES = ["vol_csv1", "vol_csv2"]
+DB = "C:\\data\\orders.db"
+PLAY = """
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/netapp_hyperv.smhv.smhv:
+      storage_systems: "{{ smhv_storage_systems }}"
+      winrm: "{{ smhv_winrm }}"
+      host_addresses: "{{ smhv_host_addresses }}"
+  vars:
+    db: 'C:\\data\\orders.db'
+  tasks:
+    - name: The guest writes an order; the write is still in flight
+      ansible.builtin.uri: {url: "{{ control }}/guest-data", method: POST, body_format: json,
+                            body: {vm: vm-db02, path: "{{ db }}", data: "order 1001: paid", in_flight: true}}
+    - name: Application-consistent backup, mirrored, keep 1 daily
+      netapp_hyperv.smhv.smhv_backup:
+        hyperv_host: hvclus01
+        dataset: prod
+        update_snapmirror: true
+        retention: {tag: daily, count: 1}
+      register: app
+    - name: What the application-consistent snapshot holds
+      ansible.builtin.uri: {url: "{{ control }}/snapshot-guest-data?vm=vm-db02&path={{ db | urlencode }}&snapshot={{ app.backup.name }}"}
+      register: app_view
+    - name: Another order, in flight
+      ansible.builtin.uri: {url: "{{ control }}/guest-data", method: POST, body_format: json,
+                            body: {vm: vm-db02, path: "{{ db }}", data: "order 1002: shipped", in_flight: true}}
+    - name: Crash-consistent backup, keep 1 hourly
+      netapp_hyperv.smhv.smhv_backup:
+        hyperv_host: hvclus01
+        dataset: prod
+        backup_type: crash
+        retention: {tag: hourly, count: 1}
+      register: crash
+    - name: What the crash-consistent snapshot holds
+      ansible.builtin.uri: {url: "{{ control }}/snapshot-guest-data?vm=vm-db02&path={{ db | urlencode }}&snapshot={{ crash.backup.name }}"}
+      register: crash_view
+    - name: The next daily backup replaces the first one (retention), mirrored again
+      netapp_hyperv.smhv.smhv_backup:
+        hyperv_host: hvclus01
+        dataset: prod
+        update_snapmirror: true
+        retention: {tag: daily, count: 1}
+      register: app2
+    - name: Results for the test
+      ansible.builtin.copy:
+        content: "{{ {'app': app, 'crash': crash, 'app2': app2, 'app_view': app_view.json, 'crash_view': crash_view.json} | to_json }}"
+        dest: "{{ results_file }}"
+"""
+
+
+@pytest.fixture(scope="module")
+def site(lab):
+    lab.reset()
+    site = LabSite(lab)
+    site.register("hvclus01", CLUSTER_SNAPINFO)
+    site.dataset("hvclus01", CLUSTER_SNAPINFO, "prod", PROD)
+    with site.session("hvclus01") as session:  # a post-script on both nodes, for the post_script step
+        for node, client in dict(session.other_nodes(), hv01=session.owner).items():
+            client.call("file_write", {"path": "C:\\scripts\\post.cmd", "content": "echo ok %1\r\n", "create_dirs": True})
+    return site
+
+
+def snapshots(lab, volume, cluster="cluster-a"):
+    return [s for s in lab.state()["ontap"][cluster]["volumes"][volume]["snapshots"] if not s.startswith("snapmirror.")]
+
+
+def guest_in_snapshot(lab, vm, snapshot, path=DB):
+    return lab.control("GET", "/snapshot-guest-data?" + urlencode({"vm": vm, "path": path, "snapshot": snapshot}))
+
+
+def test_application_captures_in_flight_writes_and_crash_does_not(site, lab, tmp_path):
+    results = tmp_path / "results.json"
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAY)
+    run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.inventory), str(playbook),
+                          "-e", "results_file=%s" % results, "-e", "control=%s" % lab.control_url], env=ansible_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    out = json.loads(results.read_text())
+    app, crash, app2 = out["app"], out["crash"], out["app2"]
+    assert app["changed"] and app["backup"]["method"] == "checkpoint" and crash["backup"]["method"] == "crash"
+    assert [s["snapshots"] for s in app["snapshots"]] == [[app["backup"]["name"]]] * 2  # one per CSV volume
+    assert app["timings"]["checkpoint_seconds_max"] > 0
+
+    # The guest's writes in flight: complete in the application-consistent snapshot (the production
+    # checkpoint made the guest flush), torn in the crash-consistent one (half of it, not flushed).
+    assert (out["app_view"]["data"], out["app_view"]["complete"]) == ("order 1001: paid", True)
+    assert (out["crash_view"]["data"], out["crash_view"]["complete"]) == ("order 100", False)
+    assert guest_in_snapshot(lab, "vm-db02", crash["backup"]["name"]) == out["crash_view"]  # still there
+
+    # Retention: the second daily backup deleted the first; the hourly one is another tag, kept.
+    assert app2["retention"]["deleted"] == [app["backup"]["name"]]
+    for volume in DATA_VOLUMES:
+        assert snapshots(lab, volume) == [crash["backup"]["name"], app2["backup"]["name"]]
+    # SnapMirror: the destination holds the newest daily backup (and no longer the deleted one).
+    assert {r["state"] for r in app2["replication"]} == {"success"} and len(app2["replication"]) == 2
+    for volume in ("vol_csv1_dr", "vol_csv2_dr"):
+        assert app2["backup"]["name"] in snapshots(lab, volume, "cluster-b")
+    # (Retention runs after the update, so the deleted backup leaves the destination with the next update.)
+    assert all(not vm["checkpoints"] for host in lab.state()["hosts"].values() for vm in host["vms"])
+
+
+# (step, fault) pairs: every step of the engine, through the lab's control API.
+FAULTS = [
+    ("inventory", {"target": "agent", "kind": "agent_error", "match": {"op": "vm_inventory"}}),
+    ("checkpoint", {"target": "agent", "kind": "agent_error", "match": {"op": "checkpoint_create", "host": "hv02"}}),
+    ("checkpoint", {"target": "agent", "kind": "drop", "match": {"op": "checkpoint_create", "host": "hv01"}}),
+    ("snapshot", {"target": "ontap", "kind": "http_error", "match": {"method": "POST", "path": ".*consistency-groups/.*/snapshots"}}),
+    ("snapshot", {"target": "ontap", "kind": "job_failure", "match": {"method": "POST", "path": ".*consistency-groups"}}),
+    ("release_checkpoints", {"target": "agent", "kind": "agent_error", "match": {"op": "checkpoint_remove", "host": "hv02"}}),
+    ("record", {"target": "agent", "kind": "agent_error", "match": {"op": "file_write"}, "nth": 2}),
+    ("replication", {"target": "ontap", "kind": "http_error", "match": {"method": "POST", "path": ".*/transfers"}}),
+    ("post_script", {"target": "agent", "kind": "agent_error", "match": {"op": "run_script"}}),
+    ("snapinfo", {"target": "ontap", "kind": "http_error", "match": {"method": "POST", "path": ".*/storage/volumes/.*/snapshots"}}),
+]
+POST_SCRIPT = {"path": "C:\\scripts\\post.cmd", "arguments": ["$VMSnapshot"], "host": None, "timeout": 60}
+
+
+def options_for(step):
+    """Only what the step needs, so each run stays short: replication and scripts where they are tested."""
+    options = {"retention": {"tag": "weekly", "count": 2, "age": None}}
+    if step == "replication":
+        options["update_snapmirror"] = True
+    if step == "post_script":
+        options["post_script"] = POST_SCRIPT
+    return options
+
+
+@pytest.mark.parametrize("step,fault", FAULTS, ids=["%s-%s-%s" % (s, f["target"], f["kind"]) for s, f in FAULTS])
+def test_failure_matrix(site, lab, step, fault):
+    lab.control("DELETE", "/faults")
+    lab.control("POST", "/faults", dict({"nth": 1, "times": 1}, **fault))
+    with pytest.raises(SmhvError) as failed:
+        site.backup("hvclus01", "prod", **options_for(step))
+    lab.control("DELETE", "/faults")
+    error = failed.value
+    assert error.details["step"] == step and ("failed at step %s:" % step) in error.message, error.message
+    name = error.details["backup"]
+    state = lab.state()
+    assert all(not vm["checkpoints"] for host in state["hosts"].values() for vm in host["vms"]), "checkpoints left behind"
+    for volume in DATA_VOLUMES:
+        assert not [s for s in snapshots(lab, volume) if s.startswith(name)], "snapshots left behind"
+    records = [status for backup, status in site.backups("hvclus01", CLUSTER_SNAPINFO, "prod") if backup == name]
+    assert records == ([] if step == "inventory" else ["failed"])
+    if step != "inventory":
+        assert error.details["undo"]["left_behind"] == []
+    # The lease was released: the next backup runs at once and succeeds.
+    assert site.backup("hvclus01", "prod", **options_for(step))["backup"]["status"] == "ok"
