@@ -7,6 +7,7 @@
 # re-run of `make` with nothing changed does not get here at all. Debian packages listed in
 # $APT_PACKAGES (space separated; empty by default) are installed with apt-get when missing.
 set -euo pipefail
+exec 1>&2   # progress goes to stderr, so `eval "$(make -s env)"` only sees the exports
 
 venv=$1; python=$2; shift 2
 
