@@ -23,9 +23,8 @@ REQUIREMENTS := requirements.txt requirements-dev.txt
 # The lab is its own package (lab/pyproject.toml), installed editable into the same venv.
 LAB_PROJECT := $(wildcard lab/pyproject.toml)
 # Debian packages needed by some test (e.g. chromium for browser tests); installed with apt-get when
-# missing, only by the venv step. Keep empty unless a test needs one.
+# missing (scripts/apt-install.sh). Keep empty unless a test needs one.
 APT_PACKAGES ?=
-export APT_PACKAGES
 
 # ansible-core 2.21 sanity venv on Python 3.12 (skipped with a reason when 3.12 is missing).
 export VENV_CORE_NEXT ?= .venv-2.21
@@ -47,7 +46,7 @@ PYTEST_BASE := -p no:cacheprovider -q -ra
 PYTEST_ARGS ?= -n auto --dist loadfile
 TEST_DIRS := tests/unit tests/lab tests/integration tests/e2e
 
-.PHONY: FORCE help venv collection-link env sanity units lab-tests integration e2e test demo bench build clean distclean
+.PHONY: FORCE help venv system-packages collection-link env sanity units lab-tests integration e2e test demo bench build clean distclean
 
 help:
 	@echo "make demo         start the lab and run the main job"
@@ -61,12 +60,17 @@ help:
 	@echo "make clean | distclean"
 
 # --- environment -------------------------------------------------------------------------------
-venv: $(VENV_STAMP) collection-link
+venv: $(VENV_STAMP) collection-link system-packages
 
 # Rebuilt when a requirements file changes, or when the venv's python is gone.
 $(VENV_STAMP): $(REQUIREMENTS) $(LAB_PROJECT) $(if $(wildcard $(VENV_PY)),,FORCE)
 	@scripts/venv.sh "$(VENV)" "$(BASE_PYTHON)" $(addprefix -r ,$(REQUIREMENTS)) $(if $(LAB_PROJECT),-e lab)
 	@touch "$@"
+
+# Checked on every run (a dpkg query per package), so adding one to APT_PACKAGES takes effect
+# without a venv rebuild.
+system-packages:
+	@$(if $(strip $(APT_PACKAGES)),scripts/apt-install.sh $(APT_PACKAGES),:)
 
 collection-link:
 	@if [ "$$(readlink "$(COLLECTION_LINK)" 2>/dev/null)" != "$(ROOT)" ]; then \

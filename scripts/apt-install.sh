@@ -2,6 +2,7 @@
 # Install the Debian packages given as arguments, but only those that are not installed yet.
 # `apt-get update` runs once, and only when something is missing. Needs root (or sudo).
 set -eu
+exec 1>&2   # progress on stderr (keeps `eval "$(make -s env)"` clean)
 missing=""
 for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

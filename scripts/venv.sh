@@ -4,17 +4,12 @@
 #   scripts/venv.sh VENV PYTHON [pip install arguments...]
 #
 # Called by the Makefile only when the venv's stamp file is older than the requirement files, so a
-# re-run of `make` with nothing changed does not get here at all. Debian packages listed in
-# $APT_PACKAGES (space separated; empty by default) are installed with apt-get when missing.
+# re-run of `make` with nothing changed does not get here at all. (Debian packages: the Makefile's
+# APT_PACKAGES and scripts/apt-install.sh.)
 set -euo pipefail
 exec 1>&2   # progress goes to stderr, so `eval "$(make -s env)"` only sees the exports
 
 venv=$1; python=$2; shift 2
-
-if [[ -n "${APT_PACKAGES:-}" ]]; then
-    read -r -a apt_packages <<< "$APT_PACKAGES"
-    "$(dirname "$0")/apt-install.sh" "${apt_packages[@]}"
-fi
 
 # A venv whose interpreter is gone (pyenv upgrade, copied checkout) is rebuilt from scratch.
 if [[ -e "$venv" ]] && ! "$venv/bin/python" -c 'import sys' >/dev/null 2>&1; then
