@@ -24,7 +24,7 @@ description:
     its latest scheduled time is after its last run, so after an outage each policy runs once, not once
     per missed slot. A scheduler (an AWX schedule or cron, see docs/scheduling.md) runs
     C(playbooks/protect.yml) often, and every due policy runs.
-author: netapp_hyperv.smhv contributors
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
   - netapp_hyperv.smhv.ontap

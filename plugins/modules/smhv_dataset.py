@@ -28,7 +28,7 @@ description:
     schedules collide (one of the two backups would fail).
   - When the members of a dataset with policies change, the snapshot budget of its volumes is checked
     again, as M(netapp_hyperv.smhv.smhv_policy) does.
-author: netapp_hyperv.smhv contributors
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
   - netapp_hyperv.smhv.ontap

@@ -26,7 +26,7 @@ description:
     within that age (30 days of hourly backups is 720).
   - Retention works per dataset and retention tag, so two policies of one dataset cannot share a tag
     (C(RETENTION_TAG_IN_USE)).
-author: netapp_hyperv.smhv contributors
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
   - netapp_hyperv.smhv.ontap
