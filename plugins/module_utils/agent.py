@@ -1801,7 +1801,8 @@ function Set-SmhvFirewallRule {
             }
             [void](New-NetFirewallRule @rule)
         }
-    } elseif (-not (Test-SmhvFirewallRuleMatch -Record $before -DisplayName $displayName -Description $description -Ports $ports -FirewallProfile $firewallProfile)) {
+    } elseif (-not (Test-SmhvFirewallRuleMatch -Record $before -DisplayName $displayName -Description $description -Ports $ports `
+                -FirewallProfile $firewallProfile)) {
         $changed = $true
         if (-not $CheckMode) {
             $update = @{
@@ -2051,7 +2052,8 @@ function Set-SmhvPrerequisite {
             if (-not $CheckMode) {
                 $outcome = Install-WindowsFeature -Name $missing.ToArray()
                 if (-not $outcome.Success) {
-                    throw (New-SmhvError -Code 'FEATURE_INSTALL_FAILED' -Message "Install-WindowsFeature failed for $($missing -join ', ')." -Details @{ features = $missing })
+                    $message = "Install-WindowsFeature failed for $($missing -join ', ')."
+                    throw (New-SmhvError -Code 'FEATURE_INSTALL_FAILED' -Message $message -Details @{ features = $missing })
                 }
                 $restartNeeded = $outcome.RestartNeeded.ToString() -eq 'Yes'
                 foreach ($record in $features) {
@@ -2072,7 +2074,8 @@ function Set-SmhvPrerequisite {
             $changed = $true
             if (-not $CheckMode) {
                 if ($null -eq (Get-Command -Name 'New-MSDSMSupportedHW' -ErrorAction SilentlyContinue)) {
-                    Add-SmhvWarning -Message 'The MPIO cmdlets are not available yet (Multipath-IO needs a restart); run again after the restart to claim the LUNs.'
+                    $message = 'The MPIO cmdlets are not available yet (Multipath-IO needs a restart); run again after the restart to claim the LUNs.'
+                    Add-SmhvWarning -Message $message
                     $restartNeeded = $true
                 } else {
                     [void](New-MSDSMSupportedHW -VendorId $vendorId -ProductId $productId)

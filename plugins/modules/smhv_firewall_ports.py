@@ -11,7 +11,7 @@ short_description: Open the SMHV and SnapDrive ports in Windows Firewall on ever
 version_added: 0.1.0
 description:
   - Ensures one inbound TCP allow rule per port on every node of O(hyperv_host) (a standalone host, or
-    every node of a failover cluster): 808 for SnapManager for Hyper-V and SnapDrive (Net.Tcp), 4094
+    every node of a failover cluster), 808 for SnapManager for Hyper-V and SnapDrive (Net.Tcp), 4094
     for SnapDrive's HTTP and 4095 for its HTTPS web service.
   - Rules are found by a fixed rule Name (C(NetApp-SMHV-NetTcp), C(NetApp-SnapDrive-HTTP),
     C(NetApp-SnapDrive-HTTPS)), so a rule whose port, profile, state or display name drifted is
@@ -22,6 +22,7 @@ description:
 author: netapp_hyperv.smhv contributors
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
+  - netapp_hyperv.smhv.fleet
 options:
   hyperv_host:
     required: true
@@ -34,17 +35,17 @@ options:
   smhv_port:
     description:
       - TCP port of the SMHV (and SnapDrive) Net.Tcp web service, C(SMHV_WEBSRV_TCP_PORT) at install time.
-      - Set to V(null) to manage no rule for it (with O(state=absent), to leave it in place).
+      - V(0) manages no rule for it (with O(state=absent), leaves it in place).
     type: int
     default: 808
   snapdrive_http_port:
     description:
-      - TCP port of SnapDrive's HTTP web service (C(SDW_WEBSRV_HTTP_PORT)). V(null) for no rule.
+      - TCP port of SnapDrive's HTTP web service (C(SDW_WEBSRV_HTTP_PORT)). V(0) for no rule.
     type: int
     default: 4094
   snapdrive_https_port:
     description:
-      - TCP port of SnapDrive's HTTPS web service. V(null) for no rule.
+      - TCP port of SnapDrive's HTTPS web service. V(0) for no rule.
     type: int
     default: 4095
   profile:
@@ -82,7 +83,7 @@ EXAMPLES = r"""
     hyperv_host: hv03
     winrm: "{{ smhv_winrm }}"
     smhv_port: 8808
-    snapdrive_http_port: null
+    snapdrive_http_port: 0
     profile: [Domain, Private]
   delegate_to: localhost
 """
@@ -128,13 +129,14 @@ nodes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import hyperv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import hyperv_argument_spec, storage_system_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_common import run_fleet_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_firewall import PROFILES, ensure_firewall_ports
 
 
 def main():
     spec = hyperv_argument_spec()
+    spec.update(storage_systems=dict(type="list", elements="dict", options=storage_system_spec()))
     spec.update(
         state=dict(type="str", choices=["present", "absent"], default="present"),
         smhv_port=dict(type="int", default=808),
@@ -144,7 +146,8 @@ def main():
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
-    ports = {"smhv": p["smhv_port"], "snapdrive_http": p["snapdrive_http_port"], "snapdrive_https": p["snapdrive_https_port"]}
+    ports = {"smhv": p["smhv_port"] or None, "snapdrive_http": p["snapdrive_http_port"] or None,
+             "snapdrive_https": p["snapdrive_https_port"] or None}
     run_fleet_module(module, lambda: ensure_firewall_ports(p["hyperv_host"], p["winrm"], p["host_addresses"], ports, p["profile"],
                                                            p["state"], module.check_mode))
 

@@ -23,6 +23,7 @@ description:
 author: netapp_hyperv.smhv contributors
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
+  - netapp_hyperv.smhv.fleet
 options:
   hyperv_host:
     required: true
@@ -71,7 +72,7 @@ attributes:
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
   - Reading a share from a WinRM session needs credentials that can reach the file server (Kerberos with
-    delegation, CredSSP, or a share the computer accounts can read): NTLM cannot pass them on.
+    delegation, CredSSP, or a share the computer accounts can read), because NTLM cannot pass them on.
   - M(community.windows.win_hotfix) installs one KB on one host; this module decides which KBs a Hyper-V
     host needs and orders restarts across a cluster.
 seealso:
@@ -158,13 +159,14 @@ timings:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import hyperv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import hyperv_argument_spec, storage_system_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_common import run_fleet_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_hotfix import ensure_hotfixes
 
 
 def main():
     spec = hyperv_argument_spec()
+    spec.update(storage_systems=dict(type="list", elements="dict", options=storage_system_spec()))
     spec.update(
         install=dict(type="bool", default=False),
         source=dict(type="str"),

@@ -24,6 +24,7 @@ description:
 author: netapp_hyperv.smhv contributors
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
+  - netapp_hyperv.smhv.fleet
 options:
   hyperv_host:
     required: true
@@ -54,7 +55,7 @@ options:
         give it to remove SnapDrive after SMHV.
     type: dict
     suboptions:
-      installer: {description: Path of C(SnapDrive<version>_x64.exe)., type: str, required: true}
+      installer: {description: Path of C(SnapDrive<version>_x64.exe); required with O(state=present)., type: str}
       version: {description: Expected installer version (checked; required in check mode with O(installer_source=controller))., type: str}
       service_username: {description: Domain account the SnapDrive service runs as (C(DOMAIN\\user))., type: str}
       service_password: {description: Its password., type: str}
@@ -68,7 +69,7 @@ options:
     description: SnapManager for Hyper-V. Needed with O(state=present).
     type: dict
     suboptions:
-      installer: {description: Path of C(SMHV-<version>-x64.exe)., type: str, required: true}
+      installer: {description: Path of C(SMHV-<version>-x64.exe); required with O(state=present)., type: str}
       version: {description: Expected installer version (checked; required in check mode with O(installer_source=controller))., type: str}
       service_username: {description: Domain account the SMHV service runs as, a local administrator on every node., type: str}
       service_password: {description: Its password., type: str}
@@ -156,15 +157,16 @@ error_code:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import hyperv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import hyperv_argument_spec, storage_system_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_common import run_fleet_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_package import ensure_packages
 
 
 def main():
     spec = hyperv_argument_spec()
+    spec.update(storage_systems=dict(type="list", elements="dict", options=storage_system_spec()))
     product = dict(
-        installer=dict(type="str", required=True),
+        installer=dict(type="str"),
         version=dict(type="str"),
         service_username=dict(type="str"),
         service_password=dict(type="str", no_log=True),
@@ -186,9 +188,9 @@ def main():
     p = module.params
     if p["state"] == "present":
         for name in ("snapdrive", "smhv"):
-            if p[name] and not (p[name]["service_username"] and p[name]["service_password"]):
-                module.fail_json(msg="%s.service_username and %s.service_password are required with state=present." % (name, name),
-                                 error_code="INVALID_ARGUMENT")
+            if p[name] and not (p[name]["installer"] and p[name]["service_username"] and p[name]["service_password"]):
+                module.fail_json(msg="%s.installer, %s.service_username and %s.service_password are required with state=present."
+                                 % (name, name, name), error_code="INVALID_ARGUMENT")
     run_fleet_module(module, lambda: ensure_packages(p["hyperv_host"], p["winrm"], p["host_addresses"], p["state"], p["snapdrive"],
                                                      p["smhv"], p["installer_source"], p["staging_dir"], p["log_dir"],
                                                      module.check_mode))

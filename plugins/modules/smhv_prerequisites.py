@@ -23,6 +23,7 @@ description:
 author: netapp_hyperv.smhv contributors
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
+  - netapp_hyperv.smhv.fleet
 options:
   hyperv_host:
     required: true
@@ -115,13 +116,14 @@ timings:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import hyperv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import hyperv_argument_spec, storage_system_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_common import run_fleet_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_prereq import ensure_prerequisites
 
 
 def main():
     spec = hyperv_argument_spec()
+    spec.update(storage_systems=dict(type="list", elements="dict", options=storage_system_spec()))
     spec.update(
         features=dict(type="list", elements="str"),
         mpio_claim=dict(type="bool", default=True),
