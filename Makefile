@@ -24,7 +24,7 @@ REQUIREMENTS := requirements.txt requirements-dev.txt
 LAB_PROJECT := $(wildcard lab/pyproject.toml)
 # Debian packages needed by some test (e.g. chromium for browser tests); installed with apt-get when
 # missing (scripts/apt-install.sh). Keep empty unless a test needs one.
-APT_PACKAGES ?=
+APT_PACKAGES ?= chromium
 
 # ansible-core 2.21 sanity venv on Python 3.12 (skipped with a reason when 3.12 is missing).
 export VENV_CORE_NEXT ?= .venv-2.21
@@ -44,7 +44,7 @@ export VIRTUAL_ENV := $(ROOT)/$(VENV)
 PYTEST_BASE := -p no:cacheprovider -q -ra
 # Extra pytest arguments, e.g. PYTEST_ARGS="-n 0 -k backup" or PYTEST_ARGS="-x".
 PYTEST_ARGS ?= -n auto --dist loadfile
-TEST_DIRS := tests/unit tests/lab tests/integration tests/e2e
+TEST_DIRS := tests/unit tests/lab tests/integration tests/molecule tests/e2e
 
 .PHONY: FORCE help venv system-packages collection-link env sanity units lab-tests integration e2e test demo bench build clean distclean
 
