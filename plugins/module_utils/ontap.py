@@ -302,7 +302,10 @@ class StorageClient:
         deleted, busy, failed = [], [], []
         for snapshot in snapshots:
             try:
-                self.delete_snapshot(snapshot)
+                if snapshot.uuid:
+                    self.delete_snapshot(snapshot)
+                else:
+                    self._delete_snapshot_named(snapshot)
             except SmhvError as error:
                 if error.code == "STORAGE_OBJECT_NOT_FOUND":
                     deleted.append(snapshot)
@@ -313,6 +316,13 @@ class StorageClient:
             else:
                 deleted.append(snapshot)
         return SnapshotDeletion(deleted=tuple(deleted), busy=tuple(busy), failed=tuple(failed))
+
+    def _delete_snapshot_named(self, snapshot):
+        """Delete a snapshot known by name only, in one request (DELETE on the volume's snapshots with a name
+        query) instead of a lookup and a delete; a name that matches nothing deletes nothing."""
+        endpoint = self._clusters.endpoint(snapshot.cluster)
+        with endpoint.call("delete snapshot '%s' of volume %s" % (snapshot.name, snapshot.volume_path), SNAPSHOT_CODES):
+            Snapshot.delete_collection(snapshot.volume_uuid, name=snapshot.name)
 
     def _snapshot_uuid(self, endpoint, snapshot):
         with endpoint.call("find snapshot '%s' of volume %s" % (snapshot.name, snapshot.volume_path)):
