@@ -1347,10 +1347,12 @@ function Write-SmhvFile {
     Assert-SmhvAbsolutePath -Path $path -Argument 'path'
     if ($null -ne $expected) {
         if ($expected -notmatch '^[0-9A-Fa-f]{64}$') {
-            throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Argument 'expected_sha256' must be 64 hexadecimal digits." -Details @{ argument = 'expected_sha256' })
+            $message = "Argument 'expected_sha256' must be 64 hexadecimal digits."
+            throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = 'expected_sha256' })
         }
         if ($createOnly) {
-            throw (New-SmhvError -Code 'BAD_REQUEST' -Message "Arguments 'expected_sha256' and 'create_only' exclude each other." -Details @{ argument = 'create_only' })
+            $message = "Arguments 'expected_sha256' and 'create_only' exclude each other."
+            throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = 'create_only' })
         }
         $expected = $expected.ToLowerInvariant()
     }

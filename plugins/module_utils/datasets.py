@@ -113,8 +113,8 @@ def validate(handles, name, vms, now, policy=None):
     errors = [problem for problem in problems if problem.severity == ERROR]
     if errors:
         listed = " ".join("(%d) %s" % (number, problem.message) for number, problem in enumerate(errors, start=1))
-        raise SmhvError(errors[0].code, "Dataset %s cannot be saved: %d problem%s. %s" % (name, len(errors), "s" if len(errors) > 1 else "",
-                                                                                      listed),
+        plural = "s" if len(errors) > 1 else ""
+        raise SmhvError(errors[0].code, "Dataset %s cannot be saved: %d problem%s. %s" % (name, len(errors), plural, listed),
                         {"dataset": name, "problems": [problem.as_dict() for problem in errors]})
     return [problem.message for problem in problems if problem.severity != ERROR]
 
@@ -246,4 +246,3 @@ def _describe_change(old, new):
     if old.description != new.description:
         parts.append("description %r -> %r" % (old.description, new.description))
     return "; ".join(parts) or "members"
-

@@ -71,10 +71,13 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Can run in check mode.
     support: full
-    details: Reads only.
+    details: Reads only; the same report as without check mode.
   diff_mode:
+    description: Can show a diff.
     support: none
+    details: Reports nothing to diff.
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
 requirements:

@@ -68,9 +68,13 @@ options:
         type: str
 attributes:
   check_mode:
+    description: Can run in check mode.
     support: full
+    details: Plans the same actions and changes nothing.
   diff_mode:
+    description: Can show a diff.
     support: full
+    details: Shows the dataset definition before and after.
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
   - Every member scope must be registered with M(netapp_hyperv.smhv.smhv_host).

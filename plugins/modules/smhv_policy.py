@@ -80,9 +80,10 @@ options:
         type: str
         default: UTC
   retention:
-    description: Which backups of this dataset and tag are kept; give O(retention.count) or O(retention.age), not both.
+    description:
+      - Which backups of this dataset and tag are kept; give O(retention.count) or O(retention.age), not both.
+      - Required with O(state=present).
     type: dict
-    required: true
     suboptions:
       tag:
         description: The retention tag the policy's backups carry; C(unlimited) never deletes (and has no snapshot bound).
@@ -157,9 +158,13 @@ options:
         type: str
 attributes:
   check_mode:
+    description: Can run in check mode.
     support: full
+    details: Plans the same actions and budget check and changes nothing.
   diff_mode:
+    description: Can show a diff.
     support: full
+    details: Shows the policy before and after.
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
 requirements:
@@ -227,7 +232,7 @@ policy:
     retention: {description: "Tag, count, age and a description.", type: dict, returned: always,
                 sample: {tag: hourly, count: 30, age: null, describe: the newest 30 hourly}}
     backup_type: {description: C(application) or C(crash)., type: str, returned: always, sample: application}
-    method: {description: C(checkpoint), C(vss_provider) or C(crash)., type: str, returned: always, sample: checkpoint}
+    method: {description: 'C(checkpoint), C(vss_provider) or C(crash).', type: str, returned: always, sample: checkpoint}
     allow_saved_state: {description: Whether saved or off VMs are backed up., type: bool, returned: always, sample: false}
     snapmirror_update: {description: Whether SnapMirror is updated., type: bool, returned: always, sample: true}
     snapvault_update: {description: Whether SnapVault is updated., type: bool, returned: always, sample: false}

@@ -94,7 +94,7 @@ def refused(open_scopes, host, members, name="ds1"):
 
 
 def test_a_vm_off_ontap_is_refused_naming_the_file(site):
-    world, open_scopes, _ = site
+    world, open_scopes, _clients = site
     add_vm(world, "hv03", "vm-local", "C:\\VMs\\vm-local")
     error = refused(open_scopes, "hv03", [{"vm": "vm-file01"}, {"vm": "vm-local"}])
     assert error.code == "NOT_ON_ONTAP"
@@ -106,7 +106,7 @@ def test_a_vm_off_ontap_is_refused_naming_the_file(site):
 
 
 def test_dedicated_and_clustered_vms_of_one_cluster_are_refused(site):
-    world, open_scopes, _ = site
+    world, open_scopes, _clients = site
     add_vm(world, "hv01", "vm-dedicated", "C:\\ClusterStorage\\Volume1\\vm-dedicated")
     error = refused(open_scopes, "hvclus01", [{"vm": "vm-web01"}, {"vm": "vm-dedicated"}])
     assert error.code == "DATASET_MIXES_CLUSTERED"
@@ -115,14 +115,14 @@ def test_dedicated_and_clustered_vms_of_one_cluster_are_refused(site):
 
 
 def test_clustered_vms_and_a_standalone_hosts_vms_may_share_a_dataset(site):
-    _, open_scopes, _ = site
+    _world, open_scopes, _clients = site
     with open_scopes() as scopes:
         result = ensure_dataset(scopes, None, "hvclus01", "mixed", members=[{"vm": "vm-web01"}, {"vm": "vm-file01", "scope": "hv03"}])
     assert result["dataset"]["scopes"] == ["hv03", "hvclus01"] and result["warnings"] == []
 
 
 def test_an_mbr_lun_under_a_csv_is_refused(site):
-    world, open_scopes, _ = site
+    world, open_scopes, _clients = site
     cluster = world.clusters["cluster-a"]
     csv1 = next(lun for lun in cluster.luns if lun.name == "csv1")
     csv1.content.partition_style = "MBR"
@@ -133,7 +133,7 @@ def test_an_mbr_lun_under_a_csv_is_refused(site):
 
 
 def test_pass_through_disks_are_a_warning(site):
-    world, open_scopes, _ = site
+    world, open_scopes, _clients = site
     vm = next(vm for vm in world.hosts["hv03"].vms.values() if vm.name == "vm-sql01")
     vm.passthrough_disks = [7]
     with open_scopes() as scopes:
@@ -144,7 +144,7 @@ def test_pass_through_disks_are_a_warning(site):
 
 
 def test_bad_names_and_unknown_or_ambiguous_vms(site):
-    world, open_scopes, _ = site
+    world, open_scopes, _clients = site
     error = refused(open_scopes, "hv03", [{"vm": "vm-file01"}], name="files!")
     assert error.code == "INVALID_ARGUMENT" and "contains '!'" in error.message
     error = refused(open_scopes, "hv03", [{"vm": "vm-nope"}])
@@ -157,7 +157,7 @@ def test_bad_names_and_unknown_or_ambiguous_vms(site):
 
 
 def test_one_inventory_call_per_host_not_per_vm(site):
-    _, open_scopes, clients = site
+    _world, open_scopes, clients = site
     before = len(clients)
     with open_scopes() as scopes:
         ensure_dataset(scopes, None, "hvclus01", "app", members=[{"vm": name} for name in ("vm-app01", "vm-app02", "vm-db01", "vm-db02")])
@@ -167,7 +167,7 @@ def test_one_inventory_call_per_host_not_per_vm(site):
 
 
 def test_check_mode_plans_the_same_actions_and_writes_nothing(site):
-    _, open_scopes, _ = site
+    _world, open_scopes, _clients = site
     members = [{"vm": "vm-web01"}, {"vm": "vm-file02", "scope": "hv03"}]
     with open_scopes() as scopes:
         planned = ensure_dataset(scopes, None, "hvclus01", "web", members=members, check_mode=True)
