@@ -90,6 +90,9 @@ elif [[ -n "$py_next" ]]; then
     core_next || failed+=("$next_label")
 fi
 
+echo "== ruff: the lab package and benchmarks (not collection content, so not ansible-test's)"
+"$VENV/bin/ruff" check --isolated --select F,E7,E9 --target-version py311 lab benchmarks || failed+=("ruff (lab, benchmarks)")
+
 echo "== antsibull-changelog lint"
 "$VENV/bin/antsibull-changelog" lint || failed+=("antsibull-changelog lint")
 

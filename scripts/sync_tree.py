@@ -20,6 +20,10 @@ import subprocess
 import sys
 
 KEEP_IN_DEST = ('.git', 'tests/output')
+# Not collection content: the lab is its own Python package (lab/pyproject.toml) and the benchmarks
+# drive it; neither ships in the tarball (galaxy.yml build_ignore). scripts/sanity.sh lints them with
+# ruff instead of ansible-test, whose rules are written for plugins.
+NOT_COLLECTION = ('lab/', 'benchmarks/')
 SKIP_WITHOUT_GIT = ('.git', '.cache', 'tests/output', '__pycache__', '.pytest_cache', '.lab', 'build')
 
 
@@ -59,6 +63,7 @@ def sync(src: str, dest: str) -> tuple[int, int, int]:
     files = git_files(src)
     if files is None:
         files = walked_files(src)
+    files = [f for f in files if not f.startswith(NOT_COLLECTION)]
     wanted = set(files)
     copied = removed = 0
 

@@ -13,7 +13,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def lab_command(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "smhv_lab.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "smhv_lab.cli", *args], capture_output=True, text=True, timeout=120,
+                          check=False)
 
 
 @contextmanager

@@ -41,5 +41,6 @@ def test_target(target, lab, tmp_path):
     playbook.write_text(PLAY.format(target=target))
     run = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.inventory), str(playbook)],
-        env=ansible_env(tmp_path, ANSIBLE_ROLES_PATH=str(TARGETS_DIR)), capture_output=True, text=True, timeout=600)
+        env=ansible_env(tmp_path, ANSIBLE_ROLES_PATH=str(TARGETS_DIR)), capture_output=True, text=True, timeout=600,
+        check=False)
     assert run.returncode == 0, f"target {target} failed:\n{run.stdout[-8000:]}\n{run.stderr[-3000:]}"

@@ -2,7 +2,6 @@
 + stdin in chunks) against the lab's WinRM server running AgentExecutor over the tiny world."""
 from __future__ import annotations
 
-import json
 
 import pytest
 from pypsrp.powershell import PowerShell, RunspacePool
@@ -74,7 +73,7 @@ def test_unknown_command_over_winrs_is_logged(server, executor):
                         password=PASSWORD)
     shell = protocol.open_shell()
     command = protocol.run_command(shell, "hostname")
-    _, stderr, rc = protocol.get_command_output(shell, command)
+    stderr, rc = protocol.get_command_output(shell, command)[1:]
     protocol.cleanup_command(shell, command)
     protocol.close_shell(shell)
     assert rc == 1 and b"not recognized" in stderr

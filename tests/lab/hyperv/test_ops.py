@@ -43,8 +43,8 @@ def test_vm_inventory_maps_every_file_to_the_lun(call, lun):
     (vm,) = call("vm_inventory", {"ids": [VM1_ID.upper()]})["result"]["vms"]
     assert vm["id"] == VM1_ID and vm["state"] == "Running" and vm["clustered"] is False
     assert vm["config_path"] == f"J:\\vm1\\Virtual Machines\\{VM1_ID.upper()}.vmcx"
-    assert [d["path"] for d in vm["hard_disks"]] == ["J:\\vm1\\Virtual Hard Disks\\vm1.vhdx",
-                                                      "J:\\vm1\\Virtual Hard Disks\\data_disk1.vhdx"]
+    assert [d["path"] for d in vm["hard_disks"]] == [
+        "J:\\vm1\\Virtual Hard Disks\\vm1.vhdx", "J:\\vm1\\Virtual Hard Disks\\data_disk1.vhdx"]
     assert [f["kind"] for f in vm["files"]] == ["config", "vhd", "vhd"]
     for file in vm["files"]:
         assert file["storage"]["disk_serial"] == lun.serial and file["storage"]["netapp_lun"] is True

@@ -120,7 +120,7 @@ def test_unknown_api_is_404(http):
 
 
 def test_bad_password_is_401_with_error_body(ontap_lab):
-    user, _ = ontap_lab.credentials()
+    user = ontap_lab.credentials()[0]
     response = requests.get(ontap_lab.url() + "/api/cluster", auth=(user, "wrong"), verify=str(ontap_lab.ca))
     assert response.status_code == 401
     assert response.json()["error"]["message"] == "User is not authorized."
@@ -150,7 +150,7 @@ def test_slow_jobs_run_after_n_polls(conn, ontap_lab):
     url = f"{ontap_lab.url()}/api/storage/volumes/{vol.uuid}/snapshots"
     response = conn.session.post(url, json={"name": "slow"})
     href = response.json()["job"]["_links"]["self"]["href"]
-    states = [conn.session.get(ontap_lab.url() + href).json()["state"] for _ in range(3)]
+    states = [conn.session.get(ontap_lab.url() + href).json()["state"] for poll in range(3)]
     assert states == ["running", "running", "success"]
     assert vol.has_snapshot("slow")
 
@@ -200,7 +200,7 @@ def test_latency_applies_to_every_call(http, ontap_lab):
     import time
     ontap_lab.faults.set_latency("ontap", 0.05)
     start = time.monotonic()
-    for _ in range(3):
+    for attempt in range(3):
         http("GET", "/api/cluster")
     assert time.monotonic() - start >= 0.15
 

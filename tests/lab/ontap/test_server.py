@@ -17,7 +17,7 @@ def test_binds_loopback_on_a_free_port(ontap_lab):
 def test_keep_alive_reuses_one_connection(ontap_lab):
     session = requests.Session()
     session.auth, session.verify = ontap_lab.credentials(), str(ontap_lab.ca)
-    for _ in range(5):
+    for attempt in range(5):
         assert session.get(ontap_lab.url() + "/api/cluster").status_code == 200
     assert len(ontap_lab.servers["cluster-a"]._listener.connections) == 1
 

@@ -111,7 +111,7 @@ def test_slow_transfer_lands_after_polls(dest, ontap_lab):
     a.lun("/vol/vol1/lun1").content.files.write("vm1\\vm1.vhdx", b"slow bytes")
     SnapmirrorTransfer(rel.uuid).post()
     states = []
-    for _ in range(2):
+    for attempt in range(2):
         rel.get(fields="transfer.state")
         states.append(rel.transfer.state)
     assert states == ["transferring", "success"] and dr_file(ontap_lab) == b"slow bytes"

@@ -40,7 +40,7 @@ class Clients:
 
     @staticmethod
     def _split(transport: str) -> tuple[str, str]:
-        auth, _, scheme = transport.partition("-")
+        auth, scheme = transport.split("-", 1)
         return auth, scheme
 
     def protocol(self, server: WinRMServer, transport: str, *, username: str = USER, password: str = PASSWORD,

@@ -36,7 +36,7 @@ def test_account_name_forms(server, clients, login):
 
 def test_unauthenticated_request_gets_401_and_the_connection_stays_open(server, certificates):
     connection = http.client.HTTPConnection(server.bind, server.http_port)
-    for _ in range(2):  # the second request proves the 401 did not close the connection
+    for attempt in range(2):  # the second request proves the 401 did not close the connection
         connection.request("POST", "/wsman", body=b"<s:Envelope/>",
                            headers={"Content-Type": "application/soap+xml;charset=UTF-8"})
         response = connection.getresponse()

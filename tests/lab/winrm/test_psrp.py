@@ -30,7 +30,7 @@ def test_error_records_do_not_fail_the_pipeline(server, clients, transport):
 
 
 def test_unknown_command_is_an_error_record(server, clients):
-    _, streams, had_errors = clients.client(server, "ntlm-http").execute_ps("Get-Nothing")
+    streams, had_errors = clients.client(server, "ntlm-http").execute_ps("Get-Nothing")[1:]
 
     assert not had_errors
     assert str(streams.error[0]).startswith("The term 'Get-Nothing' is not recognized as the name of a cmdlet")
@@ -88,7 +88,7 @@ def test_script_larger_than_one_envelope_arrives_whole(server, clients, executor
 
 
 def test_slow_pipeline_is_polled_through_operation_timeouts(server, clients):
-    output, _, _ = clients.client(server, "ntlm-https").execute_ps("sleep 0.4\necho done")
+    output = clients.client(server, "ntlm-https").execute_ps("sleep 0.4\necho done")[0]
 
     assert output == "done"
     assert sum(r.action == "Receive" and r.fault == 2150858793 for r in server.requests) >= 2
@@ -114,7 +114,7 @@ def test_first_pool_receive_has_data_ready(server, clients):
 
 @pytest.mark.parametrize("auth", ["ntlm", "negotiate"])
 def test_raw_ntlm_and_spnego(server, clients, auth):
-    output, _, _ = clients.client(server, "ntlm-http", auth=auth).execute_ps("echo over " + auth)
+    output = clients.client(server, "ntlm-http", auth=auth).execute_ps("echo over " + auth)[0]
     assert output == "over " + auth
 
 
@@ -125,6 +125,6 @@ class _BrokenExecutor:
 
 def test_executor_exception_fails_the_pipeline(start_server, clients):
     server = start_server(executor=_BrokenExecutor())
-    _, streams, had_errors = clients.client(server, "ntlm-http").execute_ps("echo x")
+    streams, had_errors = clients.client(server, "ntlm-http").execute_ps("echo x")[1:]
     assert had_errors
     assert str(streams.error[-1]) == "RuntimeError: agent crashed"

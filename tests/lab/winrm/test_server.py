@@ -16,8 +16,8 @@ def test_unknown_shell_id(server, clients, transport):
     protocol = clients.protocol(server, transport)
     with pytest.raises(winrm.exceptions.WSManFaultError) as pywinrm_error:
         protocol.run_command("0D5B1C79-4E0C-4BDF-9E4F-4C1F8E1D2B3A", "echo never")
-    assert (pywinrm_error.value.wsman_fault_code, pywinrm_error.value.fault_subcode) == (2150858843,
-                                                                                        "w:InvalidSelectors")
+    fault = pywinrm_error.value
+    assert (fault.wsman_fault_code, fault.fault_subcode) == (2150858843, "w:InvalidSelectors")
 
     shell = WinRS(clients.wsman(server, transport))
     shell.open()

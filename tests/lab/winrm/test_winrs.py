@@ -76,7 +76,8 @@ def test_one_megabyte_of_stdin_sent_in_chunks_pywinrm(server, clients, transport
     for offset in range(0, len(data), 200_000):  # Ansible's chunk size
         protocol.send_command_input(shell, command, data[offset:offset + 200_000],
                                     end=offset + 200_000 >= len(data))
-    stdout, _, rc = protocol.get_command_output(shell, command)
+    output = protocol.get_command_output(shell, command)
+    stdout, rc = output[0], output[2]
     protocol.cleanup_command(shell, command)
     protocol.close_shell(shell)
 
@@ -138,7 +139,8 @@ def test_skip_cmd_shell_lifts_the_command_line_limit(server, clients):
     protocol = clients.protocol(server, "ntlm-https")
     shell = protocol.open_shell()
     command = protocol.run_command(shell, "echo " + "z" * 9000, skip_cmd_shell=True)
-    stdout, _, rc = protocol.get_command_output(shell, command)
+    output = protocol.get_command_output(shell, command)
+    stdout, rc = output[0], output[2]
     assert (len(stdout), rc) == (9002, 0)
 
 

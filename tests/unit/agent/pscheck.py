@@ -281,7 +281,7 @@ def check_forbidden(source: str, allow_scriptblock_create: int = 0) -> list[str]
 def check_function_names(source: str) -> list[str]:
     problems = []
     for function in functions(source).values():
-        verb, _, noun = function.name.partition("-")
+        verb, noun = (function.name.split("-", 1) + [""])[:2]
         if verb not in APPROVED_VERBS:
             problems.append(f"function {function.name}: {verb!r} is not an approved verb (Get-Verb)")
         if not noun.startswith("Smhv"):

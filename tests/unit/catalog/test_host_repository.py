@@ -129,5 +129,5 @@ def test_catalog_over_the_host_uses_real_compare_and_swap():
     with pytest.raises(SmhvError) as caught:
         catalog.put_dataset(Dataset("prod"))
     assert caught.value.code == "DATASET_EXISTS"
-    conditional = [args for op, args, _retry in host.calls if op == "file_write" and (args.get("create_only") or args.get("expected_sha256"))]
+    conditional = [args for op, args, retry in host.calls if op == "file_write" and (args.get("create_only") or args.get("expected_sha256"))]
     assert conditional and all(call[2] is False for call in host.calls if call[0] == "file_write" and call[1] in conditional)
