@@ -43,11 +43,12 @@ import datetime
 import os
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import (
     backup_record, choose_method, classify, names_of, script_variables, volume_key)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import ERROR_CODES, SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import SnapshotInfo
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import SnapshotDeletion, SnapshotInfo
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_budget import SNAPSHOTS_PER_BACKUP
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_dataset import ERROR, validate_dataset
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import backup_name, snapinfo_snapshot_name
@@ -57,6 +58,8 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import 
 DEFAULT_LEASE_TTL = datetime.timedelta(minutes=30)
 SNAPSHOT_COMMENT = "netapp_hyperv.smhv backup %s of dataset %s"
 CHECKPOINT_PREFIX = "smhv_"
+# Volumes whose expired snapshots retention deletes at the same time.
+PARALLEL_VOLUMES = 8
 MIRROR_STATES = ("snapmirrored",)
 # Snapshots ONTAP takes itself (schedules, SnapMirror): never mistaken for the VSS provider's.
 ONTAP_OWN_PREFIXES = ("snapmirror.", "hourly.", "daily.", "weekly.", "nightly.", "vserverdr.")
@@ -485,7 +488,7 @@ class BackupEngine:
                             raise
                         continue  # the volume is gone, and its snapshots with it
                 snapshots += [SnapshotInfo(cluster=cluster, svm=svm, volume_name=name, volume_uuid=volume.uuid, name=n) for n in names]
-            deletion = self.storage.delete_snapshots(snapshots)
+            deletion = self._delete_in_parallel(snapshots)
             if deletion.busy or deletion.failed:
                 reasons = ["%s in %s: %s" % (s.name, s.volume_path, e.message) for s, e in deletion.busy + deletion.failed]
                 target = "skipped_busy" if deletion.busy else "failed"
@@ -495,6 +498,19 @@ class BackupEngine:
                 continue
             deletable.append(summary)
         self.retention["deleted"] = self.catalog.delete_backups(deletable) if deletable else []
+
+    def _delete_in_parallel(self, snapshots):
+        """delete_snapshots() per volume, the volumes at the same time (StorageClient is thread-safe): retention's
+        cost then grows with the snapshots per volume, not with the number of volumes."""
+        by_volume = {}
+        for snapshot in snapshots:
+            by_volume.setdefault((snapshot.cluster, snapshot.volume_uuid), []).append(snapshot)
+        if len(by_volume) < 2:
+            return self.storage.delete_snapshots(snapshots)
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_VOLUMES, len(by_volume))) as pool:
+            parts = list(pool.map(self.storage.delete_snapshots, by_volume.values()))
+        return SnapshotDeletion(deleted=tuple(s for part in parts for s in part.deleted), busy=tuple(b for part in parts for b in part.busy),
+                                failed=tuple(f for part in parts for f in part.failed))
 
     def _snapinfo(self):
         self.snapinfo_snapshot = self.snapinfo_step(self.when, self.options.update_snapmirror, False)
