@@ -19,7 +19,7 @@ description:
   - On a cluster the port must be the same on every node. Every node is read before anything is
     changed; RV(drift) lists each rule whose ports differ between nodes, and the run makes them equal.
   - Other rules that happen to cover the same ports are left alone.
-author: netapp_hyperv.smhv contributors
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
   - netapp_hyperv.smhv.fleet
@@ -57,8 +57,10 @@ options:
     default: [Domain]
 attributes:
   check_mode:
+    description: Reads every node and returns the same RV(actions) a real run would take, changing nothing.
     support: full
   diff_mode:
+    description: Not supported; RV(actions) lists the changes.
     support: none
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).

@@ -20,7 +20,7 @@ description:
   - With O(install=true), installs each missing update's C(.msu) from O(source) with
     C(wusa.exe /quiet /norestart) and, with O(reboot=if_required), restarts the nodes that need it one
     at a time, waiting for each to come back (and to rejoin its cluster) before the next.
-author: netapp_hyperv.smhv contributors
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
   - netapp_hyperv.smhv.fleet
@@ -39,7 +39,7 @@ options:
     type: str
   reboot:
     description:
-      - V(never) leaves restarts to you and reports them in RV(warnings) and as C(pending_reboot) items.
+      - V(never) leaves restarts to you and reports them as warnings and as C(pending_reboot) items.
       - V(if_required) restarts a node after its installs when Windows asks for it, one node at a time.
     type: str
     choices: [never, if_required]
@@ -66,8 +66,10 @@ options:
     default: {}
 attributes:
   check_mode:
+    description: Reads every node and returns the same RV(actions) a real run would take, changing nothing.
     support: full
   diff_mode:
+    description: Not supported; RV(actions) lists the changes.
     support: none
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
@@ -140,7 +142,7 @@ hosts:
     build: {description: Version and UBR., type: str, returned: always, sample: 10.0.20348.2113}
     known_release: {description: Whether the module has data for this release., type: bool, returned: always, sample: true}
     compliant: {description: No item missing or waiting for a restart., type: bool, returned: always, sample: false}
-    missing: {description: Ids of the missing items (a KB, or C(build))., type: list, elements: str, returned: always, sample: [build]}
+    missing: {description: Ids of the missing items (a KB or C(build))., type: list, elements: str, returned: always, sample: [build]}
     pending_reboot: {description: Items installed but waiting for a restart., type: list, elements: str, returned: always, sample: []}
     items:
       description: Every requirement with its status (V(ok), V(missing), V(pending_reboot)) and where it comes from.

@@ -21,7 +21,7 @@ description:
   - Refuses, before changing anything, a scope with a node outside an Active Directory domain or on a
     Windows release SMHV 2.x does not support (it supports 2008 R2 SP1, 2012, 2012 R2, 2016 and 2019). On
     newer hosts use the SnapDrive-free method (M(netapp_hyperv.smhv.smhv_prerequisites)).
-author: netapp_hyperv.smhv contributors
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
   - netapp_hyperv.smhv.fleet
@@ -71,7 +71,7 @@ options:
     suboptions:
       installer: {description: Path of C(SMHV-<version>-x64.exe); required with O(state=present)., type: str}
       version: {description: Expected installer version (checked; required in check mode with O(installer_source=controller))., type: str}
-      service_username: {description: Domain account the SMHV service runs as, a local administrator on every node., type: str}
+      service_username: {description: Domain account the SMHV service runs as (a local administrator on every node)., type: str}
       service_password: {description: Its password., type: str}
       license_type:
         description: V(host), a license key per host (C(SMHV_LICENSE)); V(storage), the license is on the storage systems.
@@ -84,8 +84,10 @@ options:
       extra_properties: {description: More installer properties., type: dict, default: {}}
 attributes:
   check_mode:
+    description: Reads every node and returns the same RV(actions) a real run would take, changing nothing.
     support: full
   diff_mode:
+    description: Not supported; RV(actions) lists the changes.
     support: none
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).

@@ -20,7 +20,7 @@ description:
     need it one at a time and waits for each.
   - Also reports per node whether SnapManager for Hyper-V 2.x supports the host (RV(smhv_supported)), which
     roles use to choose between the SnapDrive and the SnapDrive-free method.
-author: netapp_hyperv.smhv contributors
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
   - netapp_hyperv.smhv.fleet
@@ -40,7 +40,7 @@ options:
     type: bool
     default: true
   reboot:
-    description: V(never) reports needed restarts in RV(warnings); V(if_required) restarts nodes one at a time.
+    description: V(never) reports needed restarts as warnings; V(if_required) restarts nodes one at a time.
     type: str
     choices: [never, if_required]
     default: never
@@ -50,8 +50,10 @@ options:
     default: 1800
 attributes:
   check_mode:
+    description: Reads every node and returns the same RV(actions) a real run would take, changing nothing.
     support: full
   diff_mode:
+    description: Not supported; RV(actions) lists the changes.
     support: none
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).

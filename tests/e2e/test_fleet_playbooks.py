@@ -109,7 +109,7 @@ def test_hotfix_compliance_report(lab, tmp_path):
             dom.ids["summary-missing"]) == ("4", "3", "1", "1")
     assert {name: attrs["data-compliant"] for name, attrs in dom.sections.items()} == {
         "hv01": "true", "hv02": "true", "hv03": "true", "hvdr01": "false"}
-    assert [(host, cls) for host, _, cls in dom.rows if cls != "ok"] == [("hvdr01", "missing")]
+    assert [(host, cls) for host, _item, cls in dom.rows if cls != "ok"] == [("hvdr01", "missing")]
     assert "summary-chart" in dom.ids and dom.bars["hvdr01"]["data-missing"] == "1" and dom.bars["hv01"]["data-ok"] == "1"
 
 
@@ -131,4 +131,4 @@ def test_fleet_install_then_compliance_with_install(lab, tmp_path):
     assert data["summary"]["compliant"] == 4 and data["summary"]["missing_items"] == 0
     assert lab.state()["hosts"]["hvdr01"]["build"] == "10.0.20348.2322"
     dom = render(report_dir / "hotfix_compliance.html", tmp_path)
-    assert dom.ids["summary-missing"] == "0" and all(cls == "ok" for _, _, cls in dom.rows)
+    assert dom.ids["summary-missing"] == "0" and all(row[2] == "ok" for row in dom.rows)

@@ -66,7 +66,7 @@ def test_unknown_release_is_never_compliant():
 
 def test_options_extra_exclude_and_minimum_build_override():
     need = requirements("6.1.7601", extra_kbs=["4012212", "KB2263829"], exclude_kbs=["kb2263829"])
-    kbs = [kb for kb, _ in need["kbs"]]
+    kbs = [kb for kb, _source in need["kbs"]]
     assert "KB2263829" not in kbs and kbs[-1] == "KB4012212"
     override = requirements("10.0.17763", minimum_builds={"10.0.17763": {"ubr": "6000", "kb": "KB5039217"}})
     assert override["build"]["ubr"] == 6000 and override["build"]["kb"] == "KB5039217"
