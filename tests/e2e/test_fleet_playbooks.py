@@ -83,7 +83,7 @@ def render(html_file, tmp_path):
     dom = subprocess.run([*base, "--dump-dom", html_file.as_uri()], capture_output=True, text=True, timeout=120, check=False)
     assert dom.returncode == 0 and "</html>" in dom.stdout, dom.stderr[-2000:]
     shot = tmp_path / "report.png"
-    subprocess.run([*base, "--window-size=1200,1400", f"--screenshot={shot}", html_file.as_uri()], capture_output=True, check=False,
+    subprocess.run([*base, "--window-size=1200,1400", f"--screenshot={shot}", html_file.as_uri()], capture_output=True,
                    timeout=120, check=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20000  # a blank page is ~5 kB
     parsed = Dom()
