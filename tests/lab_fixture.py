@@ -1,13 +1,13 @@
 """Start a real lab (`smhv-lab up`) for tests that cross a protocol boundary, and always stop it."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.request import Request, urlopen
+
+from smhv_lab.client import LabHandle
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,29 +29,6 @@ def running_lab(state_dir: Path, topology: Path | None = None):
         stopped = lab_command("down", "--state-dir", str(state_dir))
         if stopped.returncode != 0:
             raise RuntimeError(f"smhv-lab down failed:\n{stopped.stdout}\n{stopped.stderr}")
-
-
-class LabHandle:
-    """What a test needs from a running lab: its endpoints, inventory and control API."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-        self.endpoints = json.loads((state_dir / "endpoints.json").read_text())
-        self.inventory = state_dir / "inventory.yml"
-        self.control_url = self.endpoints["control"]["url"]
-
-    def control(self, method: str, path: str, body: dict | None = None) -> dict:
-        data = json.dumps(body).encode() if body is not None else None
-        request = Request(self.control_url + path, data=data, method=method,
-                          headers={"Content-Type": "application/json"})
-        with urlopen(request, timeout=30) as reply:
-            return json.load(reply)
-
-    def state(self) -> dict:
-        return self.control("GET", "/state")
-
-    def reset(self) -> None:
-        self.control("POST", "/reset")
 
 
 def collections_path(tmp_dir: Path) -> Path:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import signal
@@ -27,6 +28,13 @@ STOP_TIMEOUT = 15.0
 
 
 def _alive(pid: int) -> bool:
+    # When `up` ran in this process (the demo does), the lab is our child: reap it, or its zombie
+    # would look alive forever.
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -138,7 +146,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         stop.wait()
     finally:
+        # If stopping hangs, the log shows where before `down` gives up and kills the process.
+        faulthandler.dump_traceback_later(STOP_TIMEOUT - 3, exit=False)
         lab.stop(save=True)
+        faulthandler.cancel_dump_traceback_later()
         (state_dir / PID_FILE).unlink(missing_ok=True)
         print("smhv-lab stopped", flush=True)
     return 0

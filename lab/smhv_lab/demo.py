@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import endpoints as endpoints_file
 from .cli import main as lab_cli
+from .client import LabHandle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOKS = REPO_ROOT / "playbooks"
@@ -54,7 +55,7 @@ def run_playbook(name: str, inventory: Path, env: dict[str, str], *extra: str) -
     return tasks
 
 
-def step_connectivity(inventory: Path, env: dict[str, str]) -> None:
+def step_connectivity(inventory: Path, env: dict[str, str], lab) -> None:
     print("\n1. Check that the controller reaches both sites (playbooks/check_connectivity.yml)")
     tasks = run_playbook("check_connectivity.yml", inventory, env)
     for result in sorted(tasks["Reach the scope, its nodes and the storage"], key=lambda r: r["host"]):
@@ -66,7 +67,69 @@ def step_connectivity(inventory: Path, env: dict[str, str]) -> None:
     print("   ONTAP      " + "; ".join(f"{s['cluster']} {s['version']} at {s['hostname']}:{s['port']}" for s in storage))
 
 
-STEPS = [step_connectivity]
+PROTECTION = {"smhv_protection": {
+    "hvclus01": {
+        "snapinfo_path": "S:\\SnapInfo", "report_path": "C:\\SMHV\\Reports",
+        "datasets": [{"name": "web", "members": [{"vm": "vm-web01"}, {"vm": "vm-web02"}, {"vm": "vm-app01"}],
+                      "policies": [{"name": "hourly", "schedule": {"frequency": "hourly", "minute": 15},
+                                    "retention": {"tag": "hourly", "count": 24}, "snapmirror_update": True}]}]},
+    "hv03": {
+        "snapinfo_path": "S:\\SnapInfo", "report_path": "C:\\SMHV\\Reports",
+        "datasets": [{"name": "files", "members": [{"vm": "vm-file01"}, {"vm": "vm-file02"}],
+                      "policies": [{"name": "nightly", "schedule": {"frequency": "daily", "at": "01:30"},
+                                    "retention": {"tag": "daily", "count": 14}, "backup_type": "crash"}]}]},
+}}
+GUEST_FILE = "C:\\data\\orders.db"
+GUEST_DATA = "order 1001: paid"
+
+
+def step_configure(inventory: Path, env: dict[str, str], lab) -> None:
+    print("\n2. Register the scopes and define datasets and policies (playbooks/configure_protection.yml)")
+    extra = Path(env["ANSIBLE_LOCAL_TEMP"]).parent / "protection.json"
+    extra.write_text(json.dumps(PROTECTION))
+    tasks = run_playbook("configure_protection.yml", inventory, env, "-e", f"@{extra}")
+    for result in tasks["Register the scope with its SnapInfo and report paths"]:
+        if result.get("skipped"):
+            continue
+        print(f"   {result['host']:<9} registered, SnapInfo at {result['snapinfo']['snapinfo_path']} on LUN "
+              f"{result['snapinfo']['lun']['path']} ({result['snapinfo']['lun']['cluster']})")
+    for result in tasks["Define the datasets"]:
+        for item in result.get("results", []):
+            print(f"   dataset {item['item']['name']:<6} on {result['host']}: "
+                  f"{', '.join(m['vm'] for m in item['item']['members'])}")
+    for result in tasks["Define the policies of each dataset"]:
+        for item in result.get("results", []):
+            policy = item["item"][1]
+            print(f"   policy  {item['item'][0]['name']}/{policy['name']}: {policy['schedule']['frequency']}, "
+                  f"{policy.get('backup_type', 'application')}-consistent, keep {policy['retention']['count']}")
+
+
+def _backup(inventory: Path, env: dict[str, str], scope: str, dataset: str, kind: str) -> dict:
+    tasks = run_playbook("backup_now.yml", inventory, env, "-e", f"smhv_scope={scope}", "-e", f"smhv_dataset={dataset}",
+                         "-e", f"smhv_backup_type={kind}")
+    return tasks["Back up the dataset"][0]
+
+
+def step_backups(inventory: Path, env: dict[str, str], lab) -> None:
+    print("\n3. A guest is writing when the backups run (playbooks/backup_now.yml)")
+    for vm in ("vm-web01", "vm-file01"):
+        lab.control("POST", "/guest-data", {"vm": vm, "path": GUEST_FILE, "data": GUEST_DATA, "in_flight": True})
+    print(f"   vm-web01 and vm-file01 each have '{GUEST_DATA}' in flight to {GUEST_FILE} (not yet on disk)")
+    for scope, dataset, kind, vm in (("hvclus01", "web", "application", "vm-web01"),
+                                     ("hv03", "files", "crash", "vm-file01")):
+        result = _backup(inventory, env, scope, dataset, kind)
+        backup = result["backup"]
+        outcomes = ", ".join(f"{v['name']} {v['outcome']}" for v in result["vms"])
+        volumes = ", ".join(sorted({s["volume"] for s in result["snapshots"]}))
+        print(f"   {backup['name']}: {kind}-consistent by {backup['method']} in {result['timings']['total']:.1f} s;"
+              f" {outcomes}; one snapshot on each of {volumes}")
+        captured = lab.control("GET", f"/snapshot-guest-data?vm={vm}&path={GUEST_FILE.replace(chr(92), '%5C')}"
+                                      f"&snapshot={backup['name']}")
+        state = "complete" if captured["complete"] else "torn (half written)"
+        print(f"   the snapshot holds {vm}'s {GUEST_FILE} as '{captured['data']}': {state}")
+
+
+STEPS = [step_connectivity, step_configure, step_backups]
 
 
 def main() -> int:
@@ -79,15 +142,19 @@ def main() -> int:
     inventory = state_dir / endpoints_file.INVENTORY_FILE
     try:
         env = _ansible_env(work)
+        lab = LabHandle(state_dir)
         for step in STEPS:
-            step(inventory, env)
+            step(inventory, env, lab)
     except StepFailed as error:
         print(f"\nFAILED: {error}", file=sys.stderr)
         return 1
     finally:
         print("\nStopping the lab")
         lab_cli(["down", "--state-dir", str(state_dir)])
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("SMHV_DEMO_KEEP"):
+            print(f"kept {work} (SMHV_DEMO_KEEP)")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     print("\nDemo finished: every step succeeded.")
     return 0
 
