@@ -87,7 +87,7 @@ def evaluate(node, facts, extra_kbs=(), exclude_kbs=(), minimum_builds=None):
         "os": os_facts["caption"],
         "build": "%s.%s" % (os_facts["version"], os_facts["ubr"]),
         "known_release": known,
-        "items": items,
+        "requirements": items,
         "missing": missing,
         "pending_reboot": pending,
         "compliant": known and not missing and not pending,
@@ -110,8 +110,8 @@ def ensure_hotfixes(scope_name, winrm_options, host_addresses, install, source, 
                                 % (node, report["release"], report["build"]))
             if not install:
                 continue
-            kbs = [item["kb"] for item in report["items"] if item["status"] == "missing" and item["kb"]]
-            unfixable = [item["title"] for item in report["items"] if item["status"] == "missing" and not item["kb"]]
+            kbs = [item["kb"] for item in report["requirements"] if item["status"] == "missing" and item["kb"]]
+            unfixable = [item["title"] for item in report["requirements"] if item["status"] == "missing" and not item["kb"]]
             if unfixable:
                 warnings.append("%s: no update is known that brings it to %s; install one by other means."
                                 % (node, ", ".join(unfixable)))

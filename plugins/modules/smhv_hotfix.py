@@ -144,7 +144,7 @@ hosts:
     compliant: {description: No item missing or waiting for a restart., type: bool, returned: always, sample: false}
     missing: {description: Ids of the missing items (a KB or C(build))., type: list, elements: str, returned: always, sample: [build]}
     pending_reboot: {description: Items installed but waiting for a restart., type: list, elements: str, returned: always, sample: []}
-    items:
+    requirements:
       description: Every requirement with its status (V(ok), V(missing), V(pending_reboot)) and where it comes from.
       type: list
       elements: dict

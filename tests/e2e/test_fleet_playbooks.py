@@ -101,8 +101,8 @@ def test_hotfix_compliance_report(lab, tmp_path):
     hosts = {h["name"]: h for scope in data["scopes"] for h in scope["hosts"]}
     assert sorted(hosts) == ["hv01", "hv02", "hv03", "hvdr01"]
     assert hosts["hvdr01"]["missing"] == ["build"] and hosts["hvdr01"]["build"] == "10.0.20348.2113"
-    assert hosts["hvdr01"]["items"][0]["kb"] == "KB5034770"
-    assert hosts["hv03"]["items"][0]["minimum"] == "10.0.17763.5458" and hosts["hv03"]["compliant"]
+    assert hosts["hvdr01"]["requirements"][0]["kb"] == "KB5034770"
+    assert hosts["hv03"]["requirements"][0]["minimum"] == "10.0.17763.5458" and hosts["hv03"]["compliant"]
 
     dom = render(report_dir / "hotfix_compliance.html", tmp_path)
     assert (dom.ids["summary-hosts"], dom.ids["summary-compliant"], dom.ids["summary-not-compliant"],

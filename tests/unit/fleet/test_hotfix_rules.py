@@ -36,7 +36,7 @@ def test_2012_host_missing_two_table_1_hotfixes():
     assert report["release"] == "Windows Server 2012"
     assert report["missing"] == ["KB2795944", "KB2870270"]
     assert not report["compliant"]
-    assert [item["kind"] for item in report["items"]] == ["kb"] * 9  # no build check on a hotfix-serviced release
+    assert [item["kind"] for item in report["requirements"]] == ["kb"] * 9  # no build check on a hotfix-serviced release
 
 
 def test_hotfix_ids_compare_case_insensitively():
@@ -52,7 +52,7 @@ def test_hotfix_ids_compare_case_insensitively():
 ])
 def test_build_check_on_2022(ubr, hotfixes, status):
     report = evaluate("hv", facts("10.0.20348", ubr, hotfixes))
-    (item,) = report["items"]
+    (item,) = report["requirements"]
     assert (item["id"], item["kb"], item["minimum"], item["status"]) == ("build", "KB5034770", "10.0.20348.2322", status)
     assert report["compliant"] == (status == "ok")
     assert report["pending_reboot"] == (["build"] if status == "pending_reboot" else [])
