@@ -46,6 +46,9 @@ AGENT_ERROR_CODES = {
     "INSTALLER_FAILED": "An installer (setup.exe, msiexec) ended with a failure exit code.",
     "FEATURE_INSTALL_FAILED": "Install-WindowsFeature failed.",
     "SERVICE_NOT_FOUND": "A service to configure is not installed.",
+    "VM_STATE_NOT_ALLOWED": "vm_remove of a VM that is not off.",
+    "VM_EXISTS": "vm_import of a configuration whose VM id is already registered on the host.",
+    "DISK_NOT_FOUND": "No disk with the LUN's serial number after a rescan (the LUN is not mapped to the host).",
 }
 
 
@@ -159,6 +162,17 @@ BACKUP_RESULT_SCHEMAS = {
                    "output": str},
     "run_script": {"path": str, "exit_code": int, "stdout": str, "stderr": str, "milliseconds": int},
 }
+# Restore and mount ops (restore.py, mount.py): VM power and registration, LUNs connected as disks, file copies.
+VM_POWER_SCHEMA = {"vms": [{"vm_id": str, "name": str, "state_before": Nullable(str), "state": str}], "missing": [str]}
+RESTORE_RESULT_SCHEMAS = {
+    "vm_stop": VM_POWER_SCHEMA,
+    "vm_start": VM_POWER_SCHEMA,
+    "vm_remove": {"removed": [str], "missing": [str]},
+    "vm_import": {"vm_id": str, "name": str, "state": str, "checkpoint_discarded": bool},
+    "disk_connect": {"disk": DISK_SCHEMA, "resignatured": bool},
+    "disk_disconnect": {"serial": str, "found": bool, "was_online": bool, "removed_access_paths": [str]},
+    "file_copy": {"copied": [{"source": str, "destination": str, "size": int}]},
+}
 # The Hyper-V VSS writer; the Data ONTAP provider's id is NETAPP_VSS_PROVIDER_ID.
 HYPERV_VSS_WRITER_ID = "{66841cd4-6ded-4f4b-8f17-fd23f8ddc3de}"
 
@@ -212,6 +226,7 @@ RESULT_SCHEMAS = {
     **FLEET_RESULT_SCHEMAS,
     "registry_write": {"key": str, "existed": bool, "exists": bool, "values": dict, "set": [str], "removed": [str]},
     **BACKUP_RESULT_SCHEMAS,
+    **RESTORE_RESULT_SCHEMAS,
 }
 
 OPS = tuple(RESULT_SCHEMAS)
@@ -444,6 +459,13 @@ function Invoke-SmhvOperation {
         'checkpoint_remove' { return Remove-SmhvCheckpoint @call }
         'vss_backup' { return Invoke-SmhvVssBackup @call }
         'run_script' { return Invoke-SmhvScript @call }
+        'vm_stop' { return Stop-SmhvVm @call }
+        'vm_start' { return Start-SmhvVm @call }
+        'vm_remove' { return Remove-SmhvVm @call }
+        'vm_import' { return Import-SmhvVm @call }
+        'disk_connect' { return Connect-SmhvDisk @call }
+        'disk_disconnect' { return Disconnect-SmhvDisk @call }
+        'file_copy' { return Copy-SmhvFile @call }
     }
     throw (New-SmhvError -Code 'UNKNOWN_OP' -Message "Unknown op '$Operation'." -Details @{ op = $Operation })
 }
@@ -2517,6 +2539,300 @@ function Invoke-SmhvScript {
     }
     $result = [ordered]@{ path = $path; exit_code = $run.exit_code; stdout = $run.stdout; stderr = $run.stderr; milliseconds = $run.milliseconds }
     New-SmhvOpResult -Result $result -Changed $true
+}
+
+# ---------------------------------------------------------------------------------------------
+# restore and mount (vm_stop, vm_start, vm_remove, vm_import, disk_connect, disk_disconnect, file_copy)
+# ---------------------------------------------------------------------------------------------
+
+function Get-SmhvVmStateRecord {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Id,
+        [AllowNull()][string]$Before
+    )
+    $vm = Get-VM -Id $Id
+    [ordered]@{ vm_id = $Id; name = [string]$vm.Name; state_before = $Before; state = $vm.State.ToString() }
+}
+
+function Set-SmhvVmPower {
+    # Stop-VM (guest shut down; -TurnOff with turn_off) or Start-VM for each VM id; VMs already there are unchanged.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode,
+        [Parameter(Mandatory)][ValidateSet('Off', 'Running')][string]$Target
+    )
+    $ids = Get-SmhvArgument -Arguments $Arguments -Name 'ids' -Type StringList -Required
+    $turnOff = Get-SmhvArgument -Arguments $Arguments -Name 'turn_off' -Type Boolean -Default $false
+    $table = Get-SmhvVmTable
+    $vms = New-SmhvList
+    $missing = New-SmhvList
+    $changed = $false
+    foreach ($id in $ids) {
+        Assert-SmhvVmId -Value $id
+        $key = $id.ToLowerInvariant()
+        if (-not $table.ContainsKey($key)) {
+            $missing.Add($key)
+            continue
+        }
+        $vm = $table[$key]
+        $before = $vm.State.ToString()
+        if ($before -ne $Target) {
+            $changed = $true
+            if (-not $CheckMode) {
+                if ($Target -eq 'Running') {
+                    Start-VM -VM $vm
+                } elseif ($turnOff) {
+                    Stop-VM -VM $vm -TurnOff -Force
+                } else {
+                    Stop-VM -VM $vm -Force
+                }
+            }
+        }
+        $vms.Add((Get-SmhvVmStateRecord -Id $key -Before $before))
+    }
+    New-SmhvOpResult -Result ([ordered]@{ vms = $vms; missing = $missing }) -Changed $changed
+}
+
+function Stop-SmhvVm {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    Set-SmhvVmPower -Arguments $Arguments -CheckMode $CheckMode -Target 'Off'
+}
+
+function Start-SmhvVm {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    Set-SmhvVmPower -Arguments $Arguments -CheckMode $CheckMode -Target 'Running'
+}
+
+function Remove-SmhvVm {
+    # Remove-VM: the registration and the VM's configuration go; its virtual disks stay. Only VMs that are off.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $ids = Get-SmhvArgument -Arguments $Arguments -Name 'ids' -Type StringList -Required
+    $table = Get-SmhvVmTable
+    $removed = New-SmhvList
+    $missing = New-SmhvList
+    foreach ($id in $ids) {
+        Assert-SmhvVmId -Value $id
+        $key = $id.ToLowerInvariant()
+        if (-not $table.ContainsKey($key)) {
+            $missing.Add($key)
+            continue
+        }
+        $vm = $table[$key]
+        if ($vm.State.ToString() -ne 'Off') {
+            $message = "VM '$($vm.Name)' is $($vm.State); stop it before removing it."
+            throw (New-SmhvError -Code 'VM_STATE_NOT_ALLOWED' -Message $message -Details @{ vm_id = $key; state = $vm.State.ToString() })
+        }
+        if (-not $CheckMode) {
+            Remove-VM -VM $vm -Force
+        }
+        $removed.Add($key)
+    }
+    New-SmhvOpResult -Result ([ordered]@{ removed = $removed; missing = $missing }) -Changed ($removed.Count -gt 0)
+}
+
+function Import-SmhvVm {
+    # Import-VM -Register: the VM defined by the configuration file, registered in place with its own id.
+    # 'discard_checkpoint': a checkpoint of that exact name (the backup's own) is applied and removed,
+    # so the VM is as the backup captured it.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $path = Get-SmhvArgument -Arguments $Arguments -Name 'path' -Type String -Required
+    $discard = Get-SmhvArgument -Arguments $Arguments -Name 'discard_checkpoint' -Type String -Default ''
+    Assert-SmhvAbsolutePath -Path $path -Argument 'path'
+    if (-not [System.IO.File]::Exists($path)) {
+        throw (New-SmhvError -Code 'FILE_NOT_FOUND' -Message "File '$path' does not exist." -Details @{ path = $path })
+    }
+    $id = [System.IO.Path]::GetFileNameWithoutExtension($path).ToLowerInvariant()
+    $table = Get-SmhvVmTable
+    if ($table.ContainsKey($id)) {
+        $message = "A VM with id $id is already registered on host $($env:COMPUTERNAME)."
+        throw (New-SmhvError -Code 'VM_EXISTS' -Message $message -Details @{ vm_id = $id })
+    }
+    $discarded = $false
+    $name = ''
+    $state = 'Off'
+    if (-not $CheckMode) {
+        $vm = Import-VM -Path $path -Register
+        $id = $vm.Id.ToString().ToLowerInvariant()
+        $name = [string]$vm.Name
+        if ($discard) {
+            foreach ($checkpoint in @(Get-VMSnapshot -VM $vm | Where-Object -FilterScript { $_.Name -ceq $discard })) {
+                Restore-VMSnapshot -VMSnapshot $checkpoint -Confirm:$false
+                Remove-VMSnapshot -VMSnapshot $checkpoint
+                $discarded = $true
+            }
+        }
+        $state = (Get-VM -Id $id).State.ToString()
+    }
+    New-SmhvOpResult -Result ([ordered]@{ vm_id = $id; name = $name; state = $state; checkpoint_discarded = $discarded }) -Changed $true
+}
+
+function Get-SmhvDiskBySerial {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Serial
+    )
+    $disk = @(Get-Disk | Where-Object -FilterScript { ([string]$_.SerialNumber).Trim() -eq $Serial }) | Select-Object -First 1
+    if ($null -eq $disk) {
+        $message = "No disk with serial number '$Serial' on host $($env:COMPUTERNAME) after a rescan; is the LUN mapped to its igroup?"
+        throw (New-SmhvError -Code 'DISK_NOT_FOUND' -Message $message -Details @{ serial = $Serial })
+    }
+    $disk
+}
+
+function Get-SmhvDataPartition {
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][int]$Number
+    )
+    @(Get-Partition -DiskNumber $Number | Where-Object -FilterScript { $_.Type -ne 'Reserved' -and $_.Type -ne 'System' -and $_.Type -ne 'Recovery' }) |
+        Sort-Object -Property Size -Descending | Select-Object -First 1
+}
+
+function Connect-SmhvDisk {
+    # A LUN mapped to this host as a disk with a volume: rescan, online (a new disk id first when it collides
+    # with a disk already online, as a clone beside its source does), writable, and the access path
+    # (drive letter 'X:\' or an empty folder, created) when given.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $serial = Get-SmhvArgument -Arguments $Arguments -Name 'serial' -Type String -Required
+    $accessPath = Get-SmhvArgument -Arguments $Arguments -Name 'access_path' -Type String -Default ''
+    if ($accessPath) {
+        Assert-SmhvAbsolutePath -Path $accessPath -Argument 'access_path'
+        if (-not $accessPath.EndsWith('\')) {
+            $accessPath = $accessPath + '\'
+        }
+    }
+    if (-not $CheckMode) {
+        Update-HostStorageCache
+    }
+    $disk = Get-SmhvDiskBySerial -Serial $serial
+    $number = [int]$disk.Number
+    $changed = $false
+    $resignatured = $false
+    if ($disk.IsOffline) {
+        $changed = $true
+        $others = @(Get-Disk | Where-Object -FilterScript { $_.Number -ne $number -and -not $_.IsOffline })
+        $collides = (ConvertTo-SmhvOfflineReason -Value $disk.OfflineReason) -eq 'Collision'
+        if ($disk.Guid) {
+            $collides = $collides -or @($others | Where-Object -FilterScript { $_.Guid -eq $disk.Guid }).Count -gt 0
+        } else {
+            $collides = $collides -or @($others | Where-Object -FilterScript { $_.Signature -eq $disk.Signature }).Count -gt 0
+        }
+        if (-not $CheckMode) {
+            if ($collides) {
+                if ($disk.Guid) {
+                    Set-Disk -Number $number -Guid ('{' + [guid]::NewGuid().ToString() + '}')
+                } else {
+                    Set-Disk -Number $number -Signature ([uint32](Get-Random -Minimum 1 -Maximum 2147483647))
+                }
+                $resignatured = $true
+            }
+            Set-Disk -Number $number -IsOffline $false
+        }
+    }
+    if ($disk.IsReadOnly) {
+        $changed = $true
+        if (-not $CheckMode) {
+            Set-Disk -Number $number -IsReadOnly $false
+        }
+    }
+    if ($accessPath -and -not $CheckMode) {
+        $partition = Get-SmhvDataPartition -Number $number
+        $present = @($partition.AccessPaths | Where-Object -FilterScript { $_ -eq $accessPath }).Count -gt 0
+        if (-not $present) {
+            if ($accessPath.Length -gt 3 -and -not [System.IO.Directory]::Exists($accessPath)) {
+                [void][System.IO.Directory]::CreateDirectory($accessPath)
+            }
+            Add-PartitionAccessPath -DiskNumber $number -PartitionNumber $partition.PartitionNumber -AccessPath $accessPath
+            $changed = $true
+        }
+    }
+    $record = Get-SmhvDiskRecord -Disk (Get-SmhvDiskBySerial -Serial $serial)
+    New-SmhvOpResult -Result ([ordered]@{ disk = $record; resignatured = $resignatured }) -Changed $changed
+}
+
+function Disconnect-SmhvDisk {
+    # The reverse of disk_connect: access paths removed, disk offline, so the LUN can be restored, unmapped or deleted.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $serial = Get-SmhvArgument -Arguments $Arguments -Name 'serial' -Type String -Required
+    $disk = @(Get-Disk | Where-Object -FilterScript { ([string]$_.SerialNumber).Trim() -eq $serial }) | Select-Object -First 1
+    $removed = New-SmhvList
+    if ($null -eq $disk) {
+        return New-SmhvOpResult -Result ([ordered]@{ serial = $serial; found = $false; was_online = $false; removed_access_paths = $removed })
+    }
+    $number = [int]$disk.Number
+    $wasOnline = -not $disk.IsOffline
+    if ($wasOnline) {
+        foreach ($partition in @(Get-Partition -DiskNumber $number)) {
+            foreach ($accessPath in @($partition.AccessPaths | Where-Object -FilterScript { $_ -and -not $_.StartsWith('\\?\') })) {
+                if (-not $CheckMode) {
+                    Remove-PartitionAccessPath -DiskNumber $number -PartitionNumber $partition.PartitionNumber -AccessPath $accessPath
+                }
+                $removed.Add([string]$accessPath)
+            }
+        }
+        if (-not $CheckMode) {
+            Set-Disk -Number $number -IsOffline $true
+        }
+    }
+    New-SmhvOpResult -Result ([ordered]@{ serial = $serial; found = $true; was_online = $wasOnline; removed_access_paths = $removed }) -Changed $wasOnline
+}
+
+function Copy-SmhvFile {
+    # sources[i] -> destinations[i] on this host, overwriting; the destination's folder is created.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $sources = Get-SmhvArgument -Arguments $Arguments -Name 'sources' -Type StringList -Required
+    $destinations = Get-SmhvArgument -Arguments $Arguments -Name 'destinations' -Type StringList -Required
+    if ($sources.Count -ne $destinations.Count) {
+        $message = "Arguments 'sources' and 'destinations' must have the same length."
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = 'destinations' })
+    }
+    $copied = New-SmhvList
+    for ($index = 0; $index -lt $sources.Count; $index++) {
+        $source = $sources[$index]
+        $destination = $destinations[$index]
+        Assert-SmhvAbsolutePath -Path $source -Argument 'sources'
+        Assert-SmhvAbsolutePath -Path $destination -Argument 'destinations'
+        if (-not [System.IO.File]::Exists($source)) {
+            throw (New-SmhvError -Code 'FILE_NOT_FOUND' -Message "File '$source' does not exist." -Details @{ path = $source })
+        }
+        $size = (New-Object -TypeName System.IO.FileInfo -ArgumentList $source).Length
+        if (-not $CheckMode) {
+            [void][System.IO.Directory]::CreateDirectory([System.IO.Path]::GetDirectoryName($destination))
+            [System.IO.File]::Copy($source, $destination, $true)
+        }
+        $copied.Add([ordered]@{ source = $source; destination = $destination; size = [long]$size })
+    }
+    New-SmhvOpResult -Result ([ordered]@{ copied = $copied }) -Changed ($copied.Count -gt 0)
 }
 
 # ---------------------------------------------------------------------------------------------

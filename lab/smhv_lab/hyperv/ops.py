@@ -10,6 +10,7 @@ from .file_ops import file_delete, file_list, file_read, file_write, path_info
 from .fleet_ops import OPS as FLEET_OPS
 from .host_ops import disk_rescan, host_facts
 from .registry_ops import registry_write
+from .restore_ops import OPS as RESTORE_OPS
 from .vm_ops import vm_inventory
 
 OPS = {
@@ -24,4 +25,5 @@ OPS = {
     **FLEET_OPS,
     "registry_write": registry_write,
     **BACKUP_OPS,
+    **RESTORE_OPS,
 }

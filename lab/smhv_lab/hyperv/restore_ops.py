@@ -1,0 +1,198 @@
+"""The restore and mount ops over the world (Stop-/Start-/Remove-/Import-SmhvVm, Connect-/Disconnect-SmhvDisk
+and Copy-SmhvFile in the agent).
+
+vm_remove drops the registration and deletes the .vmcx, as Remove-VM does; the virtual disks stay.
+vm_import reads the .vmcx (JSON here) back into a registration with the same id (Import-VM -Register);
+`discard_checkpoint` applies and removes the backup's own checkpoint: its differencing disks are
+dropped, so the VM is at the checkpoint. disk_connect brings a rescanned LUN online and gives a clone
+that carries its source's disk id a new one (LunContent.resignature), as Set-Disk -Guid does.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..world.windows import VirtualMachine, access_key, flush_guest_writes
+from .context import AgentFailure, OpContext, argument, assert_absolute
+from .host_ops import disk_rescan
+from .storage_view import disk_records
+
+_VM_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def _ids(args: dict[str, Any]) -> list[str]:
+    ids = argument(args, "ids", "StringList", required=True)
+    for vm_id in ids:
+        if not _VM_ID.fullmatch(vm_id):
+            raise AgentFailure("BAD_REQUEST", f"Argument 'ids': '{vm_id}' is not a VM id (GUID).", {"argument": "ids"})
+    return [vm_id.lower() for vm_id in ids]
+
+
+def _power(ctx: OpContext, args: dict[str, Any], target: str) -> tuple[dict[str, Any], bool]:
+    ids = _ids(args)
+    turn_off = argument(args, "turn_off", "Boolean", False)
+    vms, missing, changed = [], [], False
+    for key in ids:
+        vm = ctx.host.vms.get(key)
+        if vm is None:
+            missing.append(key)
+            continue
+        before = vm.state
+        if before != target:
+            changed = True
+            if not ctx.check_mode:
+                if target == "Off" and not turn_off and before == "Running":
+                    flush_guest_writes(ctx.world, vm.id)  # a guest shut down flushes; a turn-off loses writes in flight
+                if target == "Off":
+                    vm.pending_writes = []
+                vm.state = target
+        vms.append({"vm_id": key, "name": vm.name, "state_before": before, "state": vm.state})
+    return {"vms": vms, "missing": missing}, changed
+
+
+def vm_stop(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    return _power(ctx, args, "Off")
+
+
+def vm_start(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    return _power(ctx, args, "Running")
+
+
+def vm_remove(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    removed, missing = [], []
+    for key in _ids(args):
+        vm = ctx.host.vms.get(key)
+        if vm is None:
+            missing.append(key)
+            continue
+        if vm.state != "Off":
+            raise AgentFailure("VM_STATE_NOT_ALLOWED", f"VM '{vm.name}' is {vm.state}; stop it before removing it.",
+                               {"vm_id": key, "state": vm.state})
+        if not ctx.check_mode:
+            del ctx.host.vms[key]
+            tree, inner, _ = ctx.host.resolve(ctx.world, vm.config_path)
+            if tree.exists(inner):
+                tree.delete(inner)
+        removed.append(key)
+    return {"removed": removed, "missing": missing}, bool(removed)
+
+
+def vm_import(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    path = argument(args, "path", "String", required=True)
+    discard = argument(args, "discard_checkpoint", "String", "")
+    assert_absolute(path, "path")
+    if not ctx.host.file_exists(ctx.world, path):
+        raise AgentFailure("FILE_NOT_FOUND", f"File '{path}' does not exist.", {"path": path})
+    vm_id = path.rpartition("\\")[2].rsplit(".", 1)[0].lower()
+    if vm_id in ctx.host.vms:
+        raise AgentFailure("VM_EXISTS", f"A VM with id {vm_id} is already registered on host {ctx.computer_name}.",
+                           {"vm_id": vm_id})
+    if ctx.check_mode:
+        return {"vm_id": vm_id, "name": "", "state": "Off", "checkpoint_discarded": False}, True
+    vm = VirtualMachine.from_config(path, json.loads(ctx.host.read_file(ctx.world, path)), state="Off")
+    discarded = False
+    for checkpoint in [c for c in vm.checkpoints if discard and c.name == discard]:
+        for layer in checkpoint.differencing_disks.values():  # Restore-VMSnapshot, then Remove-VMSnapshot: nothing to merge
+            tree, inner, _ = ctx.host.resolve(ctx.world, layer)
+            if tree.exists(inner):
+                tree.delete(inner)
+        snapshot_config = f"{vm.snapshot_location.rstrip(chr(92))}\\Snapshots\\{checkpoint.id.upper()}.vmcx"
+        tree, inner, _ = ctx.host.resolve(ctx.world, snapshot_config)
+        if tree.exists(inner):
+            tree.delete(inner)
+        vm.checkpoints.remove(checkpoint)
+        discarded = True
+    if discarded:
+        ctx.host.write_file(ctx.world, path, json.dumps(vm.config_document(), sort_keys=True).encode())
+    ctx.host.vms[vm.id] = vm
+    return {"vm_id": vm.id, "name": vm.name, "state": vm.state, "checkpoint_discarded": discarded}, True
+
+
+def _disk(ctx: OpContext, serial: str):
+    disk = ctx.host.disks.get(serial)
+    if disk is None:
+        raise AgentFailure("DISK_NOT_FOUND", f"No disk with serial number '{serial}' on host {ctx.computer_name} after a "
+                           "rescan; is the LUN mapped to its igroup?", {"serial": serial})
+    return disk
+
+
+def _record(ctx: OpContext, serial: str) -> dict[str, Any]:
+    return next(r for r in disk_records(ctx.world, ctx.host) if r["serial"] == serial)
+
+
+def disk_connect(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    serial = argument(args, "serial", "String", required=True)
+    access_path = argument(args, "access_path", "String", "")
+    if access_path:
+        assert_absolute(access_path, "access_path")
+        access_path = access_path if access_path.endswith("\\") else access_path + "\\"
+    if not ctx.check_mode:
+        disk_rescan(ctx, {})
+    disk = _disk(ctx, serial)
+    changed, resignatured = False, False
+    if not disk.online:
+        changed = True
+        _, lun = ctx.world.find_lun_by_serial(serial)
+        others = [d for d in ctx.host.disks.values() if d is not disk and d.online]
+        ids = set()
+        for other in others:
+            _, other_lun = ctx.world.find_lun_by_serial(other.serial)
+            if other_lun is not None:
+                ids.add(other_lun.content.disk_id)
+        if not ctx.check_mode:
+            if lun is not None and lun.content.disk_id in ids:
+                lun.content.resignature()
+                resignatured = True
+            disk.online, disk.offline_reason = True, ""
+    if disk.read_only:
+        changed = True
+        if not ctx.check_mode:
+            disk.read_only = False
+    if access_path and not ctx.check_mode and access_key(access_path) not in [access_key(a) for a in disk.access_paths]:
+        disk.access_paths.append(access_path.rstrip("\\") if len(access_path) > 3 else access_path)
+        changed = True
+    return {"disk": _record(ctx, serial), "resignatured": resignatured}, changed
+
+
+def disk_disconnect(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    serial = argument(args, "serial", "String", required=True)
+    disk = ctx.host.disks.get(serial)
+    if disk is None:
+        return {"serial": serial, "found": False, "was_online": False, "removed_access_paths": []}, False
+    was_online = disk.online
+    removed = [a if a.endswith("\\") else a + "\\" for a in disk.access_paths] if was_online else []
+    if was_online and not ctx.check_mode:
+        disk.access_paths = []
+        disk.online, disk.offline_reason = False, "Policy"
+    return {"serial": serial, "found": True, "was_online": was_online, "removed_access_paths": removed}, was_online
+
+
+def file_copy(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    sources = argument(args, "sources", "StringList", required=True)
+    destinations = argument(args, "destinations", "StringList", required=True)
+    if len(sources) != len(destinations):
+        raise AgentFailure("BAD_REQUEST", "Arguments 'sources' and 'destinations' must have the same length.",
+                           {"argument": "destinations"})
+    copied = []
+    for source, destination in zip(sources, destinations):
+        assert_absolute(source, "sources")
+        assert_absolute(destination, "destinations")
+        if not ctx.host.file_exists(ctx.world, source):
+            raise AgentFailure("FILE_NOT_FOUND", f"File '{source}' does not exist.", {"path": source})
+        data = ctx.host.read_file(ctx.world, source)
+        if not ctx.check_mode:
+            ctx.host.write_file(ctx.world, destination, data)
+        copied.append({"source": source, "destination": destination, "size": len(data)})
+    return {"copied": copied}, bool(copied)
+
+
+OPS = {
+    "vm_stop": vm_stop,
+    "vm_start": vm_start,
+    "vm_remove": vm_remove,
+    "vm_import": vm_import,
+    "disk_connect": disk_connect,
+    "disk_disconnect": disk_disconnect,
+    "file_copy": file_copy,
+}

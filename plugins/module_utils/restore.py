@@ -1,0 +1,336 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Restore one VM from a backup in its catalog, in place on a standalone host (smhv_restore).
+
+Steps:
+    backup      the backup record (named, or the newest good one holding the VM) and the VM's files in it
+    inventory   the VM as the host has it now (or not at all: a deleted VM is restored and registered again)
+    plan        per LUN: LUN-level restore when the LUN holds only this VM's files, else file copy from a
+                LUN clone of the backup's snapshot; warnings that need `force` (SMHV's restore warnings:
+                VM not running, more or fewer virtual disks than at backup, configuration location,
+                file paths or LUNs changed)
+    stop        Stop-VM (guest shut down), then Remove-VM (registration and configuration; the disks stay)
+    restore     LUN-level: disk offline, single-file SnapRestore of the LUN, disk online at its access path;
+                file copy: clone, map to the host's igroup, connect (new disk id), copy, disconnect, delete
+    import      Import-VM -Register (same id); a checkpoint-method backup's checkpoint is applied and removed
+    start       Start-VM unless start=false
+
+A clone is always disconnected and deleted, also when a later step fails. Check mode stops after plan
+and returns the actions with the warnings.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup import CHECKPOINT_PREFIX
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import parse_backup_name
+
+MOUNT_ROOT = "C:\\SMHV\\Mounts"
+CLONE_PREFIX = "smhv_restore_"
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_DIFFERENCING = (".avhdx", ".avhd")
+
+
+def _key(path):
+    return path.lower().rstrip("\\")
+
+
+def _under(path, root):
+    """`path` relative to the volume root `root` ('J:\\'), or None."""
+    if not root:
+        return None
+    root = root if root.endswith("\\") else root + "\\"
+    return path[len(root):] if path.lower().startswith(root.lower()) else None
+
+
+def _base_disks(paths):
+    return sorted(_key(p) for p in paths if not p.lower().endswith(_DIFFERENCING))
+
+
+class RestoreEngine:
+    """Restore `vm` (name or id) of a standalone scope from a backup in `catalog`."""
+
+    def __init__(self, session, storage, catalog, clock=None, monotonic=time.monotonic):
+        self.session = session
+        self.host = session.owner
+        self.storage = storage
+        self.catalog = catalog
+        self.clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        self.monotonic = monotonic
+        self.warnings = []  # need force
+        self.notes = []  # for the user, need nothing
+        self.actions = []
+        self.steps = []
+        self.luns = []
+
+    # -- the run -----------------------------------------------------------------------------------
+    def run(self, vm, backup=None, force=False, start=True, check_mode=False):
+        started = self.monotonic()
+        if self.session.kind != "standalone":
+            raise SmhvError("RESTORE_UNSUPPORTED", "Restoring a VM of failover cluster %s is not supported yet; this version restores VMs "
+                            "of standalone hosts." % self.session.name, {"scope": self.session.name})
+        self._step("backup", self._backup, vm, backup)
+        self._step("inventory", self._inventory)
+        self._step("plan", self._plan)
+        blocked = bool(self.warnings) and not force
+        result = {"changed": not blocked, "backup": self.record.name, "dataset": self.record.dataset,
+                  "backup_type": self.record.backup_type, "vm": {"id": self.vm_id, "name": self.vm_name},
+                  "luns": self._lun_results(), "actions": self.actions, "restore_warnings": list(self.warnings), "notes": list(self.notes),
+                  "force_required": bool(self.warnings)}
+        if check_mode:
+            result["timings"] = self._timings(started)
+            return result
+        if blocked:
+            raise SmhvError("RESTORE_NEEDS_FORCE", "Restore of VM %s from backup %s stopped: %s Set force=true to restore anyway."
+                            % (self.vm_name, self.record.name, " ".join(self.warnings)), {"warnings": list(self.warnings)})
+        if self.current is not None:
+            self._step("stop", self._stop)
+        self._step("restore", self._restore)
+        self._step("import", self._import)
+        if start:
+            self._step("start", self._start)
+        result["vm"] = self.final
+        result["luns"] = self._lun_results()
+        result["notes"] = list(self.notes)
+        result["timings"] = self._timings(started)
+        return result
+
+    def _lun_results(self):
+        return [{key: value for key, value in plan.items() if key != "lun_ref"} for plan in self.luns]
+
+    def _step(self, name, function, *args):
+        began = self.monotonic()
+        try:
+            function(*args)
+        except SmhvError as error:
+            self.steps.append({"step": name, "seconds": round(self.monotonic() - began, 3), "state": "failed"})
+            error.details.setdefault("step", name)
+            error.details.setdefault("timings", {"steps": list(self.steps)})
+            raise
+        self.steps.append({"step": name, "seconds": round(self.monotonic() - began, 3), "state": "done"})
+
+    def _timings(self, started):
+        return {"total": round(self.monotonic() - started, 3), "steps": list(self.steps)}
+
+    # -- backup and inventory ----------------------------------------------------------------------
+    def _backup(self, vm, backup):
+        self.vm_id = vm.lower() if _GUID.match(vm) else None
+        if self.vm_id is None:
+            found = self.host.call("vm_inventory", {"names": [vm], "require_all": False}).result["vms"]
+            if found:
+                self.vm_id = found[0]["id"]
+            else:
+                known = self.catalog.backed_up_vms(self.catalog.list_datasets())
+                matches = [vm_id for vm_id, entry in known.items() if entry["name"].lower() == vm.lower()]
+                if len(matches) != 1:
+                    raise SmhvError("VM_NOT_FOUND", "No VM called %s is on host %s%s. Give the VM's id." % (
+                        vm, self.session.name, " and several backed-up VMs have that name" if matches else " or in its backups"),
+                        {"vm": vm, "ids": matches})
+                self.vm_id = matches[0]
+        if backup:
+            parsed = parse_backup_name(backup)
+            record = self.catalog.get_backup(parsed[0], backup) if parsed else None
+            if record is None:
+                raise SmhvError("BACKUP_NOT_FOUND", "Scope %s has no backup %s in its catalog (smhv_backup_info lists them)."
+                                % (self.session.name, backup), {"backup": backup})
+            if record.status != "ok" or not record.includes(self.vm_id):
+                raise SmhvError("BACKUP_NOT_FOUND", "Backup %s does not hold VM %s (status %s)." % (backup, vm, record.status),
+                                {"backup": backup, "vm_id": self.vm_id})
+        else:
+            summaries = self.catalog.list_backups(vm_id=self.vm_id, status="ok")
+            if not summaries:
+                raise SmhvError("BACKUP_NOT_FOUND", "No backup in the catalog of %s holds VM %s (%s)." % (self.session.name, vm, self.vm_id),
+                                {"vm_id": self.vm_id})
+            record = self.catalog.get_backups(summaries[-1:])[0]
+        self.record = record
+        self.backed_up = next(v for v in record.vms if v.vm_id == self.vm_id and v.outcome != "skipped")
+        self.vm_name = self.backed_up.name
+        configs = [f.path for f in self.backed_up.files if f.kind == "config" and f.path.lower().endswith((".vmcx", ".xml"))]
+        if not configs:
+            raise SmhvError("CATALOG_CORRUPT", "Backup %s has no configuration file for VM %s." % (record.name, self.vm_name),
+                            {"backup": record.name, "vm_id": self.vm_id})
+        self.config_path = configs[0]
+
+    def _inventory(self):
+        found = self.host.call("vm_inventory", {"ids": [self.vm_id], "require_all": False}).result["vms"]
+        self.current = found[0] if found else None
+        paths = [f.path for f in self.backed_up.files]
+        self.storage_of = {_key(p["path"]): p["storage"] for p in self.host.call("path_info", {"paths": paths}).result["paths"]}
+
+    # -- plan --------------------------------------------------------------------------------------
+    def _plan(self):
+        backed = self.backed_up
+        if self.current is None:
+            self.notes.append("VM %s is not registered on host %s: it is restored from backup %s and registered again."
+                              % (self.vm_name, self.session.name, self.record.name))
+        else:
+            self._warnings(self.current)
+        by_serial = {}
+        for entry in backed.files:
+            by_serial.setdefault(entry.lun_serial, []).append(entry)
+        luns = self.storage.find_luns_by_serials(sorted(by_serial))
+        for serial, entries in sorted(by_serial.items()):
+            lun = luns.get(serial)
+            if lun is None:
+                raise SmhvError("LUN_NOT_FOUND", "The LUN (serial %s) that held %s at backup %s is gone from the configured clusters."
+                                % (serial, entries[0].path, self.record.name), {"serial": serial})
+            root = self.storage_of.get(_key(entries[0].path), {}).get("access_path")
+            if root is None or self.storage_of[_key(entries[0].path)].get("disk_serial") != serial:
+                raise SmhvError("RESTORE_UNSUPPORTED", "%s is not on the LUN it was on at backup %s (serial %s) on host %s: the volume is "
+                                "not connected at its old access path." % (entries[0].path, self.record.name, serial, self.session.name),
+                                {"serial": serial, "path": entries[0].path})
+            snapshot_name = entries[0].snapshots[-1]  # the VSS provider's pair: the second one, after autorecovery
+            exclusive = self._exclusive(root, entries)
+            plan = {"serial": serial, "lun": "%s:%s" % (lun.cluster, lun.path), "volume": entries[0].volume, "access_path": root,
+                    "snapshot": snapshot_name, "method": "lun" if exclusive else "file_copy",
+                    "files": [e.path for e in entries], "lun_ref": lun}
+            self.luns.append(plan)
+        self.actions.append("restore VM %s (%s) from backup %s (%s)" % (self.vm_name, self.vm_id, self.record.name, self.record.backup_type))
+        if self.current is not None:
+            if self.current["state"] != "Off":
+                self.actions.append("stop VM %s (now %s)" % (self.vm_name, self.current["state"]))
+            self.actions.append("remove VM %s's registration (its virtual disks stay)" % self.vm_name)
+        for plan in self.luns:
+            if plan["method"] == "lun":
+                self.actions.append("restore LUN %s from snapshot %s (it holds only this VM's files)" % (plan["lun"], plan["snapshot"]))
+            else:
+                self.actions.append("copy %d file(s) from a clone of LUN %s in snapshot %s (the LUN holds other files too)"
+                                    % (len(plan["files"]), plan["lun"], plan["snapshot"]))
+        self.actions.append("register VM %s from %s (same id)" % (self.vm_name, self.config_path))
+
+    def _warnings(self, vm):
+        if vm["state"] != "Running":
+            self.warnings.append("VM %s is not running on host %s (it is %s)." % (self.vm_name, self.session.name, vm["state"]))
+        now = _base_disks(f["path"] for f in vm["files"] if f["kind"] == "vhd")
+        then = _base_disks(f.path for f in self.backed_up.files if f.kind == "vhd")
+        if len(now) > len(then):
+            self.warnings.append("VM %s has more virtual disks (%d) than at backup %s (%d)." % (self.vm_name, len(now), self.record.name, len(then)))
+        elif len(now) < len(then):
+            self.warnings.append("VM %s has fewer virtual disks (%d) than at backup %s (%d)." % (self.vm_name, len(now), self.record.name, len(then)))
+        elif now != then:
+            self.warnings.append("The names or paths of VM %s's virtual disks changed since backup %s." % (self.vm_name, self.record.name))
+        if vm["config_path"] and _key(vm["config_path"]) != _key(self.config_path):
+            self.warnings.append("The configuration location of VM %s changed since backup %s (%s, was %s)."
+                                 % (self.vm_name, self.record.name, vm["config_path"], self.config_path))
+        for entry in vm["files"]:
+            then_file = next((f for f in self.backed_up.files if _key(f.path) == _key(entry["path"])), None)
+            if then_file is not None and entry["storage"]["disk_serial"] and entry["storage"]["disk_serial"] != then_file.lun_serial:
+                self.warnings.append("%s is on another LUN than at backup %s (serial %s, was %s)."
+                                     % (entry["path"], self.record.name, entry["storage"]["disk_serial"], then_file.lun_serial))
+
+    def _exclusive(self, root, entries):
+        """Whether every file on the volume at `root` is this VM's (then the whole LUN can go back)."""
+        own = set(_key(e.path) for e in entries)
+        if self.current is not None:
+            own |= set(_key(f["path"]) for f in self.current["files"])
+        listing = self.host.call("file_list", {"path": root, "recurse": True}).result["entries"]
+        return all(_key(item["path"]) in own for item in listing if not item["is_directory"])
+
+    # -- changes -----------------------------------------------------------------------------------
+    def _stop(self):
+        if self.current["state"] != "Off":
+            self.host.call("vm_stop", {"ids": [self.vm_id]})
+        self.host.call("vm_remove", {"ids": [self.vm_id]})
+
+    def _snapshot(self, plan):
+        lun = plan["lun_ref"]
+        volume = self.storage.get_volume(lun.cluster, lun.svm, lun.volume_name)
+        found = [s for s in self.storage.list_snapshots(volume) if s.name == plan["snapshot"]]
+        if not found:
+            raise SmhvError("SNAPSHOT_NOT_FOUND", "Snapshot %s of backup %s is gone from volume %s on %s." % (
+                plan["snapshot"], self.record.name, volume.name, lun.cluster), {"snapshot": plan["snapshot"], "volume": volume.name})
+        return found[0]
+
+    def _restore(self):
+        for plan in self.luns:
+            snapshot = self._snapshot(plan)
+            if plan["method"] == "lun":
+                self._restore_lun(plan, snapshot)
+            else:
+                self._copy_from_clone(plan, snapshot)
+
+    def _restore_lun(self, plan, snapshot):
+        lun = plan["lun_ref"]
+        self.host.call("disk_disconnect", {"serial": lun.serial})
+        self.storage.restore_file(snapshot, lun.path[len("/vol/%s" % lun.volume_name):])
+        self.host.call("disk_connect", {"serial": lun.serial, "access_path": plan["access_path"]})
+        plan["restored"] = True
+
+    def _igroup(self, lun):
+        initiators = [port["node_address"] for port in self.session.facts["initiator_ports"]]
+        if not initiators:
+            raise SmhvError("HOST_NOT_READY", "Host %s reports no iSCSI or FC initiator; a LUN clone cannot be presented to it."
+                            % self.session.name, {"host": self.session.name})
+        return self.storage.san.ensure_igroup(lun.cluster, lun.svm, "smhv_%s" % self.session.name, initiators)
+
+    def _copy_from_clone(self, plan, snapshot):
+        lun = plan["lun_ref"]
+        clone_name = "%s%s_%s" % (CLONE_PREFIX, lun.path.rsplit("/", 1)[-1], self.clock().strftime("%Y%m%d%H%M%S"))
+        mount = "%s\\%s\\" % (MOUNT_ROOT, clone_name)
+        clone = self.storage.san.clone_lun(snapshot, lun, clone_name)
+        igroup = None
+        try:
+            igroup = self._igroup(lun)
+            self.storage.san.map_lun(clone, igroup)
+            self.host.call("disk_connect", {"serial": clone.serial, "access_path": mount})
+            sources, destinations = [], []
+            for path in self._clone_files(plan, mount):
+                sources.append(mount + _under(path, plan["access_path"]))
+                destinations.append(path)
+            copied = self.host.call("file_copy", {"sources": sources, "destinations": destinations}).result["copied"]
+            plan["copied"] = [item["destination"] for item in copied]
+        finally:
+            self._drop_clone(clone, igroup)
+
+    def _clone_files(self, plan, mount):
+        """The backup's files on this LUN, plus what a checkpoint-method backup's snapshot holds beside them: the
+        checkpoint's differencing disks next to each virtual disk, and the checkpoint configurations."""
+        paths = list(plan["files"])
+        if self.record.method != "checkpoint":
+            return paths
+        folders = {}
+        for path in plan["files"]:
+            folder, name = path.rpartition("\\")[::2]
+            if path.lower().endswith((".vhdx", ".vhd")):
+                folders.setdefault(folder, []).append(name.rsplit(".", 1)[0] + "_*.avhdx")
+            elif path.lower().endswith(".vmcx"):
+                folders.setdefault(folder.rpartition("\\")[0] + "\\Snapshots", []).append("*")
+        for folder, patterns in folders.items():
+            relative = _under(folder + "\\", plan["access_path"])
+            if relative is None:
+                continue
+            for pattern in patterns:
+                listing = self.host.call("file_list", {"path": mount + relative.rstrip("\\"), "filter": pattern}).result["entries"]
+                paths += [folder + "\\" + item["name"] for item in listing if not item["is_directory"]]
+        return list(dict.fromkeys(paths))
+
+    def _drop_clone(self, clone, igroup):
+        """Disconnect, unmap and delete a clone; each part is tried even when one before failed."""
+        problems = []
+        for what, action in (("disconnect", lambda: self.host.call("disk_disconnect", {"serial": clone.serial})),
+                             ("unmap", lambda: igroup and self.storage.san.unmap_lun(clone, igroup)),
+                             ("delete", lambda: self.storage.san.delete_lun(clone, allow_mapped=True)),
+                             ("rescan", lambda: self.host.call("disk_rescan"))):
+            try:
+                action()
+            except SmhvError as error:
+                problems.append("%s clone %s: %s" % (what, clone.path, error.message))
+        if problems:
+            self.notes.append("Clean-up left something behind: %s" % "; ".join(problems))
+
+    def _import(self):
+        discard = CHECKPOINT_PREFIX + self.record.name if self.record.method == "checkpoint" else None
+        args = {"path": self.config_path}
+        if discard:
+            args["discard_checkpoint"] = discard
+        reply = self.host.call("vm_import", args).result
+        self.final = {"id": reply["vm_id"], "name": reply["name"], "state": reply["state"]}
+
+    def _start(self):
+        reply = self.host.call("vm_start", {"ids": [self.vm_id]}).result
+        self.final["state"] = reply["vms"][0]["state"] if reply["vms"] else self.final["state"]

@@ -1,0 +1,176 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: smhv_restore
+short_description: Restore one Hyper-V VM from a backup in its SnapInfo catalog
+version_added: 0.1.0
+description:
+  - Restores one VM of a standalone Hyper-V host, in place, from a backup made by M(netapp_hyperv.smhv.smhv_backup),
+    as SnapManager for Hyper-V did. Without O(backup), the newest good backup holding the VM is used.
+  - A LUN that holds only this VM's files is restored as a whole from the backup's snapshot (single-file SnapRestore
+    of the LUN, the disk taken offline and brought back at its access path). A LUN that holds other files too is
+    cloned from the snapshot, the clone is connected to the host (with a new disk id), the VM's files are copied back,
+    and the clone is disconnected and deleted, also when a step fails.
+  - The VM is stopped, its registration removed (its virtual disks stay), its files restored, and it is registered
+    again with the same id (Import-VM -Register). The checkpoint a checkpoint-method backup left in its snapshot is
+    applied and removed. The VM is then started unless O(start=false).
+  - A deleted VM is restored and registered again.
+  - SMHV's restore warnings stop the restore unless O(force=true) - the VM is not running, it has more or fewer virtual
+    disks than at backup, or its configuration location, disk paths or LUNs changed.
+  - Restoring VMs of failover clusters, to alternate hosts, and mounting backups are not in this version.
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
+extends_documentation_fragment:
+  - netapp_hyperv.smhv.hyperv
+  - netapp_hyperv.smhv.ontap
+options:
+  hyperv_host:
+    description:
+      - The standalone host the VM belongs to.
+    required: true
+  vm:
+    description:
+      - The VM, by name or id (GUID). A deleted VM is found by name in the catalog's backups.
+    type: str
+    required: true
+  backup:
+    description:
+      - The backup to restore from, C(<dataset>_<MM-DD-YYYY_HH.MM.SS>). Default the newest good backup holding the VM.
+    type: str
+  force:
+    description:
+      - Restore even when SMHV's restore warnings apply (see RV(restore_warnings)).
+    type: bool
+    default: false
+  start:
+    description:
+      - Start the VM after the restore.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    description: Reads the backup and the VM, plans the restore per LUN, and returns RV(actions) and RV(restore_warnings)
+      without changing anything.
+    support: full
+  diff_mode:
+    description: Not supported; RV(actions) says what a restore does.
+    support: none
+notes:
+  - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
+seealso:
+  - module: netapp_hyperv.smhv.smhv_backup
+  - module: netapp_hyperv.smhv.smhv_backup_info
+"""
+
+EXAMPLES = r"""
+- name: Restore vm-print01 from its newest backup
+  netapp_hyperv.smhv.smhv_restore:
+    hyperv_host: hv03
+    vm: vm-print01
+
+- name: Restore a VM that is off from a given backup, and leave it off
+  netapp_hyperv.smhv.smhv_restore:
+    hyperv_host: hv03
+    vm: vm-file02
+    backup: files_03-14-2026_09.00.00
+    force: true
+    start: false
+"""
+
+RETURN = r"""
+actions:
+  description: The plan, in order. Check mode returns it without doing anything.
+  returned: always
+  type: list
+  elements: str
+  sample: ["restore VM vm-print01 (6f1c...) from backup files_03-14-2026_09.00.00 (application)", "stop VM vm-print01 (now Running)",
+           "remove VM vm-print01's registration (its virtual disks stay)",
+           "restore LUN cluster-a:/vol/vol_hv03/lun_k from snapshot files_03-14-2026_09.00.00 (it holds only this VM's files)",
+           "register VM vm-print01 from K:\\vm-print01\\Virtual Machines\\6F1C....vmcx (same id)"]
+backup:
+  description: The backup restored from.
+  returned: always
+  type: str
+dataset:
+  description: The backup's dataset.
+  returned: always
+  type: str
+backup_type:
+  description: C(application) or C(crash).
+  returned: always
+  type: str
+vm:
+  description: The VM's id, name and state after the restore.
+  returned: always
+  type: dict
+  sample: {"id": "6f1c5e7a-2b1d-4c3e-9f7a-0d1e2f3a4b5c", "name": "vm-print01", "state": "Running"}
+luns:
+  description: Per LUN, how it was (or would be) restored, C(lun) or C(file_copy), with the snapshot and files.
+  returned: always
+  type: list
+  elements: dict
+restore_warnings:
+  description: SMHV's restore warnings that apply; without O(force) a restore with any of them fails with
+    C(RESTORE_NEEDS_FORCE).
+  returned: always
+  type: list
+  elements: str
+force_required:
+  description: Whether RV(restore_warnings) is not empty.
+  returned: always
+  type: bool
+notes:
+  description: Facts about the restore that need nothing, such as a deleted VM being registered again.
+  returned: always
+  type: list
+  elements: str
+timings:
+  description: Seconds in total and per step.
+  returned: always
+  type: dict
+error_code:
+  description: On failure, a stable code (C(RESTORE_NEEDS_FORCE), C(BACKUP_NOT_FOUND), C(VM_NOT_FOUND), C(RESTORE_UNSUPPORTED),
+    C(SNAPSHOT_NOT_FOUND), C(LUN_NOT_FOUND), ...).
+  returned: failure
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, warned
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.restore import RestoreEngine
+
+
+def run(params, check_mode):
+    storage = StorageClient(params["storage_systems"])
+    with ScopeSession(params["hyperv_host"], params["winrm"], params["host_addresses"]) as session:
+        path = session.require_registration()[0]
+        engine = RestoreEngine(session, storage, Catalog(HostRepository(session.owner, path)))
+        result = engine.run(params["vm"], backup=params["backup"], force=params["force"], start=params["start"], check_mode=check_mode)
+        result["warnings"] = list(result["restore_warnings"])
+        return result
+
+
+def main():
+    spec = smhv_argument_spec()
+    spec.update(
+        vm=dict(type="str", required=True),
+        backup=dict(type="str"),
+        force=dict(type="bool", default=False),
+        start=dict(type="bool", default=True),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    run_module(module, warned(module, lambda: run(module.params, module.check_mode)))
+
+
+if __name__ == "__main__":
+    main()

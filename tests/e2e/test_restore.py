@@ -1,0 +1,105 @@
+"""smhv_restore's engine end to end on the lab (real WinRM and ONTAP REST): a backup of standalone host
+hv03 taken with the smhv_backup code, guest data changed, then restored, and the guest data read back.
+
+vm-print01 is alone on LUN K: (LUN-level restore); vm-file01 shares LUN J: with vm-file02 (file copy from
+a LUN clone, vm-file02 untouched). Warnings stop the restore until force; a deleted VM comes back with its id.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.restore import RestoreEngine
+from e2e.backup_support import LabSite
+
+SNAPINFO = "S:\\SnapInfo"
+DATA = "C:\\data\\ledger.txt"
+VMS = ["vm-print01", "vm-file01", "vm-file02"]
+
+
+def write(lab, vm, data):
+    lab.control("POST", "/guest-data", {"vm": vm, "path": DATA, "data": data, "in_flight": False})
+
+
+def read(lab, vm):
+    return lab.control("GET", "/guest-data?vm=%s&path=%s" % (vm, "C%3A%5Cdata%5Cledger.txt"))["data"]
+
+
+def restore(site, vm, **options):
+    with site.session("hv03") as session:
+        engine = RestoreEngine(session, site.storage(), Catalog(HostRepository(session.owner, SNAPINFO)))
+        return engine.run(vm, **options)
+
+
+def leftovers(lab):
+    """LUN clones, their maps and disks, and mount folders a restore left behind (none, ever)."""
+    state = json.dumps(lab.state())
+    return [word for word in ("smhv_restore_", "SMHV\\\\Mounts") if word in state]
+
+
+@pytest.fixture(scope="module")
+def site(lab):
+    lab.reset()
+    site = LabSite(lab)
+    site.register("hv03", SNAPINFO)
+    site.dataset("hv03", SNAPINFO, "files", VMS)
+    for vm in VMS:
+        write(lab, vm, "%s: before" % vm)
+    backup = site.backup("hv03", "files", backup_method="checkpoint")
+    assert backup["backup"]["status"] == "ok", backup
+    for vm in VMS:
+        write(lab, vm, "%s: after" % vm)
+    site.backup_name = backup["backup"]["name"]
+    return site
+
+
+def test_lun_level_restore_brings_the_data_back(site, lab):
+    result = restore(site, "vm-print01")
+    assert result["backup"] == site.backup_name
+    assert [plan["method"] for plan in result["luns"]] == ["lun"]
+    assert read(lab, "vm-print01") == "vm-print01: before"
+    assert result["vm"]["state"] == "Running"
+    assert leftovers(lab) == []
+
+
+def test_file_copy_restore_leaves_the_neighbour_alone(site, lab):
+    check = restore(site, "vm-file01", check_mode=True)
+    assert [plan["method"] for plan in check["luns"]] == ["file_copy"]
+    assert read(lab, "vm-file01") == "vm-file01: after"
+    result = restore(site, "vm-file01")
+    assert read(lab, "vm-file01") == "vm-file01: before"
+    assert read(lab, "vm-file02") == "vm-file02: after"
+    assert result["vm"]["state"] == "Running"
+    assert leftovers(lab) == []
+
+
+def test_vm_not_running_needs_force(site, lab):
+    lab.control("POST", "/vm", {"vm": "vm-file02", "state": "Off"})
+    planned = restore(site, "vm-file02", check_mode=True)
+    assert planned["force_required"] and "not running" in planned["restore_warnings"][0]
+    with pytest.raises(SmhvError) as error:
+        restore(site, "vm-file02")
+    assert error.value.code == "RESTORE_NEEDS_FORCE"
+    assert read(lab, "vm-file02") == "vm-file02: after"
+    result = restore(site, "vm-file02", force=True, start=False)
+    assert result["vm"]["state"] == "Off"
+    lab.control("POST", "/vm", {"vm": "vm-file02", "state": "Running"})
+    assert read(lab, "vm-file02") == "vm-file02: before"
+    assert leftovers(lab) == []
+
+
+def test_deleted_vm_is_registered_again(site, lab):
+    ids = site.vm_ids("hv03", ["vm-print01"])
+    write(lab, "vm-print01", "vm-print01: after again")
+    with site.session("hv03") as session:
+        session.owner.call("vm_stop", {"ids": [ids["vm-print01"]]})
+        session.owner.call("vm_remove", {"ids": [ids["vm-print01"]]})
+    assert site.vm_ids("hv03", ["vm-print01"]) == {}
+    result = restore(site, "vm-print01")
+    assert result["notes"] and "not registered" in result["notes"][0]
+    assert site.vm_ids("hv03", ["vm-print01"]) == ids
+    assert read(lab, "vm-print01") == "vm-print01: before"
