@@ -128,3 +128,11 @@ class SanOperations:
                 raise
             return False
         return True
+
+    # -- lookups (smhv_mount) ----------------------------------------------------------------------
+    def find_lun(self, cluster, svm, path):
+        """The LunRef of LUN `path` (/vol/<volume>/<name>) in `svm`, or None."""
+        endpoint = self._clusters.endpoint(cluster)
+        with endpoint.call("look up LUN %s in SVM %s" % (path, svm)):
+            records = fetch(Lun, name=path, fields=LUN_FIELDS, **{"svm.name": svm})
+        return lun_ref(cluster, records[0]) if records else None

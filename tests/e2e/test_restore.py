@@ -13,6 +13,7 @@ import pytest
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.mount import MountEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.restore import RestoreEngine
 from e2e.backup_support import LabSite
 
@@ -103,3 +104,29 @@ def test_deleted_vm_is_registered_again(site, lab):
     assert result["notes"] and "not registered" in result["notes"][0]
     assert site.vm_ids("hv03", ["vm-print01"]) == ids
     assert read(lab, "vm-print01") == "vm-print01: before"
+
+
+def mount(site, **options):
+    with site.session("hv03") as session:
+        engine = MountEngine(session, site.storage(), Catalog(HostRepository(session.owner, SNAPINFO)))
+        return engine.run(site.backup_name, **options)
+
+
+def test_mount_shows_the_backup_and_unmount_leaves_nothing(site, lab):
+    planned = mount(site, vm="vm-file01", check_mode=True)
+    assert planned["changed"] and not leftovers(lab)
+    mounted = mount(site, vm="vm-file01")
+    assert mounted["changed"] and len(mounted["mounts"]) == 1
+    where = mounted["mounts"][0]
+    vhd = next(path for path in where["files"] if path.lower().endswith(".vhdx"))
+    inside = where["access_path"] + vhd[len("J:\\"):]
+    with site.session("hv03") as session:
+        content = session.owner.call("file_read", {"paths": [inside]}).result["files"][0]["content"]
+    assert "vm-file01: before" in content
+    assert "smhv_mount_" in json.dumps(lab.state()) and "SMHV\\\\Mounts" in json.dumps(lab.state())
+    assert not mount(site, vm="vm-file01")["changed"]
+    unmounted = mount(site, vm="vm-file01", state="unmounted")
+    assert unmounted["changed"]
+    state = json.dumps(lab.state())
+    assert "smhv_mount_" not in state and "SMHV\\\\Mounts" not in state
+    assert not mount(site, vm="vm-file01", state="unmounted")["changed"]

@@ -1,0 +1,148 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: smhv_mount
+short_description: Mount a backup's LUNs on a Hyper-V host as clones, or unmount them
+version_added: 0.1.0
+description:
+  - Makes the LUNs of a backup in the SnapInfo catalog browsable on a Hyper-V host, for looking at a VM's files or
+    copying single files back, as SnapDrive's connect-disk of a snapshot did for SMHV users.
+  - With O(state=mounted), each LUN of the backup (or only those of O(vm)) is cloned from the backup's snapshot as
+    C(smhv_mount_<lun>_<backup>), mapped to an igroup holding the host's initiators, brought online with a new disk id
+    (a clone carries its source's) and given the folder C(<mount_root>\\<backup>\\<lun>\\). A clone already there is
+    reused, so running it again changes nothing.
+  - With O(state=unmounted), the clones are disconnected, deleted with their maps, the host rescans and the empty mount
+    folders are removed. Unmount when done - a mounted backup keeps its snapshot busy, so retention cannot delete it.
+  - The LUNs are connected to the host O(hyperv_host) names (for a cluster, its core group owner), not as cluster disks.
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
+extends_documentation_fragment:
+  - netapp_hyperv.smhv.hyperv
+  - netapp_hyperv.smhv.ontap
+options:
+  hyperv_host:
+    description:
+      - The scope whose catalog holds the backup; the clones are connected to this host (a cluster's owner node).
+    required: true
+  backup:
+    description:
+      - The backup, C(<dataset>_<MM-DD-YYYY_HH.MM.SS>).
+    type: str
+    required: true
+  vm:
+    description:
+      - Only the LUNs holding this VM's files (name or id). Default every LUN of the backup.
+    type: str
+  state:
+    description:
+      - V(mounted) or V(unmounted).
+    type: str
+    choices: [mounted, unmounted]
+    default: mounted
+  mount_root:
+    description:
+      - The folder under which each LUN gets its mount folder.
+    type: str
+    default: C:\SMHV\Mounts
+attributes:
+  check_mode:
+    description: Looks up the backup and the clones, and returns RV(actions) without changing anything.
+    support: full
+  diff_mode:
+    description: Not supported.
+    support: none
+notes:
+  - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
+seealso:
+  - module: netapp_hyperv.smhv.smhv_restore
+  - module: netapp_hyperv.smhv.smhv_backup_info
+"""
+
+EXAMPLES = r"""
+- name: Mount the LUNs of vm-file01 in a backup
+  netapp_hyperv.smhv.smhv_mount:
+    hyperv_host: hv03
+    backup: files_03-14-2026_09.00.00
+    vm: vm-file01
+  register: mounted
+
+- name: Unmount them again
+  netapp_hyperv.smhv.smhv_mount:
+    hyperv_host: hv03
+    backup: files_03-14-2026_09.00.00
+    vm: vm-file01
+    state: unmounted
+"""
+
+RETURN = r"""
+backup:
+  description: The backup.
+  returned: always
+  type: str
+state:
+  description: The state asked for.
+  returned: always
+  type: str
+host:
+  description: The host the clones are (or were) connected to.
+  returned: always
+  type: str
+mounts:
+  description: Per LUN of the backup, its clone, the clone's serial number, the mount folder and the backed-up files on
+    the LUN (their paths at backup time; under the mount folder they keep their path below the volume root).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"lun": "cluster-a:/vol/vol_hv03/lun_j", "snapshot": "files_03-14-2026_09.00.00",
+            "clone": "/vol/vol_hv03/smhv_mount_lun_j_files_03_14_2026_09_00_00", "clone_serial": "wCk3F+Yq9xAb",
+            "access_path": "C:\\SMHV\\Mounts\\files_03-14-2026_09.00.00\\lun_j\\",
+            "files": ["J:\\vm-file01\\Virtual Hard Disks\\vm-file01.vhdx"]}]
+actions:
+  description: What was (or in check mode would be) done.
+  returned: always
+  type: list
+  elements: str
+error_code:
+  description: On failure, a stable code (C(BACKUP_NOT_FOUND), C(VM_NOT_FOUND), C(LUN_NOT_FOUND), C(SNAPSHOT_NOT_FOUND),
+    C(DISK_NOT_FOUND), C(STORAGE_ERROR), ...).
+  returned: failure
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.mount import MountEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
+
+
+def run(params, check_mode):
+    storage = StorageClient(params["storage_systems"])
+    with ScopeSession(params["hyperv_host"], params["winrm"], params["host_addresses"]) as session:
+        path = session.require_registration()[0]
+        engine = MountEngine(session, storage, Catalog(HostRepository(session.owner, path)), mount_root=params["mount_root"])
+        return engine.run(params["backup"], vm=params["vm"], state=params["state"], check_mode=check_mode)
+
+
+def main():
+    spec = smhv_argument_spec()
+    spec.update(
+        backup=dict(type="str", required=True),
+        vm=dict(type="str"),
+        state=dict(type="str", choices=["mounted", "unmounted"], default="mounted"),
+        mount_root=dict(type="str", default="C:\\SMHV\\Mounts"),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    run_module(module, lambda: run(module.params, module.check_mode))
+
+
+if __name__ == "__main__":
+    main()
