@@ -21,7 +21,6 @@ import hashlib
 import threading
 import typing
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 
 # file_read takes many paths; this bounds one reply (records are a few KB) without costing round trips.
@@ -178,12 +177,7 @@ class HostRepository:
         args = {"path": self._windows(path), "content": text, "create_dirs": True}
         conditional = expected_sha256 is not None or create_only
         if conditional:
-            # The agent's file_write must compare and replace under a lock on the host; an agent
-            # that lacks these arguments would ignore them and overwrite blindly, so refuse instead.
-            if "previous_sha256" not in agent.RESULT_SCHEMAS["file_write"]:
-                raise SmhvError("INTERNAL_ERROR", "Writing %s on host %s needs a compare-and-swap write (file_write with expected_sha256 / "
-                                "create_only), which this version of the agent does not have." % (args["path"], self.host.name),
-                                {"path": args["path"], "host": self.host.name})
+            # The agent compares and replaces under a <path>.lock on the host (docs/agent.md).
             args.update(expected_sha256=expected_sha256, create_only=create_only)
         try:
             reply = self.host.call("file_write", args, retry_safe=not conditional)

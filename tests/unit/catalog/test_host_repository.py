@@ -89,17 +89,7 @@ def test_plain_write_and_delete():
     assert repository.delete([]) == [] and len(host.calls) == 2
 
 
-def test_conditional_write_is_refused_while_the_agent_cannot_compare_and_swap():
-    if "previous_sha256" in agent.RESULT_SCHEMAS["file_write"]:
-        pytest.skip("the agent's file_write has compare-and-swap")
-    host = ScriptedHost()
-    with pytest.raises(SmhvError) as caught:
-        HostRepository(host, ROOT).write("smhv/v1/leases/hvc1.json", "{}", create_only=True)
-    assert "expected_sha256 / create_only" in caught.value.message and host.calls == []
-
-
-def test_conditional_write_sends_the_condition_and_maps_the_conflict(monkeypatch):
-    monkeypatch.setitem(agent.RESULT_SCHEMAS, "file_write", dict(agent.RESULT_SCHEMAS["file_write"], previous_sha256=agent.Nullable(str)))
+def test_conditional_write_sends_the_condition_and_maps_the_conflict():
     host = ScriptedHost()
 
     def conflicting(args):
