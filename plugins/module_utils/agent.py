@@ -2281,42 +2281,6 @@ function Remove-SmhvCheckpoint {
     New-SmhvOpResult -Result $result -Changed ($removed.Count -gt 0)
 }
 
-function ConvertTo-SmhvArgumentLine {
-    # The command line whose argv (as the Microsoft C runtime splits it) is exactly $ArgumentList: Start-Process
-    # joins an array with bare spaces, so each element is quoted here. Nothing is interpreted by a shell.
-    [CmdletBinding()]
-    param(
-        [Parameter(Mandatory)][AllowEmptyCollection()][string[]]$ArgumentList
-    )
-    $parts = New-SmhvList
-    foreach ($argument in $ArgumentList) {
-        if ($argument.Length -gt 0 -and $argument -notmatch '[\s"]') {
-            $parts.Add($argument)
-            continue
-        }
-        $builder = New-Object -TypeName System.Text.StringBuilder
-        [void]$builder.Append([char]34)
-        $backslashes = 0
-        foreach ($character in $argument.ToCharArray()) {
-            if ([int]$character -eq 92) {
-                $backslashes++
-                continue
-            }
-            if ([int]$character -eq 34) {
-                [void]$builder.Append([char]92, 2 * $backslashes + 1)
-            } elseif ($backslashes -gt 0) {
-                [void]$builder.Append([char]92, $backslashes)
-            }
-            [void]$builder.Append($character)
-            $backslashes = 0
-        }
-        [void]$builder.Append([char]92, 2 * $backslashes)
-        [void]$builder.Append([char]34)
-        $parts.Add($builder.ToString())
-    }
-    $parts -join ' '
-}
-
 function Read-SmhvOutputTail {
     # The last 64 KB of a captured output file ('' when it is empty or missing).
     [CmdletBinding()]
@@ -2355,7 +2319,8 @@ function Start-SmhvCapturedProcess {
         WorkingDirectory = $Directory
     }
     if ($ArgumentList.Count -gt 0) {
-        $start['ArgumentList'] = ConvertTo-SmhvArgumentLine -ArgumentList $ArgumentList
+        # Start-Process joins an array with bare spaces; one quoted line keeps each argument whole.
+        $start['ArgumentList'] = ConvertTo-SmhvCommandLine -ArgumentList $ArgumentList
     }
     $process = Start-Process @start
     $null = $process.Handle  # keeps the exit code readable after the process ends (Start-Process -PassThru quirk)
