@@ -2609,6 +2609,27 @@ function Remove-SmhvVm {
     New-SmhvOpResult -Result ([ordered]@{ removed = $removed; missing = $missing }) -Changed ($removed.Count -gt 0)
 }
 
+function ConvertTo-SmhvMappedPath {
+    # The path with its longest matching prefix in From replaced by the same entry of To (case-insensitive).
+    [CmdletBinding()]
+    param(
+        [AllowEmptyString()][string]$Path,
+        [AllowEmptyCollection()][object[]]$From,
+        [AllowEmptyCollection()][object[]]$To
+    )
+    $best = -1
+    for ($index = 0; $index -lt $From.Count; $index++) {
+        $prefix = [string]$From[$index]
+        if ($Path.StartsWith($prefix, [System.StringComparison]::OrdinalIgnoreCase) -and ($best -lt 0 -or $prefix.Length -gt ([string]$From[$best]).Length)) {
+            $best = $index
+        }
+    }
+    if ($best -lt 0) {
+        return $Path
+    }
+    [string]$To[$best] + $Path.Substring(([string]$From[$best]).Length)
+}
+
 function Import-SmhvVm {
     # Import-VM -Register: the VM defined by the configuration file, registered in place with its own id.
     # 'discard_checkpoint': a checkpoint of that exact name (the backup's own) is applied and removed,
@@ -2620,7 +2641,13 @@ function Import-SmhvVm {
     )
     $path = Get-SmhvArgument -Arguments $Arguments -Name 'path' -Type String -Required
     $discard = Get-SmhvArgument -Arguments $Arguments -Name 'discard_checkpoint' -Type String -Default ''
+    $mapFrom = Get-SmhvArgument -Arguments $Arguments -Name 'map_from' -Type StringList
+    $mapTo = Get-SmhvArgument -Arguments $Arguments -Name 'map_to' -Type StringList
     Assert-SmhvAbsolutePath -Path $path -Argument 'path'
+    if ($mapFrom.Count -ne $mapTo.Count) {
+        $message = "Arguments 'map_from' and 'map_to' must have the same length."
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = 'map_to' })
+    }
     if (-not [System.IO.File]::Exists($path)) {
         throw (New-SmhvError -Code 'FILE_NOT_FOUND' -Message "File '$path' does not exist." -Details @{ path = $path })
     }
@@ -2634,7 +2661,23 @@ function Import-SmhvVm {
     $name = ''
     $state = 'Off'
     if (-not $CheckMode) {
-        $vm = Import-VM -Path $path -Register
+        if ($mapFrom.Count -gt 0) {
+            # Restored to other paths: the planned VM's disks and checkpoint folder follow the map, then it is registered.
+            $report = Compare-VM -Path $path -Register
+            foreach ($drive in @(Get-VMHardDiskDrive -VM $report.VM)) {
+                $mapped = ConvertTo-SmhvMappedPath -Path ([string]$drive.Path) -From $mapFrom -To $mapTo
+                if ($mapped -ne [string]$drive.Path) {
+                    Set-VMHardDiskDrive -VMHardDiskDrive $drive -Path $mapped
+                }
+            }
+            $snapshots = ConvertTo-SmhvMappedPath -Path ([string]$report.VM.SnapshotFileLocation) -From $mapFrom -To $mapTo
+            if ($snapshots -ne [string]$report.VM.SnapshotFileLocation) {
+                Set-VM -VM $report.VM -SnapshotFileLocation $snapshots
+            }
+            $vm = Import-VM -CompatibilityReport $report
+        } else {
+            $vm = Import-VM -Path $path -Register
+        }
         $id = $vm.Id.ToString().ToLowerInvariant()
         $name = [string]$vm.Name
         if ($discard) {

@@ -48,6 +48,10 @@ def _under(path, root):
     return path[len(root):] if path.lower().startswith(root.lower()) else None
 
 
+def _with_separator(path):
+    return path if path.endswith("\\") else path + "\\"
+
+
 def _base_disks(paths):
     return sorted(_key(p) for p in paths if not p.lower().endswith(_DIFFERENCING))
 
@@ -55,9 +59,12 @@ def _base_disks(paths):
 class RestoreEngine:
     """Restore `vm` (name or id) of a standalone scope from a backup in `catalog`."""
 
-    def __init__(self, session, storage, catalog, clock=None, monotonic=time.monotonic):
+    def __init__(self, session, storage, catalog, clock=None, monotonic=time.monotonic, target=None):
         self.session = session
         self.host = session.owner
+        # Where the VM goes: the scope's own host (in place), or another scope's owner host (alternate host).
+        self.target_session = target or session
+        self.target = self.target_session.owner
         self.storage = storage
         self.catalog = catalog
         self.clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
@@ -69,11 +76,14 @@ class RestoreEngine:
         self.luns = []
 
     # -- the run -----------------------------------------------------------------------------------
-    def run(self, vm, backup=None, force=False, start=True, check_mode=False):
+    def run(self, vm, backup=None, force=False, start=True, check_mode=False, path_map=None):
         started = self.monotonic()
-        if self.session.kind != "standalone":
+        self.path_map = sorted(((_with_separator(old), _with_separator(new)) for old, new in (path_map or {}).items()),
+                               key=lambda pair: -len(pair[0]))
+        self.alternate = self.target_session is not self.session or bool(self.path_map)
+        if not self.alternate and self.session.kind != "standalone":
             raise SmhvError("RESTORE_UNSUPPORTED", "Restoring a VM of failover cluster %s is not supported yet; this version restores VMs "
-                            "of standalone hosts." % self.session.name, {"scope": self.session.name})
+                            "of standalone hosts in place, or to an alternate host." % self.session.name, {"scope": self.session.name})
         self._step("backup", self._backup, vm, backup)
         self._step("inventory", self._inventory)
         self._step("plan", self._plan)
@@ -81,7 +91,7 @@ class RestoreEngine:
         result = {"changed": not blocked, "backup": self.record.name, "dataset": self.record.dataset,
                   "backup_type": self.record.backup_type, "vm": {"id": self.vm_id, "name": self.vm_name},
                   "luns": self._lun_results(), "actions": self.actions, "restore_warnings": list(self.warnings), "notes": list(self.notes),
-                  "force_required": bool(self.warnings)}
+                  "force_required": bool(self.warnings), "target_host": self.target.name, "alternate": self.alternate}
         if check_mode:
             result["timings"] = self._timings(started)
             return result
@@ -157,8 +167,11 @@ class RestoreEngine:
         self.config_path = configs[0]
 
     def _inventory(self):
-        found = self.host.call("vm_inventory", {"ids": [self.vm_id], "require_all": False}).result["vms"]
+        found = self.target.call("vm_inventory", {"ids": [self.vm_id], "require_all": False}).result["vms"]
         self.current = found[0] if found else None
+        if self.alternate and self.current is not None:
+            raise SmhvError("VM_EXISTS", "VM %s (%s) is registered on host %s already; restore it in place, or remove it there first."
+                            % (self.vm_name, self.vm_id, self.target.name), {"vm_id": self.vm_id, "host": self.target.name})
         paths = [f.path for f in self.backed_up.files]
         self.storage_of = {_key(p["path"]): p["storage"] for p in self.host.call("path_info", {"paths": paths}).result["paths"]}
 
@@ -185,10 +198,11 @@ class RestoreEngine:
                                 "not connected at its old access path." % (entries[0].path, self.record.name, serial, self.session.name),
                                 {"serial": serial, "path": entries[0].path})
             snapshot_name = entries[0].snapshots[-1]  # the VSS provider's pair: the second one, after autorecovery
-            exclusive = self._exclusive(root, entries)
+            exclusive = not self.alternate and self._exclusive(root, entries)
             plan = {"serial": serial, "lun": "%s:%s" % (lun.cluster, lun.path), "volume": entries[0].volume, "access_path": root,
                     "snapshot": snapshot_name, "method": "lun" if exclusive else "file_copy",
-                    "files": [e.path for e in entries], "lun_ref": lun}
+                    "files": [e.path for e in entries], "lun_ref": lun,
+                    "destinations": [self._mapped(e.path) for e in entries]}
             self.luns.append(plan)
         self.actions.append("restore VM %s (%s) from backup %s (%s)" % (self.vm_name, self.vm_id, self.record.name, self.record.backup_type))
         if self.current is not None:
@@ -199,9 +213,14 @@ class RestoreEngine:
             if plan["method"] == "lun":
                 self.actions.append("restore LUN %s from snapshot %s (it holds only this VM's files)" % (plan["lun"], plan["snapshot"]))
             else:
-                self.actions.append("copy %d file(s) from a clone of LUN %s in snapshot %s (the LUN holds other files too)"
-                                    % (len(plan["files"]), plan["lun"], plan["snapshot"]))
-        self.actions.append("register VM %s from %s (same id)" % (self.vm_name, self.config_path))
+                self.actions.append("copy %d file(s) from a clone of LUN %s in snapshot %s to host %s (%s)"
+                                    % (len(plan["files"]), plan["lun"], plan["snapshot"], self.target.name,
+                                       "alternate host or paths" if self.alternate else "the LUN holds other files too"))
+        if self.alternate:
+            self.notes.append("VM %s is restored to host %s%s." % (self.vm_name, self.target.name, " with its paths mapped" if self.path_map else ""))
+            if self.target_session.kind == "cluster":
+                self.notes.append("VM %s is registered on node %s but not made highly available; add its cluster role." % (self.vm_name, self.target.name))
+        self.actions.append("register VM %s from %s on host %s (same id)" % (self.vm_name, self._mapped(self.config_path), self.target.name))
 
     def _warnings(self, vm):
         if vm["state"] != "Running":
@@ -261,12 +280,18 @@ class RestoreEngine:
         self.host.call("disk_connect", {"serial": lun.serial, "access_path": plan["access_path"]})
         plan["restored"] = True
 
+    def _mapped(self, path):
+        for old, new in self.path_map:
+            if path.lower().startswith(old.lower()):
+                return new + path[len(old):]
+        return path
+
     def _igroup(self, lun):
-        initiators = [port["node_address"] for port in self.session.facts["initiator_ports"]]
+        initiators = [port["node_address"] for port in self.target_session.facts["initiator_ports"]]
         if not initiators:
             raise SmhvError("HOST_NOT_READY", "Host %s reports no iSCSI or FC initiator; a LUN clone cannot be presented to it."
-                            % self.session.name, {"host": self.session.name})
-        return self.storage.san.ensure_igroup(lun.cluster, lun.svm, "smhv_%s" % self.session.name, initiators)
+                            % self.target.name, {"host": self.target.name})
+        return self.storage.san.ensure_igroup(lun.cluster, lun.svm, "smhv_%s" % self.target_session.name, initiators)
 
     def _copy_from_clone(self, plan, snapshot):
         lun = plan["lun_ref"]
@@ -277,12 +302,12 @@ class RestoreEngine:
         try:
             igroup = self._igroup(lun)
             self.storage.san.map_lun(clone, igroup)
-            self.host.call("disk_connect", {"serial": clone.serial, "access_path": mount})
+            self.target.call("disk_connect", {"serial": clone.serial, "access_path": mount})
             sources, destinations = [], []
             for path in self._clone_files(plan, mount):
                 sources.append(mount + _under(path, plan["access_path"]))
-                destinations.append(path)
-            copied = self.host.call("file_copy", {"sources": sources, "destinations": destinations}).result["copied"]
+                destinations.append(self._mapped(path))
+            copied = self.target.call("file_copy", {"sources": sources, "destinations": destinations}).result["copied"]
             plan["copied"] = [item["destination"] for item in copied]
         finally:
             self._drop_clone(clone, igroup)
@@ -305,17 +330,17 @@ class RestoreEngine:
             if relative is None:
                 continue
             for pattern in patterns:
-                listing = self.host.call("file_list", {"path": mount + relative.rstrip("\\"), "filter": pattern}).result["entries"]
+                listing = self.target.call("file_list", {"path": mount + relative.rstrip("\\"), "filter": pattern}).result["entries"]
                 paths += [folder + "\\" + item["name"] for item in listing if not item["is_directory"]]
         return list(dict.fromkeys(paths))
 
     def _drop_clone(self, clone, igroup):
         """Disconnect, unmap and delete a clone; each part is tried even when one before failed."""
         problems = []
-        for what, action in (("disconnect", lambda: self.host.call("disk_disconnect", {"serial": clone.serial})),
+        for what, action in (("disconnect", lambda: self.target.call("disk_disconnect", {"serial": clone.serial})),
                              ("unmap", lambda: igroup and self.storage.san.unmap_lun(clone, igroup)),
                              ("delete", lambda: self.storage.san.delete_lun(clone, allow_mapped=True)),
-                             ("rescan", lambda: self.host.call("disk_rescan"))):
+                             ("rescan", lambda: self.target.call("disk_rescan"))):
             try:
                 action()
             except SmhvError as error:
@@ -325,12 +350,15 @@ class RestoreEngine:
 
     def _import(self):
         discard = CHECKPOINT_PREFIX + self.record.name if self.record.method == "checkpoint" else None
-        args = {"path": self.config_path}
+        args = {"path": self._mapped(self.config_path)}
         if discard:
             args["discard_checkpoint"] = discard
-        reply = self.host.call("vm_import", args).result
+        if self.path_map:
+            args["map_from"] = [pair[0] for pair in self.path_map]
+            args["map_to"] = [pair[1] for pair in self.path_map]
+        reply = self.target.call("vm_import", args).result
         self.final = {"id": reply["vm_id"], "name": reply["name"], "state": reply["state"]}
 
     def _start(self):
-        reply = self.host.call("vm_start", {"ids": [self.vm_id]}).result
+        reply = self.target.call("vm_start", {"ids": [self.vm_id]}).result
         self.final["state"] = reply["vms"][0]["state"] if reply["vms"] else self.final["state"]

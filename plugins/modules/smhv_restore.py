@@ -10,8 +10,9 @@ module: smhv_restore
 short_description: Restore one Hyper-V VM from a backup in its SnapInfo catalog
 version_added: 0.1.0
 description:
-  - Restores one VM of a standalone Hyper-V host, in place, from a backup made by M(netapp_hyperv.smhv.smhv_backup),
-    as SnapManager for Hyper-V did. Without O(backup), the newest good backup holding the VM is used.
+  - Restores one VM from a backup made by M(netapp_hyperv.smhv.smhv_backup), as SnapManager for Hyper-V did, in place on
+    a standalone host, or to an alternate host (O(target_host)) and paths (O(path_map)). Without O(backup), the newest
+    good backup holding the VM is used.
   - A LUN that holds only this VM's files is restored as a whole from the backup's snapshot (single-file SnapRestore
     of the LUN, the disk taken offline and brought back at its access path). A LUN that holds other files too is
     cloned from the snapshot, the clone is connected to the host (with a new disk id), the VM's files are copied back,
@@ -22,7 +23,12 @@ description:
   - A deleted VM is restored and registered again.
   - SMHV's restore warnings stop the restore unless O(force=true) - the VM is not running, it has more or fewer virtual
     disks than at backup, or its configuration location, disk paths or LUNs changed.
-  - Restoring VMs of failover clusters, to alternate hosts, and mounting backups are not in this version.
+  - To an alternate host or paths, every file is copied from a LUN clone connected to the target host, to its path
+    after O(path_map); the VM is registered there with the same id, its virtual disks and checkpoint folder set to the
+    mapped paths (Compare-VM, then Import-VM of the fixed report). The VM must not be registered on the target host.
+    SMHV's restore warnings do not apply.
+  - In-place restore of clustered VMs is not in this version. A VM restored to a cluster node is not made highly
+    available (a note says so).
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
@@ -51,6 +57,18 @@ options:
       - Start the VM after the restore.
     type: bool
     default: true
+  target_host:
+    description:
+      - Restore to this host instead (a standalone host, or a cluster, whose core group owner gets the VM). It needs no
+        registration; the catalog read is O(hyperv_host)'s.
+    type: str
+  path_map:
+    description:
+      - Where the VM's files go, a dict of old path prefix to new prefix, for example from drive J to drive K (see the
+        examples). The longest
+        matching prefix wins; files under no prefix keep their path. Implies a restore to new paths, also on
+        O(hyperv_host) itself.
+    type: dict
 attributes:
   check_mode:
     description: Reads the backup and the VM, plans the restore per LUN, and returns RV(actions) and RV(restore_warnings)
@@ -71,6 +89,14 @@ EXAMPLES = r"""
   netapp_hyperv.smhv.smhv_restore:
     hyperv_host: hv03
     vm: vm-print01
+
+- name: Restore testVM to the DR host, from J:\ to K:\ (the SMHV best-practices example)
+  netapp_hyperv.smhv.smhv_restore:
+    hyperv_host: hv03
+    vm: testVM
+    target_host: hvdr01
+    path_map:
+      'J:\': 'K:\'
 
 - name: Restore a VM that is off from a given backup, and leave it off
   netapp_hyperv.smhv.smhv_restore:
@@ -123,6 +149,14 @@ force_required:
   description: Whether RV(restore_warnings) is not empty.
   returned: always
   type: bool
+target_host:
+  description: The host the VM was (or would be) restored to.
+  returned: always
+  type: str
+alternate:
+  description: Whether the restore goes to an alternate host or paths.
+  returned: always
+  type: bool
 notes:
   description: Facts about the restore that need nothing, such as a deleted VM being registered again.
   returned: always
@@ -134,7 +168,7 @@ timings:
   type: dict
 error_code:
   description: On failure, a stable code (C(RESTORE_NEEDS_FORCE), C(BACKUP_NOT_FOUND), C(VM_NOT_FOUND), C(RESTORE_UNSUPPORTED),
-    C(SNAPSHOT_NOT_FOUND), C(LUN_NOT_FOUND), ...).
+    C(SNAPSHOT_NOT_FOUND), C(LUN_NOT_FOUND), C(VM_EXISTS), ...).
   returned: failure
   type: str
 """
@@ -154,8 +188,14 @@ def run(params, check_mode):
     storage = StorageClient(params["storage_systems"])
     with ScopeSession(params["hyperv_host"], params["winrm"], params["host_addresses"]) as session:
         path = session.require_registration()[0]
-        engine = RestoreEngine(session, storage, Catalog(HostRepository(session.owner, path)))
-        result = engine.run(params["vm"], backup=params["backup"], force=params["force"], start=params["start"], check_mode=check_mode)
+        catalog = Catalog(HostRepository(session.owner, path))
+        options = dict(backup=params["backup"], force=params["force"], start=params["start"], check_mode=check_mode,
+                       path_map=params["path_map"])
+        if params["target_host"]:
+            with ScopeSession(params["target_host"], params["winrm"], params["host_addresses"]) as target:
+                result = RestoreEngine(session, storage, catalog, target=target).run(params["vm"], **options)
+        else:
+            result = RestoreEngine(session, storage, catalog).run(params["vm"], **options)
         result["warnings"] = list(result["restore_warnings"])
         return result
 
@@ -167,6 +207,8 @@ def main():
         backup=dict(type="str"),
         force=dict(type="bool", default=False),
         start=dict(type="bool", default=True),
+        target_host=dict(type="str"),
+        path_map=dict(type="dict"),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     run_module(module, warned(module, lambda: run(module.params, module.check_mode)))

@@ -30,10 +30,14 @@ def read(lab, vm):
     return lab.control("GET", "/guest-data?vm=%s&path=%s" % (vm, "C%3A%5Cdata%5Cledger.txt"))["data"]
 
 
-def restore(site, vm, **options):
+def restore(site, vm, target=None, **options):
     with site.session("hv03") as session:
-        engine = RestoreEngine(session, site.storage(), Catalog(HostRepository(session.owner, SNAPINFO)))
-        return engine.run(vm, **options)
+        if target is None:
+            engine = RestoreEngine(session, site.storage(), Catalog(HostRepository(session.owner, SNAPINFO)))
+            return engine.run(vm, **options)
+        with site.session(target) as other:
+            engine = RestoreEngine(session, site.storage(), Catalog(HostRepository(session.owner, SNAPINFO)), target=other)
+            return engine.run(vm, **options)
 
 
 def leftovers(lab):
@@ -130,3 +134,23 @@ def test_mount_shows_the_backup_and_unmount_leaves_nothing(site, lab):
     state = json.dumps(lab.state())
     assert "smhv_mount_" not in state and "SMHV\\\\Mounts" not in state
     assert not mount(site, vm="vm-file01", state="unmounted")["changed"]
+
+
+def test_alternate_host_with_a_path_map(site, lab):
+    """The seed's J:\\ -> K:\\ example, here K:\\ on hv03 -> a folder of hv01's CSV: the VM is gone from hv03
+    (its host lost), and comes back on hv01 with its id, its files under the new path, and the backup's data."""
+    ids = site.vm_ids("hv03", ["vm-print01"])
+    with site.session("hv03") as session:
+        session.owner.call("vm_stop", {"ids": [ids["vm-print01"]]})
+        session.owner.call("vm_remove", {"ids": [ids["vm-print01"]]})
+    target = "C:\\ClusterStorage\\Volume1\\restored\\"
+    planned = restore(site, "vm-print01", target="hv01", path_map={"K:\\": target}, check_mode=True)
+    assert planned["alternate"] and [plan["method"] for plan in planned["luns"]] == ["file_copy"]
+    assert all(path.startswith(target) for path in planned["luns"][0]["destinations"])
+    result = restore(site, "vm-print01", target="hv01", path_map={"K:\\": target})
+    assert result["vm"]["state"] == "Running" and result["target_host"].lower() == "hv01"
+    on_hv01 = next(vm for vm in lab.state()["hosts"]["hv01"]["vms"] if vm["name"] == "vm-print01")
+    assert on_hv01["id"] == ids["vm-print01"] and all(path.startswith(target) for path in on_hv01["vhd_paths"])
+    assert on_hv01["config_path"].startswith(target)
+    assert read(lab, "vm-print01") == "vm-print01: before"
+    assert leftovers(lab) == []

@@ -81,7 +81,11 @@ def vm_remove(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], boo
 def vm_import(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     path = argument(args, "path", "String", required=True)
     discard = argument(args, "discard_checkpoint", "String", "")
+    map_from = argument(args, "map_from", "StringList", [])
+    map_to = argument(args, "map_to", "StringList", [])
     assert_absolute(path, "path")
+    if len(map_from) != len(map_to):
+        raise AgentFailure("BAD_REQUEST", "Arguments 'map_from' and 'map_to' must have the same length.", {"argument": "map_to"})
     if not ctx.host.file_exists(ctx.world, path):
         raise AgentFailure("FILE_NOT_FOUND", f"File '{path}' does not exist.", {"path": path})
     vm_id = path.rpartition("\\")[2].rsplit(".", 1)[0].lower()
@@ -91,6 +95,13 @@ def vm_import(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], boo
     if ctx.check_mode:
         return {"vm_id": vm_id, "name": "", "state": "Off", "checkpoint_discarded": False}, True
     vm = VirtualMachine.from_config(path, json.loads(ctx.host.read_file(ctx.world, path)), state="Off")
+    if map_from:  # Compare-VM, Set-VMHardDiskDrive -Path and Set-VM -SnapshotFileLocation on the report, then Import-VM
+        pairs = list(zip(map_from, map_to))
+        vm.vhd_paths = [mapped_path(p, pairs) for p in vm.vhd_paths]
+        vm.snapshot_location = mapped_path(vm.snapshot_location, pairs)
+        for checkpoint in vm.checkpoints:
+            checkpoint.differencing_disks = {mapped_path(k, pairs): mapped_path(v, pairs) for k, v in checkpoint.differencing_disks.items()}
+        ctx.host.write_file(ctx.world, path, json.dumps(vm.config_document(), sort_keys=True).encode())
     discarded = False
     for checkpoint in [c for c in vm.checkpoints if discard and c.name == discard]:
         for layer in checkpoint.differencing_disks.values():  # Restore-VMSnapshot, then Remove-VMSnapshot: nothing to merge
@@ -107,6 +118,15 @@ def vm_import(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], boo
         ctx.host.write_file(ctx.world, path, json.dumps(vm.config_document(), sort_keys=True).encode())
     ctx.host.vms[vm.id] = vm
     return {"vm_id": vm.id, "name": vm.name, "state": vm.state, "checkpoint_discarded": discarded}, True
+
+
+def mapped_path(path: str, pairs: list[tuple[str, str]]) -> str:
+    """ConvertTo-SmhvMappedPath: the longest matching prefix replaced, case-insensitively."""
+    matches = [(old, new) for old, new in pairs if path.lower().startswith(old.lower())]
+    if not matches:
+        return path
+    old, new = max(matches, key=lambda pair: len(pair[0]))
+    return new + path[len(old):]
 
 
 def _disk(ctx: OpContext, serial: str):
