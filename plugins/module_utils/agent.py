@@ -172,6 +172,7 @@ RESTORE_RESULT_SCHEMAS = {
     "disk_connect": {"disk": DISK_SCHEMA, "resignatured": bool},
     "disk_disconnect": {"serial": str, "found": bool, "was_online": bool, "removed_access_paths": [str]},
     "file_copy": {"copied": [{"source": str, "destination": str, "size": int}]},
+    "cluster_vm_role_add": {"added": [{"vm_id": str, "group": str}], "present": [str], "missing": [str]},
 }
 # The Hyper-V VSS writer; the Data ONTAP provider's id is NETAPP_VSS_PROVIDER_ID.
 HYPERV_VSS_WRITER_ID = "{66841cd4-6ded-4f4b-8f17-fd23f8ddc3de}"
@@ -466,6 +467,7 @@ function Invoke-SmhvOperation {
         'disk_connect' { return Connect-SmhvDisk @call }
         'disk_disconnect' { return Disconnect-SmhvDisk @call }
         'file_copy' { return Copy-SmhvFile @call }
+        'cluster_vm_role_add' { return Add-SmhvClusterVmRole @call }
     }
     throw (New-SmhvError -Code 'UNKNOWN_OP' -Message "Unknown op '$Operation'." -Details @{ op = $Operation })
 }
@@ -2809,6 +2811,40 @@ function Disconnect-SmhvDisk {
         }
     }
     New-SmhvOpResult -Result ([ordered]@{ serial = $serial; found = $true; was_online = $wasOnline; removed_access_paths = $removed }) -Changed $wasOnline
+}
+
+function Add-SmhvClusterVmRole {
+    # Add-ClusterVirtualMachineRole for each VM id registered on this node: the VM becomes highly available again
+    # (SMHV never did this for you). VMs already clustered are listed in 'present'.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $ids = Get-SmhvArgument -Arguments $Arguments -Name 'ids' -Type StringList -Required
+    $table = Get-SmhvVmTable
+    $added = New-SmhvList
+    $present = New-SmhvList
+    $missing = New-SmhvList
+    foreach ($id in $ids) {
+        Assert-SmhvVmId -Value $id
+        $key = $id.ToLowerInvariant()
+        if (-not $table.ContainsKey($key)) {
+            $missing.Add($key)
+            continue
+        }
+        $vm = $table[$key]
+        if ($vm.IsClustered) {
+            $present.Add($key)
+            continue
+        }
+        $group = [string]$vm.Name
+        if (-not $CheckMode) {
+            $group = [string](Add-ClusterVirtualMachineRole -VMId $vm.Id).Name
+        }
+        $added.Add([ordered]@{ vm_id = $key; group = $group })
+    }
+    New-SmhvOpResult -Result ([ordered]@{ added = $added; present = $present; missing = $missing }) -Changed ($added.Count -gt 0)
 }
 
 function Copy-SmhvFile {

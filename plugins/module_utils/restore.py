@@ -102,6 +102,8 @@ class RestoreEngine:
             self._step("stop", self._stop)
         self._step("restore", self._restore)
         self._step("import", self._import)
+        if self.target_session.kind == "cluster":
+            self._step("cluster", self._cluster)
         if start:
             self._step("start", self._start)
         result["vm"] = self.final
@@ -218,9 +220,9 @@ class RestoreEngine:
                                        "alternate host or paths" if self.alternate else "the LUN holds other files too"))
         if self.alternate:
             self.notes.append("VM %s is restored to host %s%s." % (self.vm_name, self.target.name, " with its paths mapped" if self.path_map else ""))
-            if self.target_session.kind == "cluster":
-                self.notes.append("VM %s is registered on node %s but not made highly available; add its cluster role." % (self.vm_name, self.target.name))
         self.actions.append("register VM %s from %s on host %s (same id)" % (self.vm_name, self._mapped(self.config_path), self.target.name))
+        if self.target_session.kind == "cluster":
+            self.actions.append("make VM %s highly available on cluster %s (Add-ClusterVirtualMachineRole)" % (self.vm_name, self.target_session.name))
 
     def _warnings(self, vm):
         if vm["state"] != "Running":
@@ -358,6 +360,10 @@ class RestoreEngine:
             args["map_to"] = [pair[1] for pair in self.path_map]
         reply = self.target.call("vm_import", args).result
         self.final = {"id": reply["vm_id"], "name": reply["name"], "state": reply["state"]}
+
+    def _cluster(self):
+        added = self.target.call("cluster_vm_role_add", {"ids": [self.vm_id]}).result["added"]
+        self.final["cluster_group"] = added[0]["group"] if added else None
 
     def _start(self):
         reply = self.target.call("vm_start", {"ids": [self.vm_id]}).result

@@ -27,8 +27,8 @@ description:
     after O(path_map); the VM is registered there with the same id, its virtual disks and checkpoint folder set to the
     mapped paths (Compare-VM, then Import-VM of the fixed report). The VM must not be registered on the target host.
     SMHV's restore warnings do not apply.
-  - In-place restore of clustered VMs is not in this version. A VM restored to a cluster node is not made highly
-    available (a note says so).
+  - A VM restored to a cluster (O(target_host)) is registered on its core group owner and made highly available
+    (Add-ClusterVirtualMachineRole). In-place restore of clustered VMs is not in this version.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
@@ -65,9 +65,8 @@ options:
   path_map:
     description:
       - Where the VM's files go, a dict of old path prefix to new prefix, for example from drive J to drive K (see the
-        examples). The longest
-        matching prefix wins; files under no prefix keep their path. Implies a restore to new paths, also on
-        O(hyperv_host) itself.
+        examples). The longest matching prefix wins; files under no prefix keep their path. Implies a restore to new
+        paths, also on O(hyperv_host) itself.
     type: dict
 attributes:
   check_mode:
@@ -130,7 +129,7 @@ backup_type:
   returned: always
   type: str
 vm:
-  description: The VM's id, name and state after the restore.
+  description: The VM's id, name and state after the restore, and its C(cluster_group) when restored to a cluster.
   returned: always
   type: dict
   sample: {"id": "6f1c5e7a-2b1d-4c3e-9f7a-0d1e2f3a4b5c", "name": "vm-print01", "state": "Running"}

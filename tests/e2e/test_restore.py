@@ -15,6 +15,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_reposit
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.mount import MountEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.restore import RestoreEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_mount, smhv_restore
 from e2e.backup_support import LabSite
 
 SNAPINFO = "S:\\SnapInfo"
@@ -138,7 +139,8 @@ def test_mount_shows_the_backup_and_unmount_leaves_nothing(site, lab):
 
 def test_alternate_host_with_a_path_map(site, lab):
     """The seed's J:\\ -> K:\\ example, here K:\\ on hv03 -> a folder of hv01's CSV: the VM is gone from hv03
-    (its host lost), and comes back on hv01 with its id, its files under the new path, and the backup's data."""
+    (its host lost), and comes back on hv01 with its id, its files under the new path, the backup's data, and
+    highly available in cluster hvclus01."""
     ids = site.vm_ids("hv03", ["vm-print01"])
     with site.session("hv03") as session:
         session.owner.call("vm_stop", {"ids": [ids["vm-print01"]]})
@@ -152,5 +154,25 @@ def test_alternate_host_with_a_path_map(site, lab):
     on_hv01 = next(vm for vm in lab.state()["hosts"]["hv01"]["vms"] if vm["name"] == "vm-print01")
     assert on_hv01["id"] == ids["vm-print01"] and all(path.startswith(target) for path in on_hv01["vhd_paths"])
     assert on_hv01["config_path"].startswith(target)
+    assert result["vm"]["cluster_group"] == "vm-print01"  # highly available again on hvclus01
+    with site.session("hv01") as other:
+        registered = other.owner.call("vm_inventory", {"ids": [ids["vm-print01"]]}).result["vms"][0]
+    assert registered["clustered"] and registered["cluster_group"] == "vm-print01"
     assert read(lab, "vm-print01") == "vm-print01: before"
     assert leftovers(lab) == []
+
+
+def test_modules_run_check_mode_then_apply(site, lab):
+    """smhv_restore and smhv_mount through their modules' code (AnsibleModule aside): params from the inventory."""
+    common = dict(site.common, hyperv_host="hv03")
+    write(lab, "vm-file02", "vm-file02: module")
+    params = dict(common, vm="vm-file02", backup=site.backup_name, force=False, start=True, target_host=None, path_map=None)
+    planned = smhv_restore.run(params, True)
+    assert planned["actions"] and planned["warnings"] == [] and read(lab, "vm-file02") == "vm-file02: module"
+    done = smhv_restore.run(params, False)
+    assert done["vm"]["state"] == "Running" and read(lab, "vm-file02") == "vm-file02: before"
+    params = dict(common, backup=site.backup_name, vm="vm-file02", state="mounted", mount_root="C:\\SMHV\\Mounts")
+    assert smhv_mount.run(params, True)["changed"] and not leftovers(lab)
+    assert smhv_mount.run(params, False)["changed"]
+    assert smhv_mount.run(dict(params, state="unmounted"), False)["changed"]
+    assert leftovers(lab) == [] and "smhv_mount_" not in json.dumps(lab.state())

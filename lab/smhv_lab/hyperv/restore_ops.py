@@ -207,6 +207,27 @@ def file_copy(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], boo
     return {"copied": copied}, bool(copied)
 
 
+def cluster_vm_role_add(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Add-ClusterVirtualMachineRole: the VM gets a cluster group named after it, owned by this node."""
+    ids = _ids(args)
+    cluster = ctx.world.failover_clusters.get(ctx.host.cluster)
+    if cluster is None:
+        raise AgentFailure("AGENT_ERROR", f"Host {ctx.computer_name} is not a node of a failover cluster.",
+                           {"op": "cluster_vm_role_add", "exception": "ClusterCmdletException"})
+    added, present, missing = [], [], []
+    for key in ids:
+        vm = ctx.host.vms.get(key)
+        if vm is None:
+            missing.append(key)
+        elif key in cluster.vm_roles:
+            present.append(key)
+        else:
+            if not ctx.check_mode:
+                cluster.vm_roles[key] = {"name": vm.name, "owner_node": ctx.host.name, "state": vm.state}
+            added.append({"vm_id": key, "group": vm.name})
+    return {"added": added, "present": present, "missing": missing}, bool(added)
+
+
 OPS = {
     "vm_stop": vm_stop,
     "vm_start": vm_start,
@@ -215,4 +236,5 @@ OPS = {
     "disk_connect": disk_connect,
     "disk_disconnect": disk_disconnect,
     "file_copy": file_copy,
+    "cluster_vm_role_add": cluster_vm_role_add,
 }
