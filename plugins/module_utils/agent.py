@@ -173,6 +173,7 @@ RESTORE_RESULT_SCHEMAS = {
     "disk_disconnect": {"serial": str, "found": bool, "was_online": bool, "removed_access_paths": [str]},
     "file_copy": {"copied": [{"source": str, "destination": str, "size": int}]},
     "cluster_vm_role_add": {"added": [{"vm_id": str, "group": str}], "present": [str], "missing": [str]},
+    "cluster_vm_role_remove": {"removed": [{"vm_id": str, "group": str}], "absent": [str]},
 }
 # The Hyper-V VSS writer; the Data ONTAP provider's id is NETAPP_VSS_PROVIDER_ID.
 HYPERV_VSS_WRITER_ID = "{66841cd4-6ded-4f4b-8f17-fd23f8ddc3de}"
@@ -468,6 +469,7 @@ function Invoke-SmhvOperation {
         'disk_disconnect' { return Disconnect-SmhvDisk @call }
         'file_copy' { return Copy-SmhvFile @call }
         'cluster_vm_role_add' { return Add-SmhvClusterVmRole @call }
+        'cluster_vm_role_remove' { return Remove-SmhvClusterVmRole @call }
     }
     throw (New-SmhvError -Code 'UNKNOWN_OP' -Message "Unknown op '$Operation'." -Details @{ op = $Operation })
 }
@@ -2845,6 +2847,33 @@ function Add-SmhvClusterVmRole {
         $added.Add([ordered]@{ vm_id = $key; group = $group })
     }
     New-SmhvOpResult -Result ([ordered]@{ added = $added; present = $present; missing = $missing }) -Changed ($added.Count -gt 0)
+}
+
+function Remove-SmhvClusterVmRole {
+    # Remove-ClusterGroup -RemoveResources of each VM's cluster group: the VM stays registered on its node, no longer
+    # highly available (before Remove-VM in a restore). VMs not clustered are listed in 'absent'.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $ids = Get-SmhvArgument -Arguments $Arguments -Name 'ids' -Type StringList -Required
+    $removed = New-SmhvList
+    $absent = New-SmhvList
+    foreach ($id in $ids) {
+        Assert-SmhvVmId -Value $id
+        $key = $id.ToLowerInvariant()
+        $group = Get-ClusterGroup -VMId ([guid]$key) -ErrorAction SilentlyContinue
+        if ($null -eq $group) {
+            $absent.Add($key)
+            continue
+        }
+        if (-not $CheckMode) {
+            Remove-ClusterGroup -InputObject $group -RemoveResources -Force
+        }
+        $removed.Add([ordered]@{ vm_id = $key; group = [string]$group.Name })
+    }
+    New-SmhvOpResult -Result ([ordered]@{ removed = $removed; absent = $absent }) -Changed ($removed.Count -gt 0)
 }
 
 function Copy-SmhvFile {

@@ -57,7 +57,7 @@ def _base_disks(paths):
 
 
 class RestoreEngine:
-    """Restore `vm` (name or id) of a standalone scope from a backup in `catalog`."""
+    """Restore `vm` (name or id) of a scope from a backup in `catalog`, in place or to `target` (another ScopeSession)."""
 
     def __init__(self, session, storage, catalog, clock=None, monotonic=time.monotonic, target=None):
         self.session = session
@@ -65,6 +65,7 @@ class RestoreEngine:
         # Where the VM goes: the scope's own host (in place), or another scope's owner host (alternate host).
         self.target_session = target or session
         self.target = self.target_session.owner
+        self.target_facts = self.target_session.facts
         self.storage = storage
         self.catalog = catalog
         self.clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
@@ -81,9 +82,6 @@ class RestoreEngine:
         self.path_map = sorted(((_with_separator(old), _with_separator(new)) for old, new in (path_map or {}).items()),
                                key=lambda pair: -len(pair[0]))
         self.alternate = self.target_session is not self.session or bool(self.path_map)
-        if not self.alternate and self.session.kind != "standalone":
-            raise SmhvError("RESTORE_UNSUPPORTED", "Restoring a VM of failover cluster %s is not supported yet; this version restores VMs "
-                            "of standalone hosts in place, or to an alternate host." % self.session.name, {"scope": self.session.name})
         self._step("backup", self._backup, vm, backup)
         self._step("inventory", self._inventory)
         self._step("plan", self._plan)
@@ -169,13 +167,29 @@ class RestoreEngine:
         self.config_path = configs[0]
 
     def _inventory(self):
-        found = self.target.call("vm_inventory", {"ids": [self.vm_id], "require_all": False}).result["vms"]
-        self.current = found[0] if found else None
+        if not self.alternate and self.session.kind == "cluster":
+            self._cluster_inventory()
+        else:
+            found = self.target.call("vm_inventory", {"ids": [self.vm_id], "require_all": False}).result["vms"]
+            self.current = found[0] if found else None
         if self.alternate and self.current is not None:
             raise SmhvError("VM_EXISTS", "VM %s (%s) is registered on host %s already; restore it in place, or remove it there first."
                             % (self.vm_name, self.vm_id, self.target.name), {"vm_id": self.vm_id, "host": self.target.name})
         paths = [f.path for f in self.backed_up.files]
         self.storage_of = {_key(p["path"]): p["storage"] for p in self.host.call("path_info", {"paths": paths}).result["paths"]}
+
+    def _cluster_inventory(self):
+        """In place on a cluster: the VM is restored on the node it is registered on (the owner node when it is gone)."""
+        self.current = None
+        for node, outcome in self.session.call_nodes("vm_inventory", {"ids": [self.vm_id], "require_all": False}).items():
+            if isinstance(outcome, SmhvError):
+                raise outcome
+            if outcome.result["vms"]:
+                self.current = outcome.result["vms"][0]
+                if node.lower() != self.session.owner.name.lower():
+                    self.target = self.session.other_nodes()[node]
+                    self.target_facts = self.target.call("host_facts").result
+                break
 
     # -- plan --------------------------------------------------------------------------------------
     def _plan(self):
@@ -200,7 +214,8 @@ class RestoreEngine:
                                 "not connected at its old access path." % (entries[0].path, self.record.name, serial, self.session.name),
                                 {"serial": serial, "path": entries[0].path})
             snapshot_name = entries[0].snapshots[-1]  # the VSS provider's pair: the second one, after autorecovery
-            exclusive = not self.alternate and self._exclusive(root, entries)
+            is_csv = self.storage_of[_key(entries[0].path)].get("is_csv")
+            exclusive = not self.alternate and not is_csv and self._exclusive(root, entries)
             plan = {"serial": serial, "lun": "%s:%s" % (lun.cluster, lun.path), "volume": entries[0].volume, "access_path": root,
                     "snapshot": snapshot_name, "method": "lun" if exclusive else "file_copy",
                     "files": [e.path for e in entries], "lun_ref": lun,
@@ -210,6 +225,8 @@ class RestoreEngine:
         if self.current is not None:
             if self.current["state"] != "Off":
                 self.actions.append("stop VM %s (now %s)" % (self.vm_name, self.current["state"]))
+            if self.current["clustered"]:
+                self.actions.append("remove VM %s's cluster role %s (added again after the restore)" % (self.vm_name, self.current["cluster_group"]))
             self.actions.append("remove VM %s's registration (its virtual disks stay)" % self.vm_name)
         for plan in self.luns:
             if plan["method"] == "lun":
@@ -249,14 +266,16 @@ class RestoreEngine:
         own = set(_key(e.path) for e in entries)
         if self.current is not None:
             own |= set(_key(f["path"]) for f in self.current["files"])
-        listing = self.host.call("file_list", {"path": root, "recurse": True}).result["entries"]
+        listing = self.target.call("file_list", {"path": root, "recurse": True}).result["entries"]
         return all(_key(item["path"]) in own for item in listing if not item["is_directory"])
 
     # -- changes -----------------------------------------------------------------------------------
     def _stop(self):
         if self.current["state"] != "Off":
-            self.host.call("vm_stop", {"ids": [self.vm_id]})
-        self.host.call("vm_remove", {"ids": [self.vm_id]})
+            self.target.call("vm_stop", {"ids": [self.vm_id]})
+        if self.current["clustered"]:
+            self.target.call("cluster_vm_role_remove", {"ids": [self.vm_id]})
+        self.target.call("vm_remove", {"ids": [self.vm_id]})
 
     def _snapshot(self, plan):
         lun = plan["lun_ref"]
@@ -277,9 +296,9 @@ class RestoreEngine:
 
     def _restore_lun(self, plan, snapshot):
         lun = plan["lun_ref"]
-        self.host.call("disk_disconnect", {"serial": lun.serial})
+        self.target.call("disk_disconnect", {"serial": lun.serial})
         self.storage.restore_file(snapshot, lun.path[len("/vol/%s" % lun.volume_name):])
-        self.host.call("disk_connect", {"serial": lun.serial, "access_path": plan["access_path"]})
+        self.target.call("disk_connect", {"serial": lun.serial, "access_path": plan["access_path"]})
         plan["restored"] = True
 
     def _mapped(self, path):
@@ -289,11 +308,11 @@ class RestoreEngine:
         return path
 
     def _igroup(self, lun):
-        initiators = [port["node_address"] for port in self.target_session.facts["initiator_ports"]]
+        initiators = [port["node_address"] for port in self.target_facts["initiator_ports"]]
         if not initiators:
             raise SmhvError("HOST_NOT_READY", "Host %s reports no iSCSI or FC initiator; a LUN clone cannot be presented to it."
                             % self.target.name, {"host": self.target.name})
-        return self.storage.san.ensure_igroup(lun.cluster, lun.svm, "smhv_%s" % self.target_session.name, initiators)
+        return self.storage.san.ensure_igroup(lun.cluster, lun.svm, "smhv_%s" % self.target.name.lower(), initiators)
 
     def _copy_from_clone(self, plan, snapshot):
         lun = plan["lun_ref"]

@@ -11,7 +11,7 @@ short_description: Restore one Hyper-V VM from a backup in its SnapInfo catalog
 version_added: 0.1.0
 description:
   - Restores one VM from a backup made by M(netapp_hyperv.smhv.smhv_backup), as SnapManager for Hyper-V did, in place on
-    a standalone host, or to an alternate host (O(target_host)) and paths (O(path_map)). Without O(backup), the newest
+    a standalone host or a failover cluster, or to an alternate host (O(target_host)) and paths (O(path_map)). Without O(backup), the newest
     good backup holding the VM is used.
   - A LUN that holds only this VM's files is restored as a whole from the backup's snapshot (single-file SnapRestore
     of the LUN, the disk taken offline and brought back at its access path). A LUN that holds other files too is
@@ -27,8 +27,9 @@ description:
     after O(path_map); the VM is registered there with the same id, its virtual disks and checkpoint folder set to the
     mapped paths (Compare-VM, then Import-VM of the fixed report). The VM must not be registered on the target host.
     SMHV's restore warnings do not apply.
-  - A VM restored to a cluster (O(target_host)) is registered on its core group owner and made highly available
-    (Add-ClusterVirtualMachineRole). In-place restore of clustered VMs is not in this version.
+  - On a cluster, the VM is restored on the node it is registered on, its cluster role removed first and added again
+    after (Add-ClusterVirtualMachineRole); a CSV LUN is never restored as a whole, its files are copied. A VM restored
+    to another cluster (O(target_host)) is registered on its core group owner and made highly available.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
@@ -36,7 +37,7 @@ extends_documentation_fragment:
 options:
   hyperv_host:
     description:
-      - The standalone host the VM belongs to.
+      - The scope the VM belongs to (a standalone host, or a cluster or any of its nodes); its catalog holds the backup.
     required: true
   vm:
     description:

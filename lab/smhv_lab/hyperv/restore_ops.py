@@ -228,6 +228,22 @@ def cluster_vm_role_add(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str,
     return {"added": added, "present": present, "missing": missing}, bool(added)
 
 
+def cluster_vm_role_remove(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Remove-ClusterGroup -RemoveResources: the VM's role goes, its registration stays."""
+    ids = _ids(args)
+    cluster = ctx.world.failover_clusters.get(ctx.host.cluster)
+    removed, absent = [], []
+    for key in ids:
+        role = cluster.vm_roles.get(key) if cluster is not None else None
+        if role is None:
+            absent.append(key)
+            continue
+        if not ctx.check_mode:
+            del cluster.vm_roles[key]
+        removed.append({"vm_id": key, "group": role["name"]})
+    return {"removed": removed, "absent": absent}, bool(removed)
+
+
 OPS = {
     "vm_stop": vm_stop,
     "vm_start": vm_start,
@@ -237,4 +253,5 @@ OPS = {
     "disk_disconnect": disk_disconnect,
     "file_copy": file_copy,
     "cluster_vm_role_add": cluster_vm_role_add,
+    "cluster_vm_role_remove": cluster_vm_role_remove,
 }
