@@ -61,6 +61,12 @@ ERROR_CODES = {
     "VSS_BACKUP_FAILED": "The VSS backup through the Data ONTAP provider did not produce its snapshots.",
     "SCRIPT_FAILED": "A pre- or post-script ended with a non-zero exit code.",
     "SCRIPT_TIMEOUT": "A pre- or post-script did not finish in time.",
+    "RESTORE_NEEDS_FORCE": "SMHV's restore warnings apply (VM not running, disks or paths changed); force=true restores anyway.",
+    "BACKUP_NOT_FOUND": "The catalog has no good backup of that name, or none holding the VM.",
+    "SNAPSHOT_NOT_FOUND": "A snapshot a backup record names is gone from its volume.",
+    "VM_EXISTS": "The VM is registered on the target host already (an alternate-host restore needs it absent).",
+    "DISK_NOT_FOUND": "A LUN mapped to the host did not appear as a disk after a rescan.",
+    "HOST_NOT_READY": "The host reports no iSCSI or FC initiator for a LUN clone to be presented to.",
     "MISSING_DEPENDENCY": "A Python library the module needs is not installed on the controller.",
     "INTERNAL_ERROR": "A bug in the collection; please report it with the details.",
 }

@@ -98,8 +98,15 @@ class RestoreEngine:
                             % (self.vm_name, self.record.name, " ".join(self.warnings)), {"warnings": list(self.warnings)})
         if self.current is not None:
             self._step("stop", self._stop)
-        self._step("restore", self._restore)
-        self._step("import", self._import)
+        try:
+            self._step("restore", self._restore)
+            self._step("import", self._import)
+        except SmhvError as error:
+            # Files may be half restored and the VM is not registered: a re-run restores it as a deleted VM.
+            error.message += (" VM %s (%s) is not registered on %s now; run the restore again (it restores a VM that is not "
+                              "registered) once the cause is fixed." % (self.vm_name, self.vm_id, self.target.name))
+            error.details["vm_registered"] = False
+            raise
         if self.target_session.kind == "cluster":
             self._step("cluster", self._cluster)
         if start:

@@ -83,6 +83,21 @@ def test_file_copy_restore_leaves_the_neighbour_alone(site, lab):
     assert leftovers(lab) == []
 
 
+def test_a_failed_copy_leaves_no_clone_and_a_rerun_restores(site, lab):
+    write(lab, "vm-file01", "vm-file01: after again")
+    lab.control("DELETE", "/faults")
+    lab.control("POST", "/faults", {"target": "agent", "kind": "agent_error", "match": {"op": "file_copy"}, "nth": 1, "times": 1})
+    with pytest.raises(SmhvError) as failed:
+        restore(site, "vm-file01")
+    lab.control("DELETE", "/faults")
+    assert failed.value.details["step"] == "restore" and failed.value.details["vm_registered"] is False
+    assert "run the restore again" in failed.value.message
+    assert leftovers(lab) == []
+    result = restore(site, "vm-file01")
+    assert result["notes"] and read(lab, "vm-file01") == "vm-file01: before"
+    assert leftovers(lab) == []
+
+
 def test_vm_not_running_needs_force(site, lab):
     lab.control("POST", "/vm", {"vm": "vm-file02", "state": "Off"})
     planned = restore(site, "vm-file02", check_mode=True)
