@@ -27,6 +27,7 @@ import re
 import time
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup import CHECKPOINT_PREFIX
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import Script, script_variables
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import parse_backup_name
 
@@ -77,8 +78,10 @@ class RestoreEngine:
         self.luns = []
 
     # -- the run -----------------------------------------------------------------------------------
-    def run(self, vm, backup=None, force=False, start=True, check_mode=False, path_map=None):
+    def run(self, vm, backup=None, force=False, start=True, check_mode=False, path_map=None, post_script=None):
         started = self.monotonic()
+        self.post_script = Script.from_option(post_script)
+        self.script = None
         self.path_map = sorted(((_with_separator(old), _with_separator(new)) for old, new in (path_map or {}).items()),
                                key=lambda pair: -len(pair[0]))
         self.alternate = self.target_session is not self.session or bool(self.path_map)
@@ -111,7 +114,10 @@ class RestoreEngine:
             self._step("cluster", self._cluster)
         if start:
             self._step("start", self._start)
+        if self.post_script is not None:
+            self._step("post_script", self._run_post_script)
         result["vm"] = self.final
+        result["post_script"] = self.script
         result["luns"] = self._lun_results()
         result["notes"] = list(self.notes)
         result["timings"] = self._timings(started)
@@ -247,6 +253,8 @@ class RestoreEngine:
         self.actions.append("register VM %s from %s on host %s (same id)" % (self.vm_name, self._mapped(self.config_path), self.target.name))
         if self.target_session.kind == "cluster":
             self.actions.append("make VM %s highly available on cluster %s (Add-ClusterVirtualMachineRole)" % (self.vm_name, self.target_session.name))
+        if self.post_script is not None:
+            self.actions.append("run the post-script %s on %s" % (self.post_script.path, self.target.name))
 
     def _warnings(self, vm):
         if vm["state"] != "Running":
@@ -390,6 +398,19 @@ class RestoreEngine:
     def _cluster(self):
         added = self.target.call("cluster_vm_role_add", {"ids": [self.vm_id]}).result["added"]
         self.final["cluster_group"] = added[0]["group"] if added else None
+
+    def _run_post_script(self):
+        """SMHV's restore post-script, on the host the VM was restored to, with $VMSnapshot (the backup's name),
+        $SnapInfoName and $SnapInfoSnapshot as arguments and environment variables."""
+        variables = script_variables(self.record.name, self.record.time, self.record.snapinfo_snapshot or "")
+        reply = self.target.call("run_script", {"path": self.post_script.path, "arguments": self.post_script.arguments_for(variables),
+                                                "environment": variables, "timeout_seconds": self.post_script.timeout}).result
+        self.script = {"host": self.target.name, "path": self.post_script.path, "exit_code": reply["exit_code"],
+                       "stdout": reply["stdout"], "stderr": reply["stderr"]}
+        if reply["exit_code"] != 0:
+            raise SmhvError("SCRIPT_FAILED", "VM %s is restored, but the post-script %s ended with exit code %d on %s: %s" % (
+                self.vm_name, self.post_script.path, reply["exit_code"], self.target.name, (reply["stderr"] or reply["stdout"]).strip()[-300:]),
+                {"script": self.script})
 
     def _start(self):
         reply = self.target.call("vm_start", {"ids": [self.vm_id]}).result

@@ -58,6 +58,27 @@ options:
       - Start the VM after the restore.
     type: bool
     default: true
+  post_script:
+    description:
+      - A script to run on the host the VM was restored to, after the start, as SMHV's restore post-script.
+        C($VMSnapshot) (the backup's name), C($SnapInfoName) and C($SnapInfoSnapshot) in its arguments are replaced,
+        and are also its environment variables. A non-zero exit code fails the task with C(SCRIPT_FAILED); the VM is
+        restored by then.
+    type: dict
+    suboptions:
+      path:
+        description: The script on the host (C(.ps1) runs in PowerShell, anything else directly).
+        type: str
+        required: true
+      arguments:
+        description: Its arguments, one list entry each.
+        type: list
+        elements: str
+        default: []
+      timeout:
+        description: Seconds before it is stopped.
+        type: int
+        default: 3600
   target_host:
     description:
       - Restore to this host instead (a standalone host, or a cluster, whose core group owner gets the VM). It needs no
@@ -162,6 +183,10 @@ notes:
   returned: always
   type: list
   elements: str
+post_script:
+  description: The post-script's run (host, path, exit code, stdout, stderr), or null.
+  returned: success
+  type: dict
 timings:
   description: Seconds in total and per step.
   returned: always
@@ -190,7 +215,7 @@ def run(params, check_mode):
         path = session.require_registration()[0]
         catalog = Catalog(HostRepository(session.owner, path))
         options = dict(backup=params["backup"], force=params["force"], start=params["start"], check_mode=check_mode,
-                       path_map=params["path_map"])
+                       path_map=params["path_map"], post_script=params["post_script"])
         if params["target_host"]:
             with ScopeSession(params["target_host"], params["winrm"], params["host_addresses"]) as target:
                 result = RestoreEngine(session, storage, catalog, target=target).run(params["vm"], **options)
@@ -209,6 +234,9 @@ def main():
         start=dict(type="bool", default=True),
         target_host=dict(type="str"),
         path_map=dict(type="dict"),
+        post_script=dict(type="dict", options=dict(path=dict(type="str", required=True),
+                                                   arguments=dict(type="list", elements="str", default=[]),
+                                                   timeout=dict(type="int", default=3600))),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     run_module(module, warned(module, lambda: run(module.params, module.check_mode)))

@@ -181,11 +181,21 @@ def test_modules_run_check_mode_then_apply(site, lab):
     """smhv_restore and smhv_mount through their modules' code (AnsibleModule aside): params from the inventory."""
     common = dict(site.common, hyperv_host="hv03")
     write(lab, "vm-file02", "vm-file02: module")
-    params = dict(common, vm="vm-file02", backup=site.backup_name, force=False, start=True, target_host=None, path_map=None)
+    with site.session("hv03") as session:  # a lab script (hyperv/backup_ops.py): it writes its first argument to a file
+        session.owner.call("file_write", {"path": "C:\\scripts\\restored.cmd", "content": "write C:\\scripts\\out.txt %1\n",
+                                          "create_dirs": True})
+    script = {"path": "C:\\scripts\\restored.cmd", "arguments": ["$VMSnapshot"], "timeout": 60}
+    params = dict(common, vm="vm-file02", backup=site.backup_name, force=False, start=True, target_host=None, path_map=None,
+                  post_script=script)
     planned = smhv_restore.run(params, True)
-    assert planned["actions"] and planned["warnings"] == [] and read(lab, "vm-file02") == "vm-file02: module"
+    assert planned["actions"][-1].startswith("run the post-script")
+    assert planned["warnings"] == [] and read(lab, "vm-file02") == "vm-file02: module"
     done = smhv_restore.run(params, False)
     assert done["vm"]["state"] == "Running" and read(lab, "vm-file02") == "vm-file02: before"
+    assert done["post_script"]["exit_code"] == 0
+    with site.session("hv03") as session:
+        out = session.owner.call("file_read", {"paths": ["C:\\scripts\\out.txt"]}).result["files"][0]["content"]
+    assert out.strip() == site.backup_name
     params = dict(common, backup=site.backup_name, vm="vm-file02", state="mounted", mount_root="C:\\SMHV\\Mounts")
     assert smhv_mount.run(params, True)["changed"] and not leftovers(lab)
     assert smhv_mount.run(params, False)["changed"]
