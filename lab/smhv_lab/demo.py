@@ -129,7 +129,25 @@ def step_backups(inventory: Path, env: dict[str, str], lab) -> None:
         print(f"   the snapshot holds {vm}'s {GUEST_FILE} as '{captured['data']}': {state}")
 
 
-STEPS = [step_connectivity, step_configure, step_backups]
+def _guest(lab, vm: str) -> dict:
+    return lab.control("GET", f"/guest-data?vm={vm}&path={GUEST_FILE.replace(chr(92), '%5C')}")
+
+
+def step_restore(inventory: Path, env: dict[str, str], lab) -> None:
+    print("\n4. A guest's data goes wrong and the VM is restored (playbooks/restore_vm.yml)")
+    lab.control("POST", "/guest-data", {"vm": "vm-web01", "path": GUEST_FILE, "data": "order 1001: REFUNDED BY MISTAKE"})
+    print(f"   vm-web01 now has '{_guest(lab, 'vm-web01')['data']}' in {GUEST_FILE}")
+    tasks = run_playbook("restore_vm.yml", inventory, env, "-e", "smhv_scope=hvclus01", "-e", "smhv_vm=vm-web01")
+    result = tasks["Restore the VM"][0]
+    how = ", ".join(f"{lun.get('path', lun.get('lun', '?'))} by {lun['method']}" for lun in result["luns"])
+    print(f"   restored from {result['backup']} ({how}); vm-web01 is {result['vm']['state']}")
+    back = _guest(lab, "vm-web01")
+    print(f"   vm-web01's {GUEST_FILE} reads '{back['data']}' again")
+    if back["data"] != GUEST_DATA:
+        raise StepFailed(f"vm-web01 holds {back['data']!r} after the restore, not {GUEST_DATA!r}")
+
+
+STEPS = [step_connectivity, step_configure, step_backups, step_restore]
 
 
 def main() -> int:

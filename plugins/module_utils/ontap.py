@@ -286,7 +286,10 @@ class StorageClient:
         A name already in the volume raises SNAPSHOT_EXISTS."""
         endpoint = self._clusters.endpoint(snapshot.cluster)
         uuid = snapshot.uuid or self._snapshot_uuid(endpoint, snapshot)
-        snap = Snapshot(snapshot.volume_uuid, uuid=uuid, name=name)
+        snap = Snapshot(snapshot.volume_uuid, uuid=uuid)
+        # Set after construction: patch() sends only what changed since the object was built, and a
+        # name given to the constructor would count as the starting state (an empty PATCH).
+        snap.name = name
         if comment is not None:
             snap.comment = comment
         if snapmirror_label is not None:

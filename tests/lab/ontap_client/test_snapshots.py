@@ -187,3 +187,14 @@ def test_one_client_serves_many_threads(site):
     assert not errors
     assert sorted(s.name for s in site.cluster().volume("vol1").snapshots if s.name.startswith("t")) == [
         "t%d" % index for index in range(8)]
+
+
+def test_rename_changes_the_name_on_the_volume(site):
+    client = site.client("cluster-a")
+    vol1 = client.get_volume("cluster-a", "svm1", "vol1")
+    made = client.create_snapshot(vol1, "vss_1234_ar")
+    renamed = client.rename_snapshot(made, "ds1_11-25-2026_10.00.00_backup", comment="smhv backup")
+    assert renamed.name == "ds1_11-25-2026_10.00.00_backup"
+    names = [snap.name for snap in site.cluster().volume("vol1").snapshots]
+    assert "ds1_11-25-2026_10.00.00_backup" in names and "vss_1234_ar" not in names
+    assert site.cluster().volume("vol1").snapshot("ds1_11-25-2026_10.00.00_backup").comment == "smhv backup"
