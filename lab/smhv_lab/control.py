@@ -12,6 +12,10 @@
     GET  /guest-data?vm=&path=        {data, complete}
     GET  /snapshot-guest-data?vm=&path=&snapshot=   the guest file as a snapshot of its LUN's volume holds it
     POST /vm                          {vm, state?, migration?}      change a VM's runtime state
+    POST /vm-storage                  {vm, action, path?, destination?, size_gib?}   an administrator's change to a
+                                      VM's storage: add_disk, remove_disk, move_disk, snapshot_location,
+                                      configuration_location (vm_admin.py)
+    POST /volume-move                 {host, access_path, name, volume?}   the volume at access_path moved to a new LUN
     GET  /log                         commands the hosts did not recognise
 """
 from __future__ import annotations
@@ -23,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import inspect
+from . import inspect, vm_admin
 
 
 class ControlError(Exception):
@@ -153,6 +157,16 @@ def _vm(lab, body, query):
         return inspect.set_vm_runtime(lab.world, body["vm"], body.get("state"), body.get("migration"))
 
 
+def _vm_storage(lab, body, query):
+    with lab.world.lock:
+        return vm_admin.vm_storage(lab.world, body)
+
+
+def _volume_move(lab, body, query):
+    with lab.world.lock:
+        return vm_admin.volume_move(lab.world, body)
+
+
 def _log(lab, body, query):
     return {"unrecognised": list(getattr(lab.executor, "unrecognised", []))}
 
@@ -170,5 +184,7 @@ ROUTES = {
     ("GET", "/guest-data"): _guest_read,
     ("GET", "/snapshot-guest-data"): _guest_read_snapshot,
     ("POST", "/vm"): _vm,
+    ("POST", "/vm-storage"): _vm_storage,
+    ("POST", "/volume-move"): _volume_move,
     ("GET", "/log"): _log,
 }

@@ -179,7 +179,7 @@ def backup_record(name, dataset, options, method, when, scope, plans, volume_sna
             files.append(BackupFile(path=entry["path"], kind=entry["kind"], lun_serial=lun.serial, cluster=lun.cluster, svm=lun.svm,
                                     volume=lun.volume_name, snapshots=tuple(volume_snapshots.get(volume_key(lun), ()))))
         vms.append(BackupVm(vm_id=plan.vm_id, name=plan.vm["name"], host=plan.node, outcome=plan.outcome, reason=plan.reason,
-                            files=tuple(files)))
+                            files=tuple(files), snapshot_location=plan.vm.get("snapshot_location") or ""))
     return BackupRecord(name=name, dataset=dataset, policy=options.policy, retention_tag=options.retention.tag,
                         backup_type=options.backup_type, method=method, time=when, scope=scope, status=status, vms=tuple(vms),
                         failed_step=failed_step, error=error, snapinfo_snapshot=snapinfo_snapshot)

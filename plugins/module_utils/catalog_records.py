@@ -168,6 +168,7 @@ class BackupVm(Record):
     outcome: str  # online | offline | saved | skipped
     reason: str = ""  # why skipped, or why offline/saved
     files: tuple = ()
+    snapshot_location: str = ""  # Hyper-V's SnapshotFileLocation at backup ("" in records made before it was kept)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,8 +8,10 @@ Steps:
     inventory   the VM as the host has it now (or not at all: a deleted VM is restored and registered again)
     plan        per LUN: LUN-level restore when the LUN holds only this VM's files, else file copy from a
                 LUN clone of the backup's snapshot; warnings that need `force` (SMHV's restore warnings:
-                VM not running, more or fewer virtual disks than at backup, configuration location,
-                file paths or LUNs changed)
+                VM not running, more or fewer virtual disks than at backup, checkpoint (snapshot) file
+                location or configuration location changed, disk names or paths changed, files on
+                another LUN than at backup). A LUN whose files are on another LUN now is copied back
+                from a clone of the backed-up LUN.
     stop        Stop-VM (guest shut down), then Remove-VM (registration and configuration; the disks stay)
     restore     LUN-level: disk offline, single-file SnapRestore of the LUN, disk online at its access path;
                 file copy: clone, map to the host's igroup, connect (new disk id), copy, disconnect, delete
@@ -76,10 +78,12 @@ class RestoreEngine:
         self.actions = []
         self.steps = []
         self.luns = []
+        self.extra_disks = []  # attached now, not at backup: the restored VM does not have them, their files stay
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self, vm, backup=None, force=False, start=True, check_mode=False, path_map=None, post_script=None):
         started = self.monotonic()
+        self.start = start
         self.post_script = Script.from_option(post_script)
         self.script = None
         self.path_map = sorted(((_with_separator(old), _with_separator(new)) for old, new in (path_map or {}).items()),
@@ -101,6 +105,9 @@ class RestoreEngine:
                             % (self.vm_name, self.record.name, " ".join(self.warnings)), {"warnings": list(self.warnings)})
         if self.current is not None:
             self._step("stop", self._stop)
+        if self.extra_disks:
+            self.notes.append("Virtual disk(s) %s of VM %s were not in backup %s: the restored VM does not have them attached; "
+                              "their files stay where they are." % (", ".join(self.extra_disks), self.vm_name, self.record.name))
         try:
             self._step("restore", self._restore)
             self._step("import", self._import)
@@ -221,18 +228,28 @@ class RestoreEngine:
             if lun is None:
                 raise SmhvError("LUN_NOT_FOUND", "The LUN (serial %s) that held %s at backup %s is gone from the configured clusters."
                                 % (serial, entries[0].path, self.record.name), {"serial": serial})
-            root = self.storage_of.get(_key(entries[0].path), {}).get("access_path")
-            if root is None or self.storage_of[_key(entries[0].path)].get("disk_serial") != serial:
-                raise SmhvError("RESTORE_UNSUPPORTED", "%s is not on the LUN it was on at backup %s (serial %s) on host %s: the volume is "
-                                "not connected at its old access path." % (entries[0].path, self.record.name, serial, self.session.name),
+            now = self.storage_of.get(_key(entries[0].path), {})
+            root = now.get("access_path")
+            if root is None:
+                raise SmhvError("RESTORE_UNSUPPORTED", "%s was on LUN %s:%s (serial %s) at backup %s, and no volume of host %s holds "
+                                "its path now: connect that LUN (or the one that replaced it) at its old access path first."
+                                % (entries[0].path, lun.cluster, lun.path, serial, self.record.name, self.session.name),
                                 {"serial": serial, "path": entries[0].path})
+            moved = sorted(set(self.storage_of.get(_key(e.path), {}).get("disk_serial") or "none" for e in entries) - {serial})
+            if moved:
+                self.warnings.append("The files of VM %s that were on LUN %s:%s (serial %s) at backup %s are on another LUN now "
+                                     "(disk serial %s at %s): %s. They are copied back from a clone of the old LUN."
+                                     % (self.vm_name, lun.cluster, lun.path, serial, self.record.name, ", ".join(moved), root,
+                                        ", ".join(e.path for e in entries)))
             snapshot_name = entries[0].snapshots[-1]  # the VSS provider's pair: the second one, after autorecovery
-            is_csv = self.storage_of[_key(entries[0].path)].get("is_csv")
-            exclusive = not self.alternate and not is_csv and self._exclusive(root, entries)
+            is_csv = now.get("is_csv")
+            exclusive = not self.alternate and not is_csv and not moved and self._exclusive(root, entries)
             plan = {"serial": serial, "lun": "%s:%s" % (lun.cluster, lun.path), "volume": entries[0].volume, "access_path": root,
                     "snapshot": snapshot_name, "method": "lun" if exclusive else "file_copy",
                     "files": [e.path for e in entries], "lun_ref": lun,
                     "destinations": [self._mapped(e.path) for e in entries]}
+            if moved:
+                plan["now_on"] = moved
             self.luns.append(plan)
         self.actions.append("restore VM %s (%s) from backup %s (%s)" % (self.vm_name, self.vm_id, self.record.name, self.record.backup_type))
         if self.current is not None:
@@ -245,9 +262,10 @@ class RestoreEngine:
             if plan["method"] == "lun":
                 self.actions.append("restore LUN %s from snapshot %s (it holds only this VM's files)" % (plan["lun"], plan["snapshot"]))
             else:
+                why = ("alternate host or paths" if self.alternate else "the files are on another LUN now" if plan.get("now_on")
+                       else "the LUN holds other files too")
                 self.actions.append("copy %d file(s) from a clone of LUN %s in snapshot %s to host %s (%s)"
-                                    % (len(plan["files"]), plan["lun"], plan["snapshot"], self.target.name,
-                                       "alternate host or paths" if self.alternate else "the LUN holds other files too"))
+                                    % (len(plan["files"]), plan["lun"], plan["snapshot"], self.target.name, why))
         if self.alternate:
             self.notes.append("VM %s is restored to host %s%s." % (self.vm_name, self.target.name, " with its paths mapped" if self.path_map else ""))
         self.actions.append("register VM %s from %s on host %s (same id)" % (self.vm_name, self._mapped(self.config_path), self.target.name))
@@ -257,30 +275,41 @@ class RestoreEngine:
             self.actions.append("run the post-script %s on %s" % (self.post_script.path, self.target.name))
 
     def _warnings(self, vm):
+        """SMHV's restore warnings about the VM as it is now (seed §6.10); the LUN one is the plan's, per LUN."""
+        backup, name = self.record.name, self.vm_name
         if vm["state"] != "Running":
-            self.warnings.append("VM %s is not running on host %s (it is %s)." % (self.vm_name, self.session.name, vm["state"]))
+            self.warnings.append("VM %s is not running on host %s (it is %s): the restore from backup %s replaces its files%s."
+                                 % (name, self.session.name, vm["state"], backup, " and starts it" if self.start else " and leaves it off"))
         now = _base_disks(f["path"] for f in vm["files"] if f["kind"] == "vhd")
         then = _base_disks(f.path for f in self.backed_up.files if f.kind == "vhd")
+        paths = dict((_key(f["path"]), f["path"]) for f in vm["files"])
+        paths.update((_key(f.path), f.path) for f in self.backed_up.files)
+        self.extra_disks = [paths[p] for p in now if p not in then]
+        missing = [paths[p] for p in then if p not in now]
         if len(now) > len(then):
-            self.warnings.append("VM %s has more virtual disks (%d) than at backup %s (%d)." % (self.vm_name, len(now), self.record.name, len(then)))
+            self.warnings.append("VM %s has more virtual disks (%d) than at backup %s (%d): %s attached since; the restored VM "
+                                 "will not have %s (the files stay)." % (name, len(now), backup, len(then), ", ".join(self.extra_disks),
+                                                                         "it" if len(self.extra_disks) == 1 else "them"))
         elif len(now) < len(then):
-            self.warnings.append("VM %s has fewer virtual disks (%d) than at backup %s (%d)." % (self.vm_name, len(now), self.record.name, len(then)))
+            self.warnings.append("VM %s has fewer virtual disks (%d) than at backup %s (%d): %s no longer attached; the restore "
+                                 "brings back and attaches the backed-up disks." % (name, len(now), backup, len(then), ", ".join(missing)))
         elif now != then:
-            self.warnings.append("The names or paths of VM %s's virtual disks changed since backup %s." % (self.vm_name, self.record.name))
+            self.warnings.append("The names or paths of VM %s's virtual disks changed since backup %s: %s now, %s at backup; the "
+                                 "restore puts back the backed-up disks (the files at the new paths stay, detached)."
+                                 % (name, backup, ", ".join(self.extra_disks), ", ".join(missing)))
+        then_snapshots = self.backed_up.snapshot_location
+        if then_snapshots and vm.get("snapshot_location") and _key(vm["snapshot_location"]) != _key(then_snapshots):
+            self.warnings.append("The checkpoint (snapshot) file location of VM %s changed since backup %s (%s, was %s); the "
+                                 "restored VM has the old one." % (name, backup, vm["snapshot_location"], then_snapshots))
         if vm["config_path"] and _key(vm["config_path"]) != _key(self.config_path):
-            self.warnings.append("The configuration location of VM %s changed since backup %s (%s, was %s)."
-                                 % (self.vm_name, self.record.name, vm["config_path"], self.config_path))
-        for entry in vm["files"]:
-            then_file = next((f for f in self.backed_up.files if _key(f.path) == _key(entry["path"])), None)
-            if then_file is not None and entry["storage"]["disk_serial"] and entry["storage"]["disk_serial"] != then_file.lun_serial:
-                self.warnings.append("%s is on another LUN than at backup %s (serial %s, was %s)."
-                                     % (entry["path"], self.record.name, entry["storage"]["disk_serial"], then_file.lun_serial))
+            self.warnings.append("The configuration location of VM %s changed since backup %s (%s, was %s); the restored VM is "
+                                 "registered from the old one." % (name, backup, vm["config_path"], self.config_path))
 
     def _exclusive(self, root, entries):
         """Whether every file on the volume at `root` is this VM's (then the whole LUN can go back)."""
         own = set(_key(e.path) for e in entries)
-        if self.current is not None:
-            own |= set(_key(f["path"]) for f in self.current["files"])
+        if self.current is not None:  # its own newer files go with a LUN-level restore; disks attached since backup do not
+            own |= set(_key(f["path"]) for f in self.current["files"]) - set(_key(p) for p in self.extra_disks)
         listing = self.target.call("file_list", {"path": root, "recurse": True}).result["entries"]
         return all(_key(item["path"]) in own for item in listing if not item["is_directory"])
 
@@ -360,7 +389,8 @@ class RestoreEngine:
             if path.lower().endswith((".vhdx", ".vhd")):
                 folders.setdefault(folder, []).append(name.rsplit(".", 1)[0] + "_*.avhdx")
             elif path.lower().endswith(".vmcx"):
-                folders.setdefault(folder.rpartition("\\")[0] + "\\Snapshots", []).append("*")
+                location = self.backed_up.snapshot_location or folder.rpartition("\\")[0]
+                folders.setdefault(location.rstrip("\\") + "\\Snapshots", []).append("*")
         for folder, patterns in folders.items():
             relative = _under(folder + "\\", plan["access_path"])
             if relative is None:
