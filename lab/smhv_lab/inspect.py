@@ -105,6 +105,7 @@ def _host_state(world, host) -> dict[str, Any]:
         "disks": [{"number": d.number, "serial": d.serial, "lun": f"{d.cluster}:{d.lun_path}", "online": d.online,
                    "access_paths": d.access_paths, "is_csv": d.is_csv, "offline_reason": d.offline_reason}
                   for d in sorted(host.disks.values(), key=lambda d: d.number)],
+        "folders": sorted(getattr(host, "folders", ())),
         "vms": [{"id": vm.id, "name": vm.name, "state": vm.state, "migration": vm.migration,
                  "config_path": vm.config_path, "vhd_paths": vm.vhd_paths,
                  "checkpoints": [c.name for c in vm.checkpoints]}

@@ -59,6 +59,7 @@ class MountEngine:
                 self._unmount(plan, check_mode)
         if state == "unmounted" and self.changed and not check_mode:
             self.host.call("disk_rescan")
+            self._remove_backup_folder()
         mounts = [{key: value for key, value in plan.items() if key not in ("lun_ref", "existing")} for plan in plans]
         return {"changed": self.changed, "backup": self.record.name, "state": state, "host": self.host.name, "mounts": mounts,
                 "actions": self.actions}
@@ -142,4 +143,13 @@ class MountEngine:
             return
         self.host.call("disk_disconnect", {"serial": clone.serial})
         self.storage.san.delete_lun(clone, allow_mapped=True)
-        self.host.call("file_delete", {"paths": [plan["access_path"].rstrip("\\")], "recurse": True})
+        # Not recursive: once the clone is disconnected the folder is empty, and a folder that is not must keep its content.
+        self.host.call("file_delete", {"paths": [plan["access_path"].rstrip("\\")]})
+
+    def _remove_backup_folder(self):
+        """<mount_root>\\<backup>, when no LUN of the backup is mounted in it any more."""
+        try:
+            self.host.call("file_delete", {"paths": ["%s\\%s" % (self.mount_root, self.record.name)]})
+        except SmhvError as error:
+            if error.code != "DIRECTORY_NOT_EMPTY":  # another LUN of this backup is still mounted there
+                raise

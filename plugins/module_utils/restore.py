@@ -375,7 +375,7 @@ class RestoreEngine:
             copied = self.target.call("file_copy", {"sources": sources, "destinations": destinations}).result["copied"]
             plan["copied"] = [item["destination"] for item in copied]
         finally:
-            self._drop_clone(clone, igroup)
+            self._drop_clone(clone, igroup, mount)
 
     def _clone_files(self, plan, mount):
         """The backup's files on this LUN, plus what a checkpoint-method backup's snapshot holds beside them: the
@@ -400,10 +400,12 @@ class RestoreEngine:
                 paths += [folder + "\\" + item["name"] for item in listing if not item["is_directory"]]
         return list(dict.fromkeys(paths))
 
-    def _drop_clone(self, clone, igroup):
-        """Disconnect, unmap and delete a clone; each part is tried even when one before failed."""
+    def _drop_clone(self, clone, igroup, mount):
+        """Disconnect, unmap and delete a clone, and delete its (then empty) mount folder, which disk_connect created
+        and Remove-PartitionAccessPath leaves; each part is tried even when one before failed."""
         problems = []
         for what, action in (("disconnect", lambda: self.target.call("disk_disconnect", {"serial": clone.serial})),
+                             ("remove the mount folder of", lambda: self.target.call("file_delete", {"paths": [mount.rstrip("\\")]})),
                              ("unmap", lambda: igroup and self.storage.san.unmap_lun(clone, igroup)),
                              ("delete", lambda: self.storage.san.delete_lun(clone, allow_mapped=True)),
                              ("rescan", lambda: self.target.call("disk_rescan"))):

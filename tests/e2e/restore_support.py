@@ -11,6 +11,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_reposit
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.restore import RestoreEngine
 
 SNAPINFO = "S:\\SnapInfo"
+MOUNT_ROOT = "C:\\SMHV\\Mounts"
 
 
 def write(lab, vm, path, data, in_flight=False):
@@ -47,9 +48,14 @@ def shape(record):
 
 
 def leftovers(lab):
-    """LUN clones, their maps and disks, and mount folders a restore left behind (none, ever)."""
-    state = json.dumps(lab.state())
-    return [word for word in ("smhv_restore_", "smhv_mount_", "SMHV\\\\Mounts") if word in state]
+    """LUN clones, their maps and disks, access paths and folders under the mount root that a restore or a mount left
+    behind (none, ever; the mount root itself stays)."""
+    state = lab.state()
+    found = [word for word in ("smhv_restore_", "smhv_mount_") if word in json.dumps(state)]
+    for name, host in state["hosts"].items():
+        paths = [path for disk in host["disks"] for path in disk["access_paths"]] + host["folders"]
+        found += ["%s: %s" % (name, path) for path in paths if path.lower().startswith(MOUNT_ROOT.lower() + "\\")]
+    return sorted(set(found))
 
 
 def lab_storage(lab, vm, action, **fields):

@@ -3,14 +3,13 @@ hv02, not on the node that coordinates; its CSV LUN holds other VMs, so its file
 connected to hv02. The VM's cluster role is removed for the restore and added again; its data is the backup's."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.restore import RestoreEngine
 from e2e.backup_support import LabSite
+from e2e.restore_support import leftovers
 
 SNAPINFO = "S:\\SnapInfo"
 DATA = "C:\\data\\orders.db"
@@ -49,5 +48,4 @@ def test_clustered_vm_in_place(site, lab):
         replies = session.call_nodes("vm_inventory", {"names": ["vm-web02"], "require_all": False})
     registered = next(vm for reply in replies.values() for vm in reply.result["vms"])
     assert registered["clustered"] and registered["owner_node"].lower() == "hv02"
-    text = json.dumps(state)
-    assert "smhv_restore_" not in text and "SMHV\\\\Mounts" not in text
+    assert leftovers(lab) == []

@@ -8,6 +8,7 @@ import hashlib
 import re
 from typing import Any
 
+from ..world.windows import access_key
 from .context import AgentFailure, OpContext, argument, assert_absolute, encoding_argument
 from .storage_view import path_storage
 
@@ -169,12 +170,35 @@ def file_list(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], boo
     return {"path": path, "exists": True, "entries": ordered}, False
 
 
+def _made_folders(ctx: OpContext, path: str, recurse: bool) -> list[str]:
+    """The entries of WindowsHost.folders (empty folders disk_connect made on C:) that deleting `path` removes:
+    itself and, with recurse, the folders under it. A folder with a volume mounted on it, or with files or
+    folders in it (without recurse), is not empty: DIRECTORY_NOT_EMPTY as on Windows."""
+    key = access_key(path)
+    folders = getattr(ctx.host, "folders", set())
+    if ctx.host.online_disk_for(path) is not None or key not in {access_key(folder) for folder in folders}:
+        return []
+    below = [folder for folder in folders if access_key(folder).startswith(key + "\\")]
+    mounted = any(access_key(access).startswith(key + "\\") for disk in ctx.host.disks.values() if disk.online
+                  for access in disk.access_paths)
+    if mounted or ctx.host.file_exists(ctx.world, path) or (below and not recurse):
+        raise AgentFailure("DIRECTORY_NOT_EMPTY", f"Directory '{path}' is not empty (set recurse to delete it with its "
+                           "content).", {"path": path})
+    return [folder for folder in folders if access_key(folder) == key] + below
+
+
 def file_delete(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     paths = argument(args, "paths", "StringList", required=True)
     recurse = argument(args, "recurse", "Boolean", False)
     deleted, missing = [], []
     for path in paths:
         assert_absolute(path, "paths")
+        doomed = _made_folders(ctx, path, recurse)
+        if doomed:  # folders disk_connect made, no volume mounted on them any more
+            if not ctx.check_mode:
+                ctx.host.folders.difference_update(doomed)
+            deleted.append(path)
+            continue
         located = _locate(ctx, path)
         if not located or not located[0].exists(located[1]):
             missing.append(path)

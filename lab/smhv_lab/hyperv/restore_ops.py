@@ -5,7 +5,8 @@ vm_remove drops the registration and deletes the .vmcx, as Remove-VM does; the v
 vm_import reads the .vmcx (JSON here) back into a registration with the same id (Import-VM -Register);
 `discard_checkpoint` applies and removes the backup's own checkpoint: its differencing disks are
 dropped, so the VM is at the checkpoint. disk_connect brings a rescanned LUN online and gives a clone
-that carries its source's disk id a new one (LunContent.resignature), as Set-Disk -Guid does.
+that carries its source's disk id a new one (LunContent.resignature), as Set-Disk -Guid does; a folder
+access path on C: is created first and stays after disk_disconnect (WindowsHost.folders) until file_delete.
 """
 from __future__ import annotations
 
@@ -141,6 +142,20 @@ def _record(ctx: OpContext, serial: str) -> dict[str, Any]:
     return next(r for r in disk_records(ctx.world, ctx.host) if r["serial"] == serial)
 
 
+def _create_folder(ctx: OpContext, path: str) -> None:
+    """[IO.Directory]::CreateDirectory of a mount folder on C: outside any LUN: the folder and its missing parents
+    (WindowsHost.folders; a folder under a LUN's access path is not modelled)."""
+    if ctx.host.online_disk_for(path) is not None:
+        return
+    folders = ctx.host.__dict__.setdefault("folders", set())
+    known = {access_key(folder) for folder in folders}
+    parts = path.rstrip("\\").split("\\")
+    for depth in range(2, len(parts) + 1):
+        folder = "\\".join(parts[:depth])
+        if access_key(folder) not in known and not ctx.host.file_exists(ctx.world, folder):
+            folders.add(folder)
+
+
 def disk_connect(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     serial = argument(args, "serial", "String", required=True)
     access_path = argument(args, "access_path", "String", "")
@@ -170,6 +185,8 @@ def disk_connect(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], 
         if not ctx.check_mode:
             disk.read_only = False
     if access_path and not ctx.check_mode and access_key(access_path) not in [access_key(a) for a in disk.access_paths]:
+        if len(access_path) > 3:
+            _create_folder(ctx, access_path)
         disk.access_paths.append(access_path.rstrip("\\") if len(access_path) > 3 else access_path)
         changed = True
     return {"disk": _record(ctx, serial), "resignatured": resignatured}, changed

@@ -145,6 +145,9 @@ class WindowsHost:
     disks: dict[str, Disk] = field(default_factory=dict)  # serial -> disk
     vms: dict[str, VirtualMachine] = field(default_factory=dict)  # id -> VM registered on this host
     system_drive: FileTree = field(default_factory=FileTree)  # C:\ outside any LUN
+    # Empty folders on C:\ that disk_connect created as mount points (the file tree has no empty folders); they
+    # stay after Remove-PartitionAccessPath until deleted. Original case, no trailing separator.
+    folders: set[str] = field(default_factory=set)
     reachable: bool = True
     uptime_boots: int = 0
     # Fleet (hyperv/fleet_ops.py): a scheduled reboot's down window (epoch seconds), the last boot, a
