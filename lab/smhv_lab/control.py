@@ -16,6 +16,9 @@
                                       VM's storage: add_disk, remove_disk, move_disk, snapshot_location,
                                       configuration_location (vm_admin.py)
     POST /volume-move                 {host, access_path, name, volume?}   the volume at access_path moved to a new LUN
+    DELETE /vm?vm=                    delete a VM as an administrator would (turned off, cluster role and
+                                      registration removed, configuration file deleted; its disks stay)
+    GET  /ontap-requests              per ONTAP cluster, each REST method and route the clients called, with counts
     GET  /log                         commands the hosts did not recognise
 """
 from __future__ import annotations
@@ -157,6 +160,18 @@ def _vm(lab, body, query):
         return inspect.set_vm_runtime(lab.world, body["vm"], body.get("state"), body.get("migration"))
 
 
+def _vm_delete(lab, body, query):
+    with lab.world.lock:
+        return inspect.delete_vm(lab.world, query["vm"])
+
+
+def _ontap_requests(lab, body, query):
+    with lab.world.lock:
+        return {name: [{"method": method, "path": path, "count": count}
+                       for (method, path), count in sorted(server.router.served.items())]
+                for name, server in sorted(lab.ontap.items())}
+
+
 def _vm_storage(lab, body, query):
     with lab.world.lock:
         return vm_admin.vm_storage(lab.world, body)
@@ -186,5 +201,7 @@ ROUTES = {
     ("POST", "/vm"): _vm,
     ("POST", "/vm-storage"): _vm_storage,
     ("POST", "/volume-move"): _volume_move,
+    ("DELETE", "/vm"): _vm_delete,
+    ("GET", "/ontap-requests"): _ontap_requests,
     ("GET", "/log"): _log,
 }

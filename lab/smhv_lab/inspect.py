@@ -70,6 +70,22 @@ def set_vm_runtime(world, vm: str, state: str | None, migration: str | None) -> 
     return {"vm": machine.id, "host": host.name, "state": machine.state, "migration": machine.migration}
 
 
+def delete_vm(world, vm: str) -> dict[str, Any]:
+    """What an administrator does to lose a VM: turn it off (writes in flight are lost), remove its cluster
+    role (Remove-ClusterGroup -RemoveResources) and its registration (Remove-VM, which deletes the
+    configuration file); the virtual disks stay where they are."""
+    host, machine = find_vm(world, vm)
+    machine.state = "Off"
+    machine.pending_writes = []
+    for fc in world.failover_clusters.values():
+        fc.vm_roles.pop(machine.id, None)
+    del host.vms[machine.id]
+    tree, inner, _ = host.resolve(world, machine.config_path)
+    if tree.exists(inner):
+        tree.delete(inner)
+    return {"vm": machine.id, "name": machine.name, "host": host.name, "deleted": True}
+
+
 def world_state(world) -> dict[str, Any]:
     return {
         "ontap": {name: _cluster_state(cluster) for name, cluster in world.clusters.items()},

@@ -79,6 +79,13 @@ class Router:
     def __init__(self) -> None:
         self._collections: list[tuple[list[str], Collection]] = []
         self._routes: list[tuple[str, list[str], Handler, bool]] = []
+        # (method, route pattern or raw path when none matched) -> count: what a client called, for the
+        # control API's GET /ontap-requests (the user guide's minimal REST role is checked against it)
+        self.served: dict[tuple[str, str], int] = {}
+
+    def _count(self, method: str, pattern: list[str] | None, path: str) -> None:
+        key = (method, "/" + "/".join(pattern) if pattern is not None else path)
+        self.served[key] = self.served.get(key, 0) + 1
 
     def add_collection(self, collection: Collection) -> None:
         self._collections.append((_segments(collection.path), collection))
@@ -92,6 +99,7 @@ class Router:
             params = _match(pattern, parts)
             if params is not None and method == request.method:
                 request.params = params
+                self._count(method, pattern, request.path)
                 _fail_if_injected(request, asynchronous)
                 return handler(request)
         for pattern, collection in self._collections:
@@ -102,7 +110,9 @@ class Router:
                 if not request.cluster.at_least(collection.min_version):
                     break
                 request.params = params
+                self._count(request.method, pattern + ["{%s}" % k for k in collection.keys[:extra]], request.path)
                 return self._run(collection, request, instance=bool(extra))
+        self._count(request.method, None, request.path)
         raise OntapError(f"API not found: {request.method} {request.path}", API_NOT_FOUND, status=404)
 
     @staticmethod
