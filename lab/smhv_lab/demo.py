@@ -37,7 +37,8 @@ def _ansible_env(work: Path) -> dict[str, str]:
 
 
 def run_playbook(name: str, inventory: Path, env: dict[str, str], *extra: str) -> dict[str, list[dict]]:
-    """Run playbooks/<name>; return {task name: [per-host results]} from the JSON callback."""
+    """Run playbooks/<name>; return {task name: [per-host results]} from the JSON callback, each result with the
+    inventory host it ran for as `inventory_host` (a module's own `host` return value stays)."""
     command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOKS / name), *extra]
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     try:
@@ -47,10 +48,10 @@ def run_playbook(name: str, inventory: Path, env: dict[str, str], *extra: str) -
     tasks: dict[str, list[dict]] = {}
     for play in report["plays"]:
         for task in play["tasks"]:
-            tasks[task["task"]["name"]] = [dict(result, host=host) for host, result in task["hosts"].items()]
+            tasks[task["task"]["name"]] = [dict(result, inventory_host=host) for host, result in task["hosts"].items()]
     failures = [(t, r) for t, results in tasks.items() for r in results if r.get("failed")]
     if run.returncode != 0 or failures:
-        detail = "; ".join(f"{t} on {r['host']}: {r.get('msg')}" for t, r in failures) or run.stderr[-2000:]
+        detail = "; ".join(f"{t} on {r['inventory_host']}: {r.get('msg')}" for t, r in failures) or run.stderr[-2000:]
         raise StepFailed(f"{name} failed: {detail}")
     return tasks
 
@@ -58,11 +59,11 @@ def run_playbook(name: str, inventory: Path, env: dict[str, str], *extra: str) -
 def step_connectivity(inventory: Path, env: dict[str, str], lab) -> None:
     print("\n1. Check that the controller reaches both sites (playbooks/check_connectivity.yml)")
     tasks = run_playbook("check_connectivity.yml", inventory, env)
-    for result in sorted(tasks["Reach the scope, its nodes and the storage"], key=lambda r: r["host"]):
+    for result in sorted(tasks["Reach the scope, its nodes and the storage"], key=lambda r: r["inventory_host"]):
         hyperv = result["hyperv"]
         nodes = ", ".join(f"{n['computer_name']} ({n['os'].replace('Microsoft Windows ', '')}, build {n['build']}, "
                           f"{n['protocol']})" for n in hyperv["nodes"])
-        print(f"   {hyperv['kind']:<10} {result['host']:<9} answered through {nodes}")
+        print(f"   {hyperv['kind']:<10} {result['inventory_host']:<9} answered through {nodes}")
     storage = tasks["Reach the scope, its nodes and the storage"][0]["storage"]
     print("   ONTAP      " + "; ".join(f"{s['cluster']} {s['version']} at {s['hostname']}:{s['port']}" for s in storage))
 
@@ -75,12 +76,13 @@ PROTECTION = {"smhv_protection": {
                                     "retention": {"tag": "hourly", "count": 24}, "snapmirror_update": True}]}]},
     "hv03": {
         "snapinfo_path": "S:\\SnapInfo", "report_path": "C:\\SMHV\\Reports",
-        "datasets": [{"name": "files", "members": [{"vm": "vm-file01"}, {"vm": "vm-file02"}],
+        "datasets": [{"name": "files", "members": [{"vm": "vm-file01"}, {"vm": "vm-file02"}, {"vm": "vm-print01"}],
                       "policies": [{"name": "nightly", "schedule": {"frequency": "daily", "at": "01:30"},
                                     "retention": {"tag": "daily", "count": 14}, "backup_type": "crash"}]}]},
 }}
 GUEST_FILE = "C:\\data\\orders.db"
 GUEST_DATA = "order 1001: paid"
+PRINT_DATA = "print queue: 3 jobs"
 
 
 def step_configure(inventory: Path, env: dict[str, str], lab) -> None:
@@ -91,11 +93,11 @@ def step_configure(inventory: Path, env: dict[str, str], lab) -> None:
     for result in tasks["Register the scope with its SnapInfo and report paths"]:
         if result.get("skipped"):
             continue
-        print(f"   {result['host']:<9} registered, SnapInfo at {result['snapinfo']['snapinfo_path']} on LUN "
+        print(f"   {result['inventory_host']:<9} registered, SnapInfo at {result['snapinfo']['snapinfo_path']} on LUN "
               f"{result['snapinfo']['lun']['path']} ({result['snapinfo']['lun']['cluster']})")
     for result in tasks["Define the datasets"]:
         for item in result.get("results", []):
-            print(f"   dataset {item['item']['name']:<6} on {result['host']}: "
+            print(f"   dataset {item['item']['name']:<6} on {result['inventory_host']}: "
                   f"{', '.join(m['vm'] for m in item['item']['members'])}")
     for result in tasks["Define the policies of each dataset"]:
         for item in result.get("results", []):
@@ -115,6 +117,8 @@ def step_backups(inventory: Path, env: dict[str, str], lab) -> None:
     for vm in ("vm-web01", "vm-file01"):
         lab.control("POST", "/guest-data", {"vm": vm, "path": GUEST_FILE, "data": GUEST_DATA, "in_flight": True})
     print(f"   vm-web01 and vm-file01 each have '{GUEST_DATA}' in flight to {GUEST_FILE} (not yet on disk)")
+    lab.control("POST", "/guest-data", {"vm": "vm-print01", "path": GUEST_FILE, "data": PRINT_DATA})
+    print(f"   vm-print01 has '{PRINT_DATA}' on disk in {GUEST_FILE}")
     for scope, dataset, kind, vm in (("hvclus01", "web", "application", "vm-web01"),
                                      ("hv03", "files", "crash", "vm-file01")):
         result = _backup(inventory, env, scope, dataset, kind)
@@ -127,6 +131,15 @@ def step_backups(inventory: Path, env: dict[str, str], lab) -> None:
                                       f"&snapshot={backup['name']}")
         state = "complete" if captured["complete"] else "torn (half written)"
         print(f"   the snapshot holds {vm}'s {GUEST_FILE} as '{captured['data']}': {state}")
+
+
+def _registered(lab, name: str) -> dict | None:
+    """The VM as the lab's hosts have it registered (id, state, host), or None."""
+    for host, facts in lab.state()["hosts"].items():
+        for vm in facts["vms"]:
+            if vm["name"] == name:
+                return dict(vm, host=host)
+    return None
 
 
 def _guest(lab, vm: str) -> dict:
@@ -147,7 +160,62 @@ def step_restore(inventory: Path, env: dict[str, str], lab) -> None:
         raise StepFailed(f"vm-web01 holds {back['data']!r} after the restore, not {GUEST_DATA!r}")
 
 
-STEPS = [step_connectivity, step_configure, step_backups, step_restore]
+def step_restore_deleted(inventory: Path, env: dict[str, str], lab) -> None:
+    print("\n5. An administrator deletes a VM by mistake, and it is restored (playbooks/restore_vm.yml)")
+    before = _registered(lab, "vm-print01")
+    lab.control("DELETE", "/vm?vm=vm-print01")  # turned off and Remove-VM: registration and configuration gone, disks stay
+    if _registered(lab, "vm-print01") is not None:
+        raise StepFailed("vm-print01 is still registered after the lab deleted it")
+    print(f"   vm-print01 (id {before['id']}) is turned off and removed from {before['host']}; its disks stay on the LUN")
+    tasks = run_playbook("restore_vm.yml", inventory, env, "-e", "smhv_scope=hv03", "-e", "smhv_vm=vm-print01")
+    result = tasks["Restore the VM"][0]
+    how = ", ".join(f"{lun.get('lun', '?')} by {lun['method']}" for lun in result["luns"])
+    print(f"   restored from {result['backup']} ({result['backup_type']}-consistent; {how})")
+    after = _registered(lab, "vm-print01")
+    if after is None or after["id"] != before["id"] or after["state"] != "Running":
+        raise StepFailed(f"vm-print01 after the restore: {after}, expected id {before['id']} and Running")
+    back = _guest(lab, "vm-print01")["data"]
+    print(f"   vm-print01 is registered on {after['host']} again with the same id, {after['state']}; "
+          f"its {GUEST_FILE} reads '{back}'")
+    if back != PRINT_DATA:
+        raise StepFailed(f"vm-print01 holds {back!r} after the restore, not {PRINT_DATA!r}")
+
+
+def _clones(lab) -> dict[str, list[str]]:
+    """LUN clones that smhv_mount made (path: files on it), and the mount folders still connected."""
+    state = lab.state()
+    clones = {f"{cluster}:{path}": lun["files"] for cluster, facts in state["ontap"].items()
+              for volume in facts["volumes"].values() for path, lun in volume["luns"].items() if "/smhv_mount_" in path}
+    folders = [access for facts in state["hosts"].values() for disk in facts["disks"] for access in disk["access_paths"]
+               if "\\SMHV\\Mounts\\" in access]
+    return {"clones": clones, "folders": folders}
+
+
+def step_mount(inventory: Path, env: dict[str, str], lab) -> None:
+    print("\n6. Mount vm-web01's newest backup, list its files and unmount it (playbooks/mount_backup.yml)")
+    tasks = run_playbook("mount_backup.yml", inventory, env, "-e", "smhv_scope=hvclus01", "-e", "smhv_vm=vm-web01")
+    mounted = tasks["Mount or unmount the backup"][0]
+    for mount in mounted["mounts"]:
+        print(f"   {mount['lun']} as of {mount['snapshot']} is clone {mount['clone'].rsplit('/', 1)[1]}, "
+              f"connected to {mounted['host']}; vm-web01's files in it:")
+    files = tasks["Say where the files are"][0]["msg"][1:]
+    for path in files:
+        print(f"     {path}")
+    clones = _clones(lab)["clones"]
+    on_clones = {(mount["access_path"] + name).lower() for mount in mounted["mounts"]
+                 for name in clones.get(f"{mount['lun'].split(':')[0]}:{mount['clone']}", [])}
+    missing = [path for path in files if path.lower() not in on_clones]
+    if not files or missing:
+        raise StepFailed(f"the mounted clones do not hold {missing or 'any VM file'}")
+    tasks = run_playbook("mount_backup.yml", inventory, env, "-e", "smhv_scope=hvclus01", "-e", "smhv_vm=vm-web01",
+                         "-e", f"smhv_backup={mounted['backup']}", "-e", "smhv_state=unmounted")
+    left = _clones(lab)
+    if left["clones"] or left["folders"]:
+        raise StepFailed(f"unmount left {left}")
+    print(f"   unmounted: {tasks['Say that it is unmounted'][0]['msg'].split(': ', 1)[1]}; no clone or mount folder is left")
+
+
+STEPS = [step_connectivity, step_configure, step_backups, step_restore, step_restore_deleted, step_mount]
 
 
 def main() -> int:
@@ -167,6 +235,11 @@ def main() -> int:
         print(f"\nFAILED: {error}", file=sys.stderr)
         return 1
     finally:
+        if os.environ.get("SMHV_DEMO_REST_LOG"):  # tests/e2e/test_demo.py checks these against the user guide's role
+            try:
+                Path(os.environ["SMHV_DEMO_REST_LOG"]).write_text(json.dumps(lab.control("GET", "/ontap-requests"), indent=1))
+            except (OSError, NameError) as error:
+                print(f"could not write the ONTAP request log: {error}", file=sys.stderr)
         print("\nStopping the lab")
         lab_cli(["down", "--state-dir", str(state_dir)])
         if os.environ.get("SMHV_DEMO_KEEP"):
