@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import hashlib
 import re
 from typing import Any
@@ -28,8 +29,16 @@ def _locate(ctx: OpContext, path: str):
 
 
 def _is_file(ctx: OpContext, path: str) -> bool:
+    """[System.IO.File]::Exists: one lookup. (FileTree.is_dir scans every file of the volume, which made
+    file_read of 169 records on a 10,000-file SnapInfo LUN take 1.6 s; NTFS answers this from one entry.)"""
     located = _locate(ctx, path)
-    return bool(located) and located[1] != "" and located[0].exists(located[1]) and not located[0].is_dir(located[1])
+    if not located or located[1] == "":
+        return False
+    try:
+        located[0].read(located[1])  # a dict lookup; the content is not copied
+    except KeyError:
+        return False
+    return True
 
 
 def _is_dir(ctx: OpContext, path: str) -> bool:
@@ -147,27 +156,55 @@ def _wildcard(pattern: str) -> re.Pattern:
                       re.IGNORECASE | re.DOTALL)
 
 
+def _encode_names(names: list[str], list_format: str) -> str:
+    """Get-SmhvFileList's `names`: the lines joined by LF; for names_gzip, gzip (GZipStream) of the UTF-8 text, in base64."""
+    text = "\n".join(names)
+    if list_format == "names":
+        return text
+    # GZipStream's default (CompressionLevel.Optimal) is zlib's level 6, not Python's 9.
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0)).decode("ascii")
+
+
 def file_list(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     path = argument(args, "path", "String", required=True)
     recurse = argument(args, "recurse", "Boolean", False)
     pattern = _wildcard(argument(args, "filter", "String", "*"))
+    list_format = argument(args, "format", "String", "entries")
+    if list_format not in ctx.agent.FILE_LIST_FORMATS:
+        raise AgentFailure("BAD_REQUEST", "Argument 'format' must be %s." % " or ".join("'%s'" % f for f in ctx.agent.FILE_LIST_FORMATS),
+                           {"argument": "format"})
     assert_absolute(path, "path")
+    result: dict[str, Any] = {"path": path, "exists": False, "format": list_format, "entries": [], "names": None}
     if not _is_dir(ctx, path):
-        return {"path": path, "exists": False, "entries": []}, False
+        if list_format != "entries":
+            result["names"] = _encode_names([], list_format)
+        return result, False
     tree, inner = _locate(ctx, path)
-    entries: dict[str, dict[str, Any]] = {}
+    found: dict[str, tuple[str, str, bool, str]] = {}  # upper-cased relative path -> (relative path, name, is_directory, file)
+    skip = len(inner) + 1 if inner else 0
     for name in tree.listing(inner):
-        parts = (name[len(inner) + 1:] if inner else name).split("\\")
-        depth = len(parts) if recurse else 1
-        for level in range(depth):
-            is_directory = level < len(parts) - 1
-            full = path.rstrip("\\") + "\\" + "\\".join(parts[:level + 1])
-            if full.upper() in entries or not pattern.fullmatch(parts[level]):
-                continue
-            entries[full.upper()] = {"path": full, "name": parts[level], "is_directory": is_directory,
-                                     "size": None if is_directory else len(tree.read(name))}
-    ordered = [entries[key] for key in sorted(entries)]
-    return {"path": path, "exists": True, "entries": ordered}, False
+        relative = name[skip:]
+        parts = relative.split("\\")
+        # The directories on the way (once each), then the file itself when the listing reaches its depth.
+        for level in range(len(parts) - 1 if recurse else min(1, len(parts) - 1)):
+            directory = "\\".join(parts[:level + 1])
+            key = directory.upper()
+            if key not in found and pattern.fullmatch(parts[level]):
+                found[key] = (directory, parts[level], True, name)
+        if (recurse or len(parts) == 1) and pattern.fullmatch(parts[-1]):
+            found[relative.upper()] = (relative, parts[-1], False, name)
+    # Ordinal order of the upper-cased paths, as the agent sorts; the listed path is every entry's common prefix.
+    ordered = [found[key] for key in sorted(found)]
+    result["exists"] = True
+    if list_format == "entries":
+        base = path.rstrip("\\") + "\\"
+        result["entries"] = [{"path": base + relative, "name": leaf, "is_directory": is_directory,
+                              "size": None if is_directory else len(tree.read(file))}
+                             for relative, leaf, is_directory, file in ordered]
+    else:
+        result["names"] = _encode_names([relative + "\\" if is_directory else relative
+                                         for relative, _leaf, is_directory, _file in ordered], list_format)
+    return result, False
 
 
 def _made_folders(ctx: OpContext, path: str, recurse: bool) -> list[str]:

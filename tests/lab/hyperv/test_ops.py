@@ -3,11 +3,13 @@ semantics the engines rely on, error codes, faults, and hostile names travelling
 from __future__ import annotations
 
 import base64
+import gzip
 import uuid
 
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import decode_file_names
 from smhv_lab.winrm.executor import PipelineCommand
 
 VM1_ID = "0f5b3a52-3d0e-4a4c-9a57-6c1a2b3c4d5e"
@@ -129,12 +131,39 @@ def test_file_list_and_delete(call):
     assert [(e["path"], e["is_directory"]) for e in deep] == [
         ("J:\\cat\\a.json", False), ("J:\\cat\\b.json", False), ("J:\\cat\\sub", True),
         ("J:\\cat\\sub\\c.json", False), ("J:\\cat\\sub\\d.txt", False)]
-    assert call("file_list", {"path": "J:\\nope"})["result"] == {"path": "J:\\nope", "exists": False, "entries": []}
+    assert call("file_list", {"path": "J:\\nope"})["result"] == {"path": "J:\\nope", "exists": False, "format": "entries",
+                                                               "entries": [], "names": None}
     assert call("file_delete", {"paths": ["J:\\cat\\sub"]})["error"]["code"] == "DIRECTORY_NOT_EMPTY"
     deleted = call("file_delete", {"paths": ["J:\\cat\\a.json", "J:\\cat\\sub", "J:\\gone"], "recurse": True})
     assert deleted["changed"] and deleted["result"] == {"deleted": ["J:\\cat\\a.json", "J:\\cat\\sub"],
                                                         "missing": ["J:\\gone"]}
     assert [e["name"] for e in call("file_list", {"path": "J:\\cat", "recurse": True})["result"]["entries"]] == ["b.json"]
+
+
+def test_file_list_names_are_the_entries_relative_to_the_path(call):
+    """format names/names_gzip: the same entries, in the same order, as relative paths (a directory's ending in '\\')."""
+    for name in ("B.json", "a.json", "sub\\c.json", "sub\\deeper\\e.json", "sub.txt", "unicode-\u00e9.json"):
+        call("file_write", {"path": "J:\\cat\\" + name, "content": name, "create_dirs": True})
+    for recurse, pattern in ((True, "*"), (False, "*"), (True, "*.json"), (True, "s*")):
+        args = {"path": "J:\\cat\\", "recurse": recurse, "filter": pattern}
+        entries = call("file_list", args)["result"]["entries"]
+        expected = [e["path"][len("J:\\cat\\"):] + ("\\" if e["is_directory"] else "") for e in entries]
+        plain = call("file_list", dict(args, format="names"))["result"]
+        assert (plain["format"], plain["entries"], plain["exists"]) == ("names", [], True)
+        assert plain["names"].split("\n") == expected
+        packed = call("file_list", dict(args, format="names_gzip"))["result"]
+        assert gzip.decompress(base64.b64decode(packed["names"])).decode("utf-8") == plain["names"]
+        assert [(relative, is_directory) for relative, is_directory in decode_file_names(packed)] == [
+            (line.rstrip("\\"), line.endswith("\\")) for line in expected]
+    deep = call("file_list", {"path": "J:\\cat", "recurse": True, "format": "names"})["result"]["names"]
+    # Ordinal order of the upper-cased paths, as entries: '.' (0x2E) sorts before '\\' (0x5C).
+    assert deep.split("\n") == ["a.json", "B.json", "sub\\", "sub.txt", "sub\\c.json", "sub\\deeper\\", "sub\\deeper\\e.json",
+                                "unicode-\u00e9.json"]
+    nothing = call("file_list", {"path": "J:\\nope", "format": "names_gzip"})["result"]
+    assert nothing["exists"] is False and decode_file_names(nothing) == []
+    assert call("file_list", {"path": "J:\\cat", "format": "names"}, )["result"]["names"] == "a.json\nB.json\nsub\\\nsub.txt\nunicode-\u00e9.json"
+    assert call("file_list", {"path": "J:\\cat", "format": "csv"})["error"] == {
+        "code": "BAD_REQUEST", "message": "Argument 'format' must be 'entries' or 'names' or 'names_gzip'.", "details": {"argument": "format"}}
 
 
 def test_disk_rescan_finds_mapped_luns_and_drops_unmapped(call, world, lun):

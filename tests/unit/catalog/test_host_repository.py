@@ -1,10 +1,14 @@
 """HostRepository over a scripted HostClient: agent ops and arguments, batching, and refusing blind CAS writes."""
 from __future__ import annotations
 
+import base64
+import gzip
+
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import READ_BATCH, HostRepository, WriteConflict, sha256_of
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import (
+    READ_BATCH, Entry, HostRepository, WriteConflict, decode_file_names, sha256_of)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply
 
@@ -46,7 +50,11 @@ class ScriptedHost:
         entries = [{"path": p, "name": p.rsplit("\\", 1)[1], "is_directory": False, "size": 1} for p in sorted(self.files)
                    if p.startswith(prefix) and (args["recurse"] or "\\" not in p[len(prefix):])
                    and p.rsplit("\\", 1)[1].upper().startswith(pattern)]
-        return {"path": args["path"], "exists": True, "entries": entries}
+        list_format = args.get("format", "entries")
+        if list_format == "entries":
+            return {"path": args["path"], "exists": True, "format": list_format, "entries": entries, "names": None}
+        return {"path": args["path"], "exists": True, "format": list_format, "entries": [],
+                "names": names_text([entry["path"][len(prefix):] for entry in entries], list_format)}
 
     def file_delete(self, args):
         deleted = [p for p in args["paths"] if self.files.pop(p, None) is not None]
@@ -63,21 +71,71 @@ def test_reads_are_batched_and_missing_files_are_none():
     assert found["smhv/v1/backups/prod/b0000.json"].sha256 == sha256_of("{}") and found["smhv/v1/backups/prod/gone.json"] is None
 
 
+def names_text(lines, list_format):
+    """file_list's `names` as the agent writes them (ConvertTo-SmhvNameList)."""
+    text = "\n".join(lines)
+    return text if list_format == "names" else base64.b64encode(gzip.compress(text.encode("utf-8"))).decode("ascii")
+
+
 def test_list_maps_windows_paths_back_and_rechecks_the_prefix():
     host = ScriptedHost({ROOT + "\\smhv\\v1\\backups\\prod\\prod_1~x.json": "{}", ROOT + "\\smhv\\v1\\backups\\prod\\PROD_2~x.json": "{}"})
     repository = HostRepository(host, ROOT)
     entries = repository.list("smhv/v1/backups/prod", prefix="prod_1~")
     assert [(e.path, e.name) for e in entries] == [("smhv/v1/backups/prod/prod_1~x.json", "prod_1~x.json")]
-    assert host.calls[0][1] == {"path": ROOT + "\\smhv\\v1\\backups\\prod", "recurse": False, "filter": "prod_1~*"}
+    assert host.calls[0][1] == {"path": ROOT + "\\smhv\\v1\\backups\\prod", "recurse": False, "filter": "prod_1~*", "format": "names_gzip"}
 
 
-def test_listing_outside_the_root_is_a_protocol_error():
+@pytest.mark.parametrize("list_format", ["names", "names_gzip"])
+def test_list_reads_names_with_directories_and_unicode(list_format):
     host = ScriptedHost()
-    host.file_list = lambda args: {"path": args["path"], "exists": True,
-                                   "entries": [{"path": "D:\\elsewhere\\x.json", "name": "x.json", "is_directory": False, "size": 1}]}
+    lines = ["a.json", "sub\\", "sub\\b~\u00e9\u4e2d.json", "sub\\deeper\\"]
+    host.file_list = lambda args: {"path": args["path"], "exists": True, "format": list_format, "entries": [],
+                                   "names": names_text(lines, list_format)}
+    entries = HostRepository(host, ROOT + "\\").list("smhv/v1", recurse=True)
+    assert entries == [Entry("smhv/v1/a.json", "a.json", False), Entry("smhv/v1/sub", "sub", True),
+                       Entry("smhv/v1/sub/b~\u00e9\u4e2d.json", "b~\u00e9\u4e2d.json", False), Entry("smhv/v1/sub/deeper", "deeper", True)]
+    # The prefix selects by name at every depth, as Get-ChildItem -Filter does.
+    assert HostRepository(host, ROOT).list("", recurse=True, prefix="SUB") == [Entry("sub", "sub", True)]
+    host.file_list = lambda args: {"path": args["path"], "exists": False, "format": list_format, "entries": [],
+                                   "names": names_text([], list_format)}
+    assert HostRepository(host, ROOT).list("smhv/v1/backups/gone") == []
+
+
+@pytest.mark.parametrize("names, reason", [
+    ("..\\x.json", "not a path inside"),
+    ("a.json\n\nb.json", "not a path inside"),
+    ("\\\\server\\x.json", "not a path inside"),
+    ("sub\\\\x.json", "not a path inside"),
+    ("ok.json\nsub\\.\\x.json", "not a path inside"),
+    ("ok.json\nsub\\..\\", "not a path inside"),
+    ("C:\\x.json", "not a path inside"),
+    ("a.json\n", "not a path inside"),
+    ("\\", "not a path inside"),
+    ("H4sI not base64!", "do not decode"),
+    (base64.b64encode(b"not gzip").decode("ascii"), "do not decode"),
+    (base64.b64encode(gzip.compress(b"\xff\xfe")).decode("ascii"), "do not decode"),
+])
+def test_decode_file_names_refuses_what_the_agent_never_writes(names, reason):
+    list_format = "names" if reason == "not a path inside" else "names_gzip"
+    with pytest.raises(ValueError, match=reason):
+        decode_file_names({"format": list_format, "names": names})
+
+
+def test_decode_file_names_keeps_names_with_dots():
+    text = "..json\n.hidden\\\n.hidden\\a..b.json\nx.\\"
+    assert decode_file_names({"format": "names", "names": text}) == [
+        ("..json", False), (".hidden", True), (".hidden\\a..b.json", False), ("x.", True)]
+
+
+def test_unreadable_listing_is_a_protocol_error():
+    host = ScriptedHost()
+    host.file_list = lambda args: {"path": args["path"], "exists": True, "format": args["format"], "entries": [],
+                                   "names": names_text(["..\\..\\elsewhere\\x.json"], args["format"])}
     with pytest.raises(SmhvError) as caught:
         HostRepository(host, ROOT).list("smhv")
     assert caught.value.code == "HOST_PROTOCOL_ERROR"
+    with pytest.raises(ValueError, match="no names"):
+        decode_file_names({"format": "entries", "names": None, "entries": []})
 
 
 def test_plain_write_and_delete():
