@@ -151,13 +151,21 @@ FLEET_RESULT_SCHEMAS = {
 
 # Backup ops (backup*.py engines): production checkpoints, the VSS provider backup, pre/post scripts.
 VM_FAILURE_SCHEMA = {"vm_id": str, "vm_name": Nullable(str), "code": str, "message": str}
+# checkpoint_type: the VM's type before; it is set back after the production-only checkpoint.
+CHECKPOINT_SCHEMA = {"vm_id": str, "vm_name": str, "checkpoint_id": str, "name": str, "created": str, "checkpoint_type": str}
 BACKUP_RESULT_SCHEMAS = {
-    # checkpoint_type: the VM's type before; it is set back after the production-only checkpoint.
-    "checkpoint_create": {
-        "checkpoints": [{"vm_id": str, "vm_name": str, "checkpoint_id": str, "name": str, "created": str, "checkpoint_type": str}],
+    "checkpoint_create": {"checkpoints": [CHECKPOINT_SCHEMA], "failures": [VM_FAILURE_SCHEMA]},
+    "checkpoint_remove": {"removed": [{"vm_id": str, "checkpoint_id": str}], "missing": [str], "failures": [VM_FAILURE_SCHEMA]},
+    # A backup's first call to a host: the inventory of the given VMs found there (taken before any checkpoint),
+    # the saved-state/off/migration policy's outcome for each (online | offline | saved | skipped | refused),
+    # and production-only checkpoints of the online ones, made only when no VM of the host is refused.
+    "backup_checkpoint": {
+        "vms": [VM_SCHEMA],
+        "missing": [str],
+        "outcomes": [{"vm_id": str, "outcome": str}],
+        "checkpoints": [CHECKPOINT_SCHEMA],
         "failures": [VM_FAILURE_SCHEMA],
     },
-    "checkpoint_remove": {"removed": [{"vm_id": str, "checkpoint_id": str}], "missing": [str], "failures": [VM_FAILURE_SCHEMA]},
     "vss_backup": {"shadow_copy_set_id": str, "shadow_copies": [{"volume": str, "shadow_copy_id": str}], "exit_code": int,
                    "output": str},
     "run_script": {"path": str, "exit_code": int, "stdout": str, "stderr": str, "milliseconds": int},
@@ -469,6 +477,7 @@ function Invoke-SmhvOperation {
         'registry_write' { return Set-SmhvRegistryKey @call }
         'checkpoint_create' { return New-SmhvCheckpoint @call }
         'checkpoint_remove' { return Remove-SmhvCheckpoint @call }
+        'backup_checkpoint' { return New-SmhvBackupCheckpoint @call }
         'vss_backup' { return Invoke-SmhvVssBackup @call }
         'run_script' { return Invoke-SmhvScript @call }
         'vm_stop' { return Stop-SmhvVm @call }
@@ -2248,11 +2257,39 @@ function Assert-SmhvVmId {
     }
 }
 
+function New-SmhvProductionCheckpoint {
+    # One production-only checkpoint. Checkpoint-VM takes no type: the VM's CheckpointType is set to
+    # ProductionOnly for the checkpoint, so Hyper-V fails instead of falling back to a standard
+    # (crash-consistent) checkpoint, and set back to what it was.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][object]$VM,
+        [Parameter(Mandatory)][string]$Name
+    )
+    $before = $VM.CheckpointType.ToString()
+    if ($before -ne 'ProductionOnly') {
+        Set-VM -VM $VM -CheckpointType ProductionOnly
+    }
+    try {
+        $checkpoint = Checkpoint-VM -VM $VM -SnapshotName $Name -Passthru
+    } finally {
+        if ($before -ne 'ProductionOnly') {
+            Set-VM -VM $VM -CheckpointType $before
+        }
+    }
+    [ordered]@{
+        vm_id = $VM.Id.ToString().ToLowerInvariant()
+        vm_name = [string]$VM.Name
+        checkpoint_id = $checkpoint.Id.ToString()
+        name = [string]$checkpoint.Name
+        created = $checkpoint.CreationTime.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'")
+        checkpoint_type = $before
+    }
+}
+
 function New-SmhvCheckpoint {
-    # Production-only checkpoints of many VMs. Checkpoint-VM takes no type: the VM's CheckpointType is set
-    # to ProductionOnly for the checkpoint, so Hyper-V fails instead of falling back to a standard
-    # (crash-consistent) checkpoint, and set back to what it was. One VM's failure does not stop the
-    # others; the caller removes what was made (checkpoint_remove works by name).
+    # Production-only checkpoints of many VMs (New-SmhvProductionCheckpoint). One VM's failure does not stop
+    # the others; the caller removes what was made (checkpoint_remove works by name).
     [CmdletBinding()]
     param(
         [Parameter(Mandatory)][psobject]$Arguments,
@@ -2273,36 +2310,111 @@ function New-SmhvCheckpoint {
             continue
         }
         $vm = $table[$key]
-        $before = $vm.CheckpointType.ToString()
         $planned++
         if ($CheckMode) {
             continue
         }
         try {
-            if ($before -ne 'ProductionOnly') {
-                Set-VM -VM $vm -CheckpointType ProductionOnly
-            }
-            try {
-                $checkpoint = Checkpoint-VM -VM $vm -SnapshotName $name -Passthru
-            } finally {
-                if ($before -ne 'ProductionOnly') {
-                    Set-VM -VM $vm -CheckpointType $before
-                }
-            }
-            $checkpoints.Add([ordered]@{
-                vm_id = $key
-                vm_name = [string]$vm.Name
-                checkpoint_id = $checkpoint.Id.ToString()
-                name = [string]$checkpoint.Name
-                created = $checkpoint.CreationTime.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'")
-                checkpoint_type = $before
-            })
+            $checkpoints.Add((New-SmhvProductionCheckpoint -VM $vm -Name $name))
         } catch {
             $failures.Add([ordered]@{ vm_id = $key; vm_name = [string]$vm.Name; code = 'CHECKPOINT_FAILED'; message = $_.Exception.Message })
         }
     }
     $changed = $checkpoints.Count -gt 0 -or ($CheckMode -and $planned -gt 0)
     New-SmhvOpResult -Result ([ordered]@{ checkpoints = $checkpoints; failures = $failures }) -Changed $changed
+}
+
+function Get-SmhvBackupOutcome {
+    # How an application backup takes one inventoried VM (the controller's backup_plan.classify, which
+    # re-checks it): a VM in migration is skipped, a Running one is backed up online (checkpointed), an Off
+    # one offline and a Saved or Paused one in its saved state when saved-state backups are allowed, else
+    # refused; any other state is skipped.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][System.Collections.IDictionary]$Record,
+        [Parameter(Mandatory)][bool]$AllowSavedState
+    )
+    $state = [string]$Record['state']
+    if ([string]$Record['migration'] -ne '') {
+        return 'skipped'
+    }
+    if ($state -ceq 'Running') {
+        return 'online'
+    }
+    $outcome = switch -CaseSensitive ($state) {
+        'Off' { 'offline' }
+        'Saved' { 'saved' }
+        'Paused' { 'saved' }
+        default { 'skipped' }
+    }
+    if ($outcome -ne 'skipped' -and -not $AllowSavedState) {
+        return 'refused'
+    }
+    $outcome
+}
+
+function New-SmhvBackupCheckpoint {
+    # backup_checkpoint, a backup's one call before the snapshot: the inventory of the backup's VMs on this host
+    # and production-only checkpoints of the ones it takes online, so the host pays one round trip for both.
+    # Every VM is inventoried first (the record the backup keeps describes it before its checkpoint), then
+    # classified by the policy given (Get-SmhvBackupOutcome); only when no VM of this host is refused are the
+    # online ones checkpointed. Ids that are not on this host are listed in 'missing': a cluster's VMs are
+    # spread over its nodes, and the caller sends every node the same list. The caller re-checks the
+    # dataset rules with this inventory and removes the checkpoints (by name) if the backup cannot go on.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $ids = Get-SmhvArgument -Arguments $Arguments -Name 'ids' -Type StringList -Required
+    $name = Get-SmhvArgument -Arguments $Arguments -Name 'name' -Type String -Required
+    $allowSavedState = Get-SmhvArgument -Arguments $Arguments -Name 'allow_saved_state' -Type Boolean -Default $false
+    Assert-SmhvDataName -Value $name -Argument 'name'
+    foreach ($id in $ids) {
+        Assert-SmhvVmId -Value $id
+    }
+    $table = Get-SmhvVmTable
+    $vms = New-SmhvList
+    $missing = New-SmhvList
+    $outcomes = New-SmhvList
+    $online = New-SmhvList
+    $refused = 0
+    foreach ($id in $ids) {
+        $key = $id.ToLowerInvariant()
+        if (-not $table.ContainsKey($key)) {
+            $missing.Add($key)
+            continue
+        }
+        $record = Get-SmhvVmRecord -VM $table[$key]
+        $outcome = Get-SmhvBackupOutcome -Record $record -AllowSavedState $allowSavedState
+        $vms.Add($record)
+        $outcomes.Add([ordered]@{ vm_id = $key; outcome = $outcome })
+        if ($outcome -eq 'online') {
+            $online.Add($table[$key])
+        } elseif ($outcome -eq 'refused') {
+            $refused++
+        }
+    }
+    $checkpoints = New-SmhvList
+    $failures = New-SmhvList
+    if ($refused -eq 0 -and -not $CheckMode) {
+        foreach ($vm in $online) {
+            try {
+                $checkpoints.Add((New-SmhvProductionCheckpoint -VM $vm -Name $name))
+            } catch {
+                $failure = [ordered]@{
+                    vm_id = $vm.Id.ToString().ToLowerInvariant()
+                    vm_name = [string]$vm.Name
+                    code = 'CHECKPOINT_FAILED'
+                    message = $_.Exception.Message
+                }
+                $failures.Add($failure)
+            }
+        }
+    }
+    $changed = $checkpoints.Count -gt 0 -or ($CheckMode -and $refused -eq 0 -and $online.Count -gt 0)
+    $result = [ordered]@{ vms = $vms; missing = $missing; outcomes = $outcomes; checkpoints = $checkpoints; failures = $failures }
+    New-SmhvOpResult -Result $result -Changed $changed
 }
 
 function Remove-SmhvCheckpoint {

@@ -8,13 +8,16 @@
 
 Steps, each timed and named in errors:
 
+    catalog         the dataset, the scope's lease and the dataset's VM index, in one read
     inventory       vm_inventory of the dataset's VMs on every node, one call per node, in parallel
     map             their files -> LUN serials -> ONTAP LUNs and volumes (one batched lookup per cluster)
     validate        the dataset rules again, VM states (saved/off need allow_saved_state, migrating VMs
                     are left out alone), the method, the snapshot limit of every volume
     lease           the scope's lease: one backup per scope at a time
     pre_script      on every member host (or the one named)
-    checkpoint      checkpoint method: production-only checkpoints of the running VMs, one call per owner node
+    checkpoint      checkpoint method: backup_checkpoint on every node, in parallel, one call each: the
+                    inventory of the dataset's VMs there and production-only checkpoints of the running ones
+                    (the agent applies the saved-state/off/migration policy), then map and validate again
     snapshot        one snapshot per volume, taken together (a consistency-group snapshot where ONTAP can);
                     vss_provider: the VSS backup on the coordinator, then its snapshot pair renamed
     release_checkpoints   the checkpoints removed (Hyper-V merges them)
@@ -26,11 +29,18 @@ Steps, each timed and named in errors:
     snapinfo        the SnapInfo snapshot (smhv_snapinfo_<scope>_<stamp>)
     release         the lease released
 
+The checkpoint method's inventory is the checkpoint call itself (a host's round trips are what a
+backup costs there: PSRP open 2, backup_checkpoint 2, checkpoint_remove 2, close 1), so its map and
+validate steps run after the lease and with the checkpoints made; a rule that fails then (a VM gone,
+a disk off ONTAP, a saved VM not allowed, a volume over its snapshot limit) fails the backup like any
+later step. In check mode, for crash-consistent and VSS provider backups, and when a pre-script must
+run on the member hosts first, inventory, map and validate run before the lease, as plain reads.
+
 A failure at or after `lease` is compensated before the error is raised: checkpoints removed (by name,
-on every host, so even a call whose answer was lost is cleaned up), this backup's snapshots deleted,
-an ok record replaced by a failed one (or a failed one written), the lease released. The error keeps
-the failure's code, names the step, and says in `details.undo` what was undone and what was left.
-Failures before the lease (inventory, validation, SCOPE_BUSY) change nothing and record nothing.
+on every host asked, so even a call whose answer was lost is cleaned up), this backup's snapshots
+deleted, an ok record replaced by a failed one (or a failed one written), the lease released. The
+error keeps the failure's code, names the step, and says in `details.undo` what was undone and what
+was left. Failures before the lease (inventory, validation, SCOPE_BUSY) change nothing and record nothing.
 
 A cluster is one scope, coordinated from the node owning the core cluster group (SMHV's distributed
 backup): checkpoints are taken on each VM's owner node, and a CSV volume gets one snapshot whatever
@@ -39,6 +49,7 @@ the number of nodes running VMs on it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import socket
@@ -47,6 +58,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import (
     backup_record, choose_method, classify, names_of, script_variables, volume_key)
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import LAYOUT, backup_file_name, parse_backup_file_name
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import ERROR_CODES, SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import SnapshotDeletion, SnapshotInfo
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_budget import SNAPSHOTS_PER_BACKUP
@@ -100,8 +112,11 @@ class BackupEngine:
         self.holder = holder
         # state of one run
         self.timings, self.warnings, self.actions = [], [], []
-        self.plans, self.volumes, self.volume_snapshots = [], {}, {}
+        self.plans, self.volumes, self.volume_snapshots, self.luns = [], {}, {}, {}
+        self.inventory, self.agent_outcomes, self.checkpointed = [], {}, set()
         self.lease = None
+        self.lease_read = self.index_read = None  # read with the dataset (Catalog.read_for_backup)
+        self.listed = None  # the dataset's backups, listed once under the lease (record, then retention)
         self.record_saved = False
         self.checkpoint_hosts = {}  # node -> [vm ids] given to checkpoint_create
         self.checkpoint_window = {}  # node -> [created at, removed at] (monotonic)
@@ -139,9 +154,10 @@ class BackupEngine:
             self.members = self._step("catalog", self._members)
             self.method = self._step("method", choose_method, options, self.scope.coordinator_facts)
             self.snapshot_names = names_of(self.name, self.method)
-            self._step("inventory", self._inventory)
-            self._step("map", self._map)
-            self._step("validate", self._validate)
+            if check_mode or not self._inventory_in_checkpoint():
+                self._step("inventory", self._inventory)
+                self._step("map", self._map)
+                self._step("validate", self._validate)
         except StepFailed as failed:
             raise self._error(failed, undo=None) from None
         if check_mode:
@@ -159,10 +175,17 @@ class BackupEngine:
             raise self._error(failed, undo) from None
         return self._result()
 
+    def _inventory_in_checkpoint(self):
+        """Whether the checkpoint call inventories (checkpoint method): not when a pre-script must first run on
+        the member hosts, which only an inventory names; the checkpoint call then inventories again."""
+        script = self.options.pre_script
+        return self.method == "checkpoint" and not (script is not None and not script.host)
+
     def _steps(self):
         steps = [("pre_script", self._pre_script)]
         if self.method == "checkpoint":
-            steps += [("checkpoint", self._checkpoint), ("snapshot", self._snapshot), ("release_checkpoints", self._release_checkpoints)]
+            steps += [("checkpoint", self._checkpoint), ("map", self._map), ("validate", self._validate), ("snapshot", self._snapshot),
+                      ("release_checkpoints", self._release_checkpoints)]
         elif self.method == "vss_provider":
             steps += [("snapshot", self._vss_snapshot)]
         else:
@@ -173,8 +196,12 @@ class BackupEngine:
 
     # -- catalog, inventory, mapping, validation ------------------------------------------------------
 
+    def _warn(self, message):
+        if message not in self.warnings:  # map and validate may run twice (pre-script, then checkpoint)
+            self.warnings.append(message)
+
     def _members(self):
-        found = self.catalog.get_dataset(self.dataset)
+        found, self.lease_read, self.index_read = self.catalog.read_for_backup(self.dataset, self.scope.name)
         if found is None:
             raise SmhvError("DATASET_NOT_FOUND", "Dataset %s is not in the SnapInfo catalog of %s. Create it with "
                             "netapp_hyperv.smhv.smhv_dataset first." % (self.dataset, self.scope.name), {"dataset": self.dataset})
@@ -197,6 +224,9 @@ class BackupEngine:
             for vm in reply.result["vms"]:
                 vm["scope"] = self.scope.name  # the dataset rules group VMs by scope
                 seen.setdefault(vm["id"], (vm, node))
+        self._take_inventory(seen)
+
+    def _take_inventory(self, seen):
         missing = [m for m in self.members if m.vm_id not in seen]
         if missing:
             raise SmhvError("VM_NOT_FOUND", "Dataset %s names VM(s) that no host of %s has: %s. Remove them from the dataset, or restore them."
@@ -205,12 +235,16 @@ class BackupEngine:
         self.inventory = [seen[m.vm_id] for m in self.members]
 
     def _map(self):
+        """LUNs and volumes of the inventory's ONTAP disks; only what an earlier map (before a pre-script) did not find."""
         serials = sorted(set(entry["storage"]["disk_serial"] for vm, _node in self.inventory for entry in vm["files"]
                              if entry["storage"]["netapp_lun"] and entry["storage"]["disk_serial"]))
-        self.luns = self.storage.find_luns_by_serials(serials) if serials else {}
+        unknown = [serial for serial in serials if serial not in self.luns]
+        if unknown:
+            self.luns.update(self.storage.find_luns_by_serials(unknown))
         by_cluster = {}
         for lun in self.luns.values():
-            by_cluster.setdefault(lun.cluster, set()).add(lun.volume_uuid)
+            if (lun.cluster, lun.volume_uuid) not in self.volumes:
+                by_cluster.setdefault(lun.cluster, set()).add(lun.volume_uuid)
         for cluster, uuids in by_cluster.items():
             for volume in self.storage.get_volumes(cluster, sorted(uuids)):
                 self.volumes[(cluster, volume.uuid)] = volume
@@ -225,7 +259,9 @@ class BackupEngine:
                     storage["netapp_lun"] = False
         problems = validate_dataset(vms)
         errors = [p for p in problems if p.severity == ERROR]
-        self.warnings.extend(p.message for p in problems if p.severity != ERROR)
+        for problem in problems:
+            if problem.severity != ERROR:
+                self._warn(problem.message)
         if errors:
             code = errors[0].code if errors[0].code in ERROR_CODES else "DATASET_INVALID"
             raise SmhvError(code, "Dataset %s cannot be backed up: %s" % (self.dataset, " ".join(p.message for p in errors)),
@@ -235,13 +271,19 @@ class BackupEngine:
             plan = classify(vm, node, self.options)
             plan.files = [(entry, self.luns.get(entry["storage"]["disk_serial"])) for entry in vm["files"]]
             self.plans.append(plan)
+        if self.agent_outcomes:
+            self._check_agent_outcomes()
         refused = [p for p in self.plans if p.outcome == "refused"]
         if refused:
             raise SmhvError("VM_STATE_NOT_ALLOWED", "Backup of dataset %s refused: %s" % (self.dataset, " ".join(p.reason for p in refused)),
                             {"vms": [{"id": p.vm_id, "name": p.vm["name"], "state": p.vm["state"]} for p in refused]})
+        unmade = [p for p in self.plans if self.agent_outcomes and p.outcome == "online" and p.vm_id not in self.checkpointed]
+        if unmade:
+            raise SmhvError("CHECKPOINT_FAILED", "The agent made no production checkpoint of %s." % ", ".join(
+                "%s on %s" % (p.vm["name"], p.node) for p in unmade), {"vms": [p.vm_id for p in unmade]})
         for plan in self.plans:
             if plan.outcome == "skipped":
-                self.warnings.append(plan.reason)
+                self._warn(plan.reason)
         if not self.included:
             raise SmhvError("VM_STATE_NOT_ALLOWED", "Dataset %s has no VM that can be backed up now: %s"
                             % (self.dataset, " ".join(p.reason for p in self.plans)), {"vms": [p.vm_id for p in self.plans]})
@@ -257,6 +299,15 @@ class BackupEngine:
                                 "Delete old snapshots or keep fewer backups." % (volume.path, volume.cluster, volume.snapshot_count,
                                                                                  per_backup, limit),
                                 {"volume": volume.path, "snapshot_count": volume.snapshot_count, "limit": limit})
+
+    def _check_agent_outcomes(self):
+        """The agents applied the saved-state/off/migration policy to decide what to checkpoint; it must be the
+        controller's (backup_plan.classify), or the checkpoints made are not the ones this backup needs."""
+        differ = ["%s: agent %s, controller %s" % (p.vm["name"], self.agent_outcomes.get(p.vm_id), p.outcome)
+                  for p in self.plans if self.agent_outcomes.get(p.vm_id) != p.outcome]
+        if differ:
+            raise SmhvError("HOST_PROTOCOL_ERROR", "The agent's backup policy differs from the controller's for %s; the agent on the hosts "
+                            "is from another version of the collection." % "; ".join(differ), {"differ": differ})
 
     @property
     def included(self):
@@ -274,7 +325,8 @@ class BackupEngine:
 
     def _take_lease(self):
         holder = self.holder or default_holder(self.dataset)
-        self.lease = self.catalog.acquire_lease(self.scope.name, holder, self.lease_ttl, wait=self.lease_wait, poll=self.lease_poll)
+        self.lease = self.catalog.acquire_lease(self.scope.name, holder, self.lease_ttl, wait=self.lease_wait, poll=self.lease_poll,
+                                                current=self.lease_read)
 
     def _renew_lease(self):
         if self.lease is None:
@@ -330,22 +382,38 @@ class BackupEngine:
     # -- consistency point ----------------------------------------------------------------------------
 
     def _checkpoint(self):
-        for plan in self.included:
-            if plan.outcome == "online":
-                self.checkpoint_hosts.setdefault(plan.node, []).append(plan.vm_id)
-        if not self.checkpoint_hosts:
-            return
+        """backup_checkpoint on every node at once: each inventories the dataset's VMs it has, applies the
+        saved-state/off/migration policy given, and checkpoints its running ones, all in one call (a node with a
+        refused VM checkpoints nothing). The inventory is this backup's; map and validate follow."""
+        ids = [member.vm_id for member in self.members]
         clients = self.scope.node_clients()
+        # Until a node answers, it may have checkpointed any of them: compensation removes them all by name there.
+        self.checkpoint_hosts = {node: list(ids) for node in clients}
         started = self.monotonic()
-        args = {node: {"ids": ids, "name": self.checkpoint_name} for node, ids in self.checkpoint_hosts.items()}
-        outcomes = call_many({node: clients[node] for node in self.checkpoint_hosts}, "checkpoint_create", args)
-        for node in self.checkpoint_hosts:
-            self.checkpoint_window[node] = [started, None]
-        replies = require_all(outcomes)
-        failures = [dict(failure, host=node) for node, reply in replies.items() for failure in reply.result["failures"]]
+        self.checkpoint_window = {node: [started, None] for node in clients}
+        args = {"ids": ids, "name": self.checkpoint_name, "allow_saved_state": self.options.allow_saved_state}
+        outcomes = call_many(clients, "backup_checkpoint", {node: args for node in clients})
+        seen, failures = {}, []
+        for node, outcome in outcomes.items():
+            if isinstance(outcome, SmhvError):
+                continue
+            result = outcome.result
+            for vm in result["vms"]:
+                vm["scope"] = self.scope.name  # the dataset rules group VMs by scope
+                seen.setdefault(vm["id"], (vm, node))
+            self.agent_outcomes.update((decided["vm_id"], decided["outcome"]) for decided in result["outcomes"])
+            self.checkpointed.update(checkpoint["vm_id"] for checkpoint in result["checkpoints"])
+            failures += [dict(failure, host=node) for failure in result["failures"]]
+            made = [checkpoint["vm_id"] for checkpoint in result["checkpoints"]] + [failure["vm_id"] for failure in result["failures"]]
+            if made:
+                self.checkpoint_hosts[node] = made
+            else:
+                del self.checkpoint_hosts[node], self.checkpoint_window[node]
+        require_all(outcomes)
         if failures:
             raise SmhvError("CHECKPOINT_FAILED", "Production checkpoints failed for %s." % "; ".join(
                 "VM %s on %s: %s" % (f["vm_name"] or f["vm_id"], f["host"], f["message"]) for f in failures), {"failures": failures})
+        self._take_inventory(seen)
 
     def _release_checkpoints(self):
         if not self.checkpoint_hosts:
@@ -433,8 +501,12 @@ class BackupEngine:
     def _record(self):
         record = backup_record(self.name, self.dataset, self.options, self.method, self.when, self.scope.name, self.included,
                                self.volume_snapshots, snapinfo_snapshot=self.snapinfo_name)
-        self.catalog.save_backup(record)
+        # One listing under the lease serves the name check here and retention's plan after.
+        self.listed = self.catalog.list_backups(dataset=self.dataset)
+        self.catalog.save_backup(record, existing=self.listed, index=self.index_read)
         self.record_saved = True
+        file_name = backup_file_name(record)
+        self.listed.append(parse_backup_file_name(self.dataset, file_name, "%s/backups/%s/%s" % (LAYOUT, self.dataset, file_name)))
 
     def _replicate(self):
         label = self.options.snapvault_label
@@ -466,7 +538,7 @@ class BackupEngine:
 
     def _retain(self):
         retention = self.options.retention
-        summaries = self.catalog.list_backups(dataset=self.dataset, retention_tag=retention.tag)
+        summaries = [summary for summary in self.listed if summary.retention_tag == retention.tag]
         candidates = [RetentionCandidate(s.name, s.dataset, s.time, s.retention_tag, s.status) for s in summaries]
         plan = plan_retention(self.dataset, retention, candidates, self.when)
         self.retention["kept"] = [d.backup.name for d in plan.keep]
@@ -550,7 +622,9 @@ class BackupEngine:
                 ok = [s for s in self.catalog.list_backups(dataset=self.dataset, since=self.when, until=self.when) if s.name == self.name]
                 self.catalog.delete_backups(ok)
                 undone.append("withdrew the backup record")
-            record = backup_record(self.name, self.dataset, self.options, self.method, self.when, self.scope.name, self.included,
+            # A VM the policy refused was not backed up: the failed attempt lists it as skipped, with the reason.
+            plans = [dataclasses.replace(plan, outcome="skipped") if plan.outcome == "refused" else plan for plan in self.included]
+            record = backup_record(self.name, self.dataset, self.options, self.method, self.when, self.scope.name, plans,
                                    {}, status="failed", failed_step=failed.step, error=message[:2000])
             self.catalog.save_backup(record)
             undone.append("recorded the failed attempt")

@@ -53,6 +53,8 @@ SEPARATOR = "~"  # not allowed in dataset, policy or backup names, so a file nam
 MAX_PATH = 259
 _LONGEST_TAIL = len("\\%s\\backups\\" % LAYOUT) + NAME_MAX_LENGTH + 1 + len(".") + NAME_MAX_LENGTH + 1 + STAMP_LENGTH \
     + len("~unlimited~application~failed.json") + len(".") + 32 + len(".tmp")
+# "Not read yet", for arguments that take a version read beforehand (None means the file is absent).
+_UNREAD = object()
 # How many times a compare-and-swap update is tried, and the first pause (seconds) after losing one.
 CAS_ATTEMPTS = 8
 CAS_BACKOFF = 0.02
@@ -139,7 +141,10 @@ class Catalog:
         """Check format.json once per Catalog: a missing or newer catalog must not be written to."""
         if self._format_checked:
             return
-        found = self._read(FORMAT_PATH, "format")
+        self._check_format(self.repository.read([FORMAT_PATH])[FORMAT_PATH])
+
+    def _check_format(self, stored):
+        found = None if stored is None else Versioned(decode(stored.text, FORMAT_PATH, "format"), stored.sha256)
         if found is None:
             raise SmhvError("SCOPE_NOT_REGISTERED", "The SnapInfo directory has no catalog (%s is missing). Register the host or cluster "
                             "with netapp_hyperv.smhv.smhv_host first." % FORMAT_PATH, {"path": FORMAT_PATH})
@@ -186,6 +191,20 @@ class Catalog:
         """Versioned(Dataset) or None."""
         self._ready()
         return self._read(self._dataset_path(validate_name("dataset", name)), "dataset")
+
+    def read_for_backup(self, dataset, scope):
+        """(dataset, lease, VM index) of a backup about to start, each Versioned or None, in one batched read (with
+        format.json when this Catalog has not checked it yet). The lease and the index are starting points for
+        acquire_lease(current=) and save_backup(index=): both are compare-and-swap writes, so a version that
+        changed since is only re-read."""
+        paths = [self._dataset_path(validate_name("dataset", dataset)), self._lease_path(scope), self._index_path(dataset)]
+        checked = self._format_checked
+        found = self.repository.read(([] if checked else [FORMAT_PATH]) + paths)
+        if not checked:
+            self._check_format(found[FORMAT_PATH])
+        kinds = ("dataset", "lease", "vm_index")
+        return tuple(None if found[path] is None else Versioned(decode(found[path].text, path, kind), found[path].sha256)
+                     for path, kind in zip(paths, kinds))
 
     def list_datasets(self):
         self._ready()
@@ -287,8 +306,12 @@ class Catalog:
 
     # -- backups ---------------------------------------------------------------------------------
 
-    def save_backup(self, record):
-        """Write a new backup record (never overwrites one) and add its VMs to the dataset's VM index."""
+    def save_backup(self, record, existing=None, index=_UNREAD):
+        """Write a new backup record (never overwrites one) and add its VMs to the dataset's VM index.
+
+        `existing`: the dataset's BackupSummary list just taken (list_backups), which saves the listing that
+        checks the name is free; `index`: the dataset's VM index as read (Versioned or None), saving its read.
+        """
         self._ready()
         expected = backup_name(record.dataset, record.time)
         if record.name != expected:
@@ -300,7 +323,11 @@ class Catalog:
             raise ValueError("backup %r: unknown VM outcomes %s" % (record.name, bad_outcomes))
         path = "%s/backups/%s/%s" % (LAYOUT, record.dataset, backup_file_name(record))
         # create_only catches the same file name; another tag, type or status would make another name.
-        if self._backups_named(record.dataset, record.name):
+        if existing is not None:
+            taken = [summary for summary in existing if summary.name == record.name]
+        else:
+            taken = self._backups_named(record.dataset, record.name)
+        if taken:
             raise SmhvError("BACKUP_EXISTS", "Backup %s already exists; backups of one dataset need distinct seconds." % record.name,
                             {"backup": record.name})
         try:
@@ -308,17 +335,18 @@ class Catalog:
         except WriteConflict:
             raise SmhvError("BACKUP_EXISTS", "Backup %s already exists; backups of one dataset need distinct seconds." % record.name,
                             {"backup": record.name}) from None
-        self._index_backup(record)
+        self._index_backup(record, index)
         return written
 
     def _index_path(self, dataset):
         return "%s/index/%s.json" % (LAYOUT, dataset)
 
-    def _index_backup(self, record):
+    def _index_backup(self, record, current=_UNREAD):
         path = self._index_path(record.dataset)
         stamp = record.time.isoformat()
         for attempt in range(CAS_ATTEMPTS):
-            current = self._read(path, "vm_index")
+            if current is _UNREAD or attempt:
+                current = self._read(path, "vm_index")
             index = current.record if current is not None else VmIndex(record.dataset)
             vms = {vm_id: dict(span) for vm_id, span in index.vms.items()}
             for vm in record.vms:
@@ -484,25 +512,31 @@ class Catalog:
     def _lease_path(scope):
         return "%s/leases/%s.json" % (LAYOUT, scope.lower())
 
-    def acquire_lease(self, scope, holder, ttl, wait=0.0, poll=2.0):
+    def acquire_lease(self, scope, holder, ttl, wait=0.0, poll=2.0, current=_UNREAD):
         """Take the scope's lease for `ttl` (timedelta); Versioned(Lease), to renew and release with.
 
         A lease held by someone else fails at once with SCOPE_BUSY naming the holder, or after
         `wait` seconds of polling every `poll` seconds. A released or expired lease is taken over.
+        `current`: the lease file as read before (Versioned or None, from read_for_backup()), which saves the first
+        read when it shows the lease free; a lease it shows held is read again before anyone is told it is busy.
         """
         self._ready()
         path = self._lease_path(scope)
         started = self.clock()
+        if current is not _UNREAD and current is not None and not current.record.free_at(started):
+            current = _UNREAD
         while True:
-            current = self._read(path, "lease")
+            if current is _UNREAD:
+                current = self._read(path, "lease")
             now = self.clock()
             if current is None or current.record.free_at(now):
                 lease = Lease(scope, holder, uuid.uuid4().hex, now, now + ttl)
                 try:
                     return self._write(path, lease, expected_sha256=current.sha256 if current else None, create_only=current is None)
                 except WriteConflict:
+                    current = _UNREAD
                     continue  # another controller took it first: look again
-            held = current.record
+            current, held = _UNREAD, current.record
             waited = (now - started).total_seconds()
             if waited >= wait:
                 raise SmhvError("SCOPE_BUSY", "Scope %s is busy: %s has held its lease since %s (until %s unless renewed)%s. Run again "

@@ -1,8 +1,9 @@
 """smhv_backup end to end on the lab: a playbook takes an application-consistent and a crash-consistent
 backup of a guest with a write in flight, and the snapshots prove which one captured it complete;
 retention and SnapMirror show on the ONTAP simulators. Then the failure matrix: a fault at each step
-of the engine (ONTAP error, failed ONTAP job, lost agent answer, agent error), after which nothing is
-left behind and the next backup succeeds."""
+of the engine (ONTAP error, failed ONTAP job, lost agent answer, WinRM connection dropped over PSRP and
+over WinRS, agent error, a dataset rule failing after the checkpoints were made), after which nothing
+is left behind and the next backup succeeds."""
 from __future__ import annotations
 
 import json
@@ -124,11 +125,18 @@ def test_application_captures_in_flight_writes_and_crash_does_not(site, lab, tmp
     assert all(not vm["checkpoints"] for host in lab.state()["hosts"].values() for vm in host["vms"])
 
 
-# (step, fault) pairs: every step of the engine, through the lab's control API.
+# (step, fault) pairs: every step of the engine, through the lab's control API. The checkpoint call also
+# inventories, so its faults come after some node has made checkpoints: hv02's agent fails while hv01's
+# succeeds; an answer is lost after its checkpoints were made (hv01's agent output; the WinRM connection
+# carrying hv02's answer, dropped: over PSRP hv02's second Receive, after the pool's open, over WinRS its
+# first); a VM of hv02 saved since the dataset was made fails the rule check with hv01's checkpoints made.
 FAULTS = [
-    ("inventory", {"target": "agent", "kind": "agent_error", "match": {"op": "vm_inventory"}}),
-    ("checkpoint", {"target": "agent", "kind": "agent_error", "match": {"op": "checkpoint_create", "host": "hv02"}}),
-    ("checkpoint", {"target": "agent", "kind": "drop", "match": {"op": "checkpoint_create", "host": "hv01"}}),
+    ("catalog", {"target": "agent", "kind": "agent_error", "match": {"op": "file_read"}}),
+    ("checkpoint", {"target": "agent", "kind": "agent_error", "match": {"op": "backup_checkpoint", "host": "hv02"}}),
+    ("checkpoint", {"target": "agent", "kind": "drop", "match": {"op": "backup_checkpoint", "host": "hv01"}}),
+    ("checkpoint", {"target": "winrm", "kind": "drop", "match": {"action": "Receive", "host": "hv02"}, "nth": 2}),
+    ("checkpoint", {"target": "winrm", "kind": "drop", "match": {"action": "Receive", "host": "hv02"}, "protocol": "winrm"}),
+    ("validate", {"target": "vm", "vm": "vm-db02", "state": "Saved"}),
     ("snapshot", {"target": "ontap", "kind": "http_error", "match": {"method": "POST", "path": ".*consistency-groups/.*/snapshots"}}),
     ("snapshot", {"target": "ontap", "kind": "job_failure", "match": {"method": "POST", "path": ".*consistency-groups"}}),
     ("release_checkpoints", {"target": "agent", "kind": "agent_error", "match": {"op": "checkpoint_remove", "host": "hv02"}}),
@@ -150,13 +158,28 @@ def options_for(step):
     return options
 
 
-@pytest.mark.parametrize("step,fault", FAULTS, ids=["%s-%s-%s" % (s, f["target"], f["kind"]) for s, f in FAULTS])
+def fault_id(step, fault):
+    return "-".join([step, fault["target"], fault.get("kind") or fault["state"]] + ([fault["protocol"]] if "protocol" in fault else []))
+
+
+@pytest.mark.parametrize("step,fault", FAULTS, ids=[fault_id(s, f) for s, f in FAULTS])
 def test_failure_matrix(site, lab, step, fault):
+    options = options_for(step)
+    fault = dict(fault)
+    if "protocol" in fault:
+        options["winrm"] = dict(site.common["winrm"], protocol=fault.pop("protocol"))
     lab.control("DELETE", "/faults")
-    lab.control("POST", "/faults", dict({"nth": 1, "times": 1}, **fault))
-    with pytest.raises(SmhvError) as failed:
-        site.backup("hvclus01", "prod", **options_for(step))
-    lab.control("DELETE", "/faults")
+    if fault["target"] == "vm":
+        lab.control("POST", "/vm", {"vm": fault["vm"], "state": fault["state"]})
+    else:
+        lab.control("POST", "/faults", dict({"nth": 1, "times": 1}, **fault))
+    try:
+        with pytest.raises(SmhvError) as failed:
+            site.backup("hvclus01", "prod", **options)
+    finally:
+        lab.control("DELETE", "/faults")
+        if fault["target"] == "vm":
+            lab.control("POST", "/vm", {"vm": fault["vm"], "state": "Running"})
     error = failed.value
     assert error.details["step"] == step and ("failed at step %s:" % step) in error.message, error.message
     name = error.details["backup"]
@@ -165,8 +188,13 @@ def test_failure_matrix(site, lab, step, fault):
     for volume in DATA_VOLUMES:
         assert not [s for s in snapshots(lab, volume) if s.startswith(name)], "snapshots left behind"
     records = [status for backup, status in site.backups("hvclus01", CLUSTER_SNAPINFO, "prod") if backup == name]
-    assert records == ([] if step == "inventory" else ["failed"])
-    if step != "inventory":
+    before_lease = step == "catalog"
+    assert records == ([] if before_lease else ["failed"])
+    if not before_lease:
         assert error.details["undo"]["left_behind"] == []
+    if step in ("checkpoint", "validate"):  # some node made its checkpoints: removed by name
+        assert "removed checkpoint smhv_%s" % name in error.details["undo"]["undone"], error.details["undo"]
+    if step == "validate":
+        assert error.code == "VM_STATE_NOT_ALLOWED" and "vm-db02 is Saved" in error.message
     # The lease was released: the next backup runs at once and succeeds.
-    assert site.backup("hvclus01", "prod", **options_for(step))["backup"]["status"] == "ok"
+    assert site.backup("hvclus01", "prod", **options)["backup"]["status"] == "ok"

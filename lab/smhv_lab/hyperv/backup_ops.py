@@ -1,5 +1,9 @@
 """The backup ops over the world: production checkpoints, the VSS provider backup and pre/post scripts
-(New-SmhvCheckpoint, Remove-SmhvCheckpoint, Invoke-SmhvVssBackup and Invoke-SmhvScript in the agent).
+(New-SmhvCheckpoint, Remove-SmhvCheckpoint, New-SmhvBackupCheckpoint, Invoke-SmhvVssBackup and
+Invoke-SmhvScript in the agent).
+
+backup_checkpoint is a backup's inventory and its checkpoints in one call: vm_inventory's record of each
+given VM on the host, the policy's outcome for it, and checkpoint_create's checkpoints of the online ones.
 
 checkpoint_create / checkpoint_remove use the world's checkpoint model: a production checkpoint of a
 running VM flushes the guest's writes in flight first, then puts an .avhdx on every disk; removing it
@@ -36,6 +40,7 @@ from ..world.windows import checkpoint_create as world_checkpoint_create
 from ..world.windows import checkpoint_remove as world_checkpoint_remove
 from ..world.windows import flush_guest_writes
 from .context import AgentFailure, OpContext, argument, assert_absolute
+from .vm_ops import _vm_record
 
 _DATA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _VM_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
@@ -57,6 +62,14 @@ def _failure(vm_id: str, vm_name: str | None, code: str, message: str) -> dict[s
     return {"vm_id": vm_id, "vm_name": vm_name, "code": code, "message": message}
 
 
+def _production_checkpoint(ctx: OpContext, vm, name: str) -> dict[str, Any]:
+    """New-SmhvProductionCheckpoint: Set-VM -CheckpointType ProductionOnly, Checkpoint-VM, then the type set
+    back; the VM's own type never changes, so passing the type for this one checkpoint is the same thing."""
+    checkpoint = world_checkpoint_create(ctx.world, vm.id, name, checkpoint_type="ProductionOnly")
+    return {"vm_id": vm.id.lower(), "vm_name": vm.name, "checkpoint_id": checkpoint.id, "name": checkpoint.name,
+            "created": checkpoint.created, "checkpoint_type": vm.checkpoint_type}
+
+
 def checkpoint_create(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     ids = argument(args, "ids", "StringList", required=True)
     name = _data_name(args, "name")
@@ -71,16 +84,61 @@ def checkpoint_create(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, A
         if ctx.check_mode:
             continue
         try:
-            # Set-VM -CheckpointType ProductionOnly, Checkpoint-VM, then the type set back: the VM's own
-            # type never changes, so passing the type for this one checkpoint is the same thing.
-            checkpoint = world_checkpoint_create(ctx.world, vm.id, name, checkpoint_type="ProductionOnly")
+            checkpoints.append(_production_checkpoint(ctx, vm, name))
         except (ValueError, OSError) as error:
             failures.append(_failure(key, vm.name, "CHECKPOINT_FAILED", str(error)))
-            continue
-        checkpoints.append({"vm_id": key, "vm_name": vm.name, "checkpoint_id": checkpoint.id, "name": checkpoint.name,
-                            "created": checkpoint.created, "checkpoint_type": vm.checkpoint_type})
     changed = bool(checkpoints) or (ctx.check_mode and planned > 0)
     return {"checkpoints": checkpoints, "failures": failures}, changed
+
+
+_OFFLINE_OUTCOMES = {"Off": "offline", "Saved": "saved", "Paused": "saved"}
+
+
+def backup_outcome(record: dict[str, Any], allow_saved_state: bool) -> str:
+    """Get-SmhvBackupOutcome: online | offline | saved | skipped | refused for one inventoried VM."""
+    if record["migration"]:
+        return "skipped"
+    if record["state"] == "Running":
+        return "online"
+    outcome = _OFFLINE_OUTCOMES.get(record["state"], "skipped")
+    if outcome != "skipped" and not allow_saved_state:
+        return "refused"
+    return outcome
+
+
+def backup_checkpoint(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """New-SmhvBackupCheckpoint: every given VM on this host inventoried, classified, and the online ones
+    checkpointed when none is refused; ids not on this host are 'missing'."""
+    ids = argument(args, "ids", "StringList", required=True)
+    name = _data_name(args, "name")
+    allow_saved_state = argument(args, "allow_saved_state", "Boolean", False)
+    for vm_id in ids:
+        if not _VM_ID.fullmatch(vm_id):
+            raise AgentFailure("BAD_REQUEST", f"Argument 'ids': '{vm_id}' is not a VM id (GUID).", {"argument": "ids"})
+    vms, missing, outcomes, online, refused = [], [], [], [], 0
+    for vm_id in ids:
+        key = vm_id.lower()
+        vm = ctx.host.vms.get(key)
+        if vm is None:
+            missing.append(key)
+            continue
+        record = _vm_record(ctx, vm)
+        outcome = backup_outcome(record, allow_saved_state)
+        vms.append(record)
+        outcomes.append({"vm_id": key, "outcome": outcome})
+        if outcome == "online":
+            online.append(vm)
+        elif outcome == "refused":
+            refused += 1
+    checkpoints, failures = [], []
+    if not refused and not ctx.check_mode:
+        for vm in online:
+            try:
+                checkpoints.append(_production_checkpoint(ctx, vm, name))
+            except (ValueError, OSError) as error:
+                failures.append(_failure(vm.id.lower(), vm.name, "CHECKPOINT_FAILED", str(error)))
+    changed = bool(checkpoints) or (ctx.check_mode and not refused and bool(online))
+    return {"vms": vms, "missing": missing, "outcomes": outcomes, "checkpoints": checkpoints, "failures": failures}, changed
 
 
 def checkpoint_remove(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -248,6 +306,7 @@ def run_script(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bo
 OPS = {
     "checkpoint_create": checkpoint_create,
     "checkpoint_remove": checkpoint_remove,
+    "backup_checkpoint": backup_checkpoint,
     "vss_backup": vss_backup,
     "run_script": run_script,
 }

@@ -95,3 +95,46 @@ def test_run_script_missing_timeout_and_bad_environment(call, world):
     assert call("run_script", {"path": "C:\\slow.cmd", "timeout_seconds": 2})["error"]["code"] == "SCRIPT_TIMEOUT"
     assert call("run_script", {"path": "C:\\slow.cmd", "environment": {"A B": "x"}})["error"]["code"] == "BAD_REQUEST"
     assert call("run_script", {"path": "C:\\slow.cmd"}, check_mode=True)["result"]["exit_code"] == 0
+
+
+def test_backup_checkpoint_inventories_then_checkpoints_the_running_vms(call, world, add_vm):
+    add_vm("vm2", VM2_ID, "J:\\vm2", state="Off")
+    write_guest_data(world, VM1_ID, DB, "0123456789", in_flight=True)
+    stranger = "00000000-0000-4000-8000-00000000dead"
+    answer = call("backup_checkpoint", {"ids": [VM1_ID.upper(), VM2_ID, stranger], "name": "ds_x", "allow_saved_state": True})
+    assert answer["ok"] and answer["changed"] is True
+    result = answer["result"]
+    assert [vm["id"] for vm in result["vms"]] == [VM1_ID, VM2_ID] and result["missing"] == [stranger]
+    assert result["outcomes"] == [{"vm_id": VM1_ID, "outcome": "online"}, {"vm_id": VM2_ID, "outcome": "offline"}]
+    (checkpoint,) = result["checkpoints"]
+    assert checkpoint["vm_id"] == VM1_ID and checkpoint["name"] == "ds_x" and result["failures"] == []
+    # The inventory describes the VM before its checkpoint: the base disk, no checkpoint yet.
+    vm1 = result["vms"][0]
+    assert vm1["checkpoints"] == [] and vm1["hard_disks"][0]["path"].endswith(".vhdx")
+    vm = world.hosts["hv1"].vms[VM1_ID]
+    assert [c.name for c in vm.checkpoints] == ["ds_x"] and world.hosts["hv1"].vms[VM2_ID].checkpoints == []
+    parent = read_vhdx(world.hosts["hv1"].read_file(world, vm.vhd_paths[0]))
+    assert parent["guest_files"]["data\\x.db"] == {"data": "0123456789", "complete": True}
+
+
+def test_backup_checkpoint_refused_vm_means_no_checkpoint_on_the_host(call, world, add_vm):
+    add_vm("vm2", VM2_ID, "J:\\vm2", state="Saved")
+    answer = call("backup_checkpoint", {"ids": [VM1_ID, VM2_ID], "name": "ds_x"})
+    assert answer["ok"] and answer["changed"] is False
+    assert [o["outcome"] for o in answer["result"]["outcomes"]] == ["online", "refused"]
+    assert answer["result"]["checkpoints"] == [] and world.hosts["hv1"].vms[VM1_ID].checkpoints == []
+
+
+def test_backup_checkpoint_skips_migrating_vms_and_takes_data_only(call, world):
+    world.hosts["hv1"].vms[VM1_ID].migration = "live"
+    answer = call("backup_checkpoint", {"ids": [VM1_ID], "name": "ds_x"})
+    assert answer["result"]["outcomes"] == [{"vm_id": VM1_ID, "outcome": "skipped"}] and answer["result"]["checkpoints"] == []
+    bad = call("backup_checkpoint", {"ids": ["'; Remove-VM *; '"], "name": "ds_x"})
+    assert bad["error"]["code"] == "BAD_REQUEST"
+    assert call("backup_checkpoint", {"ids": [VM1_ID], "name": "a b"})["error"]["code"] == "BAD_REQUEST"
+
+
+def test_backup_checkpoint_check_mode_changes_nothing(call, world):
+    answer = call("backup_checkpoint", {"ids": [VM1_ID], "name": "ds_x"}, check_mode=True)
+    assert answer["changed"] is True and answer["result"]["checkpoints"] == [] and len(answer["result"]["vms"]) == 1
+    assert world.hosts["hv1"].vms[VM1_ID].checkpoints == []

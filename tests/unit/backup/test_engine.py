@@ -2,6 +2,7 @@
 VM states, clusters, retention, replication, scripts, the lease, and every step's failure undone."""
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 import pytest
@@ -42,8 +43,10 @@ def test_application_backup_of_a_cluster_one_snapshot_per_csv(bench):
     assert [s["snapshots"] for s in result["snapshots"]] == [[name], [name]]
     assert bench.checkpoints() == {}  # removed again (merged)
     assert {vm["outcome"] for vm in result["vms"]} == {"online"}
-    # Checkpoints ran on each VM's owner node, once per node, in one call each.
-    assert bench.hosts["hv01"].calls["checkpoint_create"] == 1 and bench.hosts["hv02"].calls["checkpoint_create"] == 1
+    # Checkpoints ran on each VM's owner node, once per node, in one call each that also took the inventory.
+    for node in ("hv01", "hv02"):
+        calls = bench.hosts[node].calls
+        assert calls["backup_checkpoint"] == 1 and calls["checkpoint_remove"] == 1 and calls["vm_inventory"] == 0, calls
     assert {vm["host"] for vm in result["vms"]} == {"hv01", "hv02"}
     assert result["timings"]["checkpoint_seconds_max"] >= 0 and set(result["timings"]["checkpoint_seconds_per_host"]) == {"hv01", "hv02"}
     # In-flight guest write: complete in the snapshot (the production checkpoint flushed it).
@@ -73,10 +76,74 @@ def test_saved_and_off_vms_fail_unless_allowed(bench):
         bench.run("hvclus01", "mixed", app())
     assert refused.value.code == "VM_STATE_NOT_ALLOWED" and refused.value.details["step"] == "validate"
     assert "vm-dc01 is Saved" in refused.value.message and "vm-test01 is Off" in refused.value.message
-    assert bench.snapshots("vol_csv1") == [] and bench.catalog("hvclus01").list_backups() == []  # nothing attempted
+    # The states came with the checkpoint call; both nodes had a refused VM, so neither checkpointed anything.
+    assert bench.snapshots("vol_csv1") == [] and bench.checkpoints() == {}
+    (attempt,) = bench.catalog("hvclus01").get_backups(bench.catalog("hvclus01").list_backups())
+    assert attempt.status == "failed" and attempt.failed_step == "validate"
+    assert {vm.name: vm.outcome for vm in attempt.vms} == {"vm-web01": "online", "vm-dc01": "skipped", "vm-test01": "skipped"}
+    assert refused.value.details["undo"]["left_behind"] == []
+    bench.clock.tick()
     result = bench.run("hvclus01", "mixed", app(allow_saved_state=True))
     outcomes = {vm["name"]: (vm["outcome"], vm["checkpoint_seconds"] is not None) for vm in result["vms"]}
     assert outcomes == {"vm-web01": ("online", True), "vm-dc01": ("saved", False), "vm-test01": ("offline", False)}
+
+
+def test_a_vm_refused_on_one_node_undoes_the_checkpoints_of_the_other(bench):
+    # hv01 checkpoints its running VMs in the same call that inventories them; hv02 has vm-test01 Off and
+    # checkpoints nothing. The controller's rule check then refuses the backup and removes hv01's checkpoints.
+    bench.dataset("hvclus01", "prod", CLUSTER_VMS + ["vm-test01"])
+    with pytest.raises(SmhvError) as refused:
+        bench.run("hvclus01", "prod", app())
+    error = refused.value
+    assert error.code == "VM_STATE_NOT_ALLOWED" and error.details["step"] == "validate" and "vm-test01 is Off" in error.message
+    assert "removed checkpoint smhv_%s" % error.details["backup"] in error.details["undo"]["undone"]
+    assert error.details["undo"]["left_behind"] == [] and bench.checkpoints() == {} and bench.snapshots("vol_csv1") == []
+    assert bench.hosts["hv01"].calls["checkpoint_remove"] == 1 and bench.hosts["hv02"].calls["checkpoint_remove"] == 0
+    assert bench.run("hvclus01", "prod", app(allow_saved_state=True))["backup"]["status"] == "ok"
+
+
+def test_a_vm_gone_from_every_node_fails_the_checkpoint_step_and_is_undone(bench):
+    bench.dataset("hvclus01", "prod", CLUSTER_VMS)
+    gone = bench.vm("vm-web02")
+    del bench.world.hosts["hv02"].vms[gone.id]
+    with pytest.raises(SmhvError) as missing:
+        bench.run("hvclus01", "prod", app())
+    error = missing.value
+    assert error.code == "VM_NOT_FOUND" and error.details["step"] == "checkpoint" and error.details["missing"] == [gone.id]
+    assert error.details["undo"]["left_behind"] == [] and bench.checkpoints() == {}
+    (attempt,) = bench.catalog("hvclus01").list_backups(dataset="prod")
+    assert attempt.status == "failed"
+
+
+def test_a_pre_script_on_the_member_hosts_needs_the_inventory_first(bench):
+    # Which hosts are members is only known from an inventory, so with a pre-script (and no host named) the
+    # inventory runs before the lease, the script next, and the checkpoint call inventories again.
+    bench.dataset("hvclus01", "prod", ["vm-web01"])
+    bench.world.hosts["hv01"].write_file(bench.world, "C:\\scripts\\pre.cmd", b"echo pre\r\n")
+    options = app(pre_script={"path": "C:\\scripts\\pre.cmd"})
+    result = bench.run("hvclus01", "prod", options)
+    steps = [t["step"] for t in result["timings"]["steps"]]
+    assert steps[:7] == ["catalog", "method", "inventory", "map", "validate", "lease", "pre_script"]
+    assert steps[7:10] == ["checkpoint", "map", "validate"]
+    assert [r["host"] for r in result["scripts"]["pre_script"]] == ["hv01"]
+    assert bench.hosts["hv01"].calls["vm_inventory"] == 1 and bench.hosts["hv01"].calls["backup_checkpoint"] == 1
+    assert bench.hosts["hv02"].calls["run_script"] == 0
+    # A fault of that first inventory changes and records nothing.
+    bench.faults.fail("vm_inventory", nth=bench.faults.counts["vm_inventory"] + 1)
+    with pytest.raises(SmhvError) as failed:
+        bench.run("hvclus01", "prod", options)
+    assert failed.value.details["step"] == "inventory" and failed.value.details["undo"] is None
+    assert [s.status for s in bench.catalog("hvclus01").list_backups(dataset="prod")] == ["ok"]
+
+
+def test_the_agents_policy_must_be_the_controllers(bench, monkeypatch):
+    from smhv_lab.hyperv import backup_ops
+    bench.dataset("hvclus01", "prod", ["vm-web01"])
+    monkeypatch.setattr(backup_ops, "backup_outcome", lambda record, allow: "offline")
+    with pytest.raises(SmhvError) as differ:
+        bench.run("hvclus01", "prod", app())
+    assert differ.value.code == "HOST_PROTOCOL_ERROR" and differ.value.details["step"] == "validate"
+    assert bench.checkpoints() == {}
 
 
 def test_a_migrating_vm_fails_alone(bench):
@@ -209,10 +276,13 @@ def test_lease_wait_and_expiry(bench):
 
 # (step, fault target, name, kind) for the checkpoint method on the cluster, then vss on hv03.
 CHECKPOINT_FAULTS = [
-    ("inventory", "vm_inventory", "error"),
-    ("map", "find_luns_by_serials", "error"),
-    ("checkpoint", "checkpoint_create", "error"),
-    ("checkpoint", "checkpoint_create", "drop"),
+    ("catalog", "file_read", "error"),
+    ("lease", "lease_write", "error"),
+    ("checkpoint", "backup_checkpoint", "error"),
+    ("checkpoint", "backup_checkpoint", "drop"),  # checkpoints made, the answer lost
+    ("map", "find_luns_by_serials", "error"),  # checkpoints made
+    ("validate", "get_volumes", "read_only"),  # a rule fails with the checkpoints made
+    ("validate", "get_volumes", "budget"),
     ("snapshot", "create_snapshots", "error"),
     ("snapshot", "create_snapshots:volume", "error"),
     ("release_checkpoints", "checkpoint_remove", "error"),
@@ -225,17 +295,38 @@ CHECKPOINT_FAULTS = [
 
 
 class RepositoryFaults:
-    """Make the catalog's repository fail on the Nth write (the record step)."""
+    """Make the catalog's repository fail on the Nth write of a backup record (the record step) or of the lease,
+    or on the Nth read."""
 
     def __init__(self, catalog, faults):
         repository = catalog.repository
-        original = repository.write
+        write, read = repository.write, repository.read
 
-        def write(path, text, expected_sha256=None, create_only=False):
+        def faulty_write(path, text, expected_sha256=None, create_only=False):
             if "/backups/" in path:
                 faults.check("file_write")
-            return original(path, text, expected_sha256, create_only)
-        repository.write = write
+            if "/leases/" in path:
+                faults.check("lease_write")
+            return write(path, text, expected_sha256, create_only)
+
+        def faulty_read(paths):
+            faults.check("file_read")
+            return read(paths)
+        repository.write, repository.read = faulty_write, faulty_read
+
+
+class VolumeFaults:
+    """get_volumes answers a volume as a SnapMirror destination, or with no room for one more snapshot."""
+
+    def __init__(self, bench, kind):
+        original = bench.storage.get_volumes
+
+        def get_volumes(cluster, uuids):
+            volumes = original(cluster, uuids)
+            if kind == "read_only":
+                return [dataclasses.replace(v, type="dp") for v in volumes]
+            return [dataclasses.replace(v, snapshot_count=bench.storage.snapshot_limit(v)) for v in volumes]
+        bench.storage.get_volumes = get_volumes
 
 
 def _assert_nothing_left(bench, scope, dataset, volumes, name):
@@ -258,7 +349,9 @@ def test_fault_at_each_step_is_undone_and_the_next_backup_succeeds(bench, step, 
         first = bench.run("hvclus01", "prod", options)["backup"]["name"]
         bench.faults.fail("delete_snapshot", nth=bench.faults.counts["delete_snapshot"] + 1, times=2)  # both volumes
     RepositoryFaults(bench.catalog("hvclus01"), bench.faults)
-    if target not in ("delete_snapshot",):
+    if kind in ("read_only", "budget"):
+        VolumeFaults(bench, kind)
+    elif target not in ("delete_snapshot",):
         bench.faults.fail(target, nth=bench.faults.counts[target] + 1, kind=kind)
     if step == "retention":
         # A snapshot that cannot be deleted keeps its backup for the next run: a warning, not a failure.
@@ -271,8 +364,15 @@ def test_fault_at_each_step_is_undone_and_the_next_backup_succeeds(bench, step, 
     error = failed.value
     assert error.details["step"] == step and ("at step %s:" % step) in error.message
     name = error.details["backup"]
+    if kind == "read_only":
+        assert error.code == "VOLUME_READ_ONLY"
+    if kind == "budget":
+        assert error.code == "SNAPSHOT_BUDGET_EXCEEDED"
+    if step in ("checkpoint", "map", "validate"):  # the checkpoint call ran: its checkpoints were removed
+        assert "removed checkpoint %s" % ("smhv_" + name) in error.details["undo"]["undone"], error.details["undo"]
+    bench.storage.__dict__.pop("get_volumes", None)
     _assert_nothing_left(bench, "hvclus01", "prod", ["vol_csv1", "vol_csv2"], name)
-    after_lease = step not in ("inventory", "map")
+    after_lease = step not in ("catalog", "lease")
     attempts = [s.status for s in bench.catalog("hvclus01").list_backups(dataset="prod") if s.name == name]
     assert attempts == (["failed"] if after_lease else [])
     if after_lease:
