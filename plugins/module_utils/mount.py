@@ -13,6 +13,7 @@ unmounted   each such clone disconnected (access path removed, disk offline), de
 from __future__ import annotations
 
 import re
+import time
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import parse_backup_name
@@ -38,8 +39,9 @@ def find_backup(catalog, scope_name, backup):
 class MountEngine:
     """Mount or unmount the LUNs of one backup on the scope's owner host."""
 
-    def __init__(self, session, storage, catalog, mount_root=MOUNT_ROOT):
+    def __init__(self, session, storage, catalog, mount_root=MOUNT_ROOT, monotonic=time.monotonic):
         self.session = session
+        self.monotonic = monotonic
         self.host = session.owner
         self.storage = storage
         self.catalog = catalog
@@ -50,8 +52,10 @@ class MountEngine:
     def run(self, backup, vm=None, state="mounted", check_mode=False):
         if state not in STATES:
             raise SmhvError("INVALID_ARGUMENT", "state must be one of %s." % ", ".join(STATES))
+        started = self.monotonic()
         self.record = find_backup(self.catalog, self.session.name, backup)
         plans = self._plans(vm)
+        planned = self.monotonic()
         for plan in plans:
             if state == "mounted":
                 self._mount(plan, check_mode)
@@ -59,10 +63,13 @@ class MountEngine:
                 self._unmount(plan, check_mode)
         if state == "unmounted" and self.changed and not check_mode:
             self.host.call("disk_rescan")
-            self._remove_backup_folder()
+            self._remove_folders([plan["access_path"] for plan in plans if plan["clone_serial"]])
+        done = self.monotonic()
         mounts = [{key: value for key, value in plan.items() if key not in ("lun_ref", "existing")} for plan in plans]
+        timings = {"total": round(done - started, 3), "steps": [{"step": "plan", "seconds": round(planned - started, 3)},
+                                                                  {"step": state[:-2], "seconds": round(done - planned, 3)}]}
         return {"changed": self.changed, "backup": self.record.name, "state": state, "host": self.host.name, "mounts": mounts,
-                "actions": self.actions}
+                "actions": self.actions, "timings": timings}
 
     def _plans(self, vm):
         vms = [v for v in self.record.vms if v.outcome != "skipped"]
@@ -143,13 +150,14 @@ class MountEngine:
             return
         self.host.call("disk_disconnect", {"serial": clone.serial})
         self.storage.san.delete_lun(clone, allow_mapped=True)
-        # Not recursive: once the clone is disconnected the folder is empty, and a folder that is not must keep its content.
-        self.host.call("file_delete", {"paths": [plan["access_path"].rstrip("\\")]})
 
-    def _remove_backup_folder(self):
-        """<mount_root>\\<backup>, when no LUN of the backup is mounted in it any more."""
+    def _remove_folders(self, access_paths):
+        """The unmounted LUNs' folders, then <mount_root>\\<backup> unless another LUN of the backup is still mounted
+        in it, in one call. Not recursive: a folder is empty once its clone is disconnected, and one that is not must
+        keep its content (the agent deletes the paths in order and stops at the first that is not empty)."""
+        backup_folder = "%s\\%s" % (self.mount_root, self.record.name)
         try:
-            self.host.call("file_delete", {"paths": ["%s\\%s" % (self.mount_root, self.record.name)]})
+            self.host.call("file_delete", {"paths": [path.rstrip("\\") for path in access_paths] + [backup_folder]})
         except SmhvError as error:
-            if error.code != "DIRECTORY_NOT_EMPTY":  # another LUN of this backup is still mounted there
+            if error.code != "DIRECTORY_NOT_EMPTY" or error.details.get("path") != backup_folder:
                 raise

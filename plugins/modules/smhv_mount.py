@@ -106,6 +106,12 @@ actions:
   returned: always
   type: list
   elements: str
+timings:
+  description: Seconds in total and per step (C(plan) - the backup record and the clones looked up - then C(mount) or
+    C(unmount)).
+  returned: always
+  type: dict
+  sample: {"total": 0.41, "steps": [{"step": "plan", "seconds": 0.12}, {"step": "mount", "seconds": 0.29}]}
 error_code:
   description: On failure, a stable code (C(BACKUP_NOT_FOUND), C(VM_NOT_FOUND), C(LUN_NOT_FOUND), C(SNAPSHOT_NOT_FOUND),
     C(DISK_NOT_FOUND), C(STORAGE_ERROR), ...).
