@@ -22,7 +22,9 @@ description:
     applied and removed. The VM is then started unless O(start=false).
   - A deleted VM is restored and registered again.
   - SMHV's restore warnings stop the restore unless O(force=true) - the VM is not running, it has more or fewer virtual
-    disks than at backup, or its configuration location, disk paths or LUNs changed.
+    disks than at backup, or its checkpoint (snapshot) file location, configuration location, disk names or paths, or
+    the LUNs holding its files changed. Files now on another LUN are copied back from a clone of the backed-up LUN; a
+    disk attached since the backup is not attached to the restored VM, and its file stays.
   - To an alternate host or paths, every file is copied from a LUN clone connected to the target host, to its path
     after O(path_map); the VM is registered there with the same id, its virtual disks and checkpoint folder set to the
     mapped paths (Compare-VM, then Import-VM of the fixed report). The VM must not be registered on the target host.
@@ -156,7 +158,8 @@ vm:
   type: dict
   sample: {"id": "6f1c5e7a-2b1d-4c3e-9f7a-0d1e2f3a4b5c", "name": "vm-print01", "state": "Running"}
 luns:
-  description: Per LUN, how it was (or would be) restored, C(lun) or C(file_copy), with the snapshot and files.
+  description: Per LUN, how it was (or would be) restored, C(lun) or C(file_copy), with the snapshot and files, and
+    C(now_on), the disk serials holding those paths now, when they are on another LUN than at backup.
   returned: always
   type: list
   elements: dict
