@@ -236,7 +236,7 @@ class RestoreEngine:
                                 % (entries[0].path, lun.cluster, lun.path, serial, self.record.name, self.session.name),
                                 {"serial": serial, "path": entries[0].path})
             moved = sorted(set(self.storage_of.get(_key(e.path), {}).get("disk_serial") or "none" for e in entries) - {serial})
-            if moved:
+            if moved and not self.alternate:  # to another host or paths, every file is copied from a clone anyway
                 self.warnings.append("The files of VM %s that were on LUN %s:%s (serial %s) at backup %s are on another LUN now "
                                      "(disk serial %s at %s): %s. They are copied back from a clone of the old LUN."
                                      % (self.vm_name, lun.cluster, lun.path, serial, self.record.name, ", ".join(moved), root,
