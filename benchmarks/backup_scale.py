@@ -1,17 +1,24 @@
 """smhv_backup at scale: 200 VMs on an 8-node failover cluster and 20 CSV volumes, with the lab's latency at
 20 ms per ONTAP request and 50 ms per WinRM message, against a user's way of doing the same today.
 
-    PYTHONPATH=.cache/collections:tests .venv/bin/python benchmarks/backup_scale.py
+    PYTHONPATH=.cache/collections:tests .venv/bin/python benchmarks/backup_scale.py [--runs N] [--no-baseline]
 
 Starts a lab on lab/smhv_lab/topologies/bench.yml, registers the cluster, creates a dataset of the 200
-VMs, and takes three application-consistent (checkpoint method) backups with retention 2, so the third
-also deletes the oldest backup, as every backup does at steady state. The module runs in-process
-(smhv_backup.run, everything but AnsibleModule) with latency on. Reported for the first and the third
-run: wall time, ONTAP requests (StorageClient.call_counts), WinRM messages per host (HostClient
-stats.round_trips), snapshots per volume, and the longest time a VM stayed checkpointed.
+VMs, and takes application-consistent (checkpoint method) backups with retention 2: two to fill the
+retention, then N (--runs, default 3) at steady state, each of which also deletes the oldest backup, as
+every backup does once retention is full. The module runs in-process (smhv_backup.run, everything but
+AnsibleModule) with latency on. Reported for the first backup and as the median of the steady-state
+ones (the machine may be shared; one run's medians, not a best of several runs): wall time, ONTAP
+requests (StorageClient.call_counts), WinRM messages (HostClient stats.round_trips: every WS-Management
+request/response exchange, the RunspacePool's open and close included) and agent calls per host, the
+coordinator apart from the other nodes, snapshots per volume, the longest time a VM stayed checkpointed
+(from the start of the call that creates the checkpoints to the answer of the one that removes them),
+and each step's seconds.
 
 Targets (issue 7): WinRM round trips per host <= 6, ONTAP calls <= 2 x volumes + 20, one snapshot per
-volume, under 5 s.
+volume, under 5 s. Over PSRP with an unmodified pypsrp a node cannot go below 7 for a checkpoint backup
+(docs/architecture.md, "Cost"): the pool's open (Create + Receive) and close (Delete) are 3, and the
+checkpoints must be made before and removed after the ONTAP snapshot, two calls of Command + Receive.
 
 The comparison does the same work the way a playbook would today: netapp.ontap's na_ontap_snapshot once
 per volume (a real ansible-playbook run against the lab's ONTAP REST, the same latency), plus a
@@ -23,7 +30,9 @@ Ansible task loop reconnects or at least re-sends its wrapper per item).
 """
 from __future__ import annotations
 
+import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +48,7 @@ from lab_fixture import ansible_env, running_lab  # noqa: E402
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import ontap, winhost  # noqa: E402
 
 TOPOLOGY = REPO / "lab" / "smhv_lab" / "topologies" / "bench.yml"
+COORDINATOR = "hvbench"  # the cluster name: the module's client for the owner node is named as hyperv_host was
 VMS = ["vm%03d" % i for i in range(200)]
 VOLUMES = ["vol_b%02d" % i for i in range(1, 21)]
 ONTAP_LATENCY, WINRM_LATENCY = 0.020, 0.050
@@ -86,9 +96,15 @@ class Recorder:
         winhost.HostClient.__init__, ontap.StorageClient.__init__ = self._host_init, self._storage_init
 
     def round_trips(self):
+        return self._per_host("round_trips")
+
+    def agent_calls(self):
+        return self._per_host("calls")
+
+    def _per_host(self, counter):
         per_host = {}
         for client in self.hosts:
-            per_host[client.name] = per_host.get(client.name, 0) + client.stats.round_trips
+            per_host[client.name] = per_host.get(client.name, 0) + getattr(client.stats, counter)
         return per_host
 
     def ontap_calls(self):
@@ -108,10 +124,13 @@ def measured_backup(site, lab, recorder):
     state = lab.state()["ontap"]["cluster-a"]["volumes"]
     name = result["backup"]["name"]
     per_volume = [sum(1 for s in state[v]["snapshots"] if s.startswith(name)) for v in VOLUMES]
-    trips = recorder.round_trips()
+    trips, calls = recorder.round_trips(), recorder.agent_calls()
+    nodes = [host for host in trips if host != COORDINATOR]
     return {"backup": name, "wall_seconds": round(wall, 2), "ontap_calls": recorder.ontap_calls(),
             "winrm_round_trips_per_host": trips, "winrm_round_trips_max": max(trips.values()),
             "winrm_round_trips_mean": round(sum(trips.values()) / len(trips), 1),
+            "winrm_round_trips_coordinator": trips[COORDINATOR], "winrm_round_trips_other_nodes_max": max(trips[h] for h in nodes),
+            "agent_calls_coordinator": calls[COORDINATOR], "agent_calls_other_nodes_max": max(calls[h] for h in nodes),
             "snapshots_per_volume": sorted(set(per_volume)), "checkpoint_seconds_max": result["timings"]["checkpoint_seconds_max"],
             "retention_deleted": result["retention"]["deleted"],
             "steps": {step["step"]: step["seconds"] for step in result["timings"]["steps"]}}
@@ -147,9 +166,25 @@ def baseline(site, lab, tmp):
             "checkpoint_seconds_max": round(ended - started, 2)}
 
 
-def main():
+def median_of(runs):
+    """The median of every number over `runs` (steps too); lists and names from the last run."""
+    out = dict(runs[-1])
+    for key, value in runs[-1].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = statistics.median(run[key] for run in runs)
+    out["steps"] = {step: round(statistics.median(run["steps"].get(step, 0.0) for run in runs), 3) for step in runs[-1]["steps"]}
+    out["wall_seconds_all"] = [run["wall_seconds"] for run in runs]
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="steady-state backups to take the medians of (default 3)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the playbook-style comparison (about 80 s)")
+    options = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="smhv-bench-"))
     recorder = Recorder()
+    compared = None
     try:
         with running_lab(tmp / "state", TOPOLOGY) as lab:
             site = LabSite(lab)
@@ -157,24 +192,28 @@ def main():
             site.dataset("hvbench", "S:\\SnapInfo", "all", VMS)
             latency(lab, ONTAP_LATENCY, WINRM_LATENCY)
             runs = []
-            for _number in range(3):
+            for _number in range(2 + max(1, options.runs)):
                 runs.append(measured_backup(site, lab, recorder))
                 print("backup %d: %s" % (len(runs), json.dumps({k: v for k, v in runs[-1].items() if k != "steps"})), flush=True)
                 time.sleep(1.1)  # backup names are unique to the second
-            compared = baseline(site, lab, tmp)
+            if not options.no_baseline:
+                compared = baseline(site, lab, tmp)
             latency(lab, 0, 0)
     finally:
         recorder.close()
-    first, steady = runs[0], runs[-1]
+    first, steady = runs[0], median_of(runs[2:])
     targets = {"winrm_round_trips_per_host<=6": steady["winrm_round_trips_max"] <= 6,
+               "winrm_round_trips_per_node_but_coordinator<=6": steady["winrm_round_trips_other_nodes_max"] <= 6,
                "ontap_calls<=2*volumes+20": steady["ontap_calls"] <= 2 * len(VOLUMES) + 20,
                "one_snapshot_per_volume": steady["snapshots_per_volume"] == [1],
                "wall<5s": steady["wall_seconds"] < 5.0}
-    print(json.dumps({"latency": {"ontap_s": ONTAP_LATENCY, "winrm_s": WINRM_LATENCY}, "vms": len(VMS), "hosts": 8, "volumes": len(VOLUMES),
-                      "first_backup": first, "steady_state_backup": steady, "baseline": compared, "targets_met": targets,
-                      "speedup_vs_baseline": round(compared["wall_seconds"] / steady["wall_seconds"], 1),
-                      "checkpoint_lifetime_ratio": round(compared["checkpoint_seconds_max"] / max(steady["checkpoint_seconds_max"], 0.001), 1)},
-                     indent=1))
+    report = {"latency": {"ontap_s": ONTAP_LATENCY, "winrm_s": WINRM_LATENCY}, "vms": len(VMS), "hosts": 8, "volumes": len(VOLUMES),
+              "first_backup": first, "steady_state_backup_median": steady, "steady_state_runs": len(runs) - 2,
+              "baseline": compared, "targets_met": targets}
+    if compared is not None:
+        report.update(speedup_vs_baseline=round(compared["wall_seconds"] / steady["wall_seconds"], 1),
+                      checkpoint_lifetime_ratio=round(compared["checkpoint_seconds_max"] / max(steady["checkpoint_seconds_max"], 0.001), 1))
+    print(json.dumps(report, indent=1))
     return 0
 
 

@@ -54,6 +54,7 @@ import datetime
 import os
 import socket
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import (
@@ -79,6 +80,12 @@ ONTAP_OWN_PREFIXES = ("snapmirror.", "hourly.", "daily.", "weekly.", "nightly.",
 
 def _utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _all_at_once(functions):
+    with ThreadPoolExecutor(max_workers=min(8, len(functions))) as pool:
+        for future in [pool.submit(function) for function in functions]:
+            future.result()
 
 
 def default_holder(dataset):
@@ -117,6 +124,10 @@ class BackupEngine:
         self.lease = None
         self.lease_read = self.index_read = None  # read with the dataset (Catalog.read_for_backup)
         self.listed = None  # the dataset's backups, listed once under the lease (record, then retention)
+        # Catalog reads done while ONTAP takes the snapshot (the coordinator is idle then), and node connections
+        # opened while the coordinator takes the lease: one background thread each, waited for before run() ends.
+        self.background = None
+        self.prefetched = self.catalog_reads = None
         self.record_saved = False
         self.checkpoint_hosts = {}  # node -> [vm ids] given to checkpoint_create
         self.checkpoint_window = {}  # node -> [created at, removed at] (monotonic)
@@ -162,6 +173,13 @@ class BackupEngine:
             raise self._error(failed, undo=None) from None
         if check_mode:
             return self._planned()
+        self.background = ThreadPoolExecutor(max_workers=2)
+        try:
+            return self._run_leased()
+        finally:
+            self.background.shutdown(wait=True)
+
+    def _run_leased(self):
         try:
             self._step("lease", self._take_lease)
         except StepFailed as failed:
@@ -324,9 +342,21 @@ class BackupEngine:
     # -- lease ----------------------------------------------------------------------------------------
 
     def _take_lease(self):
+        if self.method == "checkpoint" and (self.lease_read is None or self.lease_read.record.free_at(self.clock())):
+            self._connect_nodes()
         holder = self.holder or default_holder(self.dataset)
         self.lease = self.catalog.acquire_lease(self.scope.name, holder, self.lease_ttl, wait=self.lease_wait, poll=self.lease_poll,
                                                 current=self.lease_read)
+
+    def _connect_nodes(self):
+        """Open the other nodes' connections while the coordinator writes the lease: the checkpoint call then
+        starts without their open (2 WinRM messages each, paid whenever it happens). Only when the lease looks
+        free, so a busy scope costs the nodes nothing; a node that cannot be reached now is retried, and
+        reported, by the checkpoint call."""
+        others = [client for node, client in self.scope.node_clients().items() if client is not self.scope.coordinator]
+        openers = [client.connect for client in others if hasattr(client, "connect")]
+        if openers:
+            self.background.submit(_all_at_once, openers)
 
     def _renew_lease(self):
         if self.lease is None:
@@ -414,6 +444,7 @@ class BackupEngine:
             raise SmhvError("CHECKPOINT_FAILED", "Production checkpoints failed for %s." % "; ".join(
                 "VM %s on %s: %s" % (f["vm_name"] or f["vm_id"], f["host"], f["message"]) for f in failures), {"failures": failures})
         self._take_inventory(seen)
+        self._start_prefetch()
 
     def _release_checkpoints(self):
         if not self.checkpoint_hosts:
@@ -444,6 +475,7 @@ class BackupEngine:
         return problems
 
     def _snapshot(self):
+        self._start_prefetch()
         self.snapshots_started = True
         label = self.options.snapvault_label or ""
         taken = self.storage.create_snapshots(self.backup_volumes, self.name, comment=SNAPSHOT_COMMENT % (self.name, self.dataset),
@@ -502,11 +534,9 @@ class BackupEngine:
         record = backup_record(self.name, self.dataset, self.options, self.method, self.when, self.scope.name, self.included,
                                self.volume_snapshots, snapinfo_snapshot=self.snapinfo_name)
         # One listing under the lease serves the name check here and retention's plan after.
-        self.listed = self.catalog.list_backups(dataset=self.dataset)
-        self.catalog.save_backup(record, existing=self.listed, index=self.index_read)
+        self.listed = self._catalog_reads()["listed"]
+        self.catalog.save_backup(record, existing=self.listed[:-1], index=self.index_read)
         self.record_saved = True
-        file_name = backup_file_name(record)
-        self.listed.append(parse_backup_file_name(self.dataset, file_name, "%s/backups/%s/%s" % (LAYOUT, self.dataset, file_name)))
 
     def _replicate(self):
         label = self.options.snapvault_label
@@ -536,18 +566,47 @@ class BackupEngine:
                                      "destination_cluster": relationship.cluster, "state": transfer.state,
                                      "bytes_transferred": transfer.bytes_transferred})
 
-    def _retain(self):
+    def _start_prefetch(self):
+        if self.prefetched is None and self.background is not None:
+            self.prefetched = self.background.submit(self._read_catalog)
+
+    def _read_catalog(self):
+        """Under the lease, while ONTAP works: the dataset's backups (with this one as it will be recorded), the
+        retention plan, and the records retention will delete (their snapshot names are in them)."""
+        listed = self.catalog.list_backups(dataset=self.dataset)
+        own = types.SimpleNamespace(name=self.name, retention_tag=self.options.retention.tag, backup_type=self.options.backup_type,
+                                    status="ok")
+        file_name = backup_file_name(own)
+        listed.append(parse_backup_file_name(self.dataset, file_name, "%s/backups/%s/%s" % (LAYOUT, self.dataset, file_name)))
         retention = self.options.retention
-        summaries = [summary for summary in self.listed if summary.retention_tag == retention.tag]
+        summaries = [summary for summary in listed if summary.retention_tag == retention.tag]
         candidates = [RetentionCandidate(s.name, s.dataset, s.time, s.retention_tag, s.status) for s in summaries]
         plan = plan_retention(self.dataset, retention, candidates, self.when)
-        self.retention["kept"] = [d.backup.name for d in plan.keep]
         doomed = [s for s in summaries if s.name in set(plan.delete_names)]
+        records = {record.name: record for record in self.catalog.get_backups(doomed)} if doomed else {}
+        return {"listed": listed, "plan": plan, "doomed": doomed, "records": records}
+
+    def _catalog_reads(self):
+        """What _read_catalog() read in the background; read now if it failed there (the error then belongs to this step)."""
+        if self.catalog_reads is None and self.prefetched is not None:
+            try:
+                self.catalog_reads = self.prefetched.result()
+            except Exception:  # pylint: disable=broad-except
+                pass
+        if self.catalog_reads is None:
+            self.catalog_reads = self._read_catalog()
+        return self.catalog_reads
+
+    def _retain(self):
+        reads = self._catalog_reads()
+        plan = reads["plan"]
+        self.retention["kept"] = [d.backup.name for d in plan.keep]
+        doomed = [s for s in reads["doomed"] if s.name in reads["records"]]  # a record deleted meanwhile is gone already
         if not doomed:
             return
         known = {(v.cluster, v.svm, v.name): v for v in self.volumes.values()}
         deletable = []
-        for record, summary in zip(self.catalog.get_backups(doomed), doomed):
+        for record, summary in ((reads["records"][s.name], s) for s in doomed):
             snapshots = []
             for volume_ref in sorted(set((f.cluster, f.svm, f.volume, f.snapshots) for vm in record.vms for f in vm.files)):
                 cluster, svm, name, names = volume_ref

@@ -20,6 +20,7 @@ owns the core cluster group (``hyperv_host`` may name the cluster, or any node o
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
@@ -85,9 +86,13 @@ class ScopeSession:
         self.close()
 
     def close(self):
-        self.owner.close()
-        for client in (self._others or {}).values():
-            client.close()
+        """Close every connection at once: each close is a WinRM round trip of its own host."""
+        clients = [self.owner] + list((self._others or {}).values())
+        if len(clients) == 1:
+            self.owner.close()
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(clients))) as pool:
+            list(pool.map(lambda client: client.close(), clients))  # HostClient.close() never raises
 
     def other_nodes(self):
         """{node name: HostClient} for the cluster nodes other than the owner (empty when standalone)."""

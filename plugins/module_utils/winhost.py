@@ -96,6 +96,21 @@ class HostClient:
     def __exit__(self, *exc_info):
         self.close()
 
+    def connect(self):
+        """Open the connection now instead of at the first call, e.g. while waiting for another host: a pool's
+        open costs the same 2 WinRM messages whenever it happens. Never raises: a connection that cannot be
+        opened now is tried again, with the retries and the error reporting of call(), by the first call."""
+        with self._lock:
+            if self._session is not None:
+                return
+            session = _SESSIONS[self.settings.protocol](self.settings, self.stats)
+            try:
+                session.open()
+            except Exception:  # pylint: disable=broad-except
+                session.discard()
+                return
+            self._session = session
+
     def close(self):
         """Close the connection on the host if one is open. Never raises: the work is done by now."""
         with self._lock:

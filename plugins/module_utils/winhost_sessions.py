@@ -129,6 +129,9 @@ class PsrpSession:
             self._stats.connects += 1
         return self._pool
 
+    def open(self):
+        self._runspace_pool()
+
     def run(self, request_json, timeout=None):
         self.command_sent = False
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -185,6 +188,9 @@ class WinrsSession:
             self._shell_id = self._protocol.open_shell(codepage=65001)
             self._stats.connects += 1
         return self._protocol, self._shell_id
+
+    def open(self):
+        self._shell()
 
     def run(self, request_json, timeout=None):
         self.command_sent = False

@@ -186,3 +186,10 @@ def test_an_unknown_host_fails_with_its_code(site):
     with pytest.raises(SmhvError) as caught:
         ScopeSession("nowhere", {}, {}, factory({}))
     assert caught.value.code == "HOST_UNREACHABLE"
+
+
+def test_closing_the_session_closes_every_node_at_once(site):
+    session = cluster_session(site)
+    nodes = dict(session.other_nodes(), hv01=session.owner)
+    session.close()
+    assert all(client.closed for client in nodes.values())

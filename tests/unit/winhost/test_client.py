@@ -280,3 +280,23 @@ def test_pywinrm_without_kerberos_support_is_a_missing_dependency(make_client, m
 def test_only_reading_agent_ops_are_retry_safe():
     assert READ_ONLY_OPS <= set(agent.OPS)  # a misspelt op would silently never be retried
     assert not READ_ONLY_OPS & {"file_write", "file_delete", "disk_rescan"}
+
+
+def test_connect_opens_the_pool_the_first_call_then_uses(psrp, make_client):
+    psrp.script.calls = [[reply()]]
+    with make_client() as client:
+        client.connect()
+        client.connect()  # already open: nothing sent
+        assert psrp.pools[0].opened and client.stats.round_trips == 2 and client.stats.calls == 0
+        client.call("host_facts")
+    assert len(psrp.pools) == 1
+    assert client.stats.as_dict() == dict(calls=1, round_trips=5, connects=1, retries=0, seconds=client.stats.seconds)
+
+
+def test_connect_never_raises_and_the_first_call_connects_again(psrp, make_client, no_retry_pause):
+    psrp.script.open_failures = [refused()]
+    psrp.script.calls = [[reply()]]
+    client = make_client()
+    client.connect()
+    assert client.stats.connects == 0 and psrp.wsmans[0].transport.closed
+    assert client.call("host_facts").result == {} and client.stats.connects == 1 and client.stats.retries == 0
