@@ -42,7 +42,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import WriteConflict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import (
-    NAME_MAX_LENGTH, STAMP_LENGTH, backup_name, parse_backup_name, parse_stamp, validate_name)
+    NAME_MAX_LENGTH, STAMP_LENGTH, backup_name, format_stamp, parse_backup_name, parse_stamp, validate_name)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_retention import RETENTION_TAGS, STATUSES
 
 FORMAT_PATH = "smhv/format.json"
@@ -82,6 +82,34 @@ class BackupSummary(typing.NamedTuple):
     backup_type: str
     status: str
     path: str
+
+
+# The fields of a stamp MM-DD-YYYY_HH.MM.SS, most significant first, as slices.
+_STAMP_FIELDS = ((6, 10), (0, 2), (3, 5), (11, 13), (14, 16), (17, 19))
+
+
+def span_wildcard(since, until):
+    """A file-name wildcard ('*', '?') that fits every backup file stamped in [since, until], or None when it would fit all.
+
+    The stamp's fields from the most significant: equal fields are kept, of the first field that differs its common
+    leading digits (every value between the two ends shares them), the rest is '?'. One week in one month is
+    `*_01-2?-2026*`: the host lists about a third of a month instead of every backup.
+    """
+    if since is None or until is None or since > until:
+        return None
+    low, high = format_stamp(since), format_stamp(until)
+    pattern = list("??-??-????_??.??.??")
+    for start, end in _STAMP_FIELDS:
+        same = 0
+        while start + same < end and low[start + same] == high[start + same]:
+            same += 1
+        pattern[start:start + same] = low[start:start + same]
+        if start + same < end:
+            break
+    if pattern[6] == "?":
+        return None  # not even the millennium in common
+    # Free fields at the end become one '*': fewer '?' before a '.', which Windows matches with DOS semantics.
+    return "*_" + "".join(pattern).rstrip("?.-_") + "*"
 
 
 def backup_file_name(record):
@@ -390,14 +418,17 @@ class Catalog:
     def list_backups(self, dataset=None, since=None, until=None, backup_type=None, status=None, retention_tag=None, vm_id=None):
         """BackupSummary of matching backups, oldest first (then by name); `since`/`until` are inclusive aware times.
 
-        Without `vm_id` this is one directory listing (of the dataset, or of all backups) and no record is read.
+        Without `vm_id` this is one directory listing (of the dataset, or of all backups) and no record is read;
+        with both `since` and `until` the listing asks only for names stamped in a span around them (span_wildcard).
         """
         self._ready()
+        # A time span narrows the listing on the host already: the names outside it are never sent.
+        match = span_wildcard(since, until)
         if dataset is not None:
             validate_name("dataset", dataset)
-            entries = self.repository.list("%s/backups/%s" % (LAYOUT, dataset))
+            entries = self.repository.list("%s/backups/%s" % (LAYOUT, dataset), match=match)
         else:
-            entries = self.repository.list("%s/backups" % LAYOUT, recurse=True)
+            entries = self.repository.list("%s/backups" % LAYOUT, recurse=True, match=match)
         summaries = []
         for entry in entries:
             if entry.is_directory:

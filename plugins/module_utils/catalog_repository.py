@@ -10,7 +10,9 @@ case-insensitively and keep their case.
 write() is atomic (readers see the old or the new file, never half of one) and can be conditional:
 - expected_sha256: replace only if the file's current content hashes to this (compare-and-swap);
 - create_only: create only if no file is there.
-list() takes an optional name `prefix`, so a lookup by name need not list a whole directory.
+list() takes an optional name `prefix`, so a lookup by name need not list a whole directory, and an
+optional `match`, a wildcard ('*' any run, '?' one character, as Get-ChildItem -Filter) the names must
+also fit, so a listing of a time span need not return every name.
 A failed condition raises WriteConflict with the hash actually found, so the caller re-reads and retries.
 """
 
@@ -21,6 +23,7 @@ import binascii
 import dataclasses
 import gzip
 import hashlib
+import re
 import threading
 import typing
 
@@ -66,6 +69,11 @@ def _parts(path):
     if not parts or any(part in (".", "..") for part in parts):
         raise ValueError("not a relative file path: %r" % (path,))
     return parts
+
+
+def wildcard(pattern):
+    """The compiled, case-insensitive regex of a Get-ChildItem -Filter wildcard: '*' any run, '?' one character."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.IGNORECASE | re.DOTALL)
 
 
 def decode_file_names(result):
@@ -146,20 +154,21 @@ class MemoryRepository:
             self._tree[tuple(part.casefold() for part in parts[:-1])][parts[-1].casefold()] = (name, stored)
             return stored.sha256
 
-    def list(self, directory, recurse=False, prefix=""):
+    def list(self, directory, recurse=False, prefix="", match=None):
         with self._lock:
             self.calls["list"] += 1
             key = tuple(part.casefold() for part in directory.split("/") if part)
-            return self._list(key, [part for part in directory.split("/") if part], recurse, prefix.casefold())
+            return self._list(key, [part for part in directory.split("/") if part], recurse, prefix.casefold(),
+                              wildcard(match) if match else None)
 
-    def _list(self, key, shown, recurse, prefix):
+    def _list(self, key, shown, recurse, prefix, match):
         entries = []
         for folded, (name, stored) in sorted(self._tree.get(key, {}).items()):
-            if folded.startswith(prefix):
+            if folded.startswith(prefix) and (match is None or match.fullmatch(name)):
                 entries.append(Entry("/".join(shown + [name]), name, stored is None))
-            # Like Get-ChildItem -Recurse -Filter: the prefix selects entries, every directory is walked.
+            # Like Get-ChildItem -Recurse -Filter: the prefix and match select entries, every directory is walked.
             if stored is None and recurse:
-                entries.extend(self._list(key + (folded,), shown + [name], True, prefix))
+                entries.extend(self._list(key + (folded,), shown + [name], True, prefix, match))
         return entries
 
     def delete(self, paths):
@@ -219,13 +228,14 @@ class HostRepository:
             raise
         return reply.result["sha256"]
 
-    def list(self, directory, recurse=False, prefix=""):
+    def list(self, directory, recurse=False, prefix="", match=None):
         shown = _parts(directory) if directory.strip("/") else []
         where = self.root + "".join("\\" + part for part in shown)
         # Names only, gzip-compressed: 10,000 backups are ~40 KB instead of 1.8 MB of entries (one WinRM message
-        # instead of six). The agent's filter is a wildcard; names are re-checked here, since Windows also
+        # instead of six). The agent's filter is a wildcard, so `match` goes as it is and a prefix as prefix + '*'
+        # (both: the match, the prefix re-checked here); names are re-checked here in any case, since Windows also
         # matches a filter against 8.3 short names.
-        reply = self.host.call("file_list", {"path": where, "recurse": recurse, "filter": prefix + "*", "format": self.LIST_FORMAT})
+        reply = self.host.call("file_list", {"path": where, "recurse": recurse, "filter": match or prefix + "*", "format": self.LIST_FORMAT})
         try:
             lines = decode_file_names(reply.result)
         except ValueError as error:
@@ -233,10 +243,11 @@ class HostRepository:
                             % (self.host.name, where, error), {"path": where}) from None
         base = "/".join(shown) + "/" if shown else ""
         wanted = prefix.upper()
+        fits = wildcard(match).fullmatch if match else None
         entries = []
         for relative, is_directory in lines:
             name = relative.rpartition("\\")[2]
-            if not wanted or name.upper().startswith(wanted):
+            if (not wanted or name.upper().startswith(wanted)) and (fits is None or fits(name)):
                 entries.append(Entry(base + relative.replace("\\", "/"), name, is_directory))
         return entries
 

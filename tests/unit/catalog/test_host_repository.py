@@ -121,6 +121,19 @@ def test_decode_file_names_refuses_what_the_agent_never_writes(names, reason):
         decode_file_names({"format": list_format, "names": names})
 
 
+def test_list_sends_the_match_as_the_filter_and_rechecks_it():
+    """Windows also matches a filter against 8.3 short names, so the agent may list a name the wildcard does not fit."""
+    host = ScriptedHost()
+    names = ["prod\\", "prod\\prod_03-17-2026_09.00.00~hourly~application~ok.json", "prod\\PROD_0~1.JSO"]
+    host.file_list = lambda args: {"path": args["path"], "exists": True, "format": args["format"], "entries": [],
+                                   "names": names_text(names, args["format"])}
+    entries = HostRepository(host, ROOT).list("smhv/v1/backups", recurse=True, match="*_03-1?-2026*")
+    assert [e.name for e in entries] == ["prod_03-17-2026_09.00.00~hourly~application~ok.json"]
+    assert host.calls[0][1]["filter"] == "*_03-1?-2026*"
+    HostRepository(host, ROOT).list("smhv/v1/backups/prod", prefix="prod_", match="*~ok.json")
+    assert host.calls[1][1]["filter"] == "*~ok.json"
+
+
 def test_decode_file_names_keeps_names_with_dots():
     text = "..json\n.hidden\\\n.hidden\\a..b.json\nx.\\"
     assert decode_file_names({"format": "names", "names": text}) == [
