@@ -353,7 +353,7 @@ class BackupEngine:
         starts without their open (2 WinRM messages each, paid whenever it happens). Only when the lease looks
         free, so a busy scope costs the nodes nothing; a node that cannot be reached now is retried, and
         reported, by the checkpoint call."""
-        others = [client for node, client in self.scope.node_clients().items() if client is not self.scope.coordinator]
+        others = [client for client in self.scope.node_clients().values() if client is not self.scope.coordinator]
         openers = [client.connect for client in others if hasattr(client, "connect")]
         if openers:
             self.background.submit(_all_at_once, openers)
