@@ -416,3 +416,23 @@ def test_a_lost_lease_stops_the_backup(bench):
 
 def test_engine_is_importable_without_lab():
     assert BackupEngine.__doc__
+
+
+def test_catalog_reads_done_during_the_snapshot_are_redone_if_they_failed(bench):
+    # The listing and the expired records are read in the background while ONTAP takes the snapshot; a
+    # failure there is not the backup's: the record step reads again, and its own failure would be its own.
+    bench.dataset("hvclus01", "prod", ["vm-web01"])
+    keep1 = app(retention={"tag": "daily", "count": 1})
+    first = bench.run("hvclus01", "prod", keep1)["backup"]["name"]
+    repository = bench.catalog("hvclus01").repository
+    original, lists = repository.list, []
+
+    def list_failing_once(directory, *args, **kwargs):
+        lists.append(directory)
+        if len(lists) == 1:
+            raise SmhvError("HOST_UNREACHABLE", "Injected: the listing's connection dropped.")
+        return original(directory, *args, **kwargs)
+    repository.list = list_failing_once
+    second = bench.run("hvclus01", "prod", keep1)
+    assert len(lists) == 2 and second["retention"]["deleted"] == [first] and second["backup"]["status"] == "ok"
+    assert bench.snapshots("vol_csv1") == [second["backup"]["name"]]
