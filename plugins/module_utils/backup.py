@@ -74,6 +74,8 @@ CHECKPOINT_PREFIX = "smhv_"
 # Volumes whose expired snapshots retention deletes at the same time.
 PARALLEL_VOLUMES = 8
 MIRROR_STATES = ("snapmirrored",)
+# Errors of a host call that was never sent, unless they say may_have_run: no connection, TLS or authentication.
+NOT_SENT_CODES = ("HOST_UNREACHABLE", "HOST_TLS_ERROR", "HOST_AUTH_FAILED")
 # Snapshots ONTAP takes itself (schedules, SnapMirror): never mistaken for the VSS provider's.
 ONTAP_OWN_PREFIXES = ("snapmirror.", "hourly.", "daily.", "weekly.", "nightly.", "vserverdr.")
 
@@ -426,6 +428,9 @@ class BackupEngine:
         seen, failures = {}, []
         for node, outcome in outcomes.items():
             if isinstance(outcome, SmhvError):
+                if outcome.code in NOT_SENT_CODES and not outcome.details.get("may_have_run"):
+                    # The request never reached the host (HostClient says may_have_run otherwise): nothing to remove there.
+                    del self.checkpoint_hosts[node], self.checkpoint_window[node]
                 continue
             result = outcome.result
             for vm in result["vms"]:

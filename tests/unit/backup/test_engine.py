@@ -115,6 +115,20 @@ def test_a_vm_gone_from_every_node_fails_the_checkpoint_step_and_is_undone(bench
     assert attempt.status == "failed"
 
 
+def test_a_node_that_cannot_be_reached_fails_the_backup_and_is_not_cleaned(bench):
+    # The checkpoint call never reached one node (no may_have_run): the other node's checkpoints are removed,
+    # the unreachable node is not asked, and nothing is reported left behind.
+    bench.dataset("hvclus01", "prod", CLUSTER_VMS)
+    bench.faults.fail("backup_checkpoint", code="HOST_UNREACHABLE")
+    with pytest.raises(SmhvError) as failed:
+        bench.run("hvclus01", "prod", app())
+    error = failed.value
+    assert error.code == "HOST_UNREACHABLE" and error.details["step"] == "checkpoint"
+    assert error.details["undo"]["left_behind"] == [] and bench.checkpoints() == {}
+    removed = [node for node in ("hv01", "hv02") if bench.hosts[node].calls["checkpoint_remove"]]
+    assert len(removed) == 1
+
+
 def test_a_pre_script_on_the_member_hosts_needs_the_inventory_first(bench):
     # Which hosts are members is only known from an inventory, so with a pre-script (and no host named) the
     # inventory runs before the lease, the script next, and the checkpoint call inventories again.
