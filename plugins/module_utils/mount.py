@@ -66,8 +66,8 @@ class MountEngine:
             self._remove_folders([plan["access_path"] for plan in plans if plan["clone_serial"]])
         done = self.monotonic()
         mounts = [{key: value for key, value in plan.items() if key not in ("lun_ref", "existing")} for plan in plans]
-        timings = {"total": round(done - started, 3), "steps": [{"step": "plan", "seconds": round(planned - started, 3)},
-                                                                  {"step": state[:-2], "seconds": round(done - planned, 3)}]}
+        steps = [{"step": "plan", "seconds": round(planned - started, 3)}, {"step": state[:-2], "seconds": round(done - planned, 3)}]
+        timings = {"total": round(done - started, 3), "steps": steps}
         return {"changed": self.changed, "backup": self.record.name, "state": state, "host": self.host.name, "mounts": mounts,
                 "actions": self.actions, "timings": timings}
 

@@ -70,21 +70,20 @@ class Session:
 
 def unmount(host):
     engine = MountEngine(Session(host), Storage(), Catalog())
-    return engine.run(BACKUP, state="unmounted"), engine
+    return engine.run(BACKUP, state="unmounted"), engine.storage.san.deleted
 
 
 def test_unmount_deletes_the_folders_in_one_call_without_recursing():
     host = Host()
-    result, engine = unmount(host)
-    assert result["changed"] and engine.storage.san.deleted == ["/vol/vol_hv03/smhv_mount_lun_j_" + BACKUP.replace("-", "_").replace(".", "_")]
-    assert [op for op, _ in host.calls] == ["disk_disconnect", "disk_rescan", "file_delete"]
+    result, deleted = unmount(host)
+    assert result["changed"] and deleted == ["/vol/vol_hv03/smhv_mount_lun_j_" + BACKUP.replace("-", "_").replace(".", "_")]
+    assert [call[0] for call in host.calls] == ["disk_disconnect", "disk_rescan", "file_delete"]
     assert host.calls[-1][1] == {"paths": [LUN_FOLDER, BACKUP_FOLDER]}
     assert [step["step"] for step in result["timings"]["steps"]] == ["plan", "unmount"]
 
 
 def test_the_backup_folder_stays_while_another_lun_is_mounted_in_it():
-    result, _ = unmount(Host(delete_error=BACKUP_FOLDER))
-    assert result["changed"]
+    assert unmount(Host(delete_error=BACKUP_FOLDER))[0]["changed"]
 
 
 def test_a_lun_folder_that_is_not_empty_is_an_error():

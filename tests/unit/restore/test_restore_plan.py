@@ -85,54 +85,54 @@ def current(state="Running", disks=(VHD,), config=CONFIG, snapshots="K:\\vm1", s
 def plan(vm, backup=None, check_mode=True, **host_options):
     host = Host(vm, **host_options)
     engine = RestoreEngine(Session(host), Storage(), Catalog(backup or record()))
-    return engine.run(VM_ID, backup=BACKUP, check_mode=check_mode), host
+    return engine.run(VM_ID, backup=BACKUP, check_mode=check_mode)
 
 
 def test_nothing_changed_no_warning_and_the_lun_goes_back_whole():
-    result, _ = plan(current())
+    result = plan(current())
     assert result["restore_warnings"] == [] and [p["method"] for p in result["luns"]] == ["lun"]
 
 
 def test_checkpoint_file_location_changed():
-    result, _ = plan(current(snapshots="L:\\Checkpoints"))
+    result = plan(current(snapshots="L:\\Checkpoints"))
     (warning,) = result["restore_warnings"]
     assert "checkpoint (snapshot) file location" in warning and "L:\\Checkpoints" in warning and "was K:\\vm1" in warning
     assert BACKUP in warning and "vm1" in warning
 
 
 def test_a_record_from_before_the_location_was_kept_is_not_checked():
-    result, _ = plan(current(snapshots="L:\\Checkpoints"), backup=record(snapshot_location=""))
+    result = plan(current(snapshots="L:\\Checkpoints"), backup=record(snapshot_location=""))
     assert result["restore_warnings"] == []
 
 
 def test_a_disk_attached_since_keeps_its_file_so_the_lun_is_copied():
     extra = "K:\\vm1\\Virtual Hard Disks\\new.vhdx"
-    result, _ = plan(current(disks=(VHD, extra)), listing=[CONFIG, VHD, extra])
+    result = plan(current(disks=(VHD, extra)), listing=[CONFIG, VHD, extra])
     (warning,) = result["restore_warnings"]
     assert "more virtual disks (2)" in warning and "(1)" in warning and "new.vhdx" in warning
     assert [p["method"] for p in result["luns"]] == ["file_copy"]
 
 
 def test_fewer_disks_and_renamed_disks():
-    result, _ = plan(current(disks=()))
+    result = plan(current(disks=()))
     assert "fewer virtual disks (0)" in result["restore_warnings"][0] and "vm1.vhdx" in result["restore_warnings"][0]
     renamed = "K:\\vm1\\Virtual Hard Disks\\renamed.vhdx"
-    result, _ = plan(current(disks=(renamed,)), listing=[CONFIG, renamed])
+    result = plan(current(disks=(renamed,)), listing=[CONFIG, renamed])
     assert "names or paths" in result["restore_warnings"][0] and "renamed.vhdx now" in result["restore_warnings"][0]
 
 
 def test_configuration_location_changed():
     moved = "K:\\moved\\Virtual Machines\\%s.vmcx" % VM_ID.upper()
-    result, _ = plan(current(config=moved), listing=[CONFIG, VHD, moved])
+    result = plan(current(config=moved), listing=[CONFIG, VHD, moved])
     assert "configuration location" in result["restore_warnings"][0] and moved in result["restore_warnings"][0]
 
 
 def test_files_on_another_lun_are_a_warning_and_copied_from_a_clone_of_the_old_one():
-    result, _ = plan(current(serial=NEW_SERIAL), serial=NEW_SERIAL)
+    result = plan(current(serial=NEW_SERIAL), serial=NEW_SERIAL)
     (warning,) = result["restore_warnings"]
     assert "another LUN" in warning and SERIAL in warning and NEW_SERIAL in warning and BACKUP in warning
     assert [(p["method"], p["now_on"]) for p in result["luns"]] == [("file_copy", [NEW_SERIAL])]
-    deleted, _ = plan(None, serial=NEW_SERIAL)  # a deleted VM too
+    deleted = plan(None, serial=NEW_SERIAL)  # a deleted VM too
     assert deleted["force_required"] and "another LUN" in deleted["restore_warnings"][0]
 
 
