@@ -147,3 +147,12 @@ def test_a_refused_restore_sends_nothing_that_changes_the_host():
         plan(current(state="Off"), check_mode=False)
     assert error.value.code == "RESTORE_NEEDS_FORCE"
     assert "vm1" in error.value.message and BACKUP in error.value.message and "force=true" in error.value.message
+
+
+def test_to_an_alternate_host_a_moved_source_lun_needs_no_force():
+    source, target = Host(current(serial=NEW_SERIAL), serial=NEW_SERIAL), Host(None)
+    target.name = "hvdr01"
+    engine = RestoreEngine(Session(source), Storage(), Catalog(record()), target=Session(target))
+    result = engine.run(VM_ID, backup=BACKUP, check_mode=True, path_map={"K:\\": "M:\\"})
+    assert result["restore_warnings"] == [] and result["alternate"] and result["target_host"] == "hvdr01"
+    assert [(p["method"], p["destinations"]) for p in result["luns"]] == [("file_copy", [CONFIG.replace("K:", "M:"), VHD.replace("K:", "M:")])]
