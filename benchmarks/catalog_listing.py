@@ -10,13 +10,15 @@ and no record read; a VM filter reads only the records in the VM's span.
 Then the same catalog is copied into the SnapInfo LUN of host hv03 in the lab's default world, served
 by the lab's WinRM server and Hyper-V agent executor (in this process, so that the 10,000 files can be
 written straight into the world instead of through 10,000 agent calls), and listed through the real
-path a module takes: HostClient over PSRP (NTLM, message encryption, TLS) -> agent file_list /
-file_read -> HostRepository -> Catalog. Pass --memory-only to skip that part.
+path a module takes: HostClient over PSRP (NTLM, message encryption, TLS) -> agent file_list (names
+only, gzip: format names_gzip) / file_read -> HostRepository -> Catalog. Those lines add the WinRM
+messages and the bytes of agent results (their JSON) one listing costs. Pass --memory-only to skip that part.
 """
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import statistics
 import tempfile
 import time
@@ -49,30 +51,56 @@ def build():
     return repository, catalog
 
 
-def measure(label, repository, listing):
+def measure(label, repository, listing, client=None):
     seconds = []
     before = dict(repository.calls)
+    messages = client.stats.round_trips if client is not None else 0
     for _run in range(RUNS):
         started = time.perf_counter()
         found = listing()
         seconds.append(time.perf_counter() - started)
     calls = {op: (repository.calls[op] - before[op]) // RUNS for op in ("list", "read")}
     median = statistics.median(seconds)
-    print("%-44s %6d found  median %7.1f ms  (%4.0f%% of target)  per listing: %d list, %d read calls"
-          % (label, len(found), median * 1000, 100 * median / TARGET_SECONDS, calls["list"], calls["read"]))
+    wire = ""
+    if client is not None:
+        messages = (client.stats.round_trips - messages) // RUNS
+        client.result_bytes = 0
+        listing()  # once more, untimed, to weigh the agent's results
+        wire = ", %d WinRM messages, %d KB of results" % (messages, client.result_bytes // 1024)
+    print("%-44s %6d found  median %7.1f ms  (%4.0f%% of target)  per listing: %d list, %d read calls%s"
+          % (label, len(found), median * 1000, 100 * median / TARGET_SECONDS, calls["list"], calls["read"], wire))
     return median
 
 
-def listings(repository, catalog):
+def listings(repository, catalog, client=None):
     week = (START + datetime.timedelta(days=20), START + datetime.timedelta(days=27))
     return [
-        measure("all backups", repository, catalog.list_backups),
-        measure("dataset ds03", repository, lambda: catalog.list_backups(dataset="ds03")),
-        measure("all datasets, one week", repository, lambda: catalog.list_backups(since=week[0], until=week[1])),
-        measure("dataset ds03, one week", repository, lambda: catalog.list_backups(dataset="ds03", since=week[0], until=week[1])),
-        measure("dataset ds03, failed", repository, lambda: catalog.list_backups(dataset="ds03", status="failed")),
-        measure("VM vm-03-2, one week (reads records)", repository, lambda: catalog.list_backups(vm_id="vm-03-2", since=week[0], until=week[1])),
+        measure("all backups", repository, catalog.list_backups, client),
+        measure("dataset ds03", repository, lambda: catalog.list_backups(dataset="ds03"), client),
+        measure("all datasets, one week", repository, lambda: catalog.list_backups(since=week[0], until=week[1]), client),
+        measure("dataset ds03, one week", repository, lambda: catalog.list_backups(dataset="ds03", since=week[0], until=week[1]), client),
+        measure("dataset ds03, failed", repository, lambda: catalog.list_backups(dataset="ds03", status="failed"), client),
+        measure("VM vm-03-2, one week (reads records)", repository,
+                lambda: catalog.list_backups(vm_id="vm-03-2", since=week[0], until=week[1]), client),
+        # What smhv_restore asks for a VM's newest backup: every ok backup of the VM, 980 records read.
+        measure("VM vm-03-2, all ok (reads records)", repository, lambda: catalog.list_backups(vm_id="vm-03-2", status="ok"), client),
     ]
+
+
+class WeighingClient:
+    """A HostClient that adds up the JSON size of the agent results it returns, when asked to (result_bytes not None)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.stats = inner.stats
+        self.name = inner.name
+        self.result_bytes = None
+
+    def call(self, op, args=None, **kwargs):
+        reply = self.inner.call(op, args, **kwargs)
+        if self.result_bytes is not None:
+            self.result_bytes += len(json.dumps(reply.result, separators=(",", ":")))
+        return reply
 
 
 class CountingRepository:
@@ -122,10 +150,11 @@ def over_the_lab(memory):
                 winrm = dict(username=user, password=password, auth="ntlm", protocol="psrp", use_ssl=True, validate_certs=True,
                              ca_path=str(certificates["ca_cert"]))
                 with HostClient("hv03", winrm, {"hv03": "127.0.0.1:%d" % server.https_port}) as client:
-                    repository = CountingRepository(HostRepository(client, "S:\\"))
+                    weighing = WeighingClient(client)
+                    repository = CountingRepository(HostRepository(weighing, "S:\\"))
                     catalog = Catalog(repository)
                     catalog.scope()  # opens the session, as a module's first call does
-                    return listings(repository, catalog)
+                    return listings(repository, catalog, weighing)
         finally:
             executor.close()
 
