@@ -52,6 +52,9 @@ def refused(site, lab, vm, *phrases, state="Running"):
     for phrase in (vm, site.backup_name) + phrases:
         assert phrase in text, (phrase, planned["restore_warnings"])
     assert shape(inventory(site, vm)) == before
+    with_force = restore(site, vm, check_mode=True, force=True)  # what force would do, still without doing it
+    assert with_force["changed"] and with_force["restore_warnings"] == planned["restore_warnings"]
+    assert with_force["actions"] == planned["actions"] and shape(inventory(site, vm)) == before
     with pytest.raises(SmhvError) as error:
         restore(site, vm)
     assert error.value.code == "RESTORE_NEEDS_FORCE"
