@@ -131,8 +131,8 @@ def test_file_list_and_delete(call):
     assert [(e["path"], e["is_directory"]) for e in deep] == [
         ("J:\\cat\\a.json", False), ("J:\\cat\\b.json", False), ("J:\\cat\\sub", True),
         ("J:\\cat\\sub\\c.json", False), ("J:\\cat\\sub\\d.txt", False)]
-    assert call("file_list", {"path": "J:\\nope"})["result"] == {"path": "J:\\nope", "exists": False, "format": "entries",
-                                                               "entries": [], "names": None}
+    nothing = {"path": "J:\\nope", "exists": False, "format": "entries", "entries": [], "names": None}
+    assert call("file_list", {"path": "J:\\nope"})["result"] == nothing
     assert call("file_delete", {"paths": ["J:\\cat\\sub"]})["error"]["code"] == "DIRECTORY_NOT_EMPTY"
     deleted = call("file_delete", {"paths": ["J:\\cat\\a.json", "J:\\cat\\sub", "J:\\gone"], "recurse": True})
     assert deleted["changed"] and deleted["result"] == {"deleted": ["J:\\cat\\a.json", "J:\\cat\\sub"],

@@ -91,9 +91,9 @@ def test_listing_10000_backups_is_one_call_of_a_few_messages_and_kilobytes(psrp,
     catalog.initialize(SCOPE)
     for number in range(10):
         for hour in range(1000):
-            when = T0 + datetime.timedelta(hours=hour)
-            memory.write("%s/backups/ds%02d/%s~hourly~application~%s.json" % (LAYOUT, number, backup_name("ds%02d" % number, when),
-                                                                             "failed" if hour % 50 == 49 else "ok"), "{}")
+            name = backup_name("ds%02d" % number, T0 + datetime.timedelta(hours=hour))
+            status = "failed" if hour % 50 == 49 else "ok"
+            memory.write("%s/backups/ds%02d/%s~hourly~application~%s.json" % (LAYOUT, number, name, status), "{}")
     copy_into_the_lab(memory, world)
     client = Weighing(psrp)
     on_host = Catalog(HostRepository(client, SNAPINFO))
