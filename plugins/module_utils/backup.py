@@ -90,6 +90,14 @@ def _all_at_once(functions):
             future.result()
 
 
+def _quietly(function):
+    """Work done ahead of its step: if it fails, the step does it again, and the error is that step's."""
+    try:
+        function()
+    except Exception:  # pylint: disable=broad-except
+        pass
+
+
 def default_holder(dataset):
     return "smhv_backup of dataset %s from %s (pid %d)" % (dataset, socket.gethostname(), os.getpid())
 
@@ -105,7 +113,8 @@ class BackupEngine:
     """One backup of a dataset in one scope. `scope` provides: `name`, `kind` (cluster|standalone),
     `coordinator` (a HostClient), `coordinator_facts` (its host_facts) and `node_clients()` ({node name:
     HostClient}, the coordinator included). `snapinfo_step(when, mirror, check_mode)` takes the SnapInfo
-    snapshot and returns its name."""
+    snapshot and returns its name; its optional attribute `prepare()` does the step's reads ahead (the engine
+    calls it while ONTAP takes the backup's snapshot)."""
 
     def __init__(self, scope, storage, catalog, snapinfo_step, clock=_utcnow, monotonic=time.monotonic,
                  lease_ttl=DEFAULT_LEASE_TTL, lease_wait=0.0, lease_poll=2.0, holder=None):
@@ -574,6 +583,9 @@ class BackupEngine:
     def _start_prefetch(self):
         if self.prefetched is None and self.background is not None:
             self.prefetched = self.background.submit(self._read_catalog)
+            prepare = getattr(self.snapinfo_step, "prepare", None)
+            if prepare is not None:
+                self.background.submit(_quietly, prepare)
 
     def _read_catalog(self):
         """Under the lease, while ONTAP works: the dataset's backups (with this one as it will be recorded), the

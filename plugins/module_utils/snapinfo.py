@@ -75,10 +75,11 @@ def _source_relationships(storage, volume):
 
 
 def take(session, storage, snapinfo_path=None, retention=None, min_interval=0, snapmirror_update=True, snapmirror_label="",
-         check_mode=False, clock=_utcnow):
+         check_mode=False, clock=_utcnow, location=None):
     """Snapshot the SnapInfo volume (unless the newest is younger than `min_interval` seconds),
-    prune to the retention count, and SnapMirror-update the volume's relationships."""
-    where = SnapInfoLocation(session, storage, snapinfo_path)
+    prune to the retention count, and SnapMirror-update the volume's relationships. `location`: the
+    SnapInfoLocation if the caller found it already (a backup does, while ONTAP takes its snapshot)."""
+    where = location or SnapInfoLocation(session, storage, snapinfo_path)
     keep = retention or where.keep
     now = clock().replace(microsecond=0)
     existing = snapinfo_snapshots(storage, where.volume, session.name)

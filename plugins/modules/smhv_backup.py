@@ -400,9 +400,17 @@ def run(params, check_mode):
         catalog = Catalog(HostRepository(session.owner, path))
         options = options_from(params, catalog)
 
+        located = []
+
         def snapinfo_step(when, mirror, step_check_mode):
-            taken = snapinfo.take(session, storage, path, snapmirror_update=mirror, check_mode=step_check_mode, clock=lambda: when)
+            taken = snapinfo.take(session, storage, path, snapmirror_update=mirror, check_mode=step_check_mode, clock=lambda: when,
+                                  location=located[0] if located else None)
             return taken["snapshot"]
+
+        def locate_snapinfo():  # the engine calls it ahead of the step, while the coordinator is idle
+            if not located:
+                located.append(snapinfo.SnapInfoLocation(session, storage, path))
+        snapinfo_step.prepare = locate_snapinfo
 
         engine = BackupEngine(SessionScope(session), storage, catalog, snapinfo_step, lease_ttl=datetime.timedelta(seconds=params["lease_ttl"]),
                               lease_wait=params["lease_wait"])

@@ -450,3 +450,20 @@ def test_catalog_reads_done_during_the_snapshot_are_redone_if_they_failed(bench)
     second = bench.run("hvclus01", "prod", keep1)
     assert len(lists) == 2 and second["retention"]["deleted"] == [first] and second["backup"]["status"] == "ok"
     assert bench.snapshots("vol_csv1") == [second["backup"]["name"]]
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_snapinfo_step_reads_ahead_during_the_snapshot(bench, fails):
+    bench.dataset("hvclus01", "prod", ["vm-web01"])
+    step, prepared = bench.snapinfo_step("hvclus01"), []
+
+    def prepare():
+        prepared.append(bench.snapshots("vol_csv1"))
+        if fails:
+            raise SmhvError("HOST_UNREACHABLE", "Injected: the SnapInfo path could not be looked up ahead.")
+    step.prepare = prepare
+    bench.clock.tick()
+    engine = BackupEngine(bench.scope("hvclus01"), bench.storage, bench.catalog("hvclus01"), step, clock=bench.clock)
+    result = engine.run("prod", app())
+    assert result["backup"]["status"] == "ok" and result["backup"]["snapinfo_snapshot"] == bench.snapinfo_taken[-1]
+    assert len(prepared) == 1
