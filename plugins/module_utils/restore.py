@@ -37,6 +37,7 @@ MOUNT_ROOT = "C:\\SMHV\\Mounts"
 CLONE_PREFIX = "smhv_restore_"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DIFFERENCING = (".avhdx", ".avhd")
+NTFS_FOLDERS = ("system volume information", "$recycle.bin")  # on every volume root; not a VM's, restored with the LUN
 
 
 def _key(path):
@@ -306,12 +307,24 @@ class RestoreEngine:
                                  "registered from the old one." % (name, backup, vm["config_path"], self.config_path))
 
     def _exclusive(self, root, entries):
-        """Whether every file on the volume at `root` is this VM's (then the whole LUN can go back)."""
+        """Whether every file on the volume at `root` is this VM's (then the whole LUN can go back). The root is listed
+        alone and each of its folders recursively, but not NTFS's own folders: a recursive listing of a volume root
+        fails on System Volume Information, which only SYSTEM may read."""
         own = set(_key(e.path) for e in entries)
         if self.current is not None:  # its own newer files go with a LUN-level restore; disks attached since backup do not
             own |= set(_key(f["path"]) for f in self.current["files"]) - set(_key(p) for p in self.extra_disks)
-        listing = self.target.call("file_list", {"path": root, "recurse": True}).result["entries"]
-        return all(_key(item["path"]) in own for item in listing if not item["is_directory"])
+        folders = []
+        for item in self.target.call("file_list", {"path": root}).result["entries"]:
+            if not item["is_directory"]:
+                if _key(item["path"]) not in own:
+                    return False
+            elif item["name"].lower() not in NTFS_FOLDERS:
+                folders.append(item["path"])
+        for folder in folders:
+            listing = self.target.call("file_list", {"path": folder, "recurse": True}).result["entries"]
+            if any(_key(item["path"]) not in own for item in listing if not item["is_directory"]):
+                return False
+        return True
 
     # -- changes -----------------------------------------------------------------------------------
     def _stop(self):

@@ -14,6 +14,8 @@ from .context import AgentFailure, OpContext, argument, assert_absolute, encodin
 from .storage_view import path_storage
 
 _ROOT = re.compile(r"^[A-Za-z]:\\?$")
+# Every NTFS volume has it, hidden and system: Get-ChildItem -Force lists it, and only SYSTEM may read it.
+SYSTEM_FOLDER = "System Volume Information"
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 
@@ -183,6 +185,13 @@ def file_list(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], boo
         return result, False
     tree, inner = _locate(ctx, path)
     found: dict[str, tuple[str, str, bool, str]] = {}  # upper-cased relative path -> (relative path, name, is_directory, file)
+    if inner == "" and ctx.host.online_disk_for(path) is not None:  # a LUN's NTFS volume root: its system folder
+        system = path.rstrip("\\") + "\\" + SYSTEM_FOLDER
+        if recurse:  # Get-ChildItem -Recurse -Force with ErrorAction Stop, as an administrator
+            raise AgentFailure("AGENT_ERROR", f"Access to the path '{system}' is denied.",
+                               {"op": "file_list", "exception_type": "System.UnauthorizedAccessException", "line": None, "command": None})
+        if pattern.fullmatch(SYSTEM_FOLDER):
+            found[SYSTEM_FOLDER.upper()] = (SYSTEM_FOLDER, SYSTEM_FOLDER, True, "")
     skip = len(inner) + 1 if inner else 0
     for name in tree.listing(inner):
         relative = name[skip:]

@@ -1,6 +1,7 @@
 """The lab's mount folders (disk_connect creates a folder access path on C: with its parents, as
-[IO.Directory]::CreateDirectory does; Remove-PartitionAccessPath leaves it; file_delete removes it once empty)
-and the administrator's changes the restore e2e tests set up (smhv_lab.vm_admin)."""
+[IO.Directory]::CreateDirectory does; Remove-PartitionAccessPath leaves it; file_delete removes it once empty),
+a volume root's System Volume Information (listed, but a recursive listing is denied, as for an administrator on
+Windows), and the administrator's changes the restore e2e tests set up (smhv_lab.vm_admin)."""
 from __future__ import annotations
 
 import pytest
@@ -75,3 +76,12 @@ def test_a_volume_moved_to_a_new_lun(world, lun):
     assert new.access_paths == ["J:\\"] and host.read_file(world, host.vms[VM1_ID].config_path) == before
     cluster = world.clusters["cl1"]
     assert cluster.maps_of(lun) == [] and len(cluster.maps_of(cluster.lun_by_serial(new.serial))) == 1
+
+
+def test_a_volume_root_shows_ntfs_system_folder_and_cannot_be_listed_recursively(call):
+    top = call("file_list", {"path": "J:\\"})
+    assert top["ok"] and [(e["name"], e["is_directory"]) for e in top["result"]["entries"]] == [
+        ("System Volume Information", True), ("vm1", True)]
+    denied = call("file_list", {"path": "J:\\", "recurse": True})
+    assert not denied["ok"] and denied["error"]["code"] == "AGENT_ERROR" and "System Volume Information" in denied["error"]["message"]
+    assert call("file_list", {"path": "J:\\vm1", "recurse": True})["ok"]

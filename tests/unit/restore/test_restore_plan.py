@@ -48,10 +48,15 @@ class Host:
             return AgentReply({"paths": [{"path": p, "exists": p not in self.gone, "is_directory": False,
                                           "storage": dict(storage(None), access_path=None) if p in self.gone else storage(self.serial)}
                                          for p in args["paths"]]})
-        if op == "file_list":
-            return AgentReply({"path": args["path"], "exists": True, "format": "entries", "names": None,
-                               "entries": [{"path": p, "name": p.rsplit("\\", 1)[1], "is_directory": False, "size": 1}
-                                           for p in self.listing]})
+        if op == "file_list":  # K:\\ holds the folder vm1 and NTFS's own, which only SYSTEM may list
+            if args["path"] == "K:\\" and not args.get("recurse"):
+                entries = [{"path": "K:\\" + name, "name": name, "is_directory": True, "size": None}
+                           for name in ("System Volume Information", "vm1")]
+            elif args["path"] == "K:\\vm1" and args.get("recurse"):
+                entries = [{"path": p, "name": p.rsplit("\\", 1)[1], "is_directory": False, "size": 1} for p in self.listing]
+            else:
+                raise SmhvError("AGENT_ERROR", "Access to the path '%s' is denied." % args["path"], {})
+            return AgentReply({"path": args["path"], "exists": True, "format": "entries", "names": None, "entries": entries})
         raise AssertionError("a refused or planned restore must not call %s" % op)
 
 
