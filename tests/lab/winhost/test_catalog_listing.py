@@ -2,6 +2,7 @@
 listings as in memory, and what a listing costs on the wire (messages and bytes, not seconds, so it cannot flake)."""
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 
@@ -55,7 +56,7 @@ def test_listings_through_the_lab_equal_the_listings_in_memory(psrp, world):
                                  tag=("hourly", "daily", "unlimited")[hour % 3], status="failed" if hour % 7 == 6 else "ok",
                                  backup_type="crash" if hour % 5 == 4 else "application")
             if dataset == "x" and hour == 12:  # a VM skipped in a backup is not in it
-                record = type(record)(**dict(record.__dict__, vms=(BackupVm("id-a", "a", "hv01", "skipped", "migrating"),)))
+                record = dataclasses.replace(record, vms=(BackupVm("id-a", "a", "hv01", "skipped", "migrating"),))
             in_memory.save_backup(record)
     # A backup newer than its dataset's VM index (its writer died before the index): listings still find it.
     late = make_backup("prod", T0 + datetime.timedelta(days=3), vms=("c",))

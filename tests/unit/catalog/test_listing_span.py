@@ -35,7 +35,7 @@ def test_span_wildcard_fits_every_backup_in_the_span():
     """Random spans from a second to years, in other time zones too: every stamp inside fits; the ends are inclusive."""
     rng = random.Random(6)
     zone = datetime.timezone(datetime.timedelta(hours=-7))
-    for _ in range(2000):
+    for _attempt in range(2000):
         since = datetime.datetime(2020, 1, 1, tzinfo=UTC) + datetime.timedelta(seconds=rng.randrange(10 ** 8))
         until = since + datetime.timedelta(seconds=rng.choice([0, 1, 59, 3600, 86399, 86400 * 9, 86400 * 40, 86400 * 400, 10 ** 9]) * rng.random())
         if rng.random() < 0.3:
