@@ -59,3 +59,22 @@ def test_mount_a_whole_backup_and_unmount_it_in_two_steps(site, lab):
     rest = run(site, state="unmounted")
     assert rest["changed"] and leftovers(lab) == []
     assert not run(site, state="unmounted")["changed"]
+
+
+def test_retention_skips_a_mounted_backup_until_it_is_unmounted(site, lab):
+    """The clone keeps the backup's snapshot busy (seed §6.11): retention keeps that backup, says why, and deletes it
+    on the first run after the unmount."""
+    keep_one = {"tag": "hourly", "count": 1, "age": None}
+    first = site.backup("hv03", "browse", backup_method="checkpoint", retention=keep_one)["backup"]["name"]
+    assert run(site, backup=first, vm="vm-file01")["changed"]
+    second = site.backup("hv03", "browse", backup_method="checkpoint", retention=keep_one)
+    assert second["backup"]["status"] == "ok"
+    assert second["retention"]["skipped_busy"] == [first], second["retention"]
+    assert any(first in warning and "kept" in warning for warning in second["warnings"])
+    assert first in dict(site.backups("hv03", SNAPINFO, "browse"))
+    assert run(site, backup=first, vm="vm-file01", state="unmounted")["changed"] and leftovers(lab) == []
+    third = site.backup("hv03", "browse", backup_method="checkpoint", retention=keep_one)
+    names = [name for name, _status in site.backups("hv03", SNAPINFO, "browse")]
+    assert first not in names and second["backup"]["name"] not in names and third["backup"]["name"] in names
+    snapshots = lab.state()["ontap"]["cluster-a"]["volumes"]["vol_hv03"]["snapshots"]
+    assert not any(name.startswith(first) for name in snapshots)
