@@ -45,7 +45,7 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / ".cache" / "collections")]
 from e2e.backup_support import LabSite  # noqa: E402
 from lab_fixture import ansible_env, running_lab  # noqa: E402
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import ontap, winhost  # noqa: E402
+from client_counters import ClientRecorder  # noqa: E402
 
 TOPOLOGY = REPO / "lab" / "smhv_lab" / "topologies" / "bench.yml"
 COORDINATOR = "hvbench"  # the cluster name: the module's client for the owner node is named as hyperv_host was
@@ -70,45 +70,6 @@ SNAPSHOT_PLAY = """
         state: present
       loop: "{{ volumes }}"
 """
-
-
-class Recorder:
-    """Every HostClient and StorageClient the module creates, to read their counters afterwards."""
-
-    def __init__(self):
-        self.hosts, self.storage = [], []
-        self._host_init, self._storage_init = winhost.HostClient.__init__, ontap.StorageClient.__init__
-        recorder = self
-
-        def host_init(client, *args, **kwargs):
-            recorder._host_init(client, *args, **kwargs)
-            recorder.hosts.append(client)
-
-        def storage_init(client, *args, **kwargs):
-            recorder._storage_init(client, *args, **kwargs)
-            recorder.storage.append(client)
-        winhost.HostClient.__init__, ontap.StorageClient.__init__ = host_init, storage_init
-
-    def reset(self):
-        self.hosts, self.storage = [], []
-
-    def close(self):
-        winhost.HostClient.__init__, ontap.StorageClient.__init__ = self._host_init, self._storage_init
-
-    def round_trips(self):
-        return self._per_host("round_trips")
-
-    def agent_calls(self):
-        return self._per_host("calls")
-
-    def _per_host(self, counter):
-        per_host = {}
-        for client in self.hosts:
-            per_host[client.name] = per_host.get(client.name, 0) + getattr(client.stats, counter)
-        return per_host
-
-    def ontap_calls(self):
-        return sum(sum(client.call_counts().values()) for client in self.storage)
 
 
 def latency(lab, ontap_seconds, winrm_seconds):
@@ -183,7 +144,7 @@ def main(argv=None):
     parser.add_argument("--no-baseline", action="store_true", help="skip the playbook-style comparison (about 80 s)")
     options = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="smhv-bench-"))
-    recorder = Recorder()
+    recorder = ClientRecorder()
     compared = None
     try:
         with running_lab(tmp / "state", TOPOLOGY) as lab:

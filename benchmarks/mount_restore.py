@@ -29,48 +29,24 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / ".cache" / "collections")]
 from e2e.backup_support import LabSite  # noqa: E402
 from lab_fixture import running_lab  # noqa: E402
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import ontap, winhost  # noqa: E402
+from client_counters import ClientRecorder  # noqa: E402
 from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_mount, smhv_restore  # noqa: E402
 
 SNAPINFO = "S:\\SnapInfo"
 LATENCIES = (("no latency", 0.0, 0.0), ("ONTAP 20 ms, WinRM 50 ms", 0.020, 0.050))
 
 
-class Recorder:
-    """The HostClients and StorageClients a module run creates, to read their counters afterwards."""
-
-    def __init__(self):
-        self.hosts, self.storage = [], []
-        self._host_init, self._storage_init = winhost.HostClient.__init__, ontap.StorageClient.__init__
-        recorder = self
-
-        def host_init(client, *args, **kwargs):
-            recorder._host_init(client, *args, **kwargs)
-            recorder.hosts.append(client)
-
-        def storage_init(client, *args, **kwargs):
-            recorder._storage_init(client, *args, **kwargs)
-            recorder.storage.append(client)
-        winhost.HostClient.__init__, ontap.StorageClient.__init__ = host_init, storage_init
-
-    def counts(self):
-        trips = sum(client.stats.round_trips for client in self.hosts)
-        calls = sum(sum(client.call_counts().values()) for client in self.storage)
-        self.hosts, self.storage = [], []
-        return trips, calls
-
-
 def measure(recorder, runs, operation):
     """Median wall time, median engine total, and the counters of the last run."""
     walls, totals = [], []
     for _ in range(runs):
-        recorder.counts()
+        recorder.totals()
         started = time.monotonic()
         result = operation()
         walls.append(time.monotonic() - started)
         totals.append(result["timings"]["total"])
         assert result["changed"], result
-    trips, calls = recorder.counts()
+    trips, calls = recorder.totals()
     return statistics.median(walls), statistics.median(totals), trips, calls
 
 
@@ -86,7 +62,7 @@ def main(argv):
         common = dict(site.common, hyperv_host="hv03")
         mount = dict(common, backup=backup, vm=None, state="mounted", mount_root="C:\\SMHV\\Mounts")
         restore = dict(common, backup=backup, force=False, start=True, target_host=None, path_map=None, post_script=None)
-        recorder = Recorder()
+        recorder = ClientRecorder()
         print("%-44s %-26s %9s %9s %6s %6s" % ("operation", "latency", "wall (s)", "engine (s)", "WinRM", "ONTAP"))
         for label, ontap_seconds, winrm_seconds in LATENCIES:
             lab.control("POST", "/latency", {"target": "ontap", "seconds": ontap_seconds})
