@@ -11,7 +11,11 @@ Steps:
                 VM not running, more or fewer virtual disks than at backup, checkpoint (snapshot) file
                 location or configuration location changed, disk names or paths changed, files on
                 another LUN than at backup). A LUN whose files are on another LUN now is copied back
-                from a clone of the backed-up LUN.
+                from a clone of the backed-up LUN. With verify_snapshot=false (SMHV's
+                -DisableVerifySnapshot, after a SnapMirror failover) the recorded LUNs are not looked
+                for: each file's path (after the path map) on the target host names the LUN now, and
+                the snapshot of the backup's name on that LUN's volume serves it. Every snapshot is
+                found before anything changes.
     stop        Stop-VM (guest shut down), then Remove-VM (registration and configuration; the disks stay)
     restore     LUN-level: disk offline, single-file SnapRestore of the LUN, disk online at its access path;
                 file copy: clone, map to the host's igroup, connect (new disk id), copy, disconnect, delete
@@ -38,6 +42,7 @@ CLONE_PREFIX = "smhv_restore_"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DIFFERENCING = (".avhdx", ".avhd")
 NTFS_FOLDERS = ("system volume information", "$recycle.bin")  # on every volume root; not a VM's, restored with the LUN
+_INTERNAL = ("lun_ref", "snapshot_ref", "source_root")  # plan keys that are not returned
 
 
 def _key(path):
@@ -82,9 +87,11 @@ class RestoreEngine:
         self.extra_disks = []  # attached now, not at backup: the restored VM does not have them, their files stay
 
     # -- the run -----------------------------------------------------------------------------------
-    def run(self, vm, backup=None, force=False, start=True, check_mode=False, path_map=None, post_script=None):
+    def run(self, vm, backup=None, force=False, start=True, check_mode=False, path_map=None, post_script=None,
+            verify_snapshot=True):
         started = self.monotonic()
         self.start = start
+        self.verify = verify_snapshot
         self.post_script = Script.from_option(post_script)
         self.script = None
         self.path_map = sorted(((_with_separator(old), _with_separator(new)) for old, new in (path_map or {}).items()),
@@ -97,7 +104,8 @@ class RestoreEngine:
         result = {"changed": not blocked, "backup": self.record.name, "dataset": self.record.dataset,
                   "backup_type": self.record.backup_type, "vm": {"id": self.vm_id, "name": self.vm_name},
                   "luns": self._lun_results(), "actions": self.actions, "restore_warnings": list(self.warnings), "notes": list(self.notes),
-                  "force_required": bool(self.warnings), "target_host": self.target.name, "alternate": self.alternate}
+                  "force_required": bool(self.warnings), "target_host": self.target.name, "alternate": self.alternate,
+                  "verify_snapshot": self.verify}
         if check_mode:
             result["timings"] = self._timings(started)
             return result
@@ -132,7 +140,7 @@ class RestoreEngine:
         return result
 
     def _lun_results(self):
-        return [{key: value for key, value in plan.items() if key != "lun_ref"} for plan in self.luns]
+        return [{key: value for key, value in plan.items() if key not in _INTERNAL} for plan in self.luns]
 
     def _step(self, name, function, *args):
         began = self.monotonic()
@@ -196,8 +204,12 @@ class RestoreEngine:
         if self.alternate and self.current is not None:
             raise SmhvError("VM_EXISTS", "VM %s (%s) is registered on host %s already; restore it in place, or remove it there first."
                             % (self.vm_name, self.vm_id, self.target.name), {"vm_id": self.vm_id, "host": self.target.name})
-        paths = [f.path for f in self.backed_up.files]
-        self.storage_of = {_key(p["path"]): p["storage"] for p in self.host.call("path_info", {"paths": paths}).result["paths"]}
+        if self.verify:  # where the backed-up paths are on the scope's host (a moved LUN is a warning)
+            paths = [f.path for f in self.backed_up.files]
+            self.storage_of = {_key(p["path"]): p["storage"] for p in self.host.call("path_info", {"paths": paths}).result["paths"]}
+        else:  # where the files go: the LUN behind each of those paths on the target host serves the backup
+            paths = list(dict.fromkeys(self._mapped(f.path) for f in self.backed_up.files))
+            self.storage_of = {_key(p["path"]): p["storage"] for p in self.target.call("path_info", {"paths": paths}).result["paths"]}
 
     def _cluster_inventory(self):
         """In place on a cluster: the VM is restored on the node it is registered on (the owner node when it is gone)."""
@@ -214,44 +226,16 @@ class RestoreEngine:
 
     # -- plan --------------------------------------------------------------------------------------
     def _plan(self):
-        backed = self.backed_up
         if self.current is None:
             self.notes.append("VM %s is not registered on host %s: it is restored from backup %s and registered again."
                               % (self.vm_name, self.session.name, self.record.name))
         else:
             self._warnings(self.current)
-        by_serial = {}
-        for entry in backed.files:
-            by_serial.setdefault(entry.lun_serial, []).append(entry)
-        luns = self.storage.find_luns_by_serials(sorted(by_serial))
-        for serial, entries in sorted(by_serial.items()):
-            lun = luns.get(serial)
-            if lun is None:
-                raise SmhvError("LUN_NOT_FOUND", "The LUN (serial %s) that held %s at backup %s is gone from the configured clusters."
-                                % (serial, entries[0].path, self.record.name), {"serial": serial})
-            now = self.storage_of.get(_key(entries[0].path), {})
-            root = now.get("access_path")
-            if root is None:
-                raise SmhvError("RESTORE_UNSUPPORTED", "%s was on LUN %s:%s (serial %s) at backup %s, and no volume of host %s holds "
-                                "its path now: connect that LUN (or the one that replaced it) at its old access path first."
-                                % (entries[0].path, lun.cluster, lun.path, serial, self.record.name, self.session.name),
-                                {"serial": serial, "path": entries[0].path})
-            moved = sorted(set(self.storage_of.get(_key(e.path), {}).get("disk_serial") or "none" for e in entries) - {serial})
-            if moved and not self.alternate:  # to another host or paths, every file is copied from a clone anyway
-                self.warnings.append("The files of VM %s that were on LUN %s:%s (serial %s) at backup %s are on another LUN now "
-                                     "(disk serial %s at %s): %s. They are copied back from a clone of the old LUN."
-                                     % (self.vm_name, lun.cluster, lun.path, serial, self.record.name, ", ".join(moved), root,
-                                        ", ".join(e.path for e in entries)))
-            snapshot_name = entries[0].snapshots[-1]  # the VSS provider's pair: the second one, after autorecovery
-            is_csv = now.get("is_csv")
-            exclusive = not self.alternate and not is_csv and not moved and self._exclusive(root, entries)
-            plan = {"serial": serial, "lun": "%s:%s" % (lun.cluster, lun.path), "volume": entries[0].volume, "access_path": root,
-                    "snapshot": snapshot_name, "method": "lun" if exclusive else "file_copy",
-                    "files": [e.path for e in entries], "lun_ref": lun,
-                    "destinations": [self._mapped(e.path) for e in entries]}
-            if moved:
-                plan["now_on"] = moved
-            self.luns.append(plan)
+        if self.verify:
+            self._plan_recorded_luns()
+        else:
+            self._plan_current_luns()
+        self._find_snapshots()
         self.actions.append("restore VM %s (%s) from backup %s (%s)" % (self.vm_name, self.vm_id, self.record.name, self.record.backup_type))
         if self.current is not None:
             if self.current["state"] != "Off":
@@ -267,6 +251,12 @@ class RestoreEngine:
                        else "the LUN holds other files too")
                 self.actions.append("copy %d file(s) from a clone of LUN %s in snapshot %s to host %s (%s)"
                                     % (len(plan["files"]), plan["lun"], plan["snapshot"], self.target.name, why))
+        if not self.verify:
+            self.notes.append("verify_snapshot=false: the recorded LUNs were not checked; %s." % "; ".join(
+                "the backup's data comes from snapshot %s of LUN %s (at %s on %s now; the backup recorded volume %s:%s:%s, "
+                "LUN serial %s)" % (plan["snapshot"], plan["lun"], plan["access_path"], self.target.name, plan["recorded"]["cluster"],
+                                    plan["recorded"]["svm"], plan["recorded"]["volume"], plan["recorded"]["serial"])
+                for plan in self.luns))
         if self.alternate:
             self.notes.append("VM %s is restored to host %s%s." % (self.vm_name, self.target.name, " with its paths mapped" if self.path_map else ""))
         self.actions.append("register VM %s from %s on host %s (same id)" % (self.vm_name, self._mapped(self.config_path), self.target.name))
@@ -274,6 +264,166 @@ class RestoreEngine:
             self.actions.append("make VM %s highly available on cluster %s (Add-ClusterVirtualMachineRole)" % (self.vm_name, self.target_session.name))
         if self.post_script is not None:
             self.actions.append("run the post-script %s on %s" % (self.post_script.path, self.target.name))
+
+    def _plan_recorded_luns(self):
+        """Per LUN the backup recorded (verify_snapshot=true): that LUN, found by its serial, and its volume's snapshot."""
+        by_serial = {}
+        for entry in self.backed_up.files:
+            by_serial.setdefault(entry.lun_serial, []).append(entry)
+        try:
+            luns = self.storage.find_luns_by_serials(sorted(by_serial))
+        except SmhvError as error:  # a cluster that does not answer (the primary site is down) hides the recorded LUNs
+            if not error.details.get("serials_not_found"):
+                raise
+            raise self._recorded_lun_gone(by_serial[error.details["serials_not_found"][0]], error.message) from error
+        for serial, entries in sorted(by_serial.items()):
+            lun = luns.get(serial)
+            if lun is None:
+                raise self._recorded_lun_gone(entries)
+            now = self.storage_of.get(_key(entries[0].path), {})
+            root = now.get("access_path")
+            if root is None:
+                raise self._with_suggestion(SmhvError(
+                    "RESTORE_UNSUPPORTED", "%s was on LUN %s:%s (serial %s) at backup %s, and no volume of host %s holds its path now: "
+                    "connect that LUN (or the one that replaced it) at its old access path first."
+                    % (entries[0].path, lun.cluster, lun.path, serial, self.record.name, self.session.name),
+                    {"serial": serial, "path": entries[0].path}), entries[0])
+            moved = sorted(set(self.storage_of.get(_key(e.path), {}).get("disk_serial") or "none" for e in entries) - {serial})
+            if moved and not self.alternate:  # to another host or paths, every file is copied from a clone anyway
+                self.warnings.append("The files of VM %s that were on LUN %s:%s (serial %s) at backup %s are on another LUN now "
+                                     "(disk serial %s at %s): %s. They are copied back from a clone of the old LUN."
+                                     % (self.vm_name, lun.cluster, lun.path, serial, self.record.name, ", ".join(moved), root,
+                                        ", ".join(e.path for e in entries)))
+            is_csv = now.get("is_csv")
+            exclusive = not self.alternate and not is_csv and not moved and self._exclusive(root, entries)
+            plan = self._lun_plan(lun, entries, root, root, "lun" if exclusive else "file_copy")
+            if moved:
+                plan["now_on"] = moved
+            self.luns.append(plan)
+
+    def _lun_plan(self, lun, entries, access_path, source_root, method):
+        return {"serial": lun.serial, "lun": "%s:%s" % (lun.cluster, lun.path), "cluster": lun.cluster, "svm": lun.svm,
+                "volume": lun.volume_name, "access_path": access_path,
+                "snapshot": entries[0].snapshots[-1],  # the VSS provider's pair: the second one, after autorecovery
+                "method": method, "files": [e.path for e in entries], "destinations": [self._mapped(e.path) for e in entries],
+                "lun_ref": lun, "source_root": source_root}
+
+    def _recorded_lun_gone(self, entries, cause=None):
+        """The LUN_NOT_FOUND error for a recorded LUN no configured cluster has (or answers for)."""
+        entry = entries[0]
+        return self._with_suggestion(SmhvError(
+            "LUN_NOT_FOUND", "Backup %s recorded %s on the LUN with serial %s in volume %s:%s:%s, and no configured cluster has "
+            "that LUN now%s." % (self.record.name, entry.path, entry.lun_serial, entry.cluster, entry.svm, entry.volume,
+                                 " (a cluster did not answer: %s)" % cause if cause else ""),
+            {"serial": entry.lun_serial, "path": entry.path, "recorded_volume": "%s:%s:%s" % (entry.cluster, entry.svm, entry.volume)}), entry)
+
+    def _with_suggestion(self, error, entry):
+        """`error` (verify_snapshot=true could not use the recorded LUN), its message completed: when the LUN behind the file's
+        path (after path_map) on the target host is another one whose volume has the backup's snapshot (a SnapMirror destination
+        after a failover), restore with verify_snapshot=false; else how to get there."""
+        destination, snapshot = self._mapped(entry.path), entry.snapshots[-1]
+        try:
+            serial = self.target.call("path_info", {"paths": [destination]}).result["paths"][0]["storage"]["disk_serial"]
+            lun = self.storage.find_luns_by_serials([serial]).get(serial) if serial and serial != entry.lun_serial else None
+            volume = self.storage.get_volumes(lun.cluster, [lun.volume_uuid])[0] if lun else None
+            has_snapshot = bool(volume and [s for s in self.storage.list_snapshots(volume, snapshot) if s.name == snapshot])
+        except SmhvError:  # the suggestion is a bonus: the error stands without it
+            lun, has_snapshot = None, False
+        if has_snapshot:
+            error.message += (" Host %s has %s on LUN %s:%s, whose volume %s:%s has snapshot %s (a SnapMirror destination after a "
+                              "failover?): restore with verify_snapshot=false to take the backup from there."
+                              % (self.target.name, destination, lun.cluster, lun.path, lun.svm, lun.volume_name, snapshot))
+            error.details["suggest"] = {"verify_snapshot": False, "lun": "%s:%s" % (lun.cluster, lun.path)}
+        else:
+            error.message += (" After a SnapMirror failover, connect the destination LUNs to host %s (at the paths path_map gives) "
+                              "and restore with verify_snapshot=false." % self.target.name)
+        return error
+
+    def _plan_current_luns(self):
+        """Per LUN that holds the files' paths on the target host now (verify_snapshot=false, SMHV's -DisableVerifySnapshot):
+        after a failover, the SnapMirror destination LUNs connected at the access paths path_map maps the old ones to."""
+        by_serial, where = {}, {}
+        for entry in self.backed_up.files:
+            destination = self._mapped(entry.path)
+            now = self.storage_of.get(_key(destination), {})
+            if not now.get("access_path") or not now.get("netapp_lun") or not now.get("disk_serial"):
+                raise SmhvError("RESTORE_UNSUPPORTED", "With verify_snapshot=false the backup's data is taken from the LUN that holds each "
+                                "file's path on the target host now, and %s (%s at backup %s) is on no NetApp LUN of host %s: connect the "
+                                "SnapMirror destination LUN there first%s." % (
+                                    destination, entry.path, self.record.name, self.target.name,
+                                    " (path_map maps the old access paths to the new ones)" if self.path_map else
+                                    " at the old access path, or give path_map"), {"path": destination})
+            by_serial.setdefault(now["disk_serial"], []).append(entry)
+            where[now["disk_serial"]] = now
+        luns = self.storage.find_luns_by_serials(sorted(by_serial))
+        for serial, entries in sorted(by_serial.items()):
+            now = where[serial]
+            lun = luns.get(serial)
+            if lun is None:
+                raise SmhvError("LUN_NOT_FOUND", "%s on host %s is on disk serial %s, which none of the configured ONTAP clusters has: add "
+                                "its cluster (the SnapMirror destination's) to storage_systems." % (
+                                    self._mapped(entries[0].path), self.target.name, serial), {"serial": serial})
+            root = now["access_path"]
+            source_root = self._source_root(entries, root, lun)
+            # The LUN is the target host's own, and the files keep their place inside it: LUN-level also to another host or paths.
+            exclusive = not now.get("is_csv") and self._exclusive(root, entries)
+            plan = self._lun_plan(lun, entries, root, source_root, "lun" if exclusive else "file_copy")
+            recorded = sorted(set((e.cluster, e.svm, e.volume, e.lun_serial) for e in entries))
+            plan["recorded"] = dict(zip(("cluster", "svm", "volume", "serial"), recorded[0]))
+            self.luns.append(plan)
+
+    def _source_root(self, entries, root, lun):
+        """The access path the LUN had when the backup was taken, so that a backed-up path names a file inside the LUN: the
+        mapped path's part under the LUN's access path now must end each backed-up path (path_map maps access path to access
+        path, as the seed's J:\\ -> K:\\ does). The LUN in the snapshot has the layout the recorded LUN had."""
+        roots = set()
+        for entry in entries:
+            inside = _under(self._mapped(entry.path), root)
+            old_root = entry.path[:len(entry.path) - len(inside)] if inside else ""
+            fits = inside and entry.path.lower().endswith(inside.lower()) and old_root.endswith("\\")
+            roots.add(old_root if fits else None)
+        if len(roots) != 1 or None in roots:
+            raise SmhvError("RESTORE_UNSUPPORTED", "With verify_snapshot=false the files of VM %s are read from LUN %s:%s at the same place "
+                            "inside the LUN as at backup %s, so path_map must map the old access path to %s (where that LUN is on host "
+                            "%s now), as J:\\ -> K:\\ does; %s are mapped to %s." % (
+                                self.vm_name, lun.cluster, lun.path, self.record.name, root, self.target.name,
+                                ", ".join(e.path for e in entries), ", ".join(self._mapped(e.path) for e in entries)),
+                            {"access_path": root, "paths": [e.path for e in entries]})
+        return roots.pop()
+
+    def _find_snapshots(self):
+        """The backup's snapshot in each planned LUN's volume, before anything changes: one volume read per cluster and one
+        snapshot query per volume. A missing one fails with SNAPSHOT_NOT_FOUND naming the volume and what to do."""
+        volumes = {}
+        for cluster in sorted(set(plan["lun_ref"].cluster for plan in self.luns)):
+            uuids = sorted(set(plan["lun_ref"].volume_uuid for plan in self.luns if plan["lun_ref"].cluster == cluster))
+            for volume in self.storage.get_volumes(cluster, uuids):
+                volumes[(cluster, volume.uuid)] = volume
+        found = {}
+        for plan in self.luns:
+            volume = volumes[(plan["lun_ref"].cluster, plan["lun_ref"].volume_uuid)]
+            key = (volume.cluster, volume.uuid, plan["snapshot"])
+            if key not in found:
+                found[key] = [s for s in self.storage.list_snapshots(volume, plan["snapshot"]) if s.name == plan["snapshot"]]
+            if not found[key]:
+                self._snapshot_missing(plan, volume)
+            plan["snapshot_ref"] = found[key][0]
+
+    def _snapshot_missing(self, plan, volume):
+        where = "%s:%s:%s" % (volume.cluster, volume.svm, volume.name)
+        details = {"snapshot": plan["snapshot"], "volume": volume.name, "cluster": volume.cluster, "svm": volume.svm}
+        if self.verify:
+            raise SmhvError("SNAPSHOT_NOT_FOUND", "Snapshot %s of backup %s is gone from volume %s on %s." % (
+                plan["snapshot"], self.record.name, volume.name, volume.cluster), details)
+        names = set(s.name for s in self.storage.list_snapshots(volume))
+        there = [b.name for b in self.catalog.list_backups(vm_id=self.vm_id, status="ok")
+                 if b.name in names or b.name + "_backup" in names]
+        details["backups_on_volume"] = there
+        raise SmhvError("SNAPSHOT_NOT_FOUND", "Volume %s, which holds %s on host %s now (LUN %s), has no snapshot %s of backup %s: the "
+                        "backup did not reach it (it was not replicated, or the mirror was broken before it was). Update the SnapMirror "
+                        "relationship to %s if its source is still reachable, or restore an older backup whose snapshot is there (%s)."
+                        % (where, plan["access_path"], self.target.name, plan["lun"], plan["snapshot"], self.record.name, volume.name,
+                           ", ".join(there[-3:]) if there else "none of VM %s's backups is" % self.vm_name), details)
 
     def _warnings(self, vm):
         """SMHV's restore warnings about the VM as it is now (seed §6.10); the LUN one is the plan's, per LUN."""
@@ -310,7 +460,7 @@ class RestoreEngine:
         """Whether every file on the volume at `root` is this VM's (then the whole LUN can go back). The root is listed
         alone and each of its folders recursively, but not NTFS's own folders: a recursive listing of a volume root
         fails on System Volume Information, which only SYSTEM may read."""
-        own = set(_key(e.path) for e in entries)
+        own = set(_key(self._mapped(e.path)) for e in entries)  # the listing is the target host's
         if self.current is not None:  # its own newer files go with a LUN-level restore; disks attached since backup do not
             own |= set(_key(f["path"]) for f in self.current["files"]) - set(_key(p) for p in self.extra_disks)
         folders = []
@@ -334,18 +484,9 @@ class RestoreEngine:
             self.target.call("cluster_vm_role_remove", {"ids": [self.vm_id]})
         self.target.call("vm_remove", {"ids": [self.vm_id]})
 
-    def _snapshot(self, plan):
-        lun = plan["lun_ref"]
-        volume = self.storage.get_volume(lun.cluster, lun.svm, lun.volume_name)
-        found = [s for s in self.storage.list_snapshots(volume) if s.name == plan["snapshot"]]
-        if not found:
-            raise SmhvError("SNAPSHOT_NOT_FOUND", "Snapshot %s of backup %s is gone from volume %s on %s." % (
-                plan["snapshot"], self.record.name, volume.name, lun.cluster), {"snapshot": plan["snapshot"], "volume": volume.name})
-        return found[0]
-
     def _restore(self):
         for plan in self.luns:
-            snapshot = self._snapshot(plan)
+            snapshot = plan["snapshot_ref"]
             if plan["method"] == "lun":
                 self._restore_lun(plan, snapshot)
             else:
@@ -383,7 +524,7 @@ class RestoreEngine:
             self.target.call("disk_connect", {"serial": clone.serial, "access_path": mount})
             sources, destinations = [], []
             for path in self._clone_files(plan, mount):
-                sources.append(mount + _under(path, plan["access_path"]))
+                sources.append(mount + _under(path, plan["source_root"]))
                 destinations.append(self._mapped(path))
             copied = self.target.call("file_copy", {"sources": sources, "destinations": destinations}).result["copied"]
             plan["copied"] = [item["destination"] for item in copied]
@@ -405,7 +546,7 @@ class RestoreEngine:
                 location = self.backed_up.snapshot_location or folder.rpartition("\\")[0]
                 folders.setdefault(location.rstrip("\\") + "\\Snapshots", []).append("*")
         for folder, patterns in folders.items():
-            relative = _under(folder + "\\", plan["access_path"])
+            relative = _under(folder + "\\", plan["source_root"])
             if relative is None:
                 continue
             for pattern in patterns:

@@ -32,6 +32,9 @@ description:
   - On a cluster, the VM is restored on the node it is registered on, its cluster role removed first and added again
     after (Add-ClusterVirtualMachineRole); a CSV LUN is never restored as a whole, its files are copied. A VM restored
     to another cluster (O(target_host)) is registered on its core group owner and made highly available.
+  - After a SnapMirror failover, O(verify_snapshot=false) (SMHV's C(-DisableVerifySnapshot)) restores from the
+    SnapMirror destination - the backup's snapshot is taken from the volume of the LUN that holds each file's path
+    (after O(path_map)) on the target host now, not from the LUNs the backup recorded.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
@@ -91,7 +94,24 @@ options:
       - Where the VM's files go, a dict of old path prefix to new prefix, for example from drive J to drive K (see the
         examples). The longest matching prefix wins; files under no prefix keep their path. Implies a restore to new
         paths, also on O(hyperv_host) itself.
+      - With O(verify_snapshot=false), map each old access path to the access path of the LUN that replaced it (the
+        SnapMirror destination LUN), so that a file is at the same place inside the LUN as at backup.
     type: dict
+  verify_snapshot:
+    description:
+      - Whether the backup's snapshot is taken from the LUNs the backup recorded (found by serial number on
+        O(storage_systems)), as SMHV verified it.
+      - V(false) is SMHV's C(-DisableVerifySnapshot), for a restore after a SnapMirror failover, when the VM's files are
+        on the destination volumes' LUNs and the recorded clusters, volumes and LUN serials no longer apply. Each
+        backed-up file's path (after O(path_map)) is looked up on the target host, the LUN behind it found by its disk
+        serial, and the snapshot of the backup's name on that LUN's volume used (SnapMirror carries the snapshots): by
+        file copy from a LUN clone of it, or LUN-level when the LUN holds only this VM's files (also to an alternate host
+        or paths: that LUN is the target host's). A volume without that snapshot fails with C(SNAPSHOT_NOT_FOUND), naming the volume and the backups
+        whose snapshots it has. RV(luns) says which volume and snapshot served each file.
+      - With V(true) and the recorded LUNs gone (or their cluster not answering), the error says whether the target
+        host's LUN has the snapshot, so that V(false) would work.
+    type: bool
+    default: true
 attributes:
   check_mode:
     description: Reads the backup and the VM, plans the restore per LUN, and returns RV(actions) and RV(restore_warnings)
@@ -120,6 +140,17 @@ EXAMPLES = r"""
     target_host: hvdr01
     path_map:
       'J:\': 'K:\'
+
+- name: After a failover, restore testVM on the DR host from the SnapMirror destination (the seed's DR example)
+  # SnapInfo restored from its last snapshot on the DR site and hvdr01 registered with it (smhv_snapinfo, smhv_host);
+  # the mirror of the LUN that was J:\ on the primary is connected to hvdr01 at K:\.
+  netapp_hyperv.smhv.smhv_restore:
+    hyperv_host: hvdr01
+    vm: testVM
+    backup: sm_san_ded1_07-10-2013_11.49.06
+    path_map:
+      'J:\': 'K:\'
+    verify_snapshot: false
 
 - name: Restore a VM that is off from a given backup, and leave it off
   netapp_hyperv.smhv.smhv_restore:
@@ -158,11 +189,67 @@ vm:
   type: dict
   sample: {"id": "6f1c5e7a-2b1d-4c3e-9f7a-0d1e2f3a4b5c", "name": "vm-print01", "state": "Running"}
 luns:
-  description: Per LUN, how it was (or would be) restored, C(lun) or C(file_copy), with the snapshot and files, and
-    C(now_on), the disk serials holding those paths now, when they are on another LUN than at backup.
+  description: Per LUN, how it was (or would be) restored and which volume and snapshot served it.
   returned: always
   type: list
   elements: dict
+  contains:
+    method:
+      description: C(lun) (the LUN restored whole from the snapshot) or C(file_copy) (from a LUN clone).
+      type: str
+    lun:
+      description: The LUN whose snapshot served the files, C(<cluster>:<path>); with O(verify_snapshot=false) the one
+        behind the files' paths on the target host now.
+      type: str
+    serial:
+      description: That LUN's serial number.
+      type: str
+    cluster:
+      description: Its ONTAP cluster.
+      type: str
+    svm:
+      description: Its SVM.
+      type: str
+    volume:
+      description: Its volume, which holds RV(luns[].snapshot).
+      type: str
+    snapshot:
+      description: The snapshot restored from (C(<backup>_backup) for a VSS-provider backup).
+      type: str
+    access_path:
+      description: Where the LUN is on the host (the source host's, or the target host's with O(verify_snapshot=false)).
+      type: str
+    files:
+      description: The backed-up paths.
+      type: list
+      elements: str
+    destinations:
+      description: Where each file goes (after O(path_map)).
+      type: list
+      elements: str
+    now_on:
+      description: The disk serials holding those paths now, when they are on another LUN than at backup.
+      type: list
+      elements: str
+      returned: when the files moved to another LUN
+    recorded:
+      description: What the backup recorded for these files (C(cluster), C(svm), C(volume), C(serial)).
+      type: dict
+      returned: with O(verify_snapshot=false)
+    copied:
+      description: The files copied from the clone.
+      type: list
+      elements: str
+      returned: after a file copy
+  sample: [{"method": "file_copy", "lun": "cluster-b:/vol/vol_hv03_dr/lun_j", "serial": "wCk3F+Yq9xZZ", "cluster": "cluster-b",
+            "svm": "svm_dr", "volume": "vol_hv03_dr", "snapshot": "files_03-14-2026_09.00.00", "access_path": "K:\\",
+            "files": ["J:\\vm-file01\\Virtual Hard Disks\\vm-file01.vhdx"],
+            "destinations": ["K:\\vm-file01\\Virtual Hard Disks\\vm-file01.vhdx"],
+            "recorded": {"cluster": "cluster-a", "svm": "svm_hv", "volume": "vol_hv03", "serial": "wCk3F+Yq9xAb"}}]
+verify_snapshot:
+  description: The O(verify_snapshot) the restore ran with.
+  returned: always
+  type: bool
 restore_warnings:
   description: SMHV's restore warnings that apply; without O(force) a restore with any of them fails with
     C(RESTORE_NEEDS_FORCE).
@@ -196,7 +283,8 @@ timings:
   type: dict
 error_code:
   description: On failure, a stable code (C(RESTORE_NEEDS_FORCE), C(BACKUP_NOT_FOUND), C(VM_NOT_FOUND), C(RESTORE_UNSUPPORTED),
-    C(SNAPSHOT_NOT_FOUND), C(LUN_NOT_FOUND), C(VM_EXISTS), ...).
+    C(SNAPSHOT_NOT_FOUND), C(LUN_NOT_FOUND), C(VM_EXISTS), ...). C(error_details.suggest) says when
+    O(verify_snapshot=false) would find the backup's snapshot.
   returned: failure
   type: str
 """
@@ -218,7 +306,8 @@ def run(params, check_mode):
         path = session.require_registration()[0]
         catalog = Catalog(HostRepository(session.owner, path))
         options = dict(backup=params["backup"], force=params["force"], start=params["start"], check_mode=check_mode,
-                       path_map=params["path_map"], post_script=params["post_script"])
+                       path_map=params["path_map"], post_script=params["post_script"],
+                       verify_snapshot=params.get("verify_snapshot", True))  # in-process callers (benchmarks) may leave it out
         if params["target_host"]:
             with ScopeSession(params["target_host"], params["winrm"], params["host_addresses"]) as target:
                 result = RestoreEngine(session, storage, catalog, target=target).run(params["vm"], **options)
@@ -237,6 +326,7 @@ def main():
         start=dict(type="bool", default=True),
         target_host=dict(type="str"),
         path_map=dict(type="dict"),
+        verify_snapshot=dict(type="bool", default=True),
         post_script=dict(type="dict", options=dict(path=dict(type="str", required=True),
                                                    arguments=dict(type="list", elements="str", default=[]),
                                                    timeout=dict(type="int", default=3600))),

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import LunRef
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import LunRef, SnapshotInfo, VolumeInfo
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.restore import RestoreEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply
 
@@ -70,6 +70,12 @@ class Session:
 class Storage:
     def find_luns_by_serials(self, serials):
         return {s: LunRef("cluster-a", "svm_hv", "vol_hv03", "u1", "u2", "/vol/vol_hv03/lun_k", s, 1, "hyper_v") for s in serials}
+
+    def get_volumes(self, cluster, uuids):
+        return [VolumeInfo(cluster, "svm_hv", "vol_hv03", uuid, "rw", "online", 1, 2, 1) for uuid in uuids]
+
+    def list_snapshots(self, volume, name_pattern=None):
+        return [SnapshotInfo(volume.cluster, volume.svm, volume.name, volume.uuid, BACKUP)]
 
 
 class Catalog:
@@ -161,3 +167,16 @@ def test_to_an_alternate_host_a_moved_source_lun_needs_no_force():
     result = engine.run(VM_ID, backup=BACKUP, check_mode=True, path_map={"K:\\": "M:\\"})
     assert result["restore_warnings"] == [] and result["alternate"] and result["target_host"] == "hvdr01"
     assert [(p["method"], p["destinations"]) for p in result["luns"]] == [("file_copy", [CONFIG.replace("K:", "M:"), VHD.replace("K:", "M:")])]
+
+
+def test_a_snapshot_gone_from_the_volume_fails_before_anything_changes():
+    """The snapshot is looked for while planning: found missing only at the restore step, it used to fail after the VM was
+    stopped and removed (the fake host refuses any op that changes it)."""
+    class Gone(Storage):
+        def list_snapshots(self, volume, name_pattern=None):
+            return []
+
+    engine = RestoreEngine(Session(Host(current())), Gone(), Catalog(record()))
+    with pytest.raises(SmhvError) as error:
+        engine.run(VM_ID, backup=BACKUP)
+    assert error.value.code == "SNAPSHOT_NOT_FOUND" and error.value.details["step"] == "plan" and "vol_hv03" in error.value.message
