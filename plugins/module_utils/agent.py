@@ -8,7 +8,10 @@ request; the agent answers with exactly one JSON document. Request data is only 
 value, never source text, so a VM named ``a'; Remove-VM *; '`` is just a name.
 
 Transport (winhost.HostClient):
-- PSRP: ``PowerShell(pool).add_script(AGENT_SCRIPT).add_parameter("Request", encode_request(...))``.
+- PSRP, the first call of a RunspacePool: ``PowerShell(pool).add_script(AGENT_SCRIPT, use_local_scope=False)
+  .add_parameter("Request", encode_request(...))``: the script runs dot-sourced, so its functions stay
+  defined in the runspace; later calls: ``add_cmdlet(ENTRY_FUNCTION).add_parameter("Request", ...)
+  .add_parameter("AgentSha", AGENT_SHA)`` (winhost_sessions.PsrpSession).
 - WinRS: ``PowerShell -NoProfile -NonInteractive -EncodedCommand <encoded_bootstrap()>`` and then
   ``winrs_stdin(request_json)`` on stdin; the agent does not fit a command line (8191 chars).
 Either way, ``decode_response(output_text)`` returns the agent's answer.
@@ -22,12 +25,14 @@ the three in step (tests/unit/agent, tests/lab/hyperv).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 
 # Codes the agent itself may answer with (besides the ones engines map to SmhvError codes).
 AGENT_ERROR_CODES = {
     "BAD_REQUEST": "The request is not valid JSON, or an argument is missing or has the wrong type.",
     "UNKNOWN_OP": "The agent has no such op (controller and agent versions differ?).",
+    "AGENT_VERSION_MISMATCH": "PSRP's short call reached an agent of another version left defined in the runspace; the controller sends the script again.",
     "AGENT_ERROR": "An unexpected error inside the agent; details name the op and the exception.",
     "VM_NOT_FOUND": "A requested VM (by name or id) is not registered on the host.",
     "FILE_NOT_FOUND": "A file to read does not exist.",
@@ -3088,15 +3093,44 @@ function Copy-SmhvFile {
 # Main: exactly one JSON document on the output, whatever happens.
 # ---------------------------------------------------------------------------------------------
 
-$script:SmhvWarnings = New-Object -TypeName 'System.Collections.Generic.List[string]'
-$script:SmhvVolumeMap = $null
-try {
-    Invoke-SmhvRequest -Request $Request
-} catch {
-    # Only reached if building the answer itself failed; the message is escaped by ConvertTo-Json.
-    '{"ok":false,"error":{"code":"AGENT_ERROR","message":' + (ConvertTo-Json -InputObject ([string]$_.Exception.Message) -Compress) + ',"details":{}}}'
+function Invoke-SmhvAgent {
+    # The entry point. The script's last line calls it; over PSRP the script runs dot-sourced in the runspace
+    # (UseLocalScope false), so this function stays defined there and later calls of the same RunspacePool send
+    # only this command, with the request and the agent's hash as parameter values (winhost_sessions.py).
+    # A different agent left defined in the runspace answers AGENT_VERSION_MISMATCH before reading the
+    # request, and the controller sends the script again. Keep its name and parameters unchanged.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Request,
+        [Parameter(Mandatory)][string]$AgentSha
+    )
+    $ErrorActionPreference = 'Stop'
+    Set-StrictMode -Version 3
+    $ProgressPreference = 'SilentlyContinue'
+    if ($AgentSha -cne '@@AGENT_SHA@@') {
+        '{"ok":false,"error":{"code":"AGENT_VERSION_MISMATCH","message":"The agent defined in this runspace is another version.","details":{"agent_sha":"@@AGENT_SHA@@"}}}'
+        return
+    }
+    # Per call: nothing of a previous call's warnings or volume map is reused.
+    $script:SmhvWarnings = New-Object -TypeName 'System.Collections.Generic.List[string]'
+    $script:SmhvVolumeMap = $null
+    try {
+        Invoke-SmhvRequest -Request $Request
+    } catch {
+        # Only reached if building the answer itself failed; the message is escaped by ConvertTo-Json.
+        '{"ok":false,"error":{"code":"AGENT_ERROR","message":' + (ConvertTo-Json -InputObject ([string]$_.Exception.Message) -Compress) + ',"details":{}}}'
+    }
 }
+
+Invoke-SmhvAgent -Request $Request -AgentSha '@@AGENT_SHA@@'
 """
+
+# The agent's identity: SHA-256 (first 16 hex digits) of the script with the placeholder, which the script
+# then carries. PSRP's short call sends it (winhost_sessions.PsrpSession) and Invoke-SmhvAgent compares.
+AGENT_SHA = hashlib.sha256(AGENT_SCRIPT.encode("utf-8")).hexdigest()[:16]
+AGENT_SCRIPT = AGENT_SCRIPT.replace("@@AGENT_SHA@@", AGENT_SHA)
+# The function the script defines and the PSRP short call invokes (`PowerShell.add_cmdlet`).
+ENTRY_FUNCTION = "Invoke-SmhvAgent"
 
 # Runs first over WinRS (powershell.exe -EncodedCommand), small enough for the 8191-char command line.
 # It reads the payload {"script", "request"} from stdin up to the sentinel line and runs the script

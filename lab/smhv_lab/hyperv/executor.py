@@ -3,7 +3,12 @@
 It recognises the collection's agent the way a Windows host receives it, and nothing else:
 - WinRS: `PowerShell ... -EncodedCommand <BOOTSTRAP_SCRIPT>` with `{"script": AGENT_SCRIPT, "request"}`
   and the sentinel line on stdin (read the way the bootstrap reads it: lines up to "\\0\\0\\0\\0");
-- PSRP: one script command whose text is AGENT_SCRIPT, with its -Request parameter.
+- PSRP: one script command whose text is AGENT_SCRIPT, with its -Request parameter. Unless the client asked
+  for a local scope, PowerShell runs it dot-sourced in the runspace's global scope, so the pool's runspace
+  remembers the agent's entry function (ENTRY_FUNCTION, with this agent's hash); later pipelines of the same
+  pool may then be that one command with -Request and -AgentSha. In a runspace where the script did not run,
+  that command fails as PowerShell fails an unknown command (CommandNotFoundException); with another hash it
+  answers AGENT_VERSION_MISMATCH, as the function does.
 Scripts are recognised by SHA-256 against agent.py as loaded at start-up, so a lab running an older
 agent than the controller says so instead of answering for code it does not have. Any other command
 gets what Windows answers for an unknown one, and is logged in `unrecognised` for the control API.
@@ -20,7 +25,7 @@ from typing import Any
 
 from ..faults import FaultRegistry
 from ..winrm import windows
-from ..winrm.executor import CommandResult, PipelineCommand, PipelineResult
+from ..winrm.executor import CommandResult, PipelineCommand, PipelineResult, Runspace
 from .agent_source import agent_path, digest, load_agent
 from .context import AgentFailure, OpContext, argument
 from .ops import OPS
@@ -42,6 +47,7 @@ class AgentExecutor:
         self.agent_file = Path(agent_file or agent_path())
         self.agent = load_agent(self.agent_file)
         self._agent_digest = digest(self.agent.AGENT_SCRIPT)
+        self._agent_sha = str(getattr(self.agent, "AGENT_SHA", ""))  # what its Invoke-SmhvAgent compares with
         self._bootstrap_digest = digest(self.agent.BOOTSTRAP_SCRIPT)
         self._stopping = threading.Event()
         self._log_lock = threading.Lock()
@@ -104,14 +110,20 @@ class AgentExecutor:
         return payload, ""
 
     # -- PSRP -----------------------------------------------------------------------------------
-    def run_pipeline(self, host: str, commands: list[PipelineCommand], input_objects: list[Any]) -> PipelineResult:
+    def run_pipeline(self, host: str, commands: list[PipelineCommand], input_objects: list[Any],
+                     runspace: Runspace | None = None) -> PipelineResult:
+        runspace = runspace if runspace is not None else Runspace()  # a pipeline alone: a fresh runspace
         first = commands[0] if commands else PipelineCommand("", True)
+        if len(commands) == 1 and not first.is_script and first.text.lower() in runspace.functions:
+            return self._entry_call(host, first, runspace.functions[first.text.lower()])
         if len(commands) != 1 or not first.is_script or digest(first.text) != self._agent_digest:
             text = first.text if first.is_script else dict(first.parameters).get("Command", first.text)
             if first.is_script and first.text.lstrip().lower().startswith("param([parameter(mandatory)][string]$request)"):
                 self._log_unrecognised(host, "psrp", "an agent this lab did not load", first.text)
                 return PipelineResult(failed=True, reason=self._stale_agent_message())
             self._log_unrecognised(host, "psrp", "not the agent", str(text))
+            if not first.is_script:  # a command PowerShell cannot resolve fails the pipeline with this record
+                return self._command_not_found(self._first_word(str(text)))
             return PipelineResult(failed=True, reason=PS_NOT_RECOGNIZED.format(self._first_word(str(text))))
         request = None
         for name, value in first.parameters:
@@ -122,10 +134,46 @@ class AgentExecutor:
         if request is None:
             return PipelineResult(failed=True, reason="Cannot process command because of one or more missing mandatory "
                                                       "parameters: Request.")
-        answer = self._answer(host, "psrp", str(request))
+        entry = getattr(self.agent, "ENTRY_FUNCTION", None)
+        if entry and first.use_local_scope is not True:
+            # Dot-sourced: the script's function definitions run before its last line calls the entry function.
+            runspace.functions[entry.lower()] = self._agent_sha
+        return self._pipeline_answer(host, str(request))
+
+    def _pipeline_answer(self, host: str, request: str) -> PipelineResult:
+        answer = self._answer(host, "psrp", request)
         if answer is None:
             return PipelineResult(failed=True, reason="The pipeline has been stopped.")
         return PipelineResult(output=[answer])
+
+    def _entry_call(self, host: str, command: PipelineCommand, defined_sha: str) -> PipelineResult:
+        """`Invoke-SmhvAgent -Request <json> -AgentSha <hash>` in a runspace where the agent `defined_sha` ran."""
+        bound: dict[str, Any] = {}
+        positions = ["request", "agentsha"]
+        for name, value in command.parameters:
+            key = positions.pop(0) if name is None and positions else (name or "").lower()
+            if key not in ("request", "agentsha"):
+                return PipelineResult(failed=True, reason=f"A parameter cannot be found that matches parameter name '{name}'.",
+                                      error_id=f"NamedParameterNotFound,{command.text}", category="InvalidArgument")
+            if key in positions:
+                positions.remove(key)
+            bound[key] = value
+        missing = [label for key, label in (("request", "Request"), ("agentsha", "AgentSha")) if not bound.get(key)]
+        if missing:
+            return PipelineResult(failed=True, reason="Cannot process command because of one or more missing mandatory "
+                                                      f"parameters: {' '.join(missing)}.",
+                                  error_id=f"MissingMandatoryParameter,{command.text}", category="InvalidArgument")
+        if str(bound["agentsha"]) != defined_sha:
+            # Invoke-SmhvAgent's first check, before it reads the request.
+            return PipelineResult(output=[json.dumps({"ok": False, "error": {
+                "code": "AGENT_VERSION_MISMATCH", "message": "The agent defined in this runspace is another version.",
+                "details": {"agent_sha": defined_sha}}}, separators=(",", ":"))])
+        return self._pipeline_answer(host, str(bound["request"]))
+
+    @staticmethod
+    def _command_not_found(name: str) -> PipelineResult:
+        return PipelineResult(failed=True, reason=PS_NOT_RECOGNIZED.format(name), error_id="CommandNotFoundException",
+                              category="ObjectNotFound", target=name)
 
     # -- the agent ------------------------------------------------------------------------------
     def run_request(self, host: str, request_json: str) -> dict[str, Any]:

@@ -33,6 +33,21 @@ class PipelineCommand:
     text: str
     is_script: bool
     parameters: list[tuple[str | None, Any]] = field(default_factory=list)
+    # The client's UseLocalScope: None when it sent none. PowerShell runs a script command in a new scope only
+    # when it is True (Command.CreateCommandProcessor: `_useLocalScope ?? false`); otherwise dot-sourced, in the
+    # runspace's global scope, where the functions it defines stay for the pool's later pipelines.
+    use_local_scope: bool | None = None
+
+
+@dataclass
+class Runspace:
+    """The runspace of one PSRP RunspacePool (pypsrp opens pools of one), as later pipelines find it.
+
+    `functions` maps the lower-case name of each function an earlier pipeline defined in the global scope to
+    what the executor knows of its body (the agent's hash). A new pool starts empty, as a new runspace does.
+    """
+
+    functions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,13 +57,17 @@ class PipelineResult:
     `output` objects are serialised by psrpcore (str, int, bool, float, None, list and dict work).
     `errors` become ErrorRecords on the error stream; like PowerShell, they do not fail the pipeline.
     `failed=True` ends the pipeline in the Failed state with `reason` as its terminating error, which
-    is what makes pypsrp report `had_errors`.
+    is what makes pypsrp report `had_errors`; `error_id` (FullyQualifiedErrorId, also the category's
+    reason), `category` (an ErrorCategory name) and `target` describe that error record.
     """
 
     output: list[Any] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     failed: bool = False
     reason: str = ""
+    error_id: str = "RuntimeException"
+    category: str = "NotSpecified"
+    target: str | None = None
 
 
 class CommandExecutor(Protocol):
@@ -62,6 +81,9 @@ class CommandExecutor(Protocol):
         """
         ...
 
-    def run_pipeline(self, host: str, commands: list[PipelineCommand], input_objects: list[Any]) -> PipelineResult:
-        """Run a PSRP pipeline; `input_objects` is the pipeline input (empty when the client sent none)."""
+    def run_pipeline(self, host: str, commands: list[PipelineCommand], input_objects: list[Any],
+                     runspace: Runspace | None = None) -> PipelineResult:
+        """Run a PSRP pipeline; `input_objects` is the pipeline input (empty when the client sent none).
+
+        `runspace` is the pool's runspace, which the pipeline may read and change (None: a fresh one)."""
         ...

@@ -16,7 +16,7 @@ import psrpcore
 from psrpcore.types import ErrorCategory, ErrorCategoryInfo, ErrorRecord, NETException, PSInvocationState
 
 from . import soap
-from .executor import PipelineCommand, PipelineResult
+from .executor import PipelineCommand, PipelineResult, Runspace
 from .shells import DONE, RUNNING, Shell, ShellContext, client_id, decode_b64, new_id, output_budget, stream_xml
 from .soap import Request
 
@@ -35,10 +35,12 @@ class _Pipeline:
         self.started = False
 
 
-def _terminating_error(reason: str) -> ErrorRecord:
-    return ErrorRecord(Exception=NETException(Message=reason),
-                       CategoryInfo=ErrorCategoryInfo(Category=ErrorCategory.NotSpecified, Reason="RuntimeException"),
-                       FullyQualifiedErrorId="RuntimeException")
+def _terminating_error(result: PipelineResult) -> ErrorRecord:
+    return ErrorRecord(Exception=NETException(Message=result.reason or "failed"), TargetObject=result.target,
+                       CategoryInfo=ErrorCategoryInfo(Category=ErrorCategory[result.category], Reason=result.error_id,
+                                                      TargetName=result.target or "",
+                                                      TargetType="String" if result.target is not None else ""),
+                       FullyQualifiedErrorId=result.error_id)
 
 
 class PsrpShell(Shell):
@@ -54,6 +56,7 @@ class PsrpShell(Shell):
         super().__init__(client_id(shell.get("ShellId")) if shell.get("ShellId") else new_id(), request.resource_uri,
                          context)
         self.pool = psrpcore.ServerRunspacePool()
+        self.runspace = Runspace()  # what the pool's pipelines leave defined for the later ones
         self._pipelines: dict[str, _Pipeline] = {}
         # psrpcore queues output for every target in one buffer; Receive wants one target's data.
         self._outboxes: dict[str | None, deque[bytes]] = defaultdict(deque)
@@ -160,13 +163,14 @@ class PsrpShell(Shell):
             return
         pipeline.started = True
         pipeline.pipe.start()
-        commands = [PipelineCommand(str(c.command_text), bool(c.is_script), list(c.parameters))
+        commands = [PipelineCommand(str(c.command_text), bool(c.is_script), list(c.parameters), c.use_local_scope)
                     for c in pipeline.pipe.metadata.commands]
         self.context.workers.start(f"psrp-{pipeline.command_id[:8]}", self._run, pipeline, commands)
 
     def _run(self, pipeline: _Pipeline, commands: list[PipelineCommand]) -> None:
         try:
-            result = self.context.executor.run_pipeline(self.context.host_name, commands, list(pipeline.input))
+            result = self.context.executor.run_pipeline(self.context.host_name, commands, list(pipeline.input),
+                                                        runspace=self.runspace)
         except Exception as exc:  # an executor bug becomes a failed pipeline the client can see
             log.exception("executor failed on pipeline %s", pipeline.command_id)
             result = PipelineResult(failed=True, reason=f"{type(exc).__name__}: {exc}")
@@ -186,7 +190,7 @@ class PsrpShell(Shell):
             if result.failed:
                 # psrpcore has no public way to fail a pipeline; a Failed PipelineState carrying the
                 # terminating error is what PowerShell sends, and what makes pypsrp set had_errors.
-                pipeline.pipe._change_state(PSInvocationState.Failed, _terminating_error(result.reason or "failed"))
+                pipeline.pipe._change_state(PSInvocationState.Failed, _terminating_error(result))
             else:
                 pipeline.pipe.complete()
             self.cond.notify_all()

@@ -56,6 +56,11 @@ class ShellTable:
             self._shells[shell.id] = shell
         return shell.created(address)
 
+    def snapshot(self) -> list[Shell]:
+        """The open shells (tests reach a PSRP shell's runspace through this)."""
+        with self._lock:
+            return list(self._shells.values())
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._shells)

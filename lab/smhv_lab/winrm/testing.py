@@ -109,7 +109,8 @@ class EchoExecutor:
         rc = run.rc if run.rc is not None else (1 if run.errors else 0)
         return CommandResult(stdout=stdout, stderr=stderr, rc=rc)
 
-    def run_pipeline(self, host: str, commands: list[PipelineCommand], input_objects: list[Any]) -> PipelineResult:
+    def run_pipeline(self, host: str, commands: list[PipelineCommand], input_objects: list[Any],
+                     runspace: Any = None) -> PipelineResult:
         self._called(host, "pipeline", {"commands": commands, "input": input_objects})
         first = commands[0]
         params = {name: value for name, value in first.parameters if name is not None}

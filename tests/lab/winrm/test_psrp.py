@@ -119,7 +119,7 @@ def test_raw_ntlm_and_spnego(server, clients, auth):
 
 
 class _BrokenExecutor:
-    def run_pipeline(self, host, commands, input_objects):
+    def run_pipeline(self, host, commands, input_objects, runspace=None):
         raise RuntimeError("agent crashed")
 
 

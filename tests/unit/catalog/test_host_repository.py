@@ -74,7 +74,7 @@ def test_reads_are_batched_and_missing_files_are_none():
 def names_text(lines, list_format):
     """file_list's `names` as the agent writes them (ConvertTo-SmhvNameList)."""
     text = "\n".join(lines)
-    return text if list_format == "names" else base64.b64encode(gzip.compress(text.encode("utf-8"))).decode("ascii")
+    return text if list_format == "names" else base64.b64encode(gzip.compress(text.encode("utf-8"), mtime=0)).decode("ascii")
 
 
 def test_list_maps_windows_paths_back_and_rechecks_the_prefix():
@@ -113,7 +113,7 @@ def test_list_reads_names_with_directories_and_unicode(list_format):
     ("\\", "not a path inside"),
     ("H4sI not base64!", "do not decode"),
     (base64.b64encode(b"not gzip").decode("ascii"), "do not decode"),
-    (base64.b64encode(gzip.compress(b"\xff\xfe")).decode("ascii"), "do not decode"),
+    (base64.b64encode(gzip.compress(b"\xff\xfe", mtime=0)).decode("ascii"), "do not decode"),
 ])
 def test_decode_file_names_refuses_what_the_agent_never_writes(names, reason):
     list_format = "names" if reason == "not a path inside" else "names_gzip"
