@@ -363,12 +363,19 @@ class RestoreEngine:
                 raise SmhvError("LUN_NOT_FOUND", "%s on host %s is on disk serial %s, which none of the configured ONTAP clusters has: add "
                                 "its cluster (the SnapMirror destination's) to storage_systems." % (
                                     self._mapped(entries[0].path), self.target.name, serial), {"serial": serial})
+            recorded = sorted(set((e.cluster, e.svm, e.volume, e.lun_serial) for e in entries))
+            if lun.serial not in [r[3] for r in recorded] and (lun.cluster, lun.svm, lun.volume_name) in [r[:3] for r in recorded]:
+                # Not a mirror: another LUN of the recorded volume (a drive moved to a new LUN), which the snapshot may not hold.
+                raise SmhvError("RESTORE_UNSUPPORTED", "%s on host %s is on LUN %s:%s now, another LUN of volume %s than at backup %s (serial "
+                                "%s): verify_snapshot=false is for LUNs that replaced the recorded ones on another volume (a SnapMirror "
+                                "destination). Restore with verify_snapshot=true (and force) to copy the files from the old LUN."
+                                % (self._mapped(entries[0].path), self.target.name, lun.cluster, lun.path, lun.volume_name,
+                                   self.record.name, recorded[0][3]), {"serial": lun.serial, "recorded_serial": recorded[0][3]})
             root = now["access_path"]
             source_root = self._source_root(entries, root, lun)
             # The LUN is the target host's own, and the files keep their place inside it: LUN-level also to another host or paths.
             exclusive = not now.get("is_csv") and self._exclusive(root, entries)
             plan = self._lun_plan(lun, entries, root, source_root, "lun" if exclusive else "file_copy")
-            recorded = sorted(set((e.cluster, e.svm, e.volume, e.lun_serial) for e in entries))
             plan["recorded"] = dict(zip(("cluster", "svm", "volume", "serial"), recorded[0]))
             self.luns.append(plan)
 

@@ -104,9 +104,9 @@ options:
       - V(false) is SMHV's C(-DisableVerifySnapshot), for a restore after a SnapMirror failover, when the VM's files are
         on the destination volumes' LUNs and the recorded clusters, volumes and LUN serials no longer apply. Each
         backed-up file's path (after O(path_map)) is looked up on the target host, the LUN behind it found by its disk
-        serial, and the snapshot of the backup's name on that LUN's volume used (SnapMirror carries the snapshots): by
+        serial, and the snapshot of the backup's name on that LUN's volume used (SnapMirror carries the snapshots), by
         file copy from a LUN clone of it, or LUN-level when the LUN holds only this VM's files (also to an alternate host
-        or paths: that LUN is the target host's). A volume without that snapshot fails with C(SNAPSHOT_NOT_FOUND), naming the volume and the backups
+        or paths, as that LUN is the target host's). A volume without that snapshot fails with C(SNAPSHOT_NOT_FOUND), naming the volume and the backups
         whose snapshots it has. RV(luns) says which volume and snapshot served each file.
       - With V(true) and the recorded LUNs gone (or their cluster not answering), the error says whether the target
         host's LUN has the snapshot, so that V(false) would work.

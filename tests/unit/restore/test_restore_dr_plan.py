@@ -238,3 +238,15 @@ def test_verify_snapshot_true_with_the_recorded_lun_still_there_but_not_on_the_h
         engine.run(VM_ID, backup=BACKUP, check_mode=True, path_map={"J:\\": "K:\\"})
     assert error.value.code == "RESTORE_UNSUPPORTED" and "no volume of host hvdr01 holds its path" in error.value.message
     assert error.value.details["suggest"]["verify_snapshot"] is False and "verify_snapshot=false" in error.value.message
+
+
+def test_another_lun_of_the_recorded_volume_is_not_a_mirror():
+    """verify_snapshot=false on the primary after a drive moved to a new LUN of the same volume: the snapshot does not
+    hold that LUN, so the restore is refused before anything changes (verify_snapshot=true copies from the old LUN)."""
+    storage = Storage()
+    moved = LunRef("cluster-a", "svm_hv", "vol_hv03", "vol-a", "lun-new", "/vol/vol_hv03/lun_j2", DR_SERIAL, 1, "hyper_v")
+    storage.find_luns_by_serials = lambda serials: {DR_SERIAL: moved}
+    with pytest.raises(SmhvError) as error:
+        restore(storage=storage)
+    assert error.value.code == "RESTORE_UNSUPPORTED" and "another LUN of volume vol_hv03" in error.value.message
+    assert "verify_snapshot=true" in error.value.message
