@@ -61,12 +61,17 @@ class HostStats:
     round_trips counts WS-Management messages sent (each an HTTP request; the extra legs of an NTLM
     handshake are not counted), connects counts sessions opened (each costs a handshake and a
     RunspacePool or shell), retries counts calls re-sent, seconds is the time spent inside call().
+    PSRP only: agent_scripts counts calls that sent the agent script (the first of each pool, and resends),
+    agent_resends the short calls that found no agent of this version in the runspace and were sent again
+    with the script (their messages count in round_trips too).
     """
 
     calls: int = 0
     round_trips: int = 0
     connects: int = 0
     retries: int = 0
+    agent_scripts: int = 0
+    agent_resends: int = 0
     seconds: float = 0.0
 
     def as_dict(self):

@@ -4,7 +4,7 @@
 """One live WinRM connection to a host, per protocol, that runs the agent and returns its raw output.
 
 PsrpSession keeps one pypsrp RunspacePool open (one TLS/NTLM handshake, one remote PowerShell)
-and runs each agent call as a pipeline in it. WinrsSession keeps one pywinrm cmd shell open and
+and runs each agent call as a pipeline in it, sending the agent script only with the pool's first call. WinrsSession keeps one pywinrm cmd shell open and
 runs each call as `PowerShell -EncodedCommand <bootstrap>` with the agent and request on stdin
 (the command line cannot hold the agent; see the agent module). Both count every WS-Management
 message they send in `stats.round_trips`, and poll a long-running call through the host's
@@ -45,6 +45,9 @@ else:
 STDIN_CHUNK = 100_000
 
 POWERSHELL_ARGUMENTS = ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted", "-EncodedCommand"]
+
+# PowerShell's FullyQualifiedErrorId for a command name it cannot resolve.
+COMMAND_NOT_FOUND = "CommandNotFoundException"
 
 _CLIXML_HEADER = "#< CLIXML"
 _CLIXML_NS = "{http://schemas.microsoft.com/powershell/2004/04}"
@@ -108,8 +111,38 @@ def _best_effort(stop, *args):
         pass
 
 
+def _agent_output(pipeline):
+    return AgentOutput(stdout="\n".join(str(item) for item in pipeline.output if item is not None),
+                       stderr="\n".join(str(record) for record in pipeline.streams.error), rc=None)
+
+
+def _agent_missing(pipeline):
+    """Whether a short call found no agent of this version in the runspace, so the op did not run.
+
+    PowerShell fails a pipeline whose command it cannot resolve (the ErrorRecord's FullyQualifiedErrorId is
+    CommandNotFoundException); an agent of another version answers AGENT_VERSION_MISMATCH and nothing else.
+    """
+    if pipeline.state == PSInvocationState.FAILED:
+        return any(getattr(record, "fq_error", None) == COMMAND_NOT_FOUND for record in pipeline.streams.error)
+    outputs = [item for item in pipeline.output if item is not None]
+    if pipeline.state != PSInvocationState.COMPLETED or len(outputs) != 1:
+        return False
+    try:
+        document = agent.decode_response(str(outputs[0]))
+    except ValueError:
+        return False
+    return not document["ok"] and document["error"]["code"] == "AGENT_VERSION_MISMATCH"
+
+
 class PsrpSession:
-    """A RunspacePool opened on first use and reused by every later call."""
+    """A RunspacePool opened on first use and reused by every later call.
+
+    The agent travels once per pool: the first call runs AGENT_SCRIPT with UseLocalScope false, so PowerShell
+    runs it dot-sourced in the runspace's global scope and its functions stay defined; later calls send only
+    `Invoke-SmhvAgent -Request <json> -AgentSha <hash>` (the request stays a parameter value). If the function
+    is gone (CommandNotFoundException: a runspace reset, a pool with more than one runspace) or is another
+    agent version (AGENT_VERSION_MISMATCH), the same call is sent again, once, with the script.
+    """
 
     def __init__(self, settings, stats):
         _require(PYPSRP_IMPORT_ERROR, "pypsrp")
@@ -117,6 +150,7 @@ class PsrpSession:
         self._stats = stats
         self._wsman = None
         self._pool = None
+        self._agent_defined = False  # whether a call of this pool has run the script
         self.command_sent = False  # whether the current call may have started on the host
 
     def _runspace_pool(self):
@@ -126,6 +160,7 @@ class PsrpSession:
             pool = RunspacePool(self._wsman)
             pool.open()
             self._pool = pool
+            self._agent_defined = False  # a new pool is a new runspace: nothing of ours is defined there
             self._stats.connects += 1
         return self._pool
 
@@ -136,8 +171,24 @@ class PsrpSession:
         self.command_sent = False
         deadline = None if timeout is None else time.monotonic() + timeout
         pool = self._runspace_pool()
+        if self._agent_defined:
+            pipeline = PowerShell(pool)
+            pipeline.add_cmdlet(agent.ENTRY_FUNCTION).add_parameter("Request", request_json).add_parameter("AgentSha", agent.AGENT_SHA)
+            self._invoke(pipeline, deadline, timeout)
+            if not _agent_missing(pipeline):
+                return _agent_output(pipeline)
+            # The op did not run (no such function, or another agent that refused before reading the request).
+            self._agent_defined = False
+            self._stats.agent_resends += 1
         pipeline = PowerShell(pool)
-        pipeline.add_script(agent.AGENT_SCRIPT).add_parameter("Request", request_json)
+        pipeline.add_script(agent.AGENT_SCRIPT, use_local_scope=False).add_parameter("Request", request_json)
+        self._stats.agent_scripts += 1
+        self._invoke(pipeline, deadline, timeout)
+        # Completed: the script ran to its end, so its functions are defined, whatever the op answered.
+        self._agent_defined = pipeline.state == PSInvocationState.COMPLETED
+        return _agent_output(pipeline)
+
+    def _invoke(self, pipeline, deadline, timeout):
         self.command_sent = True
         pipeline.begin_invoke()
         # poll_invoke() treats the host's OperationTimeout fault as "no output yet", so a slow op is polled
@@ -147,8 +198,6 @@ class PsrpSession:
                 _best_effort(pipeline.stop)
                 raise CallDeadlineExceeded(timeout)
             pipeline.poll_invoke()
-        return AgentOutput(stdout="\n".join(str(item) for item in pipeline.output if item is not None),
-                           stderr="\n".join(str(record) for record in pipeline.streams.error), rc=None)
 
     def close(self):
         """Close the pool on the host (frees its runspace at once instead of at the idle timeout)."""

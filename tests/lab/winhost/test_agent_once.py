@@ -105,3 +105,46 @@ def only_runspace(server):
     shells = [shell for shell in server.shells.snapshot() if isinstance(shell, PsrpShell)]
     assert len(shells) == 1
     return shells[0].runspace
+
+
+def test_a_series_of_calls_sends_the_script_once(connect, executor):
+    client = connect("psrp", "ntlm-https")
+    facts = client.call("host_facts").result
+    for _ in range(10):
+        assert client.call("host_facts").result == facts
+        assert client.call("path_info", {"paths": ["J:\\"]}).result["paths"][0]["exists"] is True
+    client.close()
+    assert client.stats.agent_scripts == 1 and client.stats.agent_resends == 0
+    # Open 2, Command + Receive per call, close 1; a Receive that the lab answers with OperationTimeout before
+    # the op ends (0.2 s here, on a loaded machine) is one more exchange, and counted.
+    assert 2 + 21 * 2 + 1 <= client.stats.round_trips <= 2 + 21 * 2 + 1 + 3
+    assert len(executor.requests) == 21 and all(request["ok"] for request in executor.requests)
+
+
+def test_request_data_stays_data_in_the_short_call(connect, world):
+    client = connect("psrp", "ntlm-http")
+    client.call("host_facts")
+    path = "J:\\SnapInfo\\a'; Remove-VM *; '$(hostname).json"
+    assert client.call("file_write", {"path": path, "content": "x`$env:PATH", "create_dirs": True}).changed
+    assert client.call("file_read", {"paths": [path]}).result["files"][0]["content"] == "x`$env:PATH"
+    assert client.stats.agent_scripts == 1
+
+
+@pytest.mark.parametrize("older", [False, True], ids=["runspace_reset", "older_agent"])
+def test_the_client_resends_the_script_when_the_runspace_lost_or_changed_the_agent(connect, server, executor, older):
+    client = connect("psrp", "ntlm-http")
+    client.call("host_facts")
+    runspace = only_runspace(server)
+    if older:
+        runspace.functions["invoke-smhvagent"] = "0123456789abcdef"
+    else:
+        runspace.functions.clear()
+    before = client.stats.round_trips
+    assert client.call("path_info", {"paths": ["J:\\"]}).result["paths"][0]["exists"] is True
+    # The short call's Command + Receive, then the script's (each Receive answered OperationTimeout counts too).
+    assert 4 <= client.stats.round_trips - before <= 6
+    assert client.stats.agent_resends == 1 and client.stats.agent_scripts == 2
+    before = client.stats.round_trips
+    client.call("host_facts")
+    assert 2 <= client.stats.round_trips - before <= 3 and client.stats.agent_scripts == 2
+    assert [request["op"] for request in executor.requests] == ["host_facts", "path_info", "host_facts"]

@@ -6,6 +6,7 @@ A pipeline or command is scripted as a list of steps, one per poll of the host:
     None          still running (the host answered the OperationTimeout fault)
     Exception     raised by that poll (a dropped connection, a fault...)
     "text"        the op finished and wrote this to its output
+    Failed(...)   PowerShell failed the pipeline with these error records (e.g. command_not_found())
 """
 from __future__ import annotations
 
@@ -53,11 +54,30 @@ class Script:
         return list(self.calls.pop(0))
 
 
+class ErrorRecord(SimpleNamespace):
+    """pypsrp's ErrorRecord as far as winhost reads it: fq_error and its text."""
+
+    def __str__(self):
+        return self.message
+
+
+class Failed(tuple):
+    """A step: the pipeline ends in the Failed state with these error records."""
+
+
+def command_not_found(name="Invoke-SmhvAgent"):
+    message = ("The term '%s' is not recognized as the name of a cmdlet, function, script file, or operable program. "
+               "Check the spelling of the name, or if a path was included, verify that the path is correct and try again." % name)
+    return Failed([ErrorRecord(fq_error="CommandNotFoundException", reason="CommandNotFoundException", message=message)])
+
+
 class FakePowerShell:
     def __init__(self, pool, script):
         self.pool = pool
         self._steps = script.next_call()
         self.script = None
+        self.use_local_scope = None
+        self.command = None  # add_cmdlet's name
         self.parameters = []
         self.state = PSInvocationState.NOT_STARTED
         self.output = []
@@ -65,8 +85,13 @@ class FakePowerShell:
         self.polls = 0
         self.stopped = False
 
-    def add_script(self, text):
+    def add_script(self, text, use_local_scope=None):
         self.script = text
+        self.use_local_scope = use_local_scope
+        return self
+
+    def add_cmdlet(self, name):
+        self.command = name
         return self
 
     def add_parameter(self, name, value):
@@ -86,6 +111,9 @@ class FakePowerShell:
         if isinstance(step, str):
             self.output.append(step)
             self.state = PSInvocationState.COMPLETED
+        elif isinstance(step, Failed):
+            self.streams.error.extend(step)
+            self.state = PSInvocationState.FAILED
         elif isinstance(step, tuple):  # (output, error records)
             self.output.extend(step[0])
             self.streams.error.extend(step[1])

@@ -45,7 +45,7 @@ def test_psrp_call_sends_the_agent_script_with_the_request_as_parameter(psrp, ma
     assert answer.result == {"os": "Windows Server 2022"}
     assert answer.changed is False and answer.warnings == ["w1"]
     pipeline = psrp.pipelines[0]
-    assert pipeline.script == agent.AGENT_SCRIPT
+    assert pipeline.script == agent.AGENT_SCRIPT and pipeline.use_local_scope is False
     assert pipeline.parameters == [("Request", agent.encode_request("host_facts", {"detail": True}, True))]
     assert psrp.wsmans[0].kwargs == client.settings.pypsrp_kwargs()
 
@@ -58,7 +58,8 @@ def test_psrp_reuses_one_runspace_pool_and_closes_it(psrp, make_client):
     assert len(psrp.wsmans) == len(psrp.pools) == 1
     assert psrp.pools[0].closed and psrp.wsmans[0].transport.closed
     # Create + Receive to open, Command + Receive per call, Delete to close
-    assert client.stats.as_dict() == dict(calls=2, round_trips=7, connects=1, retries=0, seconds=client.stats.seconds)
+    assert client.stats.as_dict() == dict(calls=2, round_trips=7, connects=1, retries=0, agent_scripts=1, agent_resends=0,
+                                          seconds=client.stats.seconds)
 
 
 def test_psrp_polls_a_long_running_op_instead_of_failing_it(psrp, make_client):
@@ -290,7 +291,8 @@ def test_connect_opens_the_pool_the_first_call_then_uses(psrp, make_client):
         assert psrp.pools[0].opened and client.stats.round_trips == 2 and client.stats.calls == 0
         client.call("host_facts")
     assert len(psrp.pools) == 1
-    assert client.stats.as_dict() == dict(calls=1, round_trips=5, connects=1, retries=0, seconds=client.stats.seconds)
+    assert client.stats.as_dict() == dict(calls=1, round_trips=5, connects=1, retries=0, agent_scripts=1, agent_resends=0,
+                                          seconds=client.stats.seconds)
 
 
 def test_connect_never_raises_and_the_first_call_connects_again(psrp, make_client, no_retry_pause):
