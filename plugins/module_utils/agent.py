@@ -54,6 +54,7 @@ AGENT_ERROR_CODES = {
     "VM_STATE_NOT_ALLOWED": "vm_remove of a VM that is not off.",
     "VM_EXISTS": "vm_import of a configuration whose VM id is already registered on the host.",
     "DISK_NOT_FOUND": "No disk with the LUN's serial number after a rescan (the LUN is not mapped to the host).",
+    "DRIVE_LETTER_IN_USE": "disk_connect: the drive letter asked for belongs to another volume, or no drive letter is free.",
 }
 
 
@@ -2899,10 +2900,26 @@ function Get-SmhvDataPartition {
         Sort-Object -Property Size -Descending | Select-Object -First 1
 }
 
+function Assert-SmhvDriveLetterFree {
+    # Add-PartitionAccessPath would refuse a drive letter another volume has; say which letter, before trying.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$AccessPath
+    )
+    $letter = $AccessPath.Substring(0, 1).ToUpperInvariant()
+    $holders = @(Get-Volume | Where-Object -FilterScript { $_.DriveLetter -and ([string]$_.DriveLetter).ToUpperInvariant() -eq $letter })
+    if ($holders.Count -gt 0) {
+        $message = "Drive letter ${letter}: belongs to another volume on host $($env:COMPUTERNAME); choose a free letter, or let one be assigned."
+        throw (New-SmhvError -Code 'DRIVE_LETTER_IN_USE' -Message $message -Details @{ drive_letter = $letter })
+    }
+}
+
 function Connect-SmhvDisk {
     # A LUN mapped to this host as a disk with a volume: rescan, online (a new disk id first when it collides
     # with a disk already online, as a clone beside its source does), writable, and the access path
-    # (drive letter 'X:\' or an empty folder, created) when given.
+    # (drive letter 'X:\' or an empty folder, created) when given. A volume has one drive letter at most: asked
+    # for another, the one it has (Windows may give one when the disk comes online) is replaced. With
+    # assign_drive_letter, a volume without a drive letter gets the first free one (-AssignDriveLetter).
     [CmdletBinding()]
     param(
         [Parameter(Mandatory)][psobject]$Arguments,
@@ -2910,6 +2927,7 @@ function Connect-SmhvDisk {
     )
     $serial = Get-SmhvArgument -Arguments $Arguments -Name 'serial' -Type String -Required
     $accessPath = Get-SmhvArgument -Arguments $Arguments -Name 'access_path' -Type String -Default ''
+    $assignDriveLetter = Get-SmhvArgument -Arguments $Arguments -Name 'assign_drive_letter' -Type Boolean -Default $false
     if ($accessPath) {
         Assert-SmhvAbsolutePath -Path $accessPath -Argument 'access_path'
         if (-not $accessPath.EndsWith('\')) {
@@ -2950,15 +2968,31 @@ function Connect-SmhvDisk {
             Set-Disk -Number $number -IsReadOnly $false
         }
     }
-    if ($accessPath -and -not $CheckMode) {
+    if (($accessPath -or $assignDriveLetter) -and -not $CheckMode) {
         $partition = Get-SmhvDataPartition -Number $number
         $present = @($partition.AccessPaths | Where-Object -FilterScript { $_ -eq $accessPath }).Count -gt 0
-        if (-not $present) {
-            if ($accessPath.Length -gt 3 -and -not [System.IO.Directory]::Exists($accessPath)) {
+        $letters = @($partition.AccessPaths | Where-Object -FilterScript { $_ -and $_.Length -eq 3 -and $_.EndsWith(':\') })
+        if ($accessPath -and -not $present) {
+            if ($accessPath.Length -eq 3) {
+                Assert-SmhvDriveLetterFree -AccessPath $accessPath
+                foreach ($letter in $letters) {
+                    Remove-PartitionAccessPath -DiskNumber $number -PartitionNumber $partition.PartitionNumber -AccessPath $letter
+                }
+                $letters = @($accessPath)
+            } elseif (-not [System.IO.Directory]::Exists($accessPath)) {
                 [void][System.IO.Directory]::CreateDirectory($accessPath)
             }
             Add-PartitionAccessPath -DiskNumber $number -PartitionNumber $partition.PartitionNumber -AccessPath $accessPath
             $changed = $true
+        }
+        if ($assignDriveLetter -and $letters.Count -eq 0) {
+            Add-PartitionAccessPath -DiskNumber $number -PartitionNumber $partition.PartitionNumber -AssignDriveLetter
+            $changed = $true
+            $partition = Get-SmhvDataPartition -Number $number
+            if (@($partition.AccessPaths | Where-Object -FilterScript { $_ -and $_.Length -eq 3 -and $_.EndsWith(':\') }).Count -eq 0) {
+                $message = "No drive letter is free on host $($env:COMPUTERNAME) for disk $number; mount it in a folder instead."
+                throw (New-SmhvError -Code 'DRIVE_LETTER_IN_USE' -Message $message -Details @{ serial = $serial })
+            }
         }
     }
     $record = Get-SmhvDiskRecord -Disk (Get-SmhvDiskBySerial -Serial $serial)

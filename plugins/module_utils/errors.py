@@ -66,6 +66,7 @@ ERROR_CODES = {
     "SNAPSHOT_NOT_FOUND": "A snapshot a backup record names is gone from its volume.",
     "VM_EXISTS": "The VM is registered on the target host already (an alternate-host restore needs it absent).",
     "DISK_NOT_FOUND": "A LUN mapped to the host did not appear as a disk after a rescan.",
+    "DRIVE_LETTER_IN_USE": "A drive letter asked for belongs to another volume of the host, or no drive letter is free.",
     "HOST_NOT_READY": "The host reports no iSCSI or FC initiator for a LUN clone to be presented to.",
     "RESTORE_UNSUPPORTED": "A restore the collection cannot do safely (a file's LUN is not reachable from the target host).",
     "HOST_NOT_SUPPORTED": "The Windows host's version or configuration is not supported for the install asked for.",

@@ -7,6 +7,8 @@ vm_import reads the .vmcx (JSON here) back into a registration with the same id 
 dropped, so the VM is at the checkpoint. disk_connect brings a rescanned LUN online and gives a clone
 that carries its source's disk id a new one (LunContent.resignature), as Set-Disk -Guid does; a folder
 access path on C: is created first and stays after disk_disconnect (WindowsHost.folders) until file_delete.
+A drive letter another online disk (or C:) has is refused (DRIVE_LETTER_IN_USE), as Windows refuses it;
+assign_drive_letter gives the first free one from D:.
 """
 from __future__ import annotations
 
@@ -156,9 +158,48 @@ def _create_folder(ctx: OpContext, path: str) -> None:
             folders.add(folder)
 
 
+def _drive_letter(access_path: str) -> str | None:
+    """'K' for a drive-letter access path ('K:\\' or 'K:'), else None."""
+    path = access_path.rstrip("\\")
+    return path[0].upper() if len(path) == 2 and path[1] == ":" else None
+
+
+def _letters_in_use(ctx: OpContext, disk) -> set[str]:
+    """Drive letters other volumes have: C: (the system drive) and those of the other online disks (an offline disk's
+    volume has no access path in the lab)."""
+    used = {"C"}
+    for other in ctx.host.disks.values():
+        if other is not disk and other.online:
+            used |= {letter for letter in map(_drive_letter, other.access_paths) if letter}
+    return used
+
+
+def _connect_drive_letter(ctx: OpContext, disk, access_path: str, assign: bool) -> bool:
+    """Assert-SmhvDriveLetterFree, then Add-PartitionAccessPath -AccessPath 'X:\\' (the volume's other letter removed:
+    it has one at most) or -AssignDriveLetter (the first free letter from D:, kept when it has one already)."""
+    letters = [a for a in disk.access_paths if _drive_letter(a)]
+    used = _letters_in_use(ctx, disk)
+    if access_path:
+        letter = _drive_letter(access_path)
+        if letter in used:
+            raise AgentFailure("DRIVE_LETTER_IN_USE", f"Drive letter {letter}: belongs to another volume on host {ctx.computer_name}; "
+                               "choose a free letter, or let one be assigned.", {"drive_letter": letter})
+        disk.access_paths = [a for a in disk.access_paths if not _drive_letter(a)] + [f"{letter}:\\"]
+        return True
+    if letters or not assign:
+        return False
+    free = [chr(code) for code in range(ord("D"), ord("Z") + 1) if chr(code) not in used]
+    if not free:
+        raise AgentFailure("DRIVE_LETTER_IN_USE", f"No drive letter is free on host {ctx.computer_name} for disk {disk.number}; "
+                           "mount it in a folder instead.", {"serial": disk.serial})
+    disk.access_paths.append(f"{free[0]}:\\")
+    return True
+
+
 def disk_connect(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     serial = argument(args, "serial", "String", required=True)
     access_path = argument(args, "access_path", "String", "")
+    assign = argument(args, "assign_drive_letter", "Boolean", False)
     if access_path:
         assert_absolute(access_path, "access_path")
         access_path = access_path if access_path.endswith("\\") else access_path + "\\"
@@ -184,11 +225,13 @@ def disk_connect(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], 
         changed = True
         if not ctx.check_mode:
             disk.read_only = False
-    if access_path and not ctx.check_mode and access_key(access_path) not in [access_key(a) for a in disk.access_paths]:
-        if len(access_path) > 3:
-            _create_folder(ctx, access_path)
-        disk.access_paths.append(access_path.rstrip("\\") if len(access_path) > 3 else access_path)
+    present = bool(access_path) and access_key(access_path) in [access_key(a) for a in disk.access_paths]
+    if access_path and not present and not ctx.check_mode and len(access_path) > 3:
+        _create_folder(ctx, access_path)
+        disk.access_paths.append(access_path.rstrip("\\"))
         changed = True
+    if not ctx.check_mode and (assign or (access_path and not present and len(access_path) == 3)):
+        changed = _connect_drive_letter(ctx, disk, access_path if not present and len(access_path) == 3 else "", assign) or changed
     return {"disk": _record(ctx, serial), "resignatured": resignatured}, changed
 
 
