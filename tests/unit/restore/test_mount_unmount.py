@@ -65,7 +65,7 @@ class Session:
     name = "hv03"
 
     def __init__(self, host):
-        self.owner, self.facts = host, {"initiator_ports": []}
+        self.owner, self.facts = host, {"computer_name": "HV03", "initiator_ports": []}
 
 
 def unmount(host):
