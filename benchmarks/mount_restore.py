@@ -60,7 +60,8 @@ def main(argv):
         site.dataset("hv03", SNAPINFO, "bench", ["vm-file01", "vm-print01"])
         backup = site.backup("hv03", "bench", backup_method="checkpoint")["backup"]["name"]
         common = dict(site.common, hyperv_host="hv03")
-        mount = dict(common, backup=backup, vm=None, state="mounted", mount_root="C:\\SMHV\\Mounts")
+        mount = dict(common, backup=backup, vm=None, state="mounted", mount_root="C:\\SMHV\\Mounts", access="folder",
+                     drive_letters=None)
         restore = dict(common, backup=backup, force=False, start=True, target_host=None, path_map=None, post_script=None)
         recorder = ClientRecorder()
         print("%-44s %-26s %9s %9s %6s %6s" % ("operation", "latency", "wall (s)", "engine (s)", "WinRM", "ONTAP"))

@@ -133,8 +133,9 @@ def test_mount_shows_the_backup_and_unmount_leaves_nothing(site, lab):
     mounted = mount(site, vm="vm-file01")
     assert mounted["changed"] and len(mounted["mounts"]) == 1
     where = mounted["mounts"][0]
-    vhd = next(path for path in where["files"] if path.lower().endswith(".vhdx"))
-    inside = where["access_path"] + vhd[len("J:\\"):]
+    vhd = next(f for f in where["files"] if f["backed_up"].lower().endswith(".vhdx"))
+    inside = vhd["mounted"]
+    assert inside == where["access_path"] + vhd["backed_up"][len("J:\\"):]
     with site.session("hv03") as session:
         content = session.owner.call("file_read", {"paths": [inside]}).result["files"][0]["content"]
     assert "vm-file01: before" in content
