@@ -32,7 +32,6 @@ import json
 AGENT_ERROR_CODES = {
     "BAD_REQUEST": "The request is not valid JSON, or an argument is missing or has the wrong type.",
     "UNKNOWN_OP": "The agent has no such op (controller and agent versions differ?).",
-    "AGENT_VERSION_MISMATCH": "PSRP's short call reached an agent of another version left defined in the runspace; the controller sends the script again.",
     "AGENT_ERROR": "An unexpected error inside the agent; details name the op and the exception.",
     "VM_NOT_FOUND": "A requested VM (by name or id) is not registered on the host.",
     "FILE_NOT_FOUND": "A file to read does not exist.",
@@ -3165,6 +3164,10 @@ AGENT_SHA = hashlib.sha256(AGENT_SCRIPT.encode("utf-8")).hexdigest()[:16]
 AGENT_SCRIPT = AGENT_SCRIPT.replace("@@AGENT_SHA@@", AGENT_SHA)
 # The function the script defines and the PSRP short call invokes (`PowerShell.add_cmdlet`).
 ENTRY_FUNCTION = "Invoke-SmhvAgent"
+# What Invoke-SmhvAgent answers, before reading the request, when -AgentSha is not its own hash: the
+# runspace holds another version's agent. Not in AGENT_ERROR_CODES: the client sends the script again
+# and no user ever meets it.
+VERSION_MISMATCH_CODE = "AGENT_VERSION_MISMATCH"
 
 # Runs first over WinRS (powershell.exe -EncodedCommand), small enough for the 8191-char command line.
 # It reads the payload {"script", "request"} from stdin up to the sentinel line and runs the script

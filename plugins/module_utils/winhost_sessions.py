@@ -131,7 +131,7 @@ def _agent_missing(pipeline):
         document = agent.decode_response(str(outputs[0]))
     except ValueError:
         return False
-    return not document["ok"] and document["error"]["code"] == "AGENT_VERSION_MISMATCH"
+    return not document["ok"] and document["error"]["code"] == agent.VERSION_MISMATCH_CODE
 
 
 class PsrpSession:

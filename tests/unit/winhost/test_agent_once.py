@@ -129,5 +129,6 @@ def test_a_resend_that_drops_is_reported_as_may_have_run(psrp, make_client):
     assert failure.value.details.get("may_have_run") is True and len(psrp.pipelines) == 3
 
 
-def test_version_mismatch_is_a_documented_agent_code():
-    assert json.loads(mismatch())["error"]["code"] in agent.AGENT_ERROR_CODES
+def test_version_mismatch_is_what_the_agent_answers():
+    code = json.loads(mismatch())["error"]["code"]
+    assert code == agent.VERSION_MISMATCH_CODE and '"code":"%s"' % code in agent.AGENT_SCRIPT
