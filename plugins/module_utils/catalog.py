@@ -11,7 +11,7 @@ live beside this one):
     smhv/v1/datasets/<dataset>.json
     smhv/v1/policies/<dataset>/<policy>.json
     smhv/v1/backups/<dataset>/<backup name>~<retention tag>~<type>~<status>.json
-    smhv/v1/index/<dataset>.json            which VMs the dataset's backups hold, and when
+    smhv/v1/index/<dataset>.json            which VMs the dataset's backups hold, and which backups of a VM's span lack it
     smhv/v1/journals/<id>.json
     smhv/v1/leases/<scope>.json
 
@@ -24,12 +24,16 @@ Listings. A backup's file name carries what listings filter on: its dataset (the
 name (and so its time), retention tag, type and status (the policy is in the record: retention
 works per dataset and tag, and a longer name would not fit MAX_PATH). list_backups() answers those
 filters from one directory listing without reading a record, and retention can be planned from
-the same listing. A VM filter reads records, but only of the datasets whose VM index names the VM,
-only in the time span the VM was backed up, and only after the other filters have narrowed the list.
+the same listing. A VM filter adds one batched read of the datasets' VM indexes: an exact index
+(VmIndex.exact) says of every backup it covers whether it includes the VM, so only the backups newer
+than it covers (a writer that died before indexing them) are read; an index from before `exact`
+existed makes it read the records in the VM's span, until the next backup of the dataset rewrites
+the index exact from the records (once) or rebuild_vm_index() does.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime
 import random
@@ -132,6 +136,124 @@ def parse_backup_file_name(dataset, file_name, path):
     if when is None:
         return None
     return BackupSummary(name, name[:len(dataset)], when, tag, backup_type, status, path)
+
+
+_SECOND = datetime.timedelta(seconds=1)
+
+
+def _stamp_time(name):
+    """The time a backup name says (to the second, UTC): what listings compare, whatever the record's microseconds."""
+    return parse_stamp(name[-STAMP_LENGTH:])
+
+
+def _between(times, low, high):
+    """(first, last) of the sorted `times` strictly between `low` and `high`, or None when there is none."""
+    start, end = bisect.bisect_right(times, low), bisect.bisect_left(times, high)
+    return (times[start], times[end - 1]) if start < end else None
+
+
+class _ExactVms:
+    """An exact VmIndex being updated: spans {vm_id: [name, first, last]} and absent {vm_id: [[from, to], ...]} as datetimes.
+
+    fold() adds one backup, in any order and idempotently; every backup of the dataset must be folded in (or
+    be newer than `covered`) for the gaps it computes to be right, which _indexed() sees to.
+    """
+
+    def __init__(self, dataset, index=None):
+        self.dataset = dataset
+        self.covered = None
+        self.spans, self.absent = {}, {}
+        if index is not None:
+            self.covered = index.covered_until
+            self.spans = {vm_id: [span["name"], datetime.datetime.fromisoformat(span["first"]), datetime.datetime.fromisoformat(span["last"])]
+                          for vm_id, span in index.vms.items()}
+            self.absent = {vm_id: [[datetime.datetime.fromisoformat(low), datetime.datetime.fromisoformat(high)] for low, high in ranges]
+                           for vm_id, ranges in index.absent.items()}
+
+    def _add(self, vm_id, low, high):
+        merged, kept = [low, high], []
+        for start, end in self.absent.get(vm_id, ()):
+            if end + _SECOND < merged[0] or start - _SECOND > merged[1]:
+                kept.append([start, end])
+            else:
+                merged = [min(start, merged[0]), max(end, merged[1])]
+        self.absent[vm_id] = sorted(kept + [merged])
+
+    def _remove(self, vm_id, when):
+        ranges = []
+        for start, end in self.absent.get(vm_id, ()):
+            if start <= when <= end:
+                ranges += ([[start, when - _SECOND]] if start < when else []) + ([[when + _SECOND, end]] if when < end else [])
+            else:
+                ranges.append([start, end])
+        if ranges:
+            self.absent[vm_id] = ranges
+        else:
+            self.absent.pop(vm_id, None)
+
+    def fold(self, record, times):
+        """Add `record`; `times`: the sorted times of the dataset's listed backups, to tell whether a VM's gap held any."""
+        when = _stamp_time(record.name)
+        included = {vm.vm_id: vm.name for vm in record.vms if vm.outcome != "skipped"}  # BackupRecord.includes()
+        for vm_id, name in included.items():
+            span = self.spans.get(vm_id)
+            if span is None:
+                self.spans[vm_id] = [name, when, when]
+            elif when > span[2]:
+                gap = _between(times, span[2], when)
+                if gap:  # back after an absence: the backups in between lacked it
+                    self._add(vm_id, *gap)
+                span[0], span[2] = name, when
+            elif when < span[1]:
+                gap = _between(times, when, span[1])
+                if gap:
+                    self._add(vm_id, *gap)
+                span[1] = when
+            else:
+                self._remove(vm_id, when)
+                if when == span[2]:
+                    span[0] = name
+        for vm_id, span in self.spans.items():
+            if vm_id not in included and span[1] <= when <= span[2]:
+                self._add(vm_id, when, when)
+        self.covered = when if self.covered is None else max(self.covered, when)
+
+    def prune(self, oldest):
+        """Forget absences that end before the oldest backup listed: retention deleted every backup they described."""
+        for vm_id in list(self.absent):
+            self.absent[vm_id] = [pair for pair in self.absent[vm_id] if pair[1] >= oldest]
+            if not self.absent[vm_id]:
+                del self.absent[vm_id]
+
+    def record(self):
+        vms = {vm_id: {"name": name, "first": first.isoformat(), "last": last.isoformat()} for vm_id, (name, first, last) in self.spans.items()}
+        absent = {vm_id: [[low.isoformat(), high.isoformat()] for low, high in ranges] for vm_id, ranges in self.absent.items()}
+        return VmIndex(self.dataset, self.covered, vms, exact=True, absent=absent)
+
+
+class _VmView:
+    """One VM in one dataset's VmIndex, for a listing: holds(time) says whether the backup at `time` includes the VM
+    (True, False) or that only its record can tell (None)."""
+
+    def __init__(self, index, vm_id):
+        self.covered = index.covered_until
+        self.exact = index.exact
+        span = index.vms.get(vm_id)
+        self.span = None if span is None else (datetime.datetime.fromisoformat(span["first"]), datetime.datetime.fromisoformat(span["last"]))
+        ranges = sorted((datetime.datetime.fromisoformat(low), datetime.datetime.fromisoformat(high))
+                        for low, high in index.absent.get(vm_id, ())) if self.exact else []
+        self.starts = [low for low, _high in ranges]
+        self.ends = [high for _low, high in ranges]
+
+    def holds(self, when):
+        if self.covered is None or when > self.covered:
+            return None  # not indexed yet
+        if self.span is None or not self.span[0] <= when <= self.span[1]:
+            return False
+        if not self.exact:
+            return None
+        position = bisect.bisect_right(self.starts, when) - 1
+        return position < 0 or when > self.ends[position]
 
 
 class Catalog:
@@ -339,6 +461,9 @@ class Catalog:
 
         `existing`: the dataset's BackupSummary list just taken (list_backups), which saves the listing that
         checks the name is free; `index`: the dataset's VM index as read (Versioned or None), saving its read.
+        Given both, `existing` must have been listed after `index` was read (as smhv_backup does): the index update
+        takes the backups a returning VM missed from it. Without `index`, the update reads the index and lists the
+        dataset itself.
         """
         self._ready()
         expected = backup_name(record.dataset, record.time)
@@ -363,52 +488,92 @@ class Catalog:
         except WriteConflict:
             raise SmhvError("BACKUP_EXISTS", "Backup %s already exists; backups of one dataset need distinct seconds." % record.name,
                             {"backup": record.name}) from None
-        self._index_backup(record, index)
+        self._index_backup(record, index, existing if index is not _UNREAD else None)
         return written
 
     def _index_path(self, dataset):
         return "%s/index/%s.json" % (LAYOUT, dataset)
 
-    def _index_backup(self, record, current=_UNREAD):
+    def _index_backup(self, record, current=_UNREAD, listing=None):
+        """Add `record` to its dataset's VM index with compare-and-swap. `listing`: the dataset's backups listed after
+        `current` was read (save_backup()'s `existing`), else listed here after reading the index, so that every
+        backup the index covers is in it (a VM's gap is computed from it)."""
         path = self._index_path(record.dataset)
-        stamp = record.time.isoformat()
         for attempt in range(CAS_ATTEMPTS):
             if current is _UNREAD or attempt:
-                current = self._read(path, "vm_index")
-            index = current.record if current is not None else VmIndex(record.dataset)
-            vms = {vm_id: dict(span) for vm_id, span in index.vms.items()}
-            for vm in record.vms:
-                if vm.outcome == "skipped":
-                    continue
-                span = vms.setdefault(vm.vm_id, {"name": vm.name, "first": stamp, "last": stamp})
-                span.update(name=vm.name, first=min(span["first"], stamp, key=datetime.datetime.fromisoformat),
-                            last=max(span["last"], stamp, key=datetime.datetime.fromisoformat))
-            covered = record.time if index.covered_until is None else max(index.covered_until, record.time)
+                current, listing = self._read(path, "vm_index"), None
+            if listing is None:
+                listing = self.list_backups(dataset=record.dataset)
+            index = self._indexed(record.dataset, current.record if current is not None else None, [record], listing)
             try:
-                self._write(path, VmIndex(record.dataset, covered, vms), expected_sha256=current.sha256 if current else None,
-                            create_only=current is None)
+                self._write(path, index, expected_sha256=current.sha256 if current else None, create_only=current is None)
                 return
             except WriteConflict:
                 self._back_off(attempt)
         raise SmhvError("CATALOG_CONFLICT", "The VM index of dataset %s kept changing underneath (%d attempts)."
                         % (record.dataset, CAS_ATTEMPTS), {"dataset": record.dataset})
 
-    def rebuild_vm_index(self, dataset):
-        """Recompute a dataset's VM index from its records (after a restore of old SnapInfo, or by hand)."""
-        self._ready()
-        summaries = self.list_backups(dataset=dataset)
-        vms, covered = {}, None
-        for record in self.get_backups(summaries):
+    def _indexed(self, dataset, index, records, listing):
+        """The VmIndex `index` (None: none yet) with `records` added, exact whenever the records it needs can be read.
+
+        An exact index reads the listed backups newer than it covers (a writer died before indexing them; normally
+        none); an index that is not exact, or none beside listed backups, is made exact from every listed record,
+        once. If those records cannot be read, the index is updated as before `exact` existed: spans only.
+        """
+        names = set(record.name for record in records)
+        others = [summary for summary in listing if summary.name not in names]
+        if index is not None and index.exact:
+            vms = _ExactVms(dataset, index)
+            unread = [summary for summary in others if index.covered_until is None or summary.time > index.covered_until]
+        else:
+            vms, unread = _ExactVms(dataset), others
+        try:
+            read = self.get_backups(unread) if unread else []
+        except SmhvError:
+            return self._spans_only(dataset, index, records)
+        # Every backup there is, the records being added included: a VM that comes back after them missed them too.
+        times = sorted(set(summary.time for summary in others).union(_stamp_time(record.name) for record in records))
+        for record in sorted(read + list(records), key=lambda r: _stamp_time(r.name)):
+            vms.fold(record, times)
+        vms.prune(times[0])
+        return vms.record()
+
+    @staticmethod
+    def _spans_only(dataset, index, records):
+        """An index that is not exact, updated as before: each VM's first and last backup, whatever was in between."""
+        index = index or VmIndex(dataset)
+        vms = {vm_id: dict(span) for vm_id, span in index.vms.items()}
+        covered = index.covered_until
+        for record in records:
             stamp = record.time.isoformat()
-            covered = record.time if covered is None else max(covered, record.time)
             for vm in record.vms:
-                if vm.outcome != "skipped":
-                    span = vms.setdefault(vm.vm_id, {"name": vm.name, "first": stamp, "last": stamp})
-                    span.update(name=vm.name, last=stamp)  # summaries come oldest first
-        path = self._index_path(dataset)
-        current = self._read(path, "vm_index")
-        return self._write(path, VmIndex(dataset, covered, vms), expected_sha256=current.sha256 if current else None,
-                           create_only=current is None).record
+                if vm.outcome == "skipped":
+                    continue
+                span = vms.setdefault(vm.vm_id, {"name": vm.name, "first": stamp, "last": stamp})
+                span.update(name=vm.name, first=min(span["first"], stamp, key=datetime.datetime.fromisoformat),
+                            last=max(span["last"], stamp, key=datetime.datetime.fromisoformat))
+            covered = record.time if covered is None else max(covered, record.time)
+        return VmIndex(dataset, covered, vms)
+
+    def rebuild_vm_index(self, dataset):
+        """Recompute a dataset's VM index, exact, from its records (after a restore of old SnapInfo, or by hand)."""
+        self._ready()
+        path = self._index_path(validate_name("dataset", dataset))
+        for attempt in range(CAS_ATTEMPTS):
+            current = self._read(path, "vm_index")
+            listing = self.list_backups(dataset=dataset)  # after the index read, as _index_backup() needs
+            records = self.get_backups(listing)
+            times = sorted(summary.time for summary in listing)
+            vms = _ExactVms(dataset)
+            for record in sorted(records, key=lambda r: _stamp_time(r.name)):
+                vms.fold(record, times)
+            try:
+                return self._write(path, vms.record(), expected_sha256=current.sha256 if current else None,
+                                   create_only=current is None).record
+            except WriteConflict:
+                self._back_off(attempt)
+        raise SmhvError("CATALOG_CONFLICT", "The VM index of dataset %s kept changing underneath (%d attempts)."
+                        % (dataset, CAS_ATTEMPTS), {"dataset": dataset})
 
     def _backups_named(self, dataset, name):
         entries = self.repository.list("%s/backups/%s" % (LAYOUT, dataset), prefix=name + SEPARATOR)
@@ -446,21 +611,24 @@ class Catalog:
         return summaries
 
     def _with_vm(self, summaries, vm_id):
-        """The summaries whose records include `vm_id`, reading as few records as the VM indexes allow."""
+        """The summaries whose records include `vm_id`, reading as few records as the VM indexes allow: with an exact
+        index, only the backups newer than it covers; with an older one, those and the records in the VM's span."""
         datasets = sorted(set(summary.dataset for summary in summaries))
         paths = {name: self._index_path(name) for name in datasets}
         found = self.repository.read(list(paths.values()))  # one call for every dataset's index
         indexes = {name: decode(found[path].text, path, "vm_index") for name, path in paths.items() if found[path] is not None}
-        candidates = []
+        views = {name: _VmView(index, vm_id) for name, index in indexes.items()}
+        known, candidates = set(), []
         for summary in summaries:
-            index = indexes.get(summary.dataset) or VmIndex(summary.dataset)
-            span = index.vms.get(vm_id)
-            if index.covered_until is None or summary.time > index.covered_until or (
-                    span is not None and datetime.datetime.fromisoformat(span["first"]) <= summary.time
-                    <= datetime.datetime.fromisoformat(span["last"])):
+            view = views.get(summary.dataset)
+            answer = view.holds(summary.time) if view is not None else None
+            if answer is None:
                 candidates.append(summary)
-        records = {record.name: record for record in self.get_backups(candidates)}
-        return [summary for summary in candidates if summary.name in records and records[summary.name].includes(vm_id)]
+            elif answer:
+                known.add(summary.path)
+        read = set(record.name for record in self.get_backups(candidates) if record.includes(vm_id)) if candidates else set()
+        known.update(summary.path for summary in candidates if summary.name in read)
+        return [summary for summary in summaries if summary.path in known]
 
     def backed_up_vms(self, datasets):
         """SMHV's Get-VMsFromBackup: {vm_id: {"name", "datasets", "first", "last"}} over the backups of `datasets`.

@@ -244,6 +244,14 @@ class VmIndex(Record):
 
     Backups after `covered_until` are not in the index yet (a writer died between the record and
     the index): a VM query reads those records too, so the index narrows reads but never hides a backup.
+
+    An `exact` index also says, per VM, which backups inside its span do not include it (BackupRecord.includes():
+    a skipped outcome is not included, a failed attempt's VMs are): `absent` holds time ranges, inclusive, to the
+    second, no backup of which includes the VM, so a VM that leaves and comes back costs one range however many
+    backups it missed, and a VM in every backup of its span costs nothing. A VM query then reads no record up to
+    `covered_until`. Without `exact` (an index written before it existed, or rewritten by such a collection, which
+    drops the fields it does not know) a query reads every record in the VM's span; the next backup of the dataset
+    or Catalog.rebuild_vm_index() makes it exact again from the records.
     """
 
     KIND = "vm_index"
@@ -251,6 +259,8 @@ class VmIndex(Record):
     dataset: str
     covered_until: datetime.datetime | None = None
     vms: dict = dataclasses.field(default_factory=dict)  # vm_id -> {"name", "first", "last"} (ISO times)
+    exact: bool = False
+    absent: dict = dataclasses.field(default_factory=dict)  # vm_id -> [[from, to], ...] (ISO times), only VMs with gaps
 
 
 KINDS = {cls.KIND: cls for cls in (CatalogFormat, Scope, Dataset, Policy, BackupRecord, Journal, Lease, VmIndex)}

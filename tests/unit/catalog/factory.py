@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import backup_file_name, parse_backup_file_name
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm, Scope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import backup_name
 
@@ -29,3 +30,14 @@ def make_backup(dataset, when, vms=("a",), tag="hourly", status="ok", backup_typ
         BackupVm("id-" + vm, vm, "hv01", "online", files=(BackupFile("C:\\ClusterStorage\\Volume1\\%s\\disk.vhdx" % vm, "vhd", "80AbC1234567",
                                                                      "c1", "svm1", "vol_vm1", (name,)),))
         for vm in vms))
+
+
+def save_in_order(catalog, records):
+    """Save `records` of one dataset as smhv_backup does (the VM index read, then the listing, passed to save_backup),
+    keeping the listing here instead of listing the dataset again for every record."""
+    listed = []
+    for record in records:
+        index = catalog.read_for_backup(record.dataset, "hvc1")[2]
+        catalog.save_backup(record, existing=listed, index=index)
+        file_name = backup_file_name(record)
+        listed.append(parse_backup_file_name(record.dataset, file_name, "smhv/v1/backups/%s/%s" % (record.dataset, file_name)))

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import LAYOUT, Catalog, backup_file_name, span_wildcard
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import MemoryRepository, wildcard
-from unit.catalog.factory import SCOPE, T0, make_backup
+from unit.catalog.factory import SCOPE, T0, make_backup, save_in_order
 
 UTC = datetime.timezone.utc
 
@@ -52,8 +52,7 @@ def test_a_bounded_listing_asks_for_the_span_only():
     repository = MemoryRepository()
     catalog = Catalog(repository)
     catalog.initialize(SCOPE)
-    for hour in range(24 * 40):
-        catalog.save_backup(make_backup("prod", T0 + datetime.timedelta(hours=hour)))
+    save_in_order(catalog, [make_backup("prod", T0 + datetime.timedelta(hours=hour)) for hour in range(24 * 40)])
     asked = []
     listing = repository.list
 
