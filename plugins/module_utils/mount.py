@@ -171,10 +171,10 @@ class MountEngine:
         if not letters:
             return
         if len(letters) != len(plans):
+            luns = [plan["lun"] for plan in plans]
             raise SmhvError("INVALID_ARGUMENT", "drive_letters names %d letter(s) for the %d LUN(s) of backup %s to mount (%s); give "
-                            "one per LUN, in that order, or none for free letters." % (len(letters), len(plans), self.record.name,
-                                                                                     ", ".join(plan["lun"] for plan in plans)),
-                            {"drive_letters": letters, "luns": [plan["lun"] for plan in plans]})
+                            "one per LUN, in that order, or none for free letters."
+                            % (len(letters), len(luns), self.record.name, ", ".join(luns)), {"drive_letters": letters, "luns": luns})
         for plan, letter in zip(plans, letters):
             plan["access_path"] = letter + ":\\"
 
