@@ -166,7 +166,7 @@ def test_the_copy_reads_each_file_where_the_mirror_holds_it():
     result, host, storage = restore(check_mode=False)
     ((snapshot, lun, clone_name),) = storage.san.cloned
     assert (snapshot.volume_name, snapshot.name, lun.path) == ("vol_hv03_dr", BACKUP, "/vol/vol_hv03_dr/lun_j")
-    ((_, copy),) = [(op, args) for op, args in host.calls if op == "file_copy"]
+    (copy,) = [args for op, args in host.calls if op == "file_copy"]
     mount = "C:\\SMHV\\Mounts\\%s\\" % clone_name
     assert copy["sources"] == [mount + CONFIG[3:], mount + VHD[3:]]
     assert copy["destinations"] == [CONFIG.replace("J:", "K:"), VHD.replace("J:", "K:")]
