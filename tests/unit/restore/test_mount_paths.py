@@ -162,6 +162,10 @@ def mount(host, storage=None, **options):
     return engine.run(BACKUP, **options), engine
 
 
+def mount_result(host, storage=None, **options):
+    return mount(host, storage, **options)[0]
+
+
 def files_of(result):
     return {f["backed_up"]: f["mounted"] for m in result["mounts"] for f in m["files"]}
 
@@ -192,19 +196,19 @@ def test_check_mode_says_where_the_files_would_be_and_changes_nothing():
 def test_free_drive_letters_and_a_second_run_returns_the_same_paths():
     host = Host(where_now())
     storage = Storage()
-    first, _ = mount(host, storage, access="drive_letter")
+    first = mount_result(host, storage, access="drive_letter")
     assert [m["access_path"] for m in first["mounts"]] == ["E:\\", "F:\\", "G:\\"]
     assert all(args.get("assign_drive_letter") and "access_path" not in args for op, args in host.calls if op == "disk_connect")
     assert files_of(first)["C:\\ClusterStorage\\Volume1\\vm2\\vm2.vhdx"] == "E:\\vm2\\vm2.vhdx"
     assert files_of(first)["J:\\vm1\\Virtual Hard Disks\\vm1.vhdx"] == "F:\\vm1\\Virtual Hard Disks\\vm1.vhdx"
     assert files_of(first)["J:\\Mounts\\data\\vm3\\Virtual Hard Disks\\vm3.vhdx"] == "G:\\vm3\\Virtual Hard Disks\\vm3.vhdx"
-    again, _ = mount(host, storage, access="drive_letter")
+    again = mount_result(host, storage, access="drive_letter")
     assert not again["changed"] and again["mounts"] == first["mounts"]
 
 
 def test_drive_letters_asked_for_one_per_lun_in_the_order_of_the_mounts():
     host = Host(where_now())
-    result, _ = mount(host, access="drive_letter", drive_letters=["x", "Y:", "Z:\\"])
+    result = mount_result(host, access="drive_letter", drive_letters=["x", "Y:", "Z:\\"])
     assert [m["access_path"] for m in result["mounts"]] == ["X:\\", "Y:\\", "Z:\\"]
     assert [args["access_path"] for op, args in host.calls if op == "disk_connect"] == ["X:\\", "Y:\\", "Z:\\"]
     assert files_of(result)["J:\\vm1\\Virtual Hard Disks\\vm1.vhdx"] == "Y:\\vm1\\Virtual Hard Disks\\vm1.vhdx"
@@ -243,7 +247,7 @@ def test_a_lun_not_at_its_path_any_more_is_found_in_the_clone():
         now[path] = ("J:\\", "serNEW")
     clone_files = [MOUNTS + "lun_j\\" + relative(path) for path in LUNS["serJ"][2]]
     host = Host(now, clone_files=clone_files)
-    result, _ = mount(host, vm="vm1")
+    result = mount_result(host, vm="vm1")
     assert [op for op, _args in host.calls].count("path_info") == 2
     assert files_of(result) == {path: MOUNTS + "lun_j\\" + relative(path) for path in LUNS["serJ"][2]}
     searched = [args["paths"] for op, args in host.calls if op == "path_info"][1]
@@ -256,7 +260,7 @@ def test_files_the_clone_does_not_show_are_named_in_a_warning():
     now = where_now()
     for path in LUNS["serJ"][2]:
         now[path] = (None, None)
-    result, _ = mount(Host(now), vm="vm1")
+    result = mount_result(Host(now), vm="vm1")
     assert all(mounted is None for mounted in files_of(result).values())
     assert "does not show" in result["warnings"][0] and "vm1.vhdx" in result["warnings"][0]
 
@@ -265,7 +269,7 @@ def test_unmount_of_a_drive_letter_mount_removes_the_letter_and_no_folder_of_it(
     host = Host(where_now())
     storage = Storage()
     mount(host, storage, vm="vm1", access="drive_letter")
-    result, _ = mount(host, storage, vm="vm1", state="unmounted")
+    result = mount_result(host, storage, vm="vm1", state="unmounted")
     assert result["changed"] and result["mounts"][0]["access_path"] == "E:\\"
     assert result["mounts"][0]["files"][0]["mounted"] is None
     assert host.calls[-1] == ("file_delete", {"paths": [MOUNTS + "lun_j", MOUNTS.rstrip("\\")]})
