@@ -3141,7 +3141,8 @@ function Invoke-SmhvAgent {
     Set-StrictMode -Version 3
     $ProgressPreference = 'SilentlyContinue'
     if ($AgentSha -cne '@@AGENT_SHA@@') {
-        '{"ok":false,"error":{"code":"AGENT_VERSION_MISMATCH","message":"The agent defined in this runspace is another version.","details":{"agent_sha":"@@AGENT_SHA@@"}}}'
+        '{"ok":false,"error":{"code":"AGENT_VERSION_MISMATCH",' +
+        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"@@AGENT_SHA@@"}}}'
         return
     }
     # Per call: nothing of a previous call's warnings or volume map is reused.

@@ -110,7 +110,7 @@ def only_runspace(server):
 def test_a_series_of_calls_sends_the_script_once(connect, executor):
     client = connect("psrp", "ntlm-https")
     facts = client.call("host_facts").result
-    for _ in range(10):
+    for _round in range(10):
         assert client.call("host_facts").result == facts
         assert client.call("path_info", {"paths": ["J:\\"]}).result["paths"][0]["exists"] is True
     client.close()
