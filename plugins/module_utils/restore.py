@@ -35,6 +35,7 @@ import time
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup import CHECKPOINT_PREFIX
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import Script, script_variables
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.igroups import host_igroup
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import parse_backup_name
 
 MOUNT_ROOT = "C:\\SMHV\\Mounts"
@@ -512,13 +513,6 @@ class RestoreEngine:
                 return new + path[len(old):]
         return path
 
-    def _igroup(self, lun):
-        initiators = [port["node_address"] for port in self.target_facts["initiator_ports"]]
-        if not initiators:
-            raise SmhvError("HOST_NOT_READY", "Host %s reports no iSCSI or FC initiator; a LUN clone cannot be presented to it."
-                            % self.target.name, {"host": self.target.name})
-        return self.storage.san.ensure_igroup(lun.cluster, lun.svm, "smhv_%s" % self.target.name.lower(), initiators)
-
     def _copy_from_clone(self, plan, snapshot):
         lun = plan["lun_ref"]
         clone_name = "%s%s_%s" % (CLONE_PREFIX, lun.path.rsplit("/", 1)[-1], self.clock().strftime("%Y%m%d%H%M%S"))
@@ -526,7 +520,7 @@ class RestoreEngine:
         clone = self.storage.san.clone_lun(snapshot, lun, clone_name)
         igroup = None
         try:
-            igroup = self._igroup(lun)
+            igroup = host_igroup(self.storage, lun, self.target_facts)
             self.storage.san.map_lun(clone, igroup)
             self.target.call("disk_connect", {"serial": clone.serial, "access_path": mount})
             sources, destinations = [], []

@@ -191,7 +191,8 @@ def test_modules_run_check_mode_then_apply(site, lab):
     with site.session("hv03") as session:
         out = session.owner.call("file_read", {"paths": ["C:\\scripts\\out.txt"]}).result["files"][0]["content"]
     assert out.strip() == site.backup_name
-    params = dict(common, backup=site.backup_name, vm="vm-file02", state="mounted", mount_root="C:\\SMHV\\Mounts")
+    params = dict(common, backup=site.backup_name, vm="vm-file02", state="mounted", mount_root="C:\\SMHV\\Mounts", access="folder",
+                  drive_letters=None)
     assert smhv_mount.run(params, True)["changed"] and not leftovers(lab)
     assert smhv_mount.run(params, False)["changed"]
     assert smhv_mount.run(dict(params, state="unmounted"), False)["changed"]

@@ -75,7 +75,7 @@ class Session:
 
     def __init__(self, host):
         self.owner, self.name = host, host.name
-        self.facts = {"initiator_ports": [{"node_address": "iqn.1991-05.com.microsoft:%s" % host.name}]}
+        self.facts = {"computer_name": host.name.upper(), "initiator_ports": [{"node_address": "iqn.1991-05.com.microsoft:%s" % host.name}]}
 
 
 class San:
