@@ -103,11 +103,13 @@ def test_one_megabyte_of_stdin_sent_in_chunks_pypsrp(server, clients, transport)
 
 
 def test_slow_command_is_polled_through_operation_timeouts(server, clients, transport):
-    result = clients.session(server, transport).run_cmd("sleep 0.35\necho finally")
+    result = clients.session(server, transport).run_cmd("sleep 1\necho finally")
 
     assert result.std_out == b"finally\r\n"
     timeouts = [r for r in server.requests if r.action == "Receive" and r.fault == 2150858793]
-    assert len(timeouts) >= 3  # max_receive_wait is 0.1 s in these tests
+    # max_receive_wait is 0.1 s in these tests, so a 1 s command outlives several Receives; how many depends on
+    # the machine's load (a starved client sends fewer), so only "polled at least once" is certain.
+    assert len(timeouts) >= 1
 
 
 def test_pypsrp_execute_cmd_and_process_arguments(server, clients, transport, executor):
