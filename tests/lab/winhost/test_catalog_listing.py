@@ -99,14 +99,15 @@ def test_listing_10000_backups_is_one_call_of_a_few_messages_and_kilobytes(psrp,
     client = Weighing(psrp)
     on_host = Catalog(HostRepository(client, SNAPINFO))
     on_host.scope()  # opens the session, as a module's first call does
-    calls, messages = len(client.calls), psrp.stats.round_trips
+    calls = len(client.calls)
     client.result_bytes = 0
 
     listed = on_host.list_backups()
 
     assert listed == catalog.list_backups() and len(listed) == 10000
     assert client.calls[calls:] == ["file_list"]
-    assert psrp.stats.round_trips - messages <= 3  # the command, one receive (and one more for the end state)
+    # Under 64 KB fits one Receive (WinRM's default MaxEnvelopeSize is 500 KB); how many Receives the client sends
+    # while the host works depends on the machine's load, so the messages themselves are not counted here.
     assert client.result_bytes < 64 * 1024
     # The same listing in the per-entry format, for the record: what every listing used to carry.
     entries = psrp.call("file_list", {"path": SNAPINFO + "\\smhv\\v1\\backups", "recurse": True, "filter": "*"}).result
