@@ -117,7 +117,7 @@ class BackupEngine:
     calls it while ONTAP takes the backup's snapshot)."""
 
     def __init__(self, scope, storage, catalog, snapinfo_step, clock=_utcnow, monotonic=time.monotonic,
-                 lease_ttl=DEFAULT_LEASE_TTL, lease_wait=0.0, lease_poll=2.0, holder=None):
+                 lease_ttl=DEFAULT_LEASE_TTL, lease_wait=0.0, lease_poll=2.0, holder=None, sleep=time.sleep):
         self.scope = scope
         self.storage = storage
         self.catalog = catalog
@@ -128,6 +128,7 @@ class BackupEngine:
         self.lease_wait = lease_wait
         self.lease_poll = lease_poll
         self.holder = holder
+        self.sleep = sleep
         # state of one run
         self.timings, self.warnings, self.actions = [], [], []
         self.plans, self.volumes, self.volume_snapshots, self.luns = [], {}, {}, {}
@@ -168,10 +169,7 @@ class BackupEngine:
         self.started = self.monotonic()
         self.dataset = dataset
         self.options = options
-        self.when = self.clock().replace(microsecond=0)
-        self.name = backup_name(dataset, self.when)
-        self.checkpoint_name = CHECKPOINT_PREFIX + self.name
-        self.snapinfo_name = snapinfo_snapshot_name(self.scope.name, self.when)
+        self._stamp(self.clock().replace(microsecond=0))
         try:
             self.members = self._step("catalog", self._members)
             self.method = self._step("method", choose_method, options, self.scope.coordinator_facts)
@@ -229,8 +227,27 @@ class BackupEngine:
         if message not in self.warnings:  # map and validate may run twice (pre-script, then checkpoint)
             self.warnings.append(message)
 
+    def _stamp(self, when):
+        self.when = when
+        self.name = backup_name(self.dataset, when)
+        self.checkpoint_name = CHECKPOINT_PREFIX + self.name
+        self.snapinfo_name = snapinfo_snapshot_name(self.scope.name, when)
+
+    def _after_the_last_lease(self):
+        """Backup names carry the second they start in. A run that starts within the second the scope's lease was last
+        taken (a retry right after a fast failure, or a run that waited for the lease) moves to the next second, so
+        its name cannot be the previous run's: that run started no later than it took the lease."""
+        if self.lease_read is None:
+            return
+        taken = self.lease_read.record.acquired.replace(microsecond=0)
+        if taken >= self.when:
+            later = taken + datetime.timedelta(seconds=1)
+            self.sleep(max(0.0, (later - self.clock()).total_seconds()))
+            self._stamp(later)
+
     def _members(self):
         found, self.lease_read, self.index_read = self.catalog.read_for_backup(self.dataset, self.scope.name)
+        self._after_the_last_lease()
         if found is None:
             raise SmhvError("DATASET_NOT_FOUND", "Dataset %s is not in the SnapInfo catalog of %s. Create it with "
                             "netapp_hyperv.smhv.smhv_dataset first." % (self.dataset, self.scope.name), {"dataset": self.dataset})

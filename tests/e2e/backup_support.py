@@ -2,8 +2,6 @@
 running lab (real WinRM and ONTAP REST), register scopes, and create datasets in their catalogs."""
 from __future__ import annotations
 
-import time
-
 import yaml
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
@@ -22,7 +20,6 @@ class LabSite:
 
     def __init__(self, lab):
         self.lab = lab
-        self._last_backup_start = 0.0
         inventory = yaml.safe_load(lab.inventory.read_text())["all"]["vars"]
         self.common = {"storage_systems": inventory["smhv_storage_systems"], "winrm": inventory["smhv_winrm"],
                        "host_addresses": inventory["smhv_host_addresses"]}
@@ -66,9 +63,4 @@ class LabSite:
         """Run smhv_backup's code path (everything but AnsibleModule) and return its result."""
         params = dict(DEFAULTS, **self.common, hyperv_host=scope, dataset=dataset)
         params.update(options)
-        # Backup names carry the second they start in (SMHV's naming) and a backup, a failed one and its clean-up
-        # included, can take less than a second: never start two in one second (a long one never waits).
-        if int(time.time()) <= int(self._last_backup_start):
-            time.sleep(int(self._last_backup_start) + 1.01 - time.time())
-        self._last_backup_start = time.time()
         return smhv_backup.run(params, check_mode)

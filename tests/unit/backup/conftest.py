@@ -278,7 +278,8 @@ class Bench:
         return take
 
     def engine(self, scope, **kwargs):
-        return BackupEngine(self.scope(scope), self.storage, self.catalog(scope), self.snapinfo_step(scope), clock=self.clock, **kwargs)
+        return BackupEngine(self.scope(scope), self.storage, self.catalog(scope), self.snapinfo_step(scope), clock=self.clock,
+                            sleep=self.clock.sleep, **kwargs)
 
     def run(self, scope, dataset, options, check_mode=False, **kwargs):
         self.clock.tick()

@@ -467,3 +467,14 @@ def test_the_snapinfo_step_reads_ahead_during_the_snapshot(bench, fails):
     result = engine.run("prod", app())
     assert result["backup"]["status"] == "ok" and result["backup"]["snapinfo_snapshot"] == bench.snapinfo_taken[-1]
     assert len(prepared) == 1
+
+
+def test_a_backup_in_the_second_of_the_last_one_takes_the_next_second(bench):
+    """Names carry the second: a run right after another (a retry after a fast failure) must not take its name."""
+    bench.dataset("hvclus01", "fast", ["vm-web01"])
+    first = bench.run("hvclus01", "fast", crash())
+    started = bench.clock()
+    second = bench.engine("hvclus01").run("fast", crash())  # the same second on the fake clock (no tick)
+    names = [summary.name for summary in bench.catalog("hvclus01").list_backups(dataset="fast")]
+    assert names == [first["backup"]["name"], second["backup"]["name"]] and names[0] != names[1]
+    assert bench.clock() - started == datetime.timedelta(seconds=1)  # the second run waited for the next second
