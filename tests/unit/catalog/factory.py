@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import threading
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import backup_file_name, parse_backup_file_name
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm, Scope
@@ -41,3 +42,24 @@ def save_in_order(catalog, records):
         catalog.save_backup(record, existing=listed, index=index)
         file_name = backup_file_name(record)
         listed.append(parse_backup_file_name(record.dataset, file_name, "smhv/v1/backups/%s/%s" % (record.dataset, file_name)))
+
+
+def run_together(*functions):
+    """Start the functions on threads behind one barrier and re-raise the first error."""
+    barrier = threading.Barrier(len(functions))
+    errors = []
+
+    def run(function):
+        barrier.wait()
+        try:
+            function()
+        except Exception as exc:  # pylint: disable=broad-except
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(function,)) for function in functions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]

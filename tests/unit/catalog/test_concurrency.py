@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import threading
 
 import pytest
 
@@ -11,30 +10,9 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import DatasetMember, encode
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import WriteConflict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from unit.catalog.factory import T0, make_backup
+from unit.catalog.factory import T0, make_backup, run_together
 
 MINUTES = datetime.timedelta(minutes=1)
-
-
-def run_together(*functions):
-    """Start the functions on threads behind one barrier and re-raise the first error."""
-    barrier = threading.Barrier(len(functions))
-    errors = []
-
-    def run(function):
-        barrier.wait()
-        try:
-            function()
-        except Exception as exc:  # pylint: disable=broad-except
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(function,)) for function in functions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
 
 
 def test_two_writers_adding_members_lose_nothing(catalog, repository):

@@ -11,13 +11,12 @@ import dataclasses
 import datetime
 import json
 import random
-import threading
 
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog, backup_file_name
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Dataset, VmIndex, decode, encode
-from unit.catalog.factory import T0, make_backup
+from unit.catalog.factory import T0, make_backup, run_together
 
 HOUR = datetime.timedelta(hours=1)
 VMS = ("a", "b", "c", "d", "e", "f")
@@ -233,23 +232,7 @@ def test_two_writers_of_one_dataset_keep_the_index_exact(catalog, repository):
                 catalog.save_backup(make_backup("prod", T0 + (2 * step + offset) * HOUR, vms=vms[step % len(vms)]))
         return save
 
-    barrier = threading.Barrier(2)
-    errors = []
-
-    def run(function):
-        barrier.wait()
-        try:
-            function()
-        except Exception as exc:  # pylint: disable=broad-except
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(function,)) for function in (
-        writer(0, [("a", "c"), ("a",), ("c", "d")]), writer(1, [("b", "c"), ("d",), ("b",), ("a", "b")]))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    run_together(writer(0, [("a", "c"), ("a",), ("c", "d")]), writer(1, [("b", "c"), ("d",), ("b",), ("a", "b")]))
     assert index_of(repository, "prod").exact
     for vm in ("a", "b", "c", "d"):
         assert catalog.list_backups(vm_id="id-" + vm) == brute_force(catalog, vm)
