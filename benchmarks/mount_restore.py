@@ -62,7 +62,8 @@ def main(argv):
         common = dict(site.common, hyperv_host="hv03")
         mount = dict(common, backup=backup, vm=None, state="mounted", mount_root="C:\\SMHV\\Mounts", access="folder",
                      drive_letters=None)
-        restore = dict(common, backup=backup, force=False, start=True, target_host=None, path_map=None, post_script=None)
+        restore = dict(common, backup=backup, force=False, start=True, target_host=None, path_map=None, post_script=None,
+                       verify_snapshot=True)
         recorder = ClientRecorder()
         print("%-44s %-26s %9s %9s %6s %6s" % ("operation", "latency", "wall (s)", "engine (s)", "WinRM", "ONTAP"))
         for label, ontap_seconds, winrm_seconds in LATENCIES:

@@ -307,7 +307,7 @@ def run(params, check_mode):
         catalog = Catalog(HostRepository(session.owner, path))
         options = dict(backup=params["backup"], force=params["force"], start=params["start"], check_mode=check_mode,
                        path_map=params["path_map"], post_script=params["post_script"],
-                       verify_snapshot=params.get("verify_snapshot", True))  # in-process callers (benchmarks) may leave it out
+                       verify_snapshot=params["verify_snapshot"])
         if params["target_host"]:
             with ScopeSession(params["target_host"], params["winrm"], params["host_addresses"]) as target:
                 result = RestoreEngine(session, storage, catalog, target=target).run(params["vm"], **options)

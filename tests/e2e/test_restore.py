@@ -181,7 +181,7 @@ def test_modules_run_check_mode_then_apply(site, lab):
                                           "create_dirs": True})
     script = {"path": "C:\\scripts\\restored.cmd", "arguments": ["$VMSnapshot"], "timeout": 60}
     params = dict(common, vm="vm-file02", backup=site.backup_name, force=False, start=True, target_host=None, path_map=None,
-                  post_script=script)
+                  post_script=script, verify_snapshot=True)
     planned = smhv_restore.run(params, True)
     assert planned["actions"][-1].startswith("run the post-script")
     assert planned["warnings"] == [] and read(lab, "vm-file02") == "vm-file02: module"
