@@ -43,6 +43,7 @@ AGENT_ERROR_CODES = {
     "SCRIPT_TIMEOUT": "A pre- or post-script did not finish in time and was stopped.",
     "WRITE_CONFLICT": "A conditional file_write found other content (expected_sha256) or an existing file (create_only).",
     "WRITE_LOCKED": "Another writer held the file's .lock for longer than file_write waits.",
+    "LEASE_LOST": "A fenced file_write or file_delete found its lease file (fence_path) no longer carrying fence_token.",
     "PROCESS_TIMEOUT": "An installer or other program the agent started did not finish in time.",
     "REBOOT_FAILED": "shutdown.exe refused to schedule the restart.",
     "HOTFIX_FILE_NOT_FOUND": "No .msu file for the KB in the source folder.",
@@ -1320,6 +1321,41 @@ function Assert-SmhvWriteCondition {
     }
 }
 
+function Assert-SmhvFence {
+    # A fenced file_write or file_delete acts only while the lease file 'fence_path' carries 'fence_token' and is not
+    # released: an operation whose lease was taken over (it expired, another run took it) can then neither commit a record
+    # nor delete one. Only the holder rewrites its lease (renewals keep the token), so the token is the whole test.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments
+    )
+    $path = Get-SmhvArgument -Arguments $Arguments -Name 'fence_path' -Type String -Default $null
+    $token = Get-SmhvArgument -Arguments $Arguments -Name 'fence_token' -Type String -Default $null
+    if ($null -eq $path -and $null -eq $token) {
+        return
+    }
+    if ($null -eq $path -or $null -eq $token) {
+        $message = "Arguments 'fence_path' and 'fence_token' go together."
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = 'fence_path' })
+    }
+    Assert-SmhvAbsolutePath -Path $path -Argument 'fence_path'
+    $found = $null
+    $released = $false
+    if (Test-Path -LiteralPath $path -PathType Leaf) {
+        $lease = [System.IO.File]::ReadAllText($path) | ConvertFrom-Json
+        if ($null -ne $lease.PSObject.Properties['token']) {
+            $found = $lease.token
+        }
+        if ($null -ne $lease.PSObject.Properties['released']) {
+            $released = [bool]$lease.released
+        }
+    }
+    if ($found -ne $token -or $released) {
+        $message = "The lease '$path' is no longer held by this operation (its token is now '$found'" + $(if ($released) { ', released' } else { '' }) + '); nothing was changed.'
+        throw (New-SmhvError -Code 'LEASE_LOST' -Message $message -Details ([ordered]@{ path = $path; token = $token; found_token = $found; released = $released }))
+    }
+}
+
 function Enter-SmhvFileLock {
     # The lock that makes a file_write's compare and replace one step for every writer of the file:
     # '<path>.lock', created with FileMode.CreateNew (exactly one creator wins, on NTFS and on a CSV
@@ -1420,6 +1456,7 @@ function Write-SmhvFile {
     }
     $current = Get-SmhvFileSha256 -Path $path
     Assert-SmhvWriteCondition -Path $path -Current $current -Expected $expected -CreateOnly $createOnly
+    Assert-SmhvFence -Arguments $Arguments
     $result.previous_sha256 = $current
     if ($current -eq $sha256) {
         return New-SmhvOpResult -Result $result
@@ -1436,6 +1473,7 @@ function Write-SmhvFile {
         # Under the lock: the file may have changed since the first look.
         $current = Get-SmhvFileSha256 -Path $path
         Assert-SmhvWriteCondition -Path $path -Current $current -Expected $expected -CreateOnly $createOnly
+        Assert-SmhvFence -Arguments $Arguments
         $result.previous_sha256 = $current
         if ($current -eq $sha256) {
             return New-SmhvOpResult -Result $result
@@ -1554,6 +1592,7 @@ function Remove-SmhvFile {
     )
     $paths = Get-SmhvArgument -Arguments $Arguments -Name 'paths' -Type StringList -Required
     $recurse = Get-SmhvArgument -Arguments $Arguments -Name 'recurse' -Type Boolean -Default $false
+    Assert-SmhvFence -Arguments $Arguments
     $deleted = New-SmhvList
     $missing = New-SmhvList
     foreach ($path in $paths) {

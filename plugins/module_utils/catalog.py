@@ -12,8 +12,8 @@ live beside this one):
     smhv/v1/policies/<dataset>/<policy>.json
     smhv/v1/backups/<dataset>/<backup name>~<retention tag>~<type>~<status>.json
     smhv/v1/index/<dataset>.json            which VMs the dataset's backups hold, and which backups of a VM's span lack it
-    smhv/v1/journals/<id>.json
-    smhv/v1/leases/<scope>.json
+    smhv/v1/journals/<operation>~<key>.json  an open operation's journal (deleted when it ends; journal.py)
+    smhv/v1/leases/<scope>.json             the scope's fenced lease; leases/vm~<id>.json one VM's
 
 Concurrency. Independent records never share a file, so two writers only meet on a file that is
 meant to be shared: a dataset definition, a VM index, a lease. Those are written with
@@ -36,14 +36,17 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import datetime
+import os
 import random
+import re
+import socket
 import time
 import typing
 import uuid
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import (
     BACKUP_TYPES, METHODS, OUTCOMES, CatalogFormat, Journal, Lease, VmIndex, decode, encode)
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import WriteConflict
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import Fence, WriteConflict, fence_failure, sha256_of
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import (
     NAME_MAX_LENGTH, STAMP_LENGTH, backup_name, format_stamp, parse_backup_name, parse_stamp, validate_name)
@@ -64,8 +67,21 @@ CAS_ATTEMPTS = 8
 CAS_BACKOFF = 0.02
 
 
+_JOURNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.~-]{0,200}$")
+
+
 def _utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _process_exists(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,8 +296,29 @@ class Catalog:
         found = self.repository.read(paths)
         return [decode(found[path].text, path, kind) for path in paths if found[path] is not None]
 
-    def _write(self, path, record, expected_sha256=None, create_only=False):
-        return Versioned(record, self.repository.write(path, encode(record), expected_sha256=expected_sha256, create_only=create_only))
+    def _write(self, path, record, expected_sha256=None, create_only=False, fence=None):
+        """Write a record; an answer lost after the host may have written (details.may_have_run) is settled by reading
+        the file back: our content there means the write happened. Every record this catalog writes that a lost answer
+        could leave ambiguous carries something unique (a token, an operation id, a time), so the content is ours."""
+        text = encode(record)
+        try:
+            return Versioned(record, self.repository.write(path, text, expected_sha256=expected_sha256, create_only=create_only, fence=fence))
+        except SmhvError as error:
+            if not error.details.get("may_have_run"):
+                raise
+            found = self.repository.read([path])[path]
+            if found is None or found.sha256 != sha256_of(text):
+                raise
+            return Versioned(record, found.sha256)
+
+    def _delete(self, paths, fence=None):
+        """Delete files; a lost answer is settled by deleting again (absent files are no error)."""
+        try:
+            return self.repository.delete(paths, fence=fence)
+        except SmhvError as error:
+            if not error.details.get("may_have_run"):
+                raise
+            return self.repository.delete(paths, fence=fence)
 
     def _back_off(self, attempt):
         """Pause after a lost compare-and-swap, randomly, so two writers in lockstep stop colliding."""
@@ -456,14 +493,14 @@ class Catalog:
 
     # -- backups ---------------------------------------------------------------------------------
 
-    def save_backup(self, record, existing=None, index=_UNREAD):
+    def save_backup(self, record, existing=None, index=_UNREAD, fence=None):
         """Write a new backup record (never overwrites one) and add its VMs to the dataset's VM index.
 
         `existing`: the dataset's BackupSummary list just taken (list_backups), which saves the listing that
         checks the name is free; `index`: the dataset's VM index as read (Versioned or None), saving its read.
         Given both, `existing` must have been listed after `index` was read (as smhv_backup does): the index update
         takes the backups a returning VM missed from it. Without `index`, the update reads the index and lists the
-        dataset itself.
+        dataset itself. `fence`: the backup's lease (lease_fence()): a run that lost it writes nothing.
         """
         self._ready()
         expected = backup_name(record.dataset, record.time)
@@ -484,7 +521,7 @@ class Catalog:
             raise SmhvError("BACKUP_EXISTS", "Backup %s already exists; backups of one dataset need distinct seconds." % record.name,
                             {"backup": record.name})
         try:
-            written = self._write(path, record, create_only=True)
+            written = self._write(path, record, create_only=True, fence=fence)
         except WriteConflict:
             raise SmhvError("BACKUP_EXISTS", "Backup %s already exists; backups of one dataset need distinct seconds." % record.name,
                             {"backup": record.name}) from None
@@ -675,52 +712,75 @@ class Catalog:
         records = self.get_backups(self._backups_named(validate_name("dataset", dataset), name))
         return records[0] if records else None
 
-    def delete_backups(self, summaries):
+    def delete_backups(self, summaries, fence=None):
         """Delete backup records (the caller has deleted their snapshots); returns the names deleted."""
         self._ready()
-        deleted = set(self.repository.delete([summary.path for summary in summaries]))
+        deleted = set(self._delete([summary.path for summary in summaries], fence=fence))
         return [summary.name for summary in summaries if summary.path in deleted]
 
     # -- journals --------------------------------------------------------------------------------
 
-    def new_journal(self, operation, scope):
+    @staticmethod
+    def _journal_path(journal_id):
+        if not _JOURNAL_ID.match(journal_id or ""):
+            raise SmhvError("INVALID_ARGUMENT", "Journal id %r is not one this collection writes." % (journal_id,), {"journal": journal_id})
+        return "%s/journals/%s.json" % (LAYOUT, journal_id)
+
+    def create_journal(self, journal):
+        """Write a new journal, create-only: a second operation with the same id (a backup's name) gets WriteConflict."""
         self._ready()
-        journal = Journal(uuid.uuid4().hex, operation, scope, self.clock())
-        return self._write("%s/journals/%s.json" % (LAYOUT, journal.id), journal, create_only=True)
+        return self._write(self._journal_path(journal.id), journal, create_only=True)
 
     def put_journal(self, journal, expected_sha256):
         """Save a journal's new state over the version read (one operation owns a journal; CAS catches a second one)."""
         self._ready()
-        return self._write("%s/journals/%s.json" % (LAYOUT, journal.id), journal, expected_sha256=expected_sha256)
+        return self._write(self._journal_path(journal.id), journal, expected_sha256=expected_sha256)
 
     def get_journal(self, journal_id):
         self._ready()
-        if not journal_id.isalnum():
-            raise SmhvError("INVALID_ARGUMENT", "Journal id %r is not one this collection writes." % journal_id, {"journal": journal_id})
-        return self._read("%s/journals/%s.json" % (LAYOUT, journal_id), "journal")
+        return self._read(self._journal_path(journal_id), "journal")
 
     def list_journals(self, state=None):
+        """The open journals (an operation deletes its journal when it ends), oldest first, each Versioned."""
         self._ready()
-        entries = [entry.path for entry in self.repository.list(LAYOUT + "/journals") if entry.name.endswith(".json")]
-        journals = self._read_many(entries, "journal")
-        return sorted((journal for journal in journals if state is None or journal.state == state), key=lambda j: (j.started, j.id))
+        paths = [entry.path for entry in self.repository.list(LAYOUT + "/journals") if entry.name.endswith(".json")]
+        found = self.repository.read(paths) if paths else {}
+        journals = [Versioned(decode(found[path].text, path, "journal"), found[path].sha256) for path in paths if found[path] is not None]
+        return sorted((j for j in journals if state is None or j.record.state == state), key=lambda j: (j.record.started, j.record.id))
+
+    def delete_journal(self, journal_id, fence=None):
+        """End a journal: its operation committed or was undone (fenced by the operation's lease when given)."""
+        self._ready()
+        self._delete([self._journal_path(journal_id)], fence=fence)
 
     # -- leases ----------------------------------------------------------------------------------
 
     @staticmethod
-    def _lease_path(scope):
-        return "%s/leases/%s.json" % (LAYOUT, scope.lower())
+    def _lease_path(name):
+        return "%s/leases/%s.json" % (LAYOUT, name.lower())
 
-    def acquire_lease(self, scope, holder, ttl, wait=0.0, poll=2.0, current=_UNREAD):
-        """Take the scope's lease for `ttl` (timedelta); Versioned(Lease), to renew and release with.
+    def lease_fence(self, held):
+        """The Fence of a lease held (Versioned(Lease)), for fenced writes and deletes."""
+        return Fence(self._lease_path(held.record.file_name), held.record.token)
 
-        A lease held by someone else fails at once with SCOPE_BUSY naming the holder, or after
-        `wait` seconds of polling every `poll` seconds. A released or expired lease is taken over.
+    def read_lease(self, name):
+        """The lease file `name` (a scope, or "vm~<id>"): Versioned(Lease) or None."""
+        self._ready()
+        return self._read(self._lease_path(name), "lease")
+
+    def acquire_lease(self, scope, holder, ttl, wait=0.0, poll=2.0, current=_UNREAD, operation=None, name=None, heartbeat=None):
+        """Take a lease for `ttl` (timedelta); Versioned(Lease), to renew and release with. `name`: the lease file when it
+        is not the scope's own ("vm~<id>"); `operation`: the journal id of the holder; `heartbeat`: seconds between its
+        renewals (LeaseKeeper), which lets break_lease() tell a live holder from a dead one.
+
+        A lease held by someone else fails at once with SCOPE_BUSY naming the holder, or after `wait` seconds of
+        polling every `poll` seconds. A released or expired lease is taken over, with the next generation.
         `current`: the lease file as read before (Versioned or None, from read_for_backup()), which saves the first
         read when it shows the lease free; a lease it shows held is read again before anyone is told it is busy.
         """
         self._ready()
-        path = self._lease_path(scope)
+        name = name or scope
+        path = self._lease_path(name)
         started = self.clock()
         if current is not _UNREAD and current is not None and not current.record.free_at(started):
             current = _UNREAD
@@ -728,8 +788,10 @@ class Catalog:
             if current is _UNREAD:
                 current = self._read(path, "lease")
             now = self.clock()
-            if current is None or current.record.free_at(now):
-                lease = Lease(scope, holder, uuid.uuid4().hex, now, now + ttl)
+            if current is None or current.record.free_at(now) or self._holder_gone(current.record):
+                lease = Lease(scope, holder, uuid.uuid4().hex, now, now + ttl, generation=current.record.generation + 1 if current else 1,
+                              controller=socket.gethostname(), pid=os.getpid(), operation=operation, renewed=now,
+                              heartbeat_seconds=heartbeat, name=None if name == scope else name)
                 try:
                     return self._write(path, lease, expected_sha256=current.sha256 if current else None, create_only=current is None)
                 except WriteConflict:
@@ -738,32 +800,86 @@ class Catalog:
             current, held = _UNREAD, current.record
             waited = (now - started).total_seconds()
             if waited >= wait:
-                raise SmhvError("SCOPE_BUSY", "Scope %s is busy: %s has held its lease since %s (until %s unless renewed)%s. Run again "
-                                "later, or give a wait timeout." % (scope, held.holder, held.acquired.isoformat(), held.expires.isoformat(),
-                                                                    " and did not release it within %g s" % wait if wait else ""),
-                                {"scope": scope, "holder": held.holder, "acquired": held.acquired.isoformat(),
-                                 "expires": held.expires.isoformat()})
+                what = "Scope %s" % scope if name == scope else "VM %s of scope %s" % (name.partition("~")[2], scope)
+                raise SmhvError("SCOPE_BUSY", "%s is busy: %s has held its lease since %s (until %s unless renewed)%s. Run again "
+                                "later, or give a wait timeout; a holder that died is found by netapp_hyperv.smhv.smhv_cleanup "
+                                "(break_lease)." % (what, held.holder, held.acquired.isoformat(), held.expires.isoformat(),
+                                                    " and did not release it within %g s" % wait if wait else ""),
+                                {"scope": scope, "lease": name, "holder": held.holder, "operation": held.operation,
+                                 "acquired": held.acquired.isoformat(), "expires": held.expires.isoformat()})
             self.sleep(min(poll, wait - waited))
 
     def renew_lease(self, held, ttl):
         """Extend a lease we hold; LEASE_LOST if it expired and another holder took it over."""
-        lease = dataclasses.replace(held.record, expires=self.clock() + ttl)
+        now = self.clock()
+        lease = dataclasses.replace(held.record, expires=now + ttl, renewed=now)
         try:
-            return self._write(self._lease_path(lease.scope), lease, expected_sha256=held.sha256)
+            return self._write(self._lease_path(lease.file_name), lease, expected_sha256=held.sha256)
         except WriteConflict:
             raise self._lost(held) from None
 
     def release_lease(self, held):
-        """Mark the lease released (a file, not a deletion, so that releasing stays a compare-and-swap)."""
+        """Mark the lease released (a write, not a deletion, so that releasing stays a compare-and-swap). Releasing a lease
+        already released by us changes nothing; one taken over by another holder is LEASE_LOST."""
         lease = dataclasses.replace(held.record, released=True)
+        path = self._lease_path(lease.file_name)
         try:
-            return self._write(self._lease_path(lease.scope), lease, expected_sha256=held.sha256)
+            return self._write(path, lease, expected_sha256=held.sha256)
         except WriteConflict:
+            current = self._read(path, "lease")
+            if current is not None and current.record.token == lease.token and current.record.released:
+                return current
             raise self._lost(held) from None
 
+    def check_lease(self, held):
+        """Raise LEASE_LOST unless the lease file still carries our token, unreleased: the fence of a deletion on ONTAP."""
+        fence = self.lease_fence(held)
+        found = self.repository.read([fence.path])[fence.path]
+        failure = fence_failure(fence, found.text if found is not None else None)
+        if failure is not None:
+            raise failure
+
+    @staticmethod
+    def _holder_gone(lease):
+        """A holder on this controller whose process has ended: its lease is free (a killed run never blocks the next one)."""
+        return lease.controller == socket.gethostname() and bool(lease.pid) and not _process_exists(lease.pid)
+
+    def lease_alive(self, lease, now=None):
+        """Whether a lease's holder is presumed alive: its process, when it runs on this controller, or else its renewals
+        (renewed within two heartbeats; without heartbeats, until it expires)."""
+        now = now or self.clock()
+        if lease.free_at(now):
+            return False
+        if lease.controller == socket.gethostname() and lease.pid:
+            return not self._holder_gone(lease)
+        if lease.heartbeat_seconds and lease.renewed is not None:
+            return (now - lease.renewed).total_seconds() < 2 * lease.heartbeat_seconds
+        return True
+
+    def break_lease(self, name):
+        """Release the lease file `name` on behalf of a holder that died: the Lease broken, or None when it was free.
+        Refused with LEASE_HELD while the holder is alive (lease_alive())."""
+        self._ready()
+        path = self._lease_path(name)
+        current = self._read(path, "lease")
+        now = self.clock()
+        if current is None or current.record.free_at(now):
+            return None
+        held = current.record
+        if self.lease_alive(held, now):
+            raise SmhvError("LEASE_HELD", "The lease %s is held by %s (operation %s), which is still alive: renewed at %s. It is not "
+                            "broken; wait for it to end." % (name, held.holder, held.operation, (held.renewed or held.acquired).isoformat()),
+                            {"lease": name, "holder": held.holder, "operation": held.operation, "controller": held.controller, "pid": held.pid})
+        try:
+            self._write(path, dataclasses.replace(held, released=True), expected_sha256=current.sha256)
+        except WriteConflict:
+            raise SmhvError("LEASE_HELD", "The lease %s changed while it was being broken (its holder renewed it, or another run took "
+                            "it); nothing was broken." % name, {"lease": name}) from None
+        return held
+
     def _lost(self, held):
-        current = self._read(self._lease_path(held.record.scope), "lease")
+        current = self._read(self._lease_path(held.record.file_name), "lease")
         other = current.record.holder if current is not None else "nobody"
-        return SmhvError("LEASE_LOST", "The lease of scope %s expired at %s and was taken over (now held by %s); this operation must "
-                         "stop, its changes may collide." % (held.record.scope, held.record.expires.isoformat(), other),
+        return SmhvError("LEASE_LOST", "The lease of %s expired at %s and was taken over (now held by %s); this operation must "
+                         "stop, its changes may collide." % (held.record.file_name, held.record.expires.isoformat(), other),
                          {"scope": held.record.scope, "holder": other})

@@ -189,6 +189,9 @@ class BackupRecord(Record):
     failed_step: str | None = None
     error: str | None = None
     snapinfo_snapshot: str | None = None
+    # After the commit point nothing deletes a backup: a later step's failure is kept here, as {"step", "code", "message"}.
+    warnings: tuple = ()
+    operation: str | None = None  # the id of the journal that made it
 
     def includes(self, vm_id):
         return any(vm.vm_id == vm_id and vm.outcome != "skipped" for vm in self.vms)
@@ -196,26 +199,42 @@ class BackupRecord(Record):
 
 @dataclasses.dataclass(frozen=True)
 class JournalStep(Record):
+    """One entry of a journal: `intent` is written before a side effect, `done` after it with what it made, `undone` once
+    its undo ran (absent counts as undone), `failed` when the side effect failed (it may still have acted)."""
+
     _TIMES = ("at",)
     name: str
-    state: str  # done | failed | started
+    state: str  # intent | done | failed | undone
     at: datetime.datetime
     data: dict | None = None
 
 
+JOURNAL_STEP_STATES = ("intent", "done", "failed", "undone")
+
+
 @dataclasses.dataclass(frozen=True)
 class Journal(Record):
-    """The steps of a long operation (DR failover, restore), so a re-run resumes where it stopped."""
+    """The steps of one multi-step operation (backup, restore, mount, DR), so that a re-run resumes or undoes it.
+
+    `lease` names the lease file the operation holds ("<scope>" or "vm~<id>") and `lease_token` its token: once that
+    file carries another token, is released, or has expired, the journal is abandoned (journal.py)."""
 
     KIND = "journal"
     _NESTED = {"steps": JournalStep}
-    _TIMES = ("started",)
+    _TIMES = ("started", "updated")
     id: str
     operation: str
     scope: str
     started: datetime.datetime
-    state: str = "running"  # running | done | failed
+    state: str = "running"  # running | undo_incomplete | committed
     steps: tuple = ()
+    subject: str | None = None  # what it works on: a dataset, a VM id, a backup
+    lease: str | None = None
+    lease_token: str | None = None
+    controller: str | None = None
+    pid: int | None = None
+    updated: datetime.datetime | None = None
+    error: dict | None = None  # {"step", "code", "message"} of the failure that left it open
 
     def step(self, name):
         return next((step for step in reversed(self.steps) if step.name == name), None)
@@ -223,16 +242,30 @@ class Journal(Record):
 
 @dataclasses.dataclass(frozen=True)
 class Lease(Record):
-    """Who holds a scope: `token` tells two holders of the same name apart; released or expired leases are free."""
+    """Who holds a scope (or one VM): `token` is the fence, new at every acquisition, and `generation` counts them.
+
+    A lease is free once released or expired; the holder renews it every `heartbeat_seconds` (expires = renewed + ttl),
+    so a holder that stopped renewing for two heartbeats is presumed dead and its lease can be broken (Catalog.break_lease)."""
 
     KIND = "lease"
-    _TIMES = ("acquired", "expires")
+    _TIMES = ("acquired", "expires", "renewed")
     scope: str
     holder: str
     token: str
     acquired: datetime.datetime
     expires: datetime.datetime
     released: bool = False
+    generation: int = 0
+    controller: str | None = None
+    pid: int | None = None
+    operation: str | None = None
+    renewed: datetime.datetime | None = None
+    heartbeat_seconds: float | None = None
+    name: str | None = None  # the lease file's name when it is not the scope's own ("vm~<id>")
+
+    @property
+    def file_name(self):
+        return self.name or self.scope
 
     def free_at(self, now):
         return self.released or self.expires <= now

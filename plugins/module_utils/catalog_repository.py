@@ -14,6 +14,9 @@ list() takes an optional name `prefix`, so a lookup by name need not list a whol
 optional `match`, a wildcard ('*' any run, '?' one character, as Get-ChildItem -Filter) the names must
 also fit, so a listing of a time span need not return every name.
 A failed condition raises WriteConflict with the hash actually found, so the caller re-reads and retries.
+
+write() and delete() can also be fenced (`fence=Fence(lease path, token)`): they act only while that lease file
+carries the token and is not released, else raise SmhvError LEASE_LOST and change nothing (docs/durability.md).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import binascii
 import dataclasses
 import gzip
 import hashlib
+import json
 import re
 import threading
 import typing
@@ -44,6 +48,26 @@ class WriteConflict(Exception):
         self.path = path
         self.expected_sha256 = expected_sha256
         self.actual_sha256 = actual_sha256
+
+
+class Fence(typing.NamedTuple):
+    """The lease a fenced write or delete depends on: its file (a repository path) and the token it must carry."""
+
+    path: str
+    token: str
+
+
+def fence_failure(fence, text):
+    """None when the lease file's content `text` (None: no file) carries the fence's token unreleased, else the LEASE_LOST error."""
+    found, released = None, False
+    if text is not None:
+        lease = json.loads(text)
+        found, released = lease.get("token"), bool(lease.get("released"))
+    if found == fence.token and not released:
+        return None
+    return SmhvError("LEASE_LOST", "The lease %s is no longer held by this operation (its token is now %s%s); nothing was changed."
+                     % (fence.path, found, ", released" if released else ""),
+                     {"path": fence.path, "token": fence.token, "found_token": found, "released": released})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +157,14 @@ class MemoryRepository:
                 found[path] = item[1] if item is not None and item[1] is not None else None
             return found
 
-    def write(self, path, text, expected_sha256=None, create_only=False):
+    def _check_fence(self, fence):
+        if fence is not None:
+            item = self._get(_parts(fence.path))
+            failure = fence_failure(fence, item[1].text if item is not None and item[1] is not None else None)
+            if failure is not None:
+                raise failure
+
+    def write(self, path, text, expected_sha256=None, create_only=False, fence=None):
         parts = _parts(path)
         with self._lock:
             self.calls["write"] += 1
@@ -143,6 +174,7 @@ class MemoryRepository:
             actual = current[1].sha256 if current is not None else None
             if (create_only and actual is not None) or (expected_sha256 is not None and actual != expected_sha256):
                 raise WriteConflict(path, expected_sha256, actual)
+            self._check_fence(fence)
             for depth in range(1, len(parts)):
                 parent = self._tree[tuple(part.casefold() for part in parts[:depth - 1])]
                 key = tuple(part.casefold() for part in parts[:depth])
@@ -171,9 +203,10 @@ class MemoryRepository:
                 entries.extend(self._list(key + (folded,), shown + [name], True, prefix, match))
         return entries
 
-    def delete(self, paths):
+    def delete(self, paths, fence=None):
         with self._lock:
             self.calls["delete"] += 1
+            self._check_fence(fence)
             deleted = []
             for path in paths:
                 parts = _parts(path)
@@ -214,8 +247,12 @@ class HostRepository:
                 found[path] = StoredFile(item["content"], item["sha256"]) if item["exists"] else None
         return found
 
-    def write(self, path, text, expected_sha256=None, create_only=False):
+    def _fence_args(self, fence):
+        return {} if fence is None else {"fence_path": self._windows(fence.path), "fence_token": fence.token}
+
+    def write(self, path, text, expected_sha256=None, create_only=False, fence=None):
         args = {"path": self._windows(path), "content": text, "create_dirs": True}
+        args.update(self._fence_args(fence))
         conditional = expected_sha256 is not None or create_only
         if conditional:
             # The agent compares and replaces under a <path>.lock on the host (docs/agent.md).
@@ -251,10 +288,10 @@ class HostRepository:
                 entries.append(Entry(base + relative.replace("\\", "/"), name, is_directory))
         return entries
 
-    def delete(self, paths):
+    def delete(self, paths, fence=None):
         paths = list(paths)
         if not paths:
             return []
-        reply = self.host.call("file_delete", {"paths": [self._windows(path) for path in paths]})
+        reply = self.host.call("file_delete", dict({"paths": [self._windows(path) for path in paths]}, **self._fence_args(fence)))
         deleted = set(path.upper() for path in reply.result["deleted"])
         return [path for path in paths if self._windows(path).upper() in deleted]

@@ -56,6 +56,7 @@ class ScopeSession:
     def __init__(self, hyperv_host, winrm_options, host_addresses, client_factory=HostClient):
         self._factory = lambda name: client_factory(name, winrm_options, host_addresses)
         self._others = None
+        self._spare = None
         self.requested = hyperv_host
         self.owner = self._factory(hyperv_host)
         try:
@@ -87,12 +88,19 @@ class ScopeSession:
 
     def close(self):
         """Close every connection at once: each close is a WinRM round trip of its own host."""
-        clients = [self.owner] + list((self._others or {}).values())
+        clients = [self.owner] + list((self._others or {}).values()) + ([self._spare] if self._spare is not None else [])
         if len(clients) == 1:
             self.owner.close()
             return
         with ThreadPoolExecutor(max_workers=min(8, len(clients))) as pool:
             list(pool.map(lambda client: client.close(), clients))  # HostClient.close() never raises
+
+    def spare_owner(self):
+        """A second connection to the coordinating host, opened on first use: for work that must not wait behind the
+        owner's calls (a HostClient runs one call at a time), such as renewing a lease while a long script runs."""
+        if self._spare is None:
+            self._spare = self._factory(self.owner.name)
+        return self._spare
 
     def other_nodes(self):
         """{node name: HostClient} for the cluster nodes other than the owner (empty when standalone)."""

@@ -6,6 +6,7 @@ import base64
 import binascii
 import gzip
 import hashlib
+import json
 import re
 from typing import Any
 
@@ -106,6 +107,26 @@ def _write_condition(path: str, current: str | None, expected: str | None, creat
                            details)
 
 
+def _assert_fence(ctx: OpContext, args: dict[str, Any]) -> None:
+    """Assert-SmhvFence: a fenced write or delete acts only while the lease file carries the token, not released."""
+    path = argument(args, "fence_path", "String", None)
+    token = argument(args, "fence_token", "String", None)
+    if path is None and token is None:
+        return
+    if path is None or token is None:
+        raise AgentFailure("BAD_REQUEST", "Arguments 'fence_path' and 'fence_token' go together.", {"argument": "fence_path"})
+    assert_absolute(path, "fence_path")
+    data = _file_bytes(ctx, path)
+    found, released = None, False
+    if data is not None:
+        lease = json.loads(data.decode("utf-8-sig"))
+        found, released = lease.get("token"), bool(lease.get("released"))
+    if found != token or released:
+        raise AgentFailure("LEASE_LOST", f"The lease '{path}' is no longer held by this operation (its token is now '{found or ''}'"
+                           f"{', released' if released else ''}); nothing was changed.",
+                           {"path": path, "token": token, "found_token": found, "released": released})
+
+
 def file_write(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Write-SmhvFile. The agent compares and replaces under '<path>.lock'; here the executor runs the
     whole op under the world lock, which gives every writer the same one-step compare-and-replace."""
@@ -143,6 +164,7 @@ def file_write(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bo
     existing = _file_bytes(ctx, path)
     current = _sha256(existing) if existing is not None else None
     _write_condition(path, current, expected, create_only)
+    _assert_fence(ctx, args)
     result["previous_sha256"] = current
     if current == result["sha256"]:
         return result, False
@@ -238,6 +260,7 @@ def _made_folders(ctx: OpContext, path: str, recurse: bool) -> list[str]:
 def file_delete(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     paths = argument(args, "paths", "StringList", required=True)
     recurse = argument(args, "recurse", "Boolean", False)
+    _assert_fence(ctx, args)
     deleted, missing = [], []
     for path in paths:
         assert_absolute(path, "paths")

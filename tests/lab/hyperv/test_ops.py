@@ -115,6 +115,26 @@ def test_file_write_compare_and_swap(call):
     assert both["error"]["code"] == "BAD_REQUEST"
 
 
+def test_fenced_file_write_and_delete_need_the_lease_token(call):
+    lease = "J:\\SnapInfo\\leases\\hvc1.json"
+    call("file_write", {"path": lease, "content": '{"token": "mine", "released": false}', "create_dirs": True})
+    fence = {"fence_path": lease, "fence_token": "mine"}
+    record = "J:\\SnapInfo\\backups\\b1.json"
+    assert call("file_write", dict(fence, path=record, content="r", create_dirs=True, create_only=True))["changed"] is True
+    call("file_write", {"path": lease, "content": '{"token": "theirs", "released": false}'})  # taken over
+    lost = call("file_write", dict(fence, path=record, content="r2"))
+    assert lost["error"]["code"] == "LEASE_LOST" and lost["error"]["details"]["found_token"] == "theirs"
+    assert call("file_delete", dict(fence, paths=[record]))["error"]["code"] == "LEASE_LOST"
+    call("file_write", {"path": lease, "content": '{"token": "mine", "released": true}'})
+    assert call("file_delete", dict(fence, paths=[record]))["error"]["details"]["released"] is True
+    (read,) = call("file_read", {"paths": [record]})["result"]["files"]
+    assert read["content"] == "r"  # nothing changed
+    call("file_write", {"path": lease, "content": '{"token": "mine", "released": false}'})
+    assert call("file_delete", dict(fence, paths=[record]))["result"]["deleted"] == [record]
+    half = call("file_write", {"path": record, "content": "x", "create_dirs": True, "fence_path": lease})
+    assert half["error"]["code"] == "BAD_REQUEST"
+
+
 def test_binary_content_round_trips_as_base64(call):
     data = bytes(range(256))
     call("file_write", {"path": "J:\\blob.bin", "content": base64.b64encode(data).decode(), "encoding": "base64"})

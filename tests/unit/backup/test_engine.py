@@ -316,12 +316,12 @@ class RepositoryFaults:
         repository = catalog.repository
         write, read = repository.write, repository.read
 
-        def faulty_write(path, text, expected_sha256=None, create_only=False):
+        def faulty_write(path, text, expected_sha256=None, create_only=False, fence=None):
             if "/backups/" in path:
                 faults.check("file_write")
             if "/leases/" in path:
                 faults.check("lease_write")
-            return write(path, text, expected_sha256, create_only)
+            return write(path, text, expected_sha256, create_only, fence)
 
         def faulty_read(paths):
             faults.check("file_read")

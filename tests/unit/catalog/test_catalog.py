@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog, backup_file_name
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Dataset, DatasetMember, JournalStep, Policy, encode
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Dataset, DatasetMember, Journal, JournalStep, Policy, encode
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import MemoryRepository, WriteConflict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from unit.catalog.factory import SCOPE, T0, make_backup
@@ -170,11 +170,15 @@ def test_corrupt_record_names_the_file(catalog, repository):
 
 
 def test_journal_steps_survive_and_a_second_owner_conflicts(catalog, clock):
-    journal = catalog.new_journal("failover", "hvc1")
+    journal = catalog.create_journal(Journal("failover~x1", "failover", "hvc1", clock()))
+    with pytest.raises(WriteConflict):
+        catalog.create_journal(Journal("failover~x1", "failover", "hvc1", clock()))
     step_done = dataclasses.replace(journal.record, steps=(JournalStep("break_mirrors", "done", clock(), {"volumes": ["vol_vm1"]}),))
     saved = catalog.put_journal(step_done, journal.sha256)
     assert catalog.get_journal(journal.record.id).record.step("break_mirrors").data == {"volumes": ["vol_vm1"]}
     with pytest.raises(WriteConflict):
-        catalog.put_journal(dataclasses.replace(step_done, state="done"), journal.sha256)
-    catalog.put_journal(dataclasses.replace(step_done, state="done"), saved.sha256)
-    assert [j.state for j in catalog.list_journals()] == ["done"] and catalog.list_journals(state="running") == []
+        catalog.put_journal(dataclasses.replace(step_done, state="undo_incomplete"), journal.sha256)
+    catalog.put_journal(dataclasses.replace(step_done, state="undo_incomplete"), saved.sha256)
+    assert [j.record.state for j in catalog.list_journals()] == ["undo_incomplete"] and catalog.list_journals(state="running") == []
+    catalog.delete_journal("failover~x1")
+    assert catalog.list_journals() == []

@@ -20,9 +20,9 @@ def test_two_writers_adding_members_lose_nothing(catalog, repository):
     conflicts = []
     write = repository.write
 
-    def counting_write(path, text, expected_sha256=None, create_only=False):
+    def counting_write(path, text, expected_sha256=None, create_only=False, fence=None):
         try:
-            return write(path, text, expected_sha256, create_only)
+            return write(path, text, expected_sha256, create_only, fence)
         except WriteConflict:
             conflicts.append(path)
             raise
@@ -47,12 +47,12 @@ def test_lost_cas_race_is_retried_with_the_fresh_version(catalog, repository):
     write = repository.write
     raced = []
 
-    def racing_write(path, text, expected_sha256=None, create_only=False):
+    def racing_write(path, text, expected_sha256=None, create_only=False, fence=None):
         if path.endswith("datasets/prod.json") and not raced:
             raced.append(True)
             theirs = catalog.get_dataset("prod")
             write(path, encode(dataclasses.replace(theirs.record, description="theirs")), theirs.sha256)
-        return write(path, text, expected_sha256, create_only)
+        return write(path, text, expected_sha256, create_only, fence)
 
     repository.write = racing_write
     catalog.update_dataset("prod", lambda d: dataclasses.replace(d, members=d.members + (DatasetMember("id-x", "hvc1", "x"),)))
@@ -61,7 +61,7 @@ def test_lost_cas_race_is_retried_with_the_fresh_version(catalog, repository):
 
 
 def test_cas_that_never_wins_gives_up_with_a_clear_error(catalog, repository):
-    def always_conflicting(path, text, expected_sha256=None, create_only=False):
+    def always_conflicting(path, text, expected_sha256=None, create_only=False, fence=None):
         raise WriteConflict(path, expected_sha256, "0" * 64)
 
     repository.write = always_conflicting
