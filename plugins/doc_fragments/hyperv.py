@@ -32,7 +32,7 @@ options:
         description: Password of O(winrm.username).
         type: str
       port:
-        description: WinRM port. Defaults to 5986 with O(winrm.use_ssl), else 5985.
+        description: WinRM port (1-65535). Defaults to 5986 with O(winrm.use_ssl), else 5985.
         type: int
       use_ssl:
         description: Use HTTPS. Over HTTP, NTLM, Kerberos and CredSSP still encrypt every message.
@@ -43,7 +43,7 @@ options:
         type: bool
         default: true
       ca_path:
-        description: A PEM bundle of the CAs that signed the hosts' WinRM certificates.
+        description: A PEM bundle of the CAs that signed the hosts' WinRM certificates. It must exist on the controller.
         type: path
       auth:
         description:
@@ -72,19 +72,19 @@ options:
         type: bool
         default: false
       connection_timeout:
-        description: Seconds to wait for a TCP connection.
+        description: Seconds to wait for a TCP connection (1-86400).
         type: int
         default: 30
       operation_timeout:
-        description: WS-Management operation timeout in seconds; a long agent operation is polled again after it.
+        description: WS-Management operation timeout in seconds (1-86400); a long agent operation is polled again after it.
         type: int
         default: 20
       read_timeout:
-        description: Seconds to wait for an HTTP answer. Must be greater than O(winrm.operation_timeout).
+        description: Seconds to wait for an HTTP answer (1-86400). Must be greater than O(winrm.operation_timeout).
         type: int
         default: 30
       operation_retries:
-        description: How many times to retry a request that failed because the connection dropped.
+        description: How many times (0-100) to retry a request that failed because the connection dropped.
         type: int
         default: 3
   host_addresses:

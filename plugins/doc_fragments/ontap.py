@@ -29,7 +29,7 @@ options:
         description: Password of O(storage_systems[].username).
         type: str
       port:
-        description: HTTPS port.
+        description: HTTPS port (1-65535).
         type: int
         default: 443
       validate_certs:
@@ -37,7 +37,7 @@ options:
         type: bool
         default: true
       ca_path:
-        description: A PEM bundle of the CAs that signed the cluster's certificate.
+        description: A PEM bundle of the CAs that signed the cluster's certificate. It must exist on the controller.
         type: path
       cert_filepath:
         description: Client certificate for certificate authentication, instead of a password.
@@ -46,7 +46,7 @@ options:
         description: Private key of O(storage_systems[].cert_filepath).
         type: path
       timeout:
-        description: Seconds to wait for an ONTAP job before failing with its UUID.
+        description: Seconds to wait for an ONTAP job before failing with its UUID (1-86400).
         type: int
         default: 60
 requirements:

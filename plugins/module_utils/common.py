@@ -12,6 +12,44 @@ from __future__ import annotations
 WINRM_AUTH_CHOICES = ["negotiate", "ntlm", "kerberos", "credssp", "basic", "certificate"]
 WINRM_PROTOCOL_CHOICES = ["psrp", "winrm"]
 
+# The allowed range of every integer option, by its path in the argument spec (suboptions joined by
+# dots, list positions dropped). A value outside it fails before the module does anything, naming the
+# option and the range, instead of overflowing a socket timeout, a timedelta or a URL deep inside.
+# An integer option not listed gets DEFAULT_INT_RANGE: what PowerShell's and .NET's [int] hold.
+PORT_RANGE = (1, 65535)
+DAY = 86400
+DEFAULT_INT_RANGE = (0, 2 ** 31 - 1)
+INT_RANGES = {
+    "winrm.port": PORT_RANGE,
+    "winrm.connection_timeout": (1, DAY),
+    "winrm.operation_timeout": (1, DAY),
+    "winrm.read_timeout": (1, DAY),
+    "winrm.operation_retries": (0, 100),
+    "storage_systems.port": PORT_RANGE,
+    "storage_systems.timeout": (1, DAY),
+    # smhv_backup
+    "lease_wait": (0, DAY),
+    "lease_ttl": (60, DAY),
+    "pre_script.timeout": (1, DAY),
+    "post_script.timeout": (1, DAY),
+    # smhv_backup and smhv_policy: a backup keeps a snapshot per volume, and ONTAP keeps at most 1023.
+    "retention.count": (1, 1023),
+    "schedule.minute": (0, 59),
+    "schedule.day_of_month": (1, 31),
+    # smhv_host and smhv_snapinfo (host_registration.MAX_SNAPS_COUNT)
+    "snapinfo_snaps_count": (1, 1000),
+    "retention": (1, 1000),
+    "min_interval": (0, 366 * DAY),
+    # fleet modules
+    "reboot_timeout": (1, DAY),
+    "smhv_port": PORT_RANGE,
+    "snapdrive_http_port": PORT_RANGE,
+    "snapdrive_https_port": PORT_RANGE,
+    "smhv.tcp_port": PORT_RANGE,
+    "snapdrive.tcp_port": PORT_RANGE,
+    "snapdrive.http_port": PORT_RANGE,
+}
+
 
 def winrm_options_spec():
     return dict(
@@ -68,3 +106,31 @@ def smhv_argument_spec(host_required=True):
     spec = hyperv_argument_spec(host_required)
     spec.update(storage_argument_spec())
     return spec
+
+
+def int_range(path):
+    """(lowest, highest) allowed for the integer option at `path` ("storage_systems.timeout")."""
+    return INT_RANGES.get(path, DEFAULT_INT_RANGE)
+
+
+def out_of_range_ints(argument_spec, params, prefix="", shown=""):
+    """Every integer option in `params` (validated by AnsibleModule against `argument_spec`) outside its
+    range, as (shown name such as "storage_systems[1].port", value, lowest, highest), in spec order."""
+    found = []
+    for name, option in argument_spec.items():
+        value = (params or {}).get(name)
+        if value is None:
+            continue
+        path, label = prefix + name, shown + name
+        kind = option.get("type", "str")
+        if kind == "int" and not isinstance(value, bool) and isinstance(value, int):
+            low, high = int_range(path)
+            if not low <= value <= high:
+                found.append((label, value, low, high))
+        elif option.get("options") and kind == "dict" and isinstance(value, dict):
+            found.extend(out_of_range_ints(option["options"], value, path + ".", label + "."))
+        elif option.get("options") and kind == "list" and isinstance(value, list):
+            for index, element in enumerate(value):
+                if isinstance(element, dict):
+                    found.extend(out_of_range_ints(option["options"], element, path + ".", "%s[%d]." % (label, index)))
+    return found

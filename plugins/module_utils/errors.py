@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import traceback
 
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import out_of_range_ints
+
 # Stable codes. Playbooks may branch on them (`failed_when: result.error_code == 'SCOPE_BUSY'`), so a
 # code is never renamed or reused; new failures get new codes.
 ERROR_CODES = {
@@ -115,9 +117,21 @@ def fail_from_error(module, error, **result):
     module.fail_json(**dict(result, msg=message, error_code="INTERNAL_ERROR", exception=traceback.format_exc()))
 
 
+def check_int_options(argument_spec, params):
+    """Refuse an integer option outside its range (common.INT_RANGES) before anything runs."""
+    wrong = out_of_range_ints(argument_spec, params)
+    if wrong:
+        name, value, low, high = wrong[0]
+        raise SmhvError("INVALID_ARGUMENT", "%s is %d; it must be between %d and %d." % (name, value, low, high),
+                        {"option": name, "value": value, "min": low, "max": high,
+                         "out_of_range": [{"option": o, "value": v, "min": lo, "max": hi} for o, v, lo, hi in wrong]})
+
+
 def run_module(module, action):
-    """Call action() -> result dict and exit_json with it; any error goes through fail_from_error."""
+    """Check the integer options' ranges, call action() -> result dict and exit_json with it; any error
+    goes through fail_from_error."""
     try:
+        check_int_options(module.argument_spec, module.params)
         result = action()
     except Exception as error:  # pylint: disable=broad-except
         fail_from_error(module, error)

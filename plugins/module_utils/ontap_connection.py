@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import os
 import threading
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
@@ -100,6 +101,7 @@ class StorageEndpoint:
         self._identity = None
         self.calls = 0
         self._check_credentials()
+        self._check_files()
 
     @property
     def address(self):
@@ -120,6 +122,15 @@ class StorageEndpoint:
         elif not (self._username and self._password):
             raise SmhvError("INVALID_ARGUMENT", "storage system %s: give username and password, or cert_filepath "
                             "and key_filepath." % self.address, {"hostname": self.hostname})
+
+    def _check_files(self):
+        """A TLS file that is not there fails here, naming the system, instead of deep inside requests."""
+        for option, path in (("ca_path", self._ca_path), ("cert_filepath", self._cert), ("key_filepath", self._key)):
+            if path and not os.path.isfile(path):
+                raise SmhvError("INVALID_ARGUMENT", "storage system %s: %s %s is not a readable file on the controller%s."
+                                % (self.address, option, path, " (give the CA bundle that signed the cluster's certificate)"
+                                   if option == "ca_path" else ""),
+                                {"hostname": self.hostname, "option": "storage_systems.%s" % option, "path": path})
 
     def _new_connection(self):
         credentials = dict(cert=self._cert, key=self._key) if self._cert else \

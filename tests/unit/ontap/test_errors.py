@@ -105,3 +105,22 @@ def test_incomplete_credentials_are_invalid_arguments(overrides, storage_system)
     with pytest.raises(SmhvError) as caught:
         StorageClient([storage_system("c1", **overrides)])
     assert caught.value.code == "INVALID_ARGUMENT"
+
+
+@pytest.mark.parametrize("option", ["ca_path", "cert_filepath", "key_filepath"])
+def test_missing_tls_file_names_the_system_and_path(option, storage_system, tmp_path):
+    present = tmp_path / "present.pem"
+    present.write_text("x")
+    given = dict(username=None, password=None, cert_filepath=str(present), key_filepath=str(present)) if option != "ca_path" else {}
+    given[option] = str(tmp_path / "nowhere" / "missing.pem")
+    with pytest.raises(SmhvError) as caught:
+        StorageClient([storage_system("c1"), storage_system("c2", **given)])
+    assert caught.value.code == "INVALID_ARGUMENT"
+    assert caught.value.message.startswith("storage system c2:443: %s %s is not a readable file" % (option, given[option]))
+    assert caught.value.details == {"hostname": "c2", "option": "storage_systems." + option, "path": given[option]}
+
+
+def test_present_ca_path_is_accepted(storage_system, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("x")
+    assert StorageClient([storage_system("c1", ca_path=str(bundle))])
