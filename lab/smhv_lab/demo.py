@@ -70,12 +70,12 @@ def step_connectivity(inventory: Path, env: dict[str, str], lab) -> None:
 
 PROTECTION = {"smhv_protection": {
     "hvclus01": {
-        "snapinfo_path": "S:\\SnapInfo", "report_path": "C:\\SMHV\\Reports",
+        "snapinfo_path": "S:\\SnapInfo", "report_path": "C:\\SMHV\\Reports", "create_snapinfo": True,
         "datasets": [{"name": "web", "members": [{"vm": "vm-web01"}, {"vm": "vm-web02"}, {"vm": "vm-app01"}],
                       "policies": [{"name": "hourly", "schedule": {"frequency": "hourly", "minute": 15},
                                     "retention": {"tag": "hourly", "count": 24}, "snapmirror_update": True}]}]},
     "hv03": {
-        "snapinfo_path": "S:\\SnapInfo", "report_path": "C:\\SMHV\\Reports",
+        "snapinfo_path": "S:\\SnapInfo", "report_path": "C:\\SMHV\\Reports", "create_snapinfo": True,
         "datasets": [{"name": "files", "members": [{"vm": "vm-file01"}, {"vm": "vm-file02"}, {"vm": "vm-print01"}],
                       "policies": [{"name": "nightly", "schedule": {"frequency": "daily", "at": "01:30"},
                                     "retention": {"tag": "daily", "count": 14}, "backup_type": "crash"}]}]},

@@ -331,8 +331,20 @@ def _write_registry(session, args, check_mode, warnings):
     return changed
 
 
-def register(session, storage, snapinfo_path, report_path, snaps_count=DEFAULT_SNAPS_COUNT, check_mode=False):
-    """Validate the paths and register the scope (registry key and SnapInfo scope record)."""
+def _refuse_missing_repository(session, snapinfo_path, record_path, registered_path):
+    where = ""
+    if registered_path and registered_path.rstrip("\\").lower() != snapinfo_path.rstrip("\\").lower():
+        where = " The scope is registered with SnapInfo path %s now." % registered_path
+    raise SmhvError("INVALID_ARGUMENT", "SnapInfo path %s on host %s holds no SnapInfo repository (%s does not exist).%s Check the path "
+                    "for a typo; to create a new, empty repository there (a first registration), set create_snapinfo: true."
+                    % (snapinfo_path, session.owner.name, record_path, where),
+                    {"path": snapinfo_path, "scope_record": record_path, "registered_path": registered_path, "option": "create_snapinfo"})
+
+
+def register(session, storage, snapinfo_path, report_path, snaps_count=DEFAULT_SNAPS_COUNT, check_mode=False, create_snapinfo=False):
+    """Validate the paths and register the scope (registry key and SnapInfo scope record). A SnapInfo
+    path without a repository (no scope record) is refused unless `create_snapinfo`: a misspelt path
+    would otherwise point the scope at a new, empty catalog."""
     if not 1 <= snaps_count <= MAX_SNAPS_COUNT:
         raise SmhvError("INVALID_ARGUMENT", "snapinfo_snaps_count is %d; keep between 1 and %d SnapInfo snapshots."
                         % (snaps_count, MAX_SNAPS_COUNT), {"snapinfo_snaps_count": snaps_count})
@@ -361,6 +373,8 @@ def register(session, storage, snapinfo_path, report_path, snaps_count=DEFAULT_S
     catalog = Catalog(HostRepository(session.owner, snapinfo_path))
     current = _current_scope_record(catalog)
     record_path = "%s\\%s" % (snapinfo_path.rstrip("\\"), SCOPE_RECORD)
+    if current is None and not create_snapinfo:
+        _refuse_missing_repository(session, snapinfo_path, record_path, previous["snapinfo_path"])
     if current is None:
         actions.append("create the SnapInfo repository in %s with scope record %s" % (snapinfo_path, record_path))
     elif not _same_record(current, wanted):

@@ -24,7 +24,7 @@ description:
   - The report path must not be on a cluster shared volume, as SMHV requires.
   - Warns when the SnapInfo LUN's volume also holds VM files. NetApp recommends a volume of its own for SnapInfo.
   - With O(state=absent), the registry key is deleted. The SnapInfo repository is kept, because it holds the backup
-    catalog. Registering again with the same SnapInfo path finds every backup again.
+    catalog. Registering again with the same SnapInfo path finds every backup again (without O(create_snapinfo)).
   - Returns the scope's facts, the same facts that M(netapp_hyperv.smhv.smhv_host_info) returns.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
@@ -44,10 +44,18 @@ options:
   snapinfo_path:
     description:
       - Directory of the SnapInfo repository, for example C(S:\\) or C(C:\\ClusterStorage\\Volume3\\SnapInfo).
-      - The directory is created if it does not exist.
+      - It must hold a SnapInfo repository (C(smhv\\v1\\scope.json)), unless O(create_snapinfo) is set, so that a misspelt
+        path fails instead of pointing the scope at a new, empty catalog.
       - If the path changes, files are not moved, as with SMHV. Copy the old C(smhv) directory first.
       - Required with O(state=present).
     type: str
+  create_snapinfo:
+    description:
+      - Create the SnapInfo repository (and the directory) when O(snapinfo_path) holds none, as a first registration does.
+      - When false, a path without a repository fails with C(INVALID_ARGUMENT) naming the path and this option, and
+        nothing is changed. A path that holds a repository is used as it is, whatever this option says.
+    type: bool
+    default: false
   report_path:
     description:
       - Directory for reports. It must not be on a CSV.
@@ -77,11 +85,12 @@ requirements:
 """
 
 EXAMPLES = r"""
-- name: Register a failover cluster, SnapInfo on a shared disk
+- name: Register a failover cluster for the first time, SnapInfo on a shared disk (the repository is created)
   netapp_hyperv.smhv.smhv_host:
     hyperv_host: hvclus01
     snapinfo_path: 'S:\'
     report_path: 'C:\SMHV\Reports'
+    create_snapinfo: true
     winrm:
       username: LAB\smhv-admin
       password: "{{ vault_winrm_password }}"
@@ -92,7 +101,7 @@ EXAMPLES = r"""
         password: "{{ vault_ontap_password }}"
   delegate_to: localhost
 
-- name: Register a standalone host, keep 60 SnapInfo snapshots (connection set by module_defaults)
+- name: Keep 60 SnapInfo snapshots of a registered standalone host (connection set by module_defaults)
   netapp_hyperv.smhv.smhv_host:
     hyperv_host: hv03
     snapinfo_path: 'S:\SnapInfo'
@@ -223,7 +232,7 @@ def run(params, check_mode):
     with ScopeSession(params["hyperv_host"], params["winrm"], params["host_addresses"]) as session:
         if params["state"] == "present":
             result = register(session, StorageClient(params["storage_systems"]), params["snapinfo_path"], params["report_path"],
-                              params["snapinfo_snaps_count"], check_mode)
+                              params["snapinfo_snaps_count"], check_mode, create_snapinfo=params["create_snapinfo"])
         else:
             result = unregister(session, check_mode)
         hosts, warnings = gather_hosts(session)
@@ -238,6 +247,7 @@ def main():
         snapinfo_path=dict(type="str"),
         report_path=dict(type="str"),
         snapinfo_snaps_count=dict(type="int", default=DEFAULT_SNAPS_COUNT),
+        create_snapinfo=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_if=[("state", "present", ("snapinfo_path", "report_path"))])

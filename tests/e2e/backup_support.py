@@ -34,9 +34,9 @@ class LabSite:
     def storage(self):
         return StorageClient(self.common["storage_systems"])
 
-    def register(self, scope, snapinfo_path, report_path="C:\\SMHV\\Reports"):
+    def register(self, scope, snapinfo_path, report_path="C:\\SMHV\\Reports", create_snapinfo=True):
         with self.session(scope) as session:
-            register(session, self.storage(), snapinfo_path, report_path)
+            register(session, self.storage(), snapinfo_path, report_path, create_snapinfo=create_snapinfo)
 
     def vm_ids(self, scope, names):
         with self.session(scope) as session:

@@ -39,7 +39,7 @@ def host_client(lab, name):
 def test_dr_restore_brings_the_catalog_back_and_drops_later_files(lab, tmp_path):
     lab.reset()
     taken = play(lab, tmp_path, """
-    - netapp_hyperv.smhv.smhv_host: {hyperv_host: hv03, snapinfo_path: 'S:\\', report_path: 'C:\\SMHV\\Reports'}
+    - netapp_hyperv.smhv.smhv_host: {hyperv_host: hv03, snapinfo_path: 'S:\\', report_path: 'C:\\SMHV\\Reports', create_snapinfo: true}
     - netapp_hyperv.smhv.smhv_snapinfo: {hyperv_host: hv03}
 """)
     assert taken.returncode == 0, taken.stdout[-4000:]
@@ -67,7 +67,8 @@ def test_no_password_in_verbose_output(lab, tmp_path):
     endpoints = lab.endpoints
     secrets = {system["password"] for system in endpoints["ontap"].values()} | {host["password"] for host in endpoints["hosts"].values()}
     run = play(lab, tmp_path, """
-    - netapp_hyperv.smhv.smhv_host: {hyperv_host: hvclus01, snapinfo_path: 'S:\\SnapInfo', report_path: 'C:\\SMHV\\Reports'}
+    - netapp_hyperv.smhv.smhv_host: {hyperv_host: hvclus01, snapinfo_path: 'S:\\SnapInfo', report_path: 'C:\\SMHV\\Reports',
+                                     create_snapinfo: true}
     - netapp_hyperv.smhv.smhv_host_info: {hyperv_host: hv02}
     - netapp_hyperv.smhv.smhv_snapinfo: {hyperv_host: hvclus01}
     - netapp_hyperv.smhv.smhv_snapinfo_info: {hyperv_host: hvclus01}

@@ -67,9 +67,9 @@ def test_a_standalone_scope_is_named_after_the_host(site):
 
 
 def test_check_mode_plans_the_same_actions_and_writes_nothing(site, storage):
-    planned = register(standalone_session(site), storage, "S:\\", "C:\\Reports", check_mode=True)
+    planned = register(standalone_session(site), storage, "S:\\", "C:\\Reports", check_mode=True, create_snapinfo=True)
     assert writes(site, "file_write") == [] and writes(site, "registry_write") == [] and site.registry.get("hv03", {}) == {}
-    applied = register(standalone_session(site), storage, "S:\\", "C:\\Reports")
+    applied = register(standalone_session(site), storage, "S:\\", "C:\\Reports", create_snapinfo=True)
     assert planned["changed"] and applied["changed"] and planned["actions"] == applied["actions"]
     assert applied["actions"] == ["create the SnapInfo repository in S:\\ with scope record S:\\smhv\\v1\\scope.json",
                                   "set report_path, snapinfo_path, snapinfo_snaps_count in registry key " + STANDALONE_KEY]
@@ -79,7 +79,7 @@ def test_check_mode_plans_the_same_actions_and_writes_nothing(site, storage):
 
 
 def test_a_second_run_changes_nothing_and_a_new_count_updates_both_places(site, storage):
-    register(standalone_session(site), storage, "S:\\", "C:\\Reports")
+    register(standalone_session(site), storage, "S:\\", "C:\\Reports", create_snapinfo=True)
     again = register(standalone_session(site), storage, "S:\\", "C:\\Reports")
     assert not again["changed"] and again["actions"] == []
     changed = register(standalone_session(site), storage, "S:\\", "C:\\Reports", snaps_count=60)
@@ -89,7 +89,7 @@ def test_a_second_run_changes_nothing_and_a_new_count_updates_both_places(site, 
 
 
 def test_a_cluster_is_registered_in_the_cluster_hive_on_every_node(site, storage):
-    result = register(cluster_session(site), storage, "S:\\SnapInfo", "C:\\Reports")
+    result = register(cluster_session(site), storage, "S:\\SnapInfo", "C:\\Reports", create_snapinfo=True)
     assert result["actions"][1].endswith(CLUSTER_KEY + " on every node")
     assert [call[0] for call in writes(site, "registry_write")] == ["hv01", "hv02"]
     assert site.cluster_registry[CLUSTER_KEY]["snapinfo_path"] == "S:\\SnapInfo" and site.registry == {}
@@ -136,22 +136,48 @@ def test_a_cluster_snapinfo_on_a_disk_one_node_lacks_is_refused(site, storage):
 
 def test_a_csv_snapinfo_needs_no_disk_check_but_warns_about_vm_data(site, storage):
     result = register(cluster_session(site, shared=False, vms=[vm("vm-web01", "CSV000000001"), vm("vm-other", "ELSEWHERE001")]),
-                      storage, "C:\\ClusterStorage\\Volume1\\SnapInfo", "C:\\Reports", check_mode=True)
+                      storage, "C:\\ClusterStorage\\Volume1\\SnapInfo", "C:\\Reports", check_mode=True, create_snapinfo=True)
     assert result["snapinfo"]["volume_shared_with_vms"] == ["vm-web01"]
     assert any("also holds data of VM(s) vm-web01" in warning for warning in result["warnings"])
     assert not any(call[1] == "disk_rescan" for call in site.calls)
 
 
 def test_a_changed_snapinfo_path_warns_that_files_are_not_moved(site, storage):
-    register(standalone_session(site), storage, "S:\\", "C:\\Reports")
-    result = register(standalone_session(site), storage, "S:\\New", "C:\\Reports")
+    register(standalone_session(site), storage, "S:\\", "C:\\Reports", create_snapinfo=True)
+    result = register(standalone_session(site), storage, "S:\\New", "C:\\Reports", create_snapinfo=True)
     assert any("files are not moved" in warning and "S:\\New\\smhv" in warning for warning in result["warnings"])
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_path_without_a_repository_is_refused_without_create_snapinfo(site, storage, check_mode):
+    with pytest.raises(SmhvError) as caught:
+        register(standalone_session(site), storage, "S:\\", "C:\\Reports", check_mode=check_mode)
+    assert caught.value.code == "INVALID_ARGUMENT"
+    assert caught.value.message.startswith("SnapInfo path S:\\ on host hv03 holds no SnapInfo repository (S:\\smhv\\v1\\scope.json does "
+                                           "not exist). Check the path for a typo;")
+    assert "create_snapinfo: true" in caught.value.message and caught.value.details["option"] == "create_snapinfo"
+    assert writes(site, "file_write") == [] and writes(site, "registry_write") == [] and site.registry.get("hv03", {}) == {}
+
+
+def test_a_misspelt_path_does_not_move_a_registered_scope_to_an_empty_catalog(site, storage):
+    register(standalone_session(site), storage, "S:\\SnapInfo", "C:\\Reports", create_snapinfo=True)
+    before = len(writes(site, "file_write")), len(writes(site, "registry_write"))
+    with pytest.raises(SmhvError) as caught:
+        register(standalone_session(site), storage, "S:\\SnapInf0", "C:\\Reports")
+    assert caught.value.code == "INVALID_ARGUMENT" and "SnapInfo path S:\\SnapInf0 on host hv03 holds no SnapInfo repository" in caught.value.message
+    assert "The scope is registered with SnapInfo path S:\\SnapInfo now." in caught.value.message
+    assert caught.value.details["registered_path"] == "S:\\SnapInfo"
+    assert (len(writes(site, "file_write")), len(writes(site, "registry_write"))) == before
+    assert site.registry["hv03"][STANDALONE_KEY]["snapinfo_path"] == "S:\\SnapInfo"
+    # The right path again, without the option: its repository is found.
+    again = register(standalone_session(site), storage, "S:\\SnapInfo", "C:\\Reports")
+    assert not again["changed"]
 
 
 def test_a_node_down_is_a_warning_not_a_failure(site, storage):
     session = cluster_session(site)
     session.other_nodes()["hv02"].unreachable = True
-    result = register(session, storage, "C:\\ClusterStorage\\Volume1\\SnapInfo", "C:\\Reports")
+    result = register(session, storage, "C:\\ClusterStorage\\Volume1\\SnapInfo", "C:\\Reports", create_snapinfo=True)
     assert result["changed"] and site.cluster_registry[CLUSTER_KEY]["snapinfo_path"] == "C:\\ClusterStorage\\Volume1\\SnapInfo"
     assert [w for w in result["warnings"] if "hv02" in w] == [
         "Cluster node hv02 did not answer (Cannot reach hv02.): its VMs were not checked for data on the SnapInfo volume.",
@@ -159,7 +185,7 @@ def test_a_node_down_is_a_warning_not_a_failure(site, storage):
 
 
 def test_unregister_deletes_the_key_and_keeps_the_repository(site, storage):
-    register(standalone_session(site), storage, "S:\\", "C:\\Reports")
+    register(standalone_session(site), storage, "S:\\", "C:\\Reports", create_snapinfo=True)
     planned = unregister(standalone_session(site), check_mode=True)
     assert STANDALONE_KEY in site.registry["hv03"]
     removed = unregister(standalone_session(site))
@@ -171,7 +197,7 @@ def test_unregister_deletes_the_key_and_keeps_the_repository(site, storage):
 
 
 def test_facts_report_every_node_and_a_node_that_did_not_answer(site, storage):
-    register(cluster_session(site), storage, "S:\\SnapInfo", "C:\\Reports")
+    register(cluster_session(site), storage, "S:\\SnapInfo", "C:\\Reports", create_snapinfo=True)
     session = cluster_session(site)
     session.other_nodes()["hv02"].unreachable = True
     described = describe_scope(session, storage)

@@ -40,7 +40,7 @@ def storage():
 @pytest.fixture
 def session(site, storage):
     hosts = {"hv03": FakeHost(site, "hv03", None, PATHS)}
-    register(ScopeSession("hv03", {}, {}, factory(hosts)), storage, "S:\\", "C:\\Reports", snaps_count=3)
+    register(ScopeSession("hv03", {}, {}, factory(hosts)), storage, "S:\\", "C:\\Reports", snaps_count=3, create_snapinfo=True)
     site.calls.clear()
     return ScopeSession("hv03", {}, {}, factory(hosts))
 
