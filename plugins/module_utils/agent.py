@@ -162,6 +162,8 @@ CHECKPOINT_SCHEMA = {"vm_id": str, "vm_name": str, "checkpoint_id": str, "name":
 BACKUP_RESULT_SCHEMAS = {
     "checkpoint_create": {"checkpoints": [CHECKPOINT_SCHEMA], "failures": [VM_FAILURE_SCHEMA]},
     "checkpoint_remove": {"removed": [{"vm_id": str, "checkpoint_id": str}], "missing": [str], "failures": [VM_FAILURE_SCHEMA]},
+    # Read-only: every checkpoint on the host whose name starts with `prefix` (smhv_cleanup looks for the backups' own).
+    "checkpoint_list": {"checkpoints": [{"vm_id": str, "vm_name": str, "checkpoint_id": str, "name": str, "created": str}]},
     # A backup's first call to a host: the inventory of the given VMs found there (taken before any checkpoint),
     # the saved-state/off/migration policy's outcome for each (online | offline | saved | skipped | refused),
     # and production-only checkpoints of the online ones, made only when no VM of the host is refused.
@@ -483,6 +485,7 @@ function Invoke-SmhvOperation {
         'registry_write' { return Set-SmhvRegistryKey @call }
         'checkpoint_create' { return New-SmhvCheckpoint @call }
         'checkpoint_remove' { return Remove-SmhvCheckpoint @call }
+        'checkpoint_list' { return Get-SmhvCheckpointList @call }
         'backup_checkpoint' { return New-SmhvBackupCheckpoint @call }
         'vss_backup' { return Invoke-SmhvVssBackup @call }
         'run_script' { return Invoke-SmhvScript @call }
@@ -2503,6 +2506,34 @@ function Remove-SmhvCheckpoint {
     }
     $result = [ordered]@{ removed = $removed; missing = $missing; failures = $failures }
     New-SmhvOpResult -Result $result -Changed ($removed.Count -gt 0)
+}
+
+function Get-SmhvCheckpointList {
+    # checkpoint_list (read-only): the checkpoints of every VM on this host whose name starts with 'prefix'
+    # (ordinal, case-sensitive; '' lists them all), oldest first per VM.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $prefix = Get-SmhvArgument -Arguments $Arguments -Name 'prefix' -Type String -Default ''
+    $checkpoints = New-SmhvList
+    foreach ($vm in @(Get-VM | Sort-Object -Property Name)) {
+        foreach ($checkpoint in @(Get-VMSnapshot -VM $vm | Sort-Object -Property CreationTime)) {
+            $name = [string]$checkpoint.Name
+            if (-not $name.StartsWith($prefix, [System.StringComparison]::Ordinal)) {
+                continue
+            }
+            $checkpoints.Add([ordered]@{
+                vm_id = $vm.Id.ToString().ToLowerInvariant()
+                vm_name = [string]$vm.Name
+                checkpoint_id = $checkpoint.Id.ToString()
+                name = $name
+                created = $checkpoint.CreationTime.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'")
+            })
+        }
+    }
+    New-SmhvOpResult -Result ([ordered]@{ checkpoints = $checkpoints })
 }
 
 function Read-SmhvOutputTail {

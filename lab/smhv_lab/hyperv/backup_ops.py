@@ -163,6 +163,18 @@ def checkpoint_remove(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, A
     return {"removed": removed, "missing": missing, "failures": failures}, bool(removed)
 
 
+def checkpoint_list(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Get-SmhvCheckpointList: the checkpoints whose name starts with `prefix` (ordinal), VMs by name, oldest first."""
+    prefix = argument(args, "prefix", "String", "")
+    checkpoints = []
+    for vm in sorted(ctx.host.vms.values(), key=lambda vm: vm.name.lower()):
+        for checkpoint in sorted(vm.checkpoints, key=lambda c: c.created):
+            if checkpoint.name.startswith(prefix):
+                checkpoints.append({"vm_id": vm.id.lower(), "vm_name": vm.name, "checkpoint_id": checkpoint.id,
+                                    "name": checkpoint.name, "created": checkpoint.created})
+    return {"checkpoints": checkpoints}, False
+
+
 def _vss_failure(ctx: OpContext, message: str, volumes: list[str]) -> AgentFailure:
     return AgentFailure("VSS_BACKUP_FAILED", f"diskshadow on host {ctx.computer_name} did not create the shadow copies "
                         f"(exit code 1, 0 of {len(volumes)} volumes): {message}", {"exit_code": 1, "volumes": volumes})
@@ -306,6 +318,7 @@ def run_script(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bo
 OPS = {
     "checkpoint_create": checkpoint_create,
     "checkpoint_remove": checkpoint_remove,
+    "checkpoint_list": checkpoint_list,
     "backup_checkpoint": backup_checkpoint,
     "vss_backup": vss_backup,
     "run_script": run_script,
