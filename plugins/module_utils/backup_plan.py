@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The pure half of a backup (DESIGN §5): options from a policy or from on-demand values, which VMs are
 backed up how, which volumes hold them, and the record that describes the result. Nothing here talks
-to a host or to ONTAP; backup.py does, step by step.
+to a host or to ONTAP; the engine in engines/backup/ does, step by step.
 """
 
 from __future__ import annotations
@@ -168,8 +168,9 @@ def volume_key(lun):
 
 
 def backup_record(name, dataset, options, method, when, scope, plans, volume_snapshots, status="ok", failed_step=None, error=None,
-                  snapinfo_snapshot=None):
-    """The catalog record of a backup: per VM its files with the LUN, volume and snapshot names holding them."""
+                  snapinfo_snapshot=None, operation=None):
+    """The catalog record of a backup: per VM its files with the LUN, volume and snapshot names holding them.
+    `operation`: the id of the journal that made it (backup~<name>), which tells a recovery the record is its own."""
     vms = []
     for plan in plans:
         files = []
@@ -182,7 +183,7 @@ def backup_record(name, dataset, options, method, when, scope, plans, volume_sna
                             files=tuple(files), snapshot_location=plan.vm.get("snapshot_location") or ""))
     return BackupRecord(name=name, dataset=dataset, policy=options.policy, retention_tag=options.retention.tag,
                         backup_type=options.backup_type, method=method, time=when, scope=scope, status=status, vms=tuple(vms),
-                        failed_step=failed_step, error=error, snapinfo_snapshot=snapinfo_snapshot)
+                        failed_step=failed_step, error=error, snapinfo_snapshot=snapinfo_snapshot, operation=operation)
 
 
 def script_variables(backup, when, snapinfo_snapshot):

@@ -32,16 +32,29 @@ description:
     LUN, no mix of clustered and dedicated VMs, no MBR LUN on a CSV) are checked again, and so is each volume's snapshot
     limit.
   - Only one backup per scope runs at a time. The module takes the scope's lease in the SnapInfo catalog, and fails at
-    once with the holder's name, or waits up to O(lease_wait) seconds. A lease expires after O(lease_ttl) seconds unless
-    it is renewed, so a crashed run cannot block the scope for ever.
+    once with the holder's name, or waits up to O(lease_wait) seconds. While it runs, a background thread renews the
+    lease over its own connection to the host, so a long script or a slow snapshot never lets another run in. A run
+    that dies stops renewing it; its lease is free once its process is gone (same controller) or after O(lease_ttl)
+    seconds. Every commit and deletion is fenced by the lease, so a run that lost it records and deletes nothing.
+  - The backup's name is claimed before anything is made, with a create-only write of its journal
+    (C(backup~<name>)) in the SnapInfo catalog. Two runs of one second (both waiting for the lease, say) get two
+    names; the later one moves to the next second. Every side effect (checkpoints, snapshots, the temporary
+    consistency group, the VSS backup, the record) is journaled before it is made.
   - After the snapshot, the backup is recorded. SnapMirror and SnapVault relationships of the volumes are updated when
     asked (on their destination clusters). Expired backups of the dataset with the same retention tag are deleted, but
     never the last good one; a backup whose snapshot is busy is kept with a warning and retried on the next run. Then
     the post-script runs, and the SnapInfo LUN is snapshotted as C(smhv_snapinfo_<scope>_<stamp>) with the backup's
     time stamp.
-  - If any step fails, checkpoints are removed, this backup's snapshots are deleted, the attempt is recorded as failed,
-    and the lease is released. The error names the step and says what was undone. Failures before the lease (inventory,
-    validation, a busy scope) change nothing.
+  - The backup is committed once every snapshot exists and its record is written (read back when the answer was lost).
+    A failure before that is rolled back from the journal, by the names this run claimed only. Checkpoints are removed,
+    this backup's snapshots are deleted, the attempt is recorded as failed, and the lease is released. The error names
+    the step and says what was undone. A roll-back that cannot finish leaves the journal open, and the next backup of
+    the scope finishes it first (RV(recovered)). Failures before the lease (inventory, validation, a busy scope)
+    change nothing.
+  - After the commit point nothing deletes the backup. A failed replication, retention, post-script, SnapInfo
+    snapshot, VM index update or lease release is a warning on the result (RV(backup.warnings)) and on the record, and
+    the task reports the backup (changed, status V(ok)). With O(fail_on_replication_error), a failed replication fails
+    the task, and the backup is kept.
   - Every run creates a backup, so the module always reports a change. In check mode, the inventory and validation run
     and RV(actions) lists the plan; nothing is changed.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
@@ -174,10 +187,18 @@ options:
     default: 0
   lease_ttl:
     description:
-      - Seconds the lease lasts without renewal. The backup renews it between steps. A run that dies stops renewing it,
-        and after this time the next backup takes the scope over.
+      - Seconds the lease lasts without renewal. The backup renews it in the background every fifth of this (at most
+        every minute), over a second connection to the coordinating host, however long a step takes. A run that dies
+        stops renewing it, and after this time the next backup takes the scope over (at once when the dead run was on
+        the same controller).
     type: int
-    default: 1800
+    default: 300
+  fail_on_replication_error:
+    description:
+      - Fail the task when the SnapMirror or SnapVault update fails. The backup is committed by then and is kept
+        either way; the error says so (C(error_details.kept)). By default a failed replication is a warning.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Runs the inventory and the validation, and returns the plan in RV(actions), without changing anything.
@@ -276,6 +297,16 @@ backup:
     snapinfo_snapshot:
       description: The SnapInfo snapshot taken after the backup.
       type: str
+    operation:
+      description: The id of the backup's journal, C(backup~<name>) (null in check mode).
+      type: str
+    warnings:
+      description:
+        - The steps that failed after the commit point (the backup is kept), each with its C(step), C(code) and
+          C(message); also written on the backup's record.
+      type: list
+      elements: dict
+      sample: [{"step": "replication", "code": "STORAGE_ERROR", "message": "SnapMirror update of svm_hv:vol_csv1 failed"}]
   sample: {"name": "prod_03-14-2026_09.00.00", "dataset": "prod", "policy": "daily", "type": "application",
            "method": "checkpoint", "time": "2026-03-14T09:00:00+00:00", "scope": "hvclus01", "status": "ok",
            "retention_tag": "daily", "snapinfo_snapshot": "smhv_snapinfo_hvclus01_03-14-2026_09.00.00"}
@@ -329,12 +360,24 @@ timings:
   type: dict
   sample: {"total": 3.2, "steps": [{"step": "inventory", "seconds": 0.21, "state": "done"}], "checkpoint_seconds_max": 0.62,
            "checkpoint_seconds_per_host": {"hv01": 0.62, "hv02": 0.58}}
+recovered:
+  description:
+    - Interrupted backups of the scope that this run settled first, from their journals. C(finished) when the backup had
+      been committed (its journal closed), C(undone) with what was undone otherwise, C(error) when it could not be.
+  returned: when there were any
+  type: list
+  elements: dict
+  sample: [{"journal": "backup~prod_03-14-2026_08.00.00", "operation": "backup", "subject": "prod",
+            "backup": "prod_03-14-2026_08.00.00", "undone": ["deleted snapshots (or found them absent): svm_hv:vol_csv1@prod_03-14-2026_08.00.00"]}]
 error_code:
   description: On failure, a stable code (C(SCOPE_BUSY), C(VM_STATE_NOT_ALLOWED), C(CHECKPOINT_FAILED), C(STORAGE_ERROR), ...).
   returned: failure
   type: str
 error_details:
-  description: On failure, the step that failed (C(step)), what was undone and left behind (C(undo)), and timings.
+  description:
+    - On failure, the step that failed (C(step)), what was undone and left behind (C(undo)), the journal (C(operation)),
+      and timings.
+    - With O(fail_on_replication_error), C(kept=true) and the whole result of the kept backup (C(result)).
   returned: failure
   type: dict
 """
@@ -344,11 +387,11 @@ import datetime
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import snapinfo
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup import BackupEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import BackupOptions
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import BackupEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError, run_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, warned
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
@@ -412,8 +455,12 @@ def run(params, check_mode):
                 located.append(snapinfo.SnapInfoLocation(session, storage, path))
         snapinfo_step.prepare = locate_snapinfo
 
+        # The lease is renewed over a second connection to the coordinator (opened at the first renewal): the first
+        # one runs one call at a time, and a pre-script of an hour must not hold the renewals back.
+        lease_catalog = Catalog(HostRepository(session.spare_owner(), path))
         engine = BackupEngine(SessionScope(session), storage, catalog, snapinfo_step, lease_ttl=datetime.timedelta(seconds=params["lease_ttl"]),
-                              lease_wait=params["lease_wait"])
+                              lease_wait=params["lease_wait"], lease_catalog=lease_catalog,
+                              fail_on_replication_error=bool(params.get("fail_on_replication_error")))
         return engine.run(params["dataset"], options, check_mode=check_mode)
 
 
@@ -439,7 +486,8 @@ def main():
         pre_script=script_spec(),
         post_script=script_spec(),
         lease_wait=dict(type="int", default=0),
-        lease_ttl=dict(type="int", default=1800),
+        lease_ttl=dict(type="int", default=300),
+        fail_on_replication_error=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     run_module(module, warned(module, lambda: run(module.params, module.check_mode)))

@@ -15,7 +15,7 @@ import types
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup import BackupEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import BackupEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Dataset, DatasetMember, Scope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import MemoryRepository

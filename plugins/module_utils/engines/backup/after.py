@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The steps after the commit point (DESIGN §5 step 4): replication, retention, post-script, SnapInfo snapshot,
+lease release. The backup exists whatever happens here: a failure is a warning on the result and on the record
+({step, code, message}), never a deletion. Retention's deletions are fenced: one read of the lease before the ONTAP
+deletions, the catalog deletions fenced by it, so a run that lost its lease deletes nothing.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.steps import StepFailed, message_of
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import SnapshotDeletion, SnapshotInfo
+
+# Volumes whose expired snapshots retention deletes at the same time.
+PARALLEL_VOLUMES = 8
+MIRROR_STATES = ("snapmirrored",)
+
+
+class AfterSteps:
+    """Steps replication, retention, post_script, snapinfo and release of BackupEngine (a mixin)."""
+
+    def _after_commit(self):
+        for name, function in (("replication", self._replicate), ("retention", self._retain), ("post_script", self._post_script),
+                               ("snapinfo", self._snapinfo), ("release", self._release)):
+            try:
+                self.steps.run(name, function)
+            except StepFailed as failed:
+                self.warn_after(name, failed.error)
+        self._annotate_record()
+
+    def warn_after(self, step, error, text=None):
+        """A failure after the commit point: kept on the result (`backup.warnings`, and Ansible's warnings) and the record."""
+        code = error.code if isinstance(error, SmhvError) else "INTERNAL_ERROR"
+        self.after_failures.append({"step": step, "code": code, "message": message_of(error)[:2000]})
+        self.warnings.append(text or "Backup %s is kept; step %s failed after it was committed (%s): %s" % (
+            self.name, step, code, message_of(error)))
+
+    def _release(self):
+        if not self._release_lease():
+            raise SmhvError("LEASE_LOST", "The lease of %s was taken over before the backup ended; it was not released." % self.scope.name,
+                            {"scope": self.scope.name})
+
+    def _post_script(self):
+        self._run_script("post_script", self.options.post_script)
+
+    def _snapinfo(self):
+        self.snapinfo_snapshot = self.snapinfo_step(self.when, self.options.update_snapmirror, False)
+
+    # -- replication ----------------------------------------------------------------------------------
+
+    def _replicate(self):
+        label = self.options.snapvault_label
+        if not (self.options.update_snapmirror or label):
+            return
+        relationships = self.storage.snapmirror.find(source_path=[v.path for v in self.backup_volumes])
+        started = []
+        for volume in self.backup_volumes:
+            mine = [r for r in relationships if r.source_path == volume.path and (not r.source_cluster or r.source_cluster == volume.cluster)]
+            wanted = [(r, "snapvault" if r.policy_type == "vault" else "snapmirror") for r in mine]
+            wanted = [(r, kind) for r, kind in wanted if (kind == "snapvault" and label) or (kind == "snapmirror" and self.options.update_snapmirror)]
+            if not wanted:
+                self.warnings.append("Volume %s has no %s relationship to update." % (
+                    volume.path, " or ".join(k for k, asked in (("SnapMirror", self.options.update_snapmirror), ("SnapVault", label)) if asked)))
+            for relationship, kind in wanted:
+                if relationship.state not in MIRROR_STATES:
+                    self.warnings.append("%s relationship %s -> %s is %s, not snapmirrored: not updated." % (
+                        kind, relationship.source_path, relationship.destination_path, relationship.state))
+                    continue
+                snapshot = self.name if kind == "snapvault" else None
+                transfer = self.storage.snapmirror.update(relationship, source_snapshot=snapshot, wait=False)
+                started.append((relationship, kind, transfer))
+        for relationship, kind, transfer in started:
+            if transfer.state == "transferring":
+                transfer = self.storage.snapmirror.wait_for_transfer(relationship, transfer.transfer_uuid)
+            self.replication.append({"kind": kind, "source": relationship.source_path, "destination": relationship.destination_path,
+                                     "destination_cluster": relationship.cluster, "state": transfer.state,
+                                     "bytes_transferred": transfer.bytes_transferred})
+
+    # -- retention ------------------------------------------------------------------------------------
+
+    def _retain(self):
+        reads = self._catalog_reads()
+        plan = reads["plan"]
+        self.retention["kept"] = [d.backup.name for d in plan.keep]
+        doomed = [s for s in reads["doomed"] if s.name in reads["records"]]  # a record deleted meanwhile is gone already
+        if not doomed:
+            return
+        self.check_lease()  # one read of the lease: a run that lost it deletes nothing
+        known = {(v.cluster, v.svm, v.name): v for v in self.volumes.values()}
+        deletable = []
+        for record, summary in ((reads["records"][s.name], s) for s in doomed):
+            deletion = self._delete_in_parallel(self._snapshots_of(record, known))
+            if deletion.busy or deletion.failed:
+                reasons = ["%s in %s: %s" % (s.name, s.volume_path, e.message) for s, e in deletion.busy + deletion.failed]
+                target = "skipped_busy" if deletion.busy else "failed"
+                self.retention.setdefault(target, []).append(record.name)
+                self.warnings.append("Backup %s is due for deletion but was kept (%s); the next backup retries it." % (
+                    record.name, "; ".join(reasons)))
+                continue
+            deletable.append(summary)
+        self.retention["deleted"] = self.catalog.delete_backups(deletable, fence=self.fence()) if deletable else []
+
+    def _snapshots_of(self, record, known):
+        snapshots = []
+        for volume_ref in sorted(set((f.cluster, f.svm, f.volume, f.snapshots) for vm in record.vms for f in vm.files)):
+            cluster, svm, name, names = volume_ref
+            volume = known.get((cluster, svm, name))
+            if volume is None:
+                try:
+                    volume = known[(cluster, svm, name)] = self.storage.get_volume(cluster, svm, name)
+                except SmhvError as error:
+                    if error.code != "STORAGE_OBJECT_NOT_FOUND":
+                        raise
+                    continue  # the volume is gone, and its snapshots with it
+            snapshots += [SnapshotInfo(cluster=cluster, svm=svm, volume_name=name, volume_uuid=volume.uuid, name=n) for n in names]
+        return snapshots
+
+    def _delete_in_parallel(self, snapshots):
+        """delete_snapshots() per volume, the volumes at the same time (StorageClient is thread-safe): retention's
+        cost then grows with the snapshots per volume, not with the number of volumes."""
+        by_volume = {}
+        for snapshot in snapshots:
+            by_volume.setdefault((snapshot.cluster, snapshot.volume_uuid), []).append(snapshot)
+        if len(by_volume) < 2:
+            return self.storage.delete_snapshots(snapshots)
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_VOLUMES, len(by_volume))) as pool:
+            parts = list(pool.map(self.storage.delete_snapshots, by_volume.values()))
+        return SnapshotDeletion(deleted=tuple(s for part in parts for s in part.deleted), busy=tuple(b for part in parts for b in part.busy),
+                                failed=tuple(f for part in parts for f in part.failed))

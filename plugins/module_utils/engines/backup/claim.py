@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Step `lease` of a backup: the scope's fenced lease, kept in the background; the journals earlier runs left under
+it settled (journal.recover); then the backup's name claimed by creating its journal `backup~<name>` create-only,
+before any side effect (docs/durability.md §1-2).
+
+A name is SMHV's `<dataset>_<MM-DD-YYYY_HH.MM.SS>` of the second the run started. It is taken when the journal
+create succeeds and no record of the dataset has that name (an earlier run of the same second committed, or recorded
+its failed attempt, and closed its journal); otherwise the run moves to the next second (waiting for it to begin,
+so that a name never says a time before the run) and claims again. Two runs of one second that both waited for the
+lease therefore get two names, and neither can ever delete the other's snapshots: undo deletes by claimed names only.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import journal as journals
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import WriteConflict
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import OperationJournal
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.lease import LeaseKeeper, heartbeat_seconds
+
+# Seconds a run moves forward at most to find a free name (each move is one journal create and one listing).
+MAX_CLAIMS = 30
+
+
+def default_holder(dataset):
+    return "smhv_backup of dataset %s from %s (pid %d)" % (dataset, socket.gethostname(), os.getpid())
+
+
+class ClaimSteps:
+    """Step lease of BackupEngine (a mixin), and the lease's use after it: fence(), check_lease(), _release_lease()."""
+
+    def _take_lease(self):
+        if self.method == "checkpoint" and (self.lease_read is None or self.lease_read.record.free_at(self.clock())):
+            self._connect_nodes()
+        holder = self.holder or default_holder(self.dataset)
+        held = self.catalog.acquire_lease(self.scope.name, holder, self.lease_ttl, wait=self.lease_wait, poll=self.lease_poll,
+                                          current=self.lease_read, operation="backup~" + self.name, heartbeat=heartbeat_seconds(self.lease_ttl))
+        self.keeper = LeaseKeeper(self.lease_catalog, held, self.lease_ttl, clock=self.clock).start()
+        # Backup journals only: another operation's recovery needs that operation's clients (smhv_cleanup runs them all).
+        # Recovery that cannot run now changes nothing: what it would settle stays for the next run.
+        try:
+            self.recovered = journals.recover(self.catalog, held, self, operations=("backup",))
+        except SmhvError as error:
+            self.warnings.append("Interrupted backups of %s could not be looked for (%s); the next backup looks again." % (
+                self.scope.name, error.message))
+        for outcome in self.recovered:
+            if "error" in outcome:
+                self.warnings.append("An interrupted %s (journal %s) could not be settled: %s" % (
+                    outcome["operation"], outcome["journal"], outcome["error"]["message"]))
+        self._claim_name()
+
+    def _claim_name(self):
+        for _attempt in range(MAX_CLAIMS):
+            try:
+                claimed = OperationJournal.begin(self.catalog, "backup", self.scope.name, self.keeper.held, key=self.name,
+                                                 subject=self.dataset, clock=self.clock)
+            except WriteConflict:
+                self._next_second()  # another run's open journal has this name
+                continue
+            listed = self.catalog.list_backups(dataset=self.dataset)
+            if any(summary.name == self.name for summary in listed):
+                claimed.close()  # a run of the same second already ended with this name
+                self._next_second()
+                continue
+            self.journal, self.listed = claimed, listed
+            return
+        raise SmhvError("BACKUP_EXISTS", "No free backup name for dataset %s in %d seconds from %s." % (self.dataset, MAX_CLAIMS, self.when),
+                        {"dataset": self.dataset})
+
+    def _next_second(self):
+        later = self.when + datetime.timedelta(seconds=1)
+        self.sleep(max(0.0, (later - self.clock()).total_seconds()))
+        self._stamp(later)
+
+    def _connect_nodes(self):
+        """Open the other nodes' connections while the coordinator writes the lease: the checkpoint call then
+        starts without their open (2 WinRM messages each, paid whenever it happens). Only when the lease looks
+        free, so a busy scope costs the nodes nothing; a node that cannot be reached now is retried, and
+        reported, by the checkpoint call."""
+        others = [client for client in self.scope.node_clients().values() if client is not self.scope.coordinator]
+        openers = [client.connect for client in others if hasattr(client, "connect")]
+        if openers:
+            self.background.submit(_all_at_once, openers)
+
+    # -- the lease held, for the steps after ------------------------------------------------------------
+
+    @property
+    def held(self):
+        return self.keeper.held
+
+    def node_clients(self):
+        return self.scope.node_clients()
+
+    def fence(self):
+        """The Fence of the catalog writes and deletes that commit or delete (LEASE_LOST once a renewal found it lost)."""
+        return self.keeper.fence()
+
+    def check_lease(self):
+        """Before a deletion on ONTAP: the keeper's state, then one read of the lease file (over the main connection:
+        the keeper's own is for renewals)."""
+        self.keeper.check()
+        try:
+            self.catalog.check_lease(self.keeper.held)
+        except SmhvError as error:
+            if error.code == "LEASE_LOST":
+                self.keeper.lost = error
+            raise
+
+    def _release_lease(self):
+        """Stop renewing and release the lease over the main connection; False when it was lost (another run holds it)."""
+        keeper, self.keeper = self.keeper, None
+        keeper.stop()
+        if keeper.lost is not None:
+            return False
+        self.catalog.release_lease(keeper.held)
+        return True
+
+
+def _all_at_once(functions):
+    with ThreadPoolExecutor(max_workers=min(8, len(functions))) as pool:
+        for future in [pool.submit(function) for function in functions]:
+            future.result()
