@@ -2705,10 +2705,39 @@ function Get-SmhvEnvironmentArgument {
     $values
 }
 
+function Assert-SmhvCmdSafeScript {
+    # Windows runs a .cmd or .bat file (also named with trailing dots or blanks) through cmd.exe, which parses
+    # the command line again: it acts on & | < > ^ ( ) and the quote, and expands %NAME% (and !NAME!) even
+    # inside quotes, so no quoting makes them safe. The controller refuses them (backup_plan.check_cmd_arguments);
+    # this refuses them again before anything runs. The path is quoted whole, so only % ! and the quote matter there.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][string]$Path,
+        [Parameter(Mandatory)][AllowEmptyCollection()][string[]]$ArgumentList
+    )
+    if ($Path.TrimEnd('. '.ToCharArray()) -notmatch '\.(cmd|bat)$') {
+        return
+    }
+    if ($Path -match '[%!"\x00-\x1f\x7f]') {
+        $message = "Argument 'path': script $Path has a character cmd.exe interprets (% ! or a quote or a control character)."
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = 'path'; path = $Path })
+    }
+    $position = 0
+    foreach ($argument in $ArgumentList) {
+        $position++
+        if ($argument -match '[&|<>^%!"()\x00-\x1f\x7f]') {
+            $message = "Argument 'arguments': element $position for script $Path has a character cmd.exe interprets in a .cmd or .bat " +
+                "script's arguments (& | < > ^ % ! ( ), a quote or a control character); it cannot be passed safely."
+            throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = 'arguments'; position = $position; path = $Path })
+        }
+    }
+}
+
 function Invoke-SmhvScript {
     # A pre- or post-script: a .ps1 runs in powershell.exe -File, anything else (.cmd, .bat, .exe) is started
     # as it is. Arguments are an array (each element one argv entry, never parsed by a shell); SMHV's
     # variables arrive as environment variables of the process (VMSnapshot, SnapInfoName, SnapInfoSnapshot).
+    # A .cmd or .bat script goes through cmd.exe: Assert-SmhvCmdSafeScript refuses what it would interpret.
     # A non-zero exit code is a result, not an error: the caller decides.
     [CmdletBinding()]
     param(
@@ -2721,13 +2750,15 @@ function Invoke-SmhvScript {
     $timeout = 3600
     $timeoutProperty = $Arguments.PSObject.Properties['timeout_seconds']
     if ($null -ne $timeoutProperty -and $null -ne $timeoutProperty.Value) {
-        if (($timeoutProperty.Value -isnot [int] -and $timeoutProperty.Value -isnot [long]) -or $timeoutProperty.Value -lt 1) {
-            $message = "Argument 'timeout_seconds' must be a positive integer."
+        if (($timeoutProperty.Value -isnot [int] -and $timeoutProperty.Value -isnot [long]) -or $timeoutProperty.Value -lt 1 -or
+            $timeoutProperty.Value -gt 86400) {
+            $message = "Argument 'timeout_seconds' must be an integer between 1 and 86400."
             throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = 'timeout_seconds' })
         }
         $timeout = [int]$timeoutProperty.Value
     }
     Assert-SmhvAbsolutePath -Path $path -Argument 'path'
+    Assert-SmhvCmdSafeScript -Path $path -ArgumentList @($argumentList)
     if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
         throw (New-SmhvError -Code 'FILE_NOT_FOUND' -Message "Script $path does not exist on host $env:COMPUTERNAME." -Details @{ path = $path })
     }

@@ -18,6 +18,7 @@ import datetime
 import re
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import protection_budget
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import Script
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Policy
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import WriteConflict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.datasets import validate
@@ -77,6 +78,7 @@ def build_policy(dataset, name, schedule, retention, backup_type="application", 
         if script and not re.match(r"^([A-Za-z]:\\|\\\\[^\\])", script["path"]):
             raise SmhvError("INVALID_ARGUMENT", "Policy %s: %s path %r must be an absolute Windows path on the hosts (C:\\Scripts\\x.ps1 or "
                             "\\\\server\\share\\x.ps1)." % (name, kind, script["path"]), {"policy": name, kind: script["path"]})
+        Script.from_option(script)  # a timeout in range; nothing cmd.exe would interpret in a .cmd/.bat script's arguments
     schedule_spec = None
     if schedule:
         schedule_spec = {key: schedule[key] for key in SCHEDULE_KEYS if schedule.get(key) is not None}

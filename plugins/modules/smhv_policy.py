@@ -135,7 +135,12 @@ options:
         type: str
         required: true
       arguments:
-        description: Its arguments; C($VMSnapshot), C($SnapInfoName) and C($SnapInfoSnapshot) are replaced as in SMHV.
+        description:
+          - Its arguments; C($VMSnapshot), C($SnapInfoName) and C($SnapInfoSnapshot) are replaced as in SMHV. Each is one
+            argument of the process, passed as data.
+          - A C(.cmd) or C(.bat) script runs through C(cmd.exe), which acts on C(& | < > ^ ( \)) and quotes and expands
+            C(%NAME%) even inside quotes, so an argument holding any of C(& | < > ^ % ! " ( \)) or a control character is
+            refused with C(INVALID_ARGUMENT). A C(.ps1) script takes any text.
         type: list
         elements: str
       host:

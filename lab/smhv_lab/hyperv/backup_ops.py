@@ -254,9 +254,30 @@ def _timeout(args: dict[str, Any]) -> int:
     value = args.get("timeout_seconds")
     if value is None:
         return 3600
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise AgentFailure("BAD_REQUEST", "Argument 'timeout_seconds' must be a positive integer.", {"argument": "timeout_seconds"})
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 86400:
+        raise AgentFailure("BAD_REQUEST", "Argument 'timeout_seconds' must be an integer between 1 and 86400.",
+                           {"argument": "timeout_seconds"})
     return value
+
+
+_CMD_SCRIPT = re.compile(r"\.(cmd|bat)$", re.IGNORECASE)
+_CMD_UNSAFE_IN_PATH = re.compile(r'[%!"\x00-\x1f\x7f]')
+_CMD_UNSAFE = re.compile(r'[&|<>^%!"()\x00-\x1f\x7f]')
+
+
+def _assert_cmd_safe(path: str, arguments: list[str]) -> None:
+    """Assert-SmhvCmdSafeScript: a .cmd/.bat script (trailing dots and blanks dropped, as Windows does) runs
+    through cmd.exe, so its path may not hold % ! or a quote, nor its arguments & | < > ^ % ! ( ) or a quote."""
+    if not _CMD_SCRIPT.search(path.rstrip(". ")):
+        return
+    if _CMD_UNSAFE_IN_PATH.search(path):
+        raise AgentFailure("BAD_REQUEST", f"Argument 'path': script {path} has a character cmd.exe interprets (% ! or a quote or "
+                           "a control character).", {"argument": "path", "path": path})
+    for position, item in enumerate(arguments, 1):
+        if _CMD_UNSAFE.search(item):
+            raise AgentFailure("BAD_REQUEST", f"Argument 'arguments': element {position} for script {path} has a character cmd.exe "
+                               "interprets in a .cmd or .bat script's arguments (& | < > ^ % ! ( ), a quote or a control character); "
+                               "it cannot be passed safely.", {"argument": "arguments", "position": position, "path": path})
 
 
 def _expand(text: str, environment: dict[str, str], arguments: list[str]) -> str:
@@ -277,6 +298,7 @@ def run_script(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bo
     environment = {"COMPUTERNAME": ctx.computer_name, **_environment(args)}
     timeout = _timeout(args)
     assert_absolute(path, "path")
+    _assert_cmd_safe(path, arguments)
     try:
         text = ctx.host.read_file(ctx.world, path).decode("utf-8", errors="replace")
     except (FileNotFoundError, ValueError):

@@ -138,3 +138,31 @@ def test_backup_checkpoint_check_mode_changes_nothing(call, world):
     answer = call("backup_checkpoint", {"ids": [VM1_ID], "name": "ds_x"}, check_mode=True)
     assert answer["changed"] is True and answer["result"]["checkpoints"] == [] and len(answer["result"]["vms"]) == 1
     assert world.hosts["hv1"].vms[VM1_ID].checkpoints == []
+
+
+def test_run_script_refuses_what_cmd_exe_would_interpret_in_a_cmd_or_bat_script(call, world):
+    """Windows runs .cmd/.bat through cmd.exe, which acts on & | < > ^ ( ) and quotes and expands %NAME% even in
+    quotes: such arguments are refused before the script runs (the agent's Assert-SmhvCmdSafeScript)."""
+    host = world.hosts["hv1"]
+    for name in ("post.cmd", "post.bat", "POST.CMD", "ps.ps1", "tool.exe"):
+        host.write_file(world, "C:\\scripts\\" + name, b"write C:\\out\\%1.txt ran\r\n")
+    for path in ("C:\\scripts\\post.cmd", "C:\\scripts\\post.bat", "C:\\scripts\\POST.CMD", "C:\\scripts\\post.cmd. "):
+        for bad in ("a&calc", "a|b", "a>b", "a<b", "a^b", "%PATH%", "!X!", 'a"b', "a(b)", "line\nbreak"):
+            answer = call("run_script", {"path": path, "arguments": ["fine", bad]})
+            assert answer["error"]["code"] == "BAD_REQUEST", (path, bad)
+            assert answer["error"]["details"] == {"argument": "arguments", "position": 2, "path": path}
+            assert "cmd.exe interprets" in answer["error"]["message"]
+    assert call("run_script", {"path": "C:\\scripts\\100%.cmd"})["error"]["details"]["argument"] == "path"
+    for path in ("C:\\scripts\\ps.ps1", "C:\\scripts\\tool.exe"):
+        assert call("run_script", {"path": path, "arguments": ["a&b"]})["ok"] is True
+    # Plain values (blanks too: they are quoted) still reach a .cmd script.
+    assert call("run_script", {"path": "C:\\scripts\\post.cmd", "arguments": ["ds_01-01-2026_00.00.00", "two words"]})["ok"] is True
+    assert host.read_file(world, "C:\\out\\ds_01-01-2026_00.00.00.txt") == b"ran"
+
+
+def test_run_script_timeout_is_bounded(call, world):
+    world.hosts["hv1"].write_file(world, "C:\\quick.cmd", b"exit 0\r\n")
+    for bad in (0, 86401, 10 ** 30):
+        answer = call("run_script", {"path": "C:\\quick.cmd", "timeout_seconds": bad})
+        assert answer["error"]["code"] == "BAD_REQUEST" and "between 1 and 86400" in answer["error"]["message"]
+    assert call("run_script", {"path": "C:\\quick.cmd", "timeout_seconds": 86400})["result"]["exit_code"] == 0
