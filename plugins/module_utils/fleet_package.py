@@ -25,6 +25,17 @@ SMHV = "NetApp SnapManager for Hyper-V"
 # SMHV 2.1.x hosts: 2008 R2 SP1, 2012, 2012 R2, 2016, 2019 (hyperv-domain.md §4).
 SUPPORTED_VERSIONS = ("6.1.7601", "6.2.9200", "6.3.9600", "10.0.14393", "10.0.17763")
 _PROPERTY_NAME = re.compile(r"^[A-Z_][A-Z0-9_.]*$")
+# Windows Installer writes the command line and every property's value into a verbose (v) log and its
+# terminal-properties dump (p), unless the package lists them in MsiHiddenProperties, which a command line
+# cannot set. When a secret travels as a property (service passwords, a license key, an extra property
+# named like one), the log keeps errors, warnings and fatal exits only, with no property value in it.
+VERBOSE_LOG = "/L*v"
+SECRET_SAFE_LOG = "/Lewmo"
+_SECRET_PROPERTY = re.compile(r"PASSWORD|PASSWD|PWD|SECRET|TOKEN|LICENSE|KEY", re.IGNORECASE)
+
+
+def secret_property(name):
+    return bool(_SECRET_PROPERTY.search(str(name)))
 
 
 def version_key(text):
@@ -43,8 +54,10 @@ def msi_property(name, value):
 
 
 def setup_arguments(properties, log_path, upgrade=False):
-    """The argument array for an InstallShield setup.exe: /s and one /v with msiexec's options."""
-    words = ["/qn", msi_property("SILENT_MODE", "1"), "/L*v", '"%s"' % log_path.replace('"', '')]
+    """The argument array for an InstallShield setup.exe: /s and one /v with msiexec's options; a verbose
+    log only when no property holds a secret (SECRET_SAFE_LOG otherwise)."""
+    mode = SECRET_SAFE_LOG if any(secret_property(name) and str(value) for name, value in properties) else VERBOSE_LOG
+    words = ["/qn", msi_property("SILENT_MODE", "1"), mode, '"%s"' % log_path.replace('"', '')]
     for name, value in properties:
         words.append(msi_property(name, value))
     if upgrade:

@@ -46,7 +46,12 @@ options:
     type: str
     default: C:\Windows\Temp\netapp_hyperv.smhv
   log_dir:
-    description: Folder on the nodes for the Windows Installer logs (C(/L*v)).
+    description:
+      - Folder on the nodes for the Windows Installer logs.
+      - Windows Installer writes the command line and every property's value into a verbose log, so an install that
+        passes a secret (the service passwords, a license key, an O(smhv.extra_properties) or O(snapdrive.extra_properties)
+        entry named like C(PASSWORD), C(KEY), C(LICENSE), C(SECRET), C(TOKEN) or C(PWD)) logs errors and warnings only
+        (C(/Lewmo)); other installs and uninstalls log verbosely (C(/L*v)).
     type: str
     default: C:\Windows\Temp
   snapdrive:

@@ -398,12 +398,12 @@ def installer_run(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any],
         if not package.get("product"):
             return _install_failure(193, path)  # ERROR_BAD_EXE_FORMAT: not an installer
         if path.lower().endswith(".msi"):
-            switches, properties, _ = _msi_options(list(words))
+            switches, properties, log = _msi_options(list(words))
         else:  # InstallShield setup.exe: /s and one /v"<msiexec options>"
             passed = [w for w in words if w.lower().startswith("/v")]
             if "/s" not in [w.lower() for w in words] or len(passed) != 1:
                 return _install_failure(MSI_BAD_COMMAND_LINE, path)
-            switches, properties, _ = _msi_options(msi_tokens(passed[0][2:]))
+            switches, properties, log = _msi_options(msi_tokens(passed[0][2:]))
             if "/x" in [w.lower() for w in words]:
                 record = ctx.host.installed_software.get(package["product"])
                 if record is None:
@@ -411,7 +411,26 @@ def installer_run(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any],
                 return _uninstall(ctx, path, _product_code(package["product"], record))
     except ValueError:
         return _install_failure(MSI_BAD_COMMAND_LINE, path)
-    return _install(ctx, path, package, properties, switches)
+    try:
+        return _install(ctx, path, package, properties, switches)
+    finally:
+        _write_msi_log(ctx, log, switches, properties, words)
+
+
+def _write_msi_log(ctx: OpContext, log: str | None, switches: set[str], properties: dict[str, str], words: list[str]) -> None:
+    """What Windows Installer writes to the /L log: with v the command line, with p (or *) every property's
+    final value (the packages list none in MsiHiddenProperties); errors and the outcome at any level."""
+    if not log:
+        return
+    mode = next((s[2:] for s in switches if s.startswith("/l")), "")
+    lines = ["=== Verbose logging started ===" if "v" in mode else "=== Logging started ==="]
+    if "v" in mode:
+        lines.append("MSI (c): Command Line: " + " ".join(words))
+        lines += [f"MSI (s): PROPERTY CHANGE: Adding {name} property. Its value is '{value}'." for name, value in properties.items()]
+    if "p" in mode or "*" in mode:
+        lines += [f"Property(S): {name} = {value}" for name, value in properties.items()]
+    lines.append("=== Logging stopped ===")
+    ctx.host.write_file(ctx.world, log.strip('"'), "\r\n".join(lines).encode("utf-8"))
 
 
 # -- prerequisites ------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_package import setup_arguments, smhv_properties
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_package import (
+    SECRET_SAFE_LOG, VERBOSE_LOG, setup_arguments, smhv_properties)
 from smhv_lab.hyperv.fleet_ops import host_power
 
 SHARE = "\\\\fs01\\software"
@@ -122,3 +123,26 @@ def test_prerequisites_install_claim_and_start(call, fleet_world):
     assert not call("prerequisites_ensure", args)["changed"]
     assert call("prerequisites_ensure", {"features": ["Not-A-Feature"]})["error"]["code"] == "BAD_REQUEST"
     assert call("prerequisites_ensure", {"services": ["nosuch"]})["error"]["code"] == "SERVICE_NOT_FOUND"
+
+
+def test_no_secret_reaches_the_installer_log(call, fleet_world):
+    """Windows Installer writes the command line and every property's value into a verbose log; with a service
+    password or a license key on the command line, setup_arguments asks for errors and warnings only."""
+    host = fleet_world.hosts["hv1"]
+    secret = "S3cr3t-pw!"
+    options = {"service_username": "LAB\\svc", "service_password": secret, "tcp_port": 808, "license_type": "host",
+               "license_key": "LIC-KEY-0042"}
+    sd = [("SVCUSERNAME", "LAB\\svc"), ("SVCUSERPASSWORD", secret), ("SVCCONFIRMUSERPASSWORD", secret)]
+    ok(call("installer_run", {"path": SHARE + "\\SD\\SnapDrive7.1.5_x64.exe",
+                              "arguments": setup_arguments(sd, "C:\\Windows\\Temp\\sd.log")}), "installer_run")
+    ok(call("installer_run", {"path": SHARE + "\\SMHV\\SMHV-2.1.4-x64.exe",
+                              "arguments": setup_arguments(smhv_properties(options), "C:\\Windows\\Temp\\smhv.log")}), "installer_run")
+    for log in ("C:\\Windows\\Temp\\sd.log", "C:\\Windows\\Temp\\smhv.log"):
+        text = host.read_file(fleet_world, log).decode("utf-8")
+        assert "Logging started" in text and secret not in text and "LIC-KEY-0042" not in text and "SVCUSERNAME" not in text
+    # The verbose log asked for before (/L*v) is where the lab, like Windows Installer, writes the password.
+    old = setup_arguments(sd, "C:\\Windows\\Temp\\old.log", upgrade=True)
+    old[1] = old[1].replace(SECRET_SAFE_LOG, VERBOSE_LOG)
+    ok(call("installer_run", {"path": SHARE + "\\SD\\SnapDrive7.1.5_x64.exe", "arguments": old}), "installer_run")
+    verbose = host.read_file(fleet_world, "C:\\Windows\\Temp\\old.log").decode("utf-8")
+    assert "Command Line:" in verbose and "Property(S): SVCUSERPASSWORD = " + secret in verbose

@@ -32,7 +32,19 @@ def test_setup_arguments_round_trip_through_msiexec_parsing():
     assert properties["SMHV_LICENSE"] == "ABCD-EFGH"
     assert properties["INSTALLDIR"] == "C:\\Program Files\\NetApp\\SMHV"
     assert properties["SILENT_MODE"] == "1" and properties["REINSTALL"] == "ALL" and properties["REINSTALLMODE"] == "vamus"
-    assert "/qn" in words and words[words.index("/L*v") + 1] == "C:\\Windows\\Temp\\smhv.log"
+    # A password and a license key are on the command line: no verbose log (it would hold their values).
+    assert "/qn" in words and words[words.index("/Lewmo") + 1] == "C:\\Windows\\Temp\\smhv.log" and "/L*v" not in words
+
+
+@pytest.mark.parametrize("name", ["SVCUSERPASSWORD", "SMHV_LICENSE", "MY_API_KEY", "DB_PWD", "vault_token"])
+def test_a_secret_property_turns_the_verbose_log_off(name):
+    words = msi_tokens(setup_arguments([("SDW_WEBSRV_TCP_PORT", 808), (name, "x")], "C:\\l.log")[1][2:])
+    assert "/Lewmo" in words and "/L*v" not in words
+
+
+def test_without_a_secret_the_log_stays_verbose():
+    words = msi_tokens(setup_arguments([("SDW_WEBSRV_TCP_PORT", 808), ("INSTALLDIR", "C:\\x"), ("SMHV_LICENSE", "")], "C:\\l.log")[1][2:])
+    assert "/L*v" in words
 
 
 def test_host_license_needs_a_key_and_storage_license_passes_none():
