@@ -201,7 +201,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_reposit
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.mount import MountEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount.run import MountEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
 
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.restore import RestoreEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.run import RestoreEngine
 
 SNAPINFO = "S:\\SnapInfo"
 MOUNT_ROOT = "C:\\SMHV\\Mounts"

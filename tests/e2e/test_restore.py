@@ -13,8 +13,8 @@ import pytest
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.mount import MountEngine
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.restore import RestoreEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount.run import MountEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.run import RestoreEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_mount, smhv_restore
 from e2e.backup_support import LabSite
 from e2e.restore_support import leftovers
@@ -78,18 +78,22 @@ def test_file_copy_restore_leaves_the_neighbour_alone(site, lab):
     assert leftovers(lab) == []
 
 
-def test_a_failed_copy_leaves_no_clone_and_a_rerun_restores(site, lab):
+def test_a_failed_copy_leaves_no_clone_puts_the_vm_back_and_a_rerun_restores(site, lab):
+    """The copy fails after the VM was removed (the first file_copy saves its configuration, the second copies the
+    backup's files): the clone is gone, and the VM is registered again, running as before (issue 13; before, it was
+    left unregistered and a re-run restored it as a deleted VM)."""
     write(lab, "vm-file01", "vm-file01: after again")
     lab.control("DELETE", "/faults")
-    lab.control("POST", "/faults", {"target": "agent", "kind": "agent_error", "match": {"op": "file_copy"}, "nth": 1, "times": 1})
+    lab.control("POST", "/faults", {"target": "agent", "kind": "agent_error", "match": {"op": "file_copy"}, "nth": 2, "times": 1})
     with pytest.raises(SmhvError) as failed:
         restore(site, "vm-file01")
     lab.control("DELETE", "/faults")
-    assert failed.value.details["step"] == "restore" and failed.value.details["vm_registered"] is False
-    assert "run the restore again" in failed.value.message
+    assert failed.value.details["step"] == "restore" and failed.value.details["vm_registered"] is True
+    assert "back as it was before the restore" in failed.value.message and "Run the restore again" in failed.value.message
+    assert failed.value.details["undo"]["result"] == "undone" and failed.value.details["undo"]["vm_state"] == "Running"
     assert leftovers(lab) == []
     result = restore(site, "vm-file01")
-    assert result["notes"] and read(lab, "vm-file01") == "vm-file01: before"
+    assert result["vm"]["state"] == "Running" and read(lab, "vm-file01") == "vm-file01: before"
     assert leftovers(lab) == []
 
 

@@ -17,7 +17,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import snapinfo
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.restore import RestoreEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.run import RestoreEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_restore
 from e2e.backup_support import LabSite
 from e2e.restore_support import leftovers, read, write

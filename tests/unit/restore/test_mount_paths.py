@@ -11,9 +11,11 @@ import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.mount import MountEngine, ancestors, mounted_path
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount.plan import ancestors, mounted_path
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount.run import MountEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import LunRef
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply
+from unit.restore.fakes import DurableCatalog
 
 BACKUP = "browse_03-14-2026_09.00.00"
 MOUNTS = "C:\\SMHV\\Mounts\\" + BACKUP + "\\"
@@ -119,6 +121,7 @@ class San:
 class Storage:
     def __init__(self):
         self.san = San()
+        self.catalog = Catalog()  # the scope's catalog, kept across runs
 
     def find_luns_by_serials(self, serials):
         return {s: lun("/vol/vol_hv/" + LUNS[s][0], s) for s in serials}
@@ -130,7 +133,7 @@ class Storage:
         return [SimpleNamespace(name=BACKUP)]
 
 
-class Catalog:
+class Catalog(DurableCatalog):
     def get_backup(self, dataset, name):
         vms = []
         for number, (serial, (_name, _root, paths)) in enumerate(sorted(LUNS.items())):
@@ -158,7 +161,8 @@ def relative(path):
 
 
 def mount(host, storage=None, **options):
-    engine = MountEngine(Session(host), storage or Storage(), Catalog())
+    storage = storage or Storage()
+    engine = MountEngine(Session(host), storage, storage.catalog)
     return engine.run(BACKUP, **options), engine
 
 

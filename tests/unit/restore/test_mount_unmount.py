@@ -8,9 +8,10 @@ import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.mount import MountEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount.run import MountEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import LunRef
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply
+from unit.restore.fakes import DurableCatalog
 
 BACKUP = "browse_03-14-2026_09.00.00"
 BACKUP_FOLDER = "C:\\SMHV\\Mounts\\" + BACKUP
@@ -48,12 +49,13 @@ class San:
 class Storage:
     def __init__(self):
         self.san = San()
+        self.catalog = Catalog()  # the scope's catalog, kept across runs
 
     def find_luns_by_serials(self, serials):
         return {s: lun("/vol/vol_hv03/lun_j", s) for s in serials}
 
 
-class Catalog:
+class Catalog(DurableCatalog):
     def get_backup(self, dataset, name):
         files = (BackupFile("J:\\vm1\\Virtual Hard Disks\\vm1.vhdx", "vhd", "src1", "cluster-a", "svm_hv", "vol_hv03", (BACKUP,)),)
         return BackupRecord(BACKUP, "browse", None, "manual", "application", "checkpoint",
@@ -69,7 +71,8 @@ class Session:
 
 
 def unmount(host):
-    engine = MountEngine(Session(host), Storage(), Catalog())
+    storage = Storage()
+    engine = MountEngine(Session(host), storage, storage.catalog)
     return engine.run(BACKUP, state="unmounted"), engine.storage.san.deleted
 
 

@@ -12,8 +12,9 @@ import pytest
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import IgroupRef, LunRef, SnapshotInfo, VolumeInfo
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.restore import RestoreEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.run import RestoreEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply
+from unit.restore.fakes import DurableCatalog
 
 VM_ID = "6f1c5e7a-2b1d-4c3e-9f7a-0d1e2f3a4b5c"
 OLDER = "files_03-13-2026_09.00.00"
@@ -128,8 +129,9 @@ class Storage:
         self.restored.append((snapshot.volume_name, snapshot.name, path))
 
 
-class Catalog:
+class Catalog(DurableCatalog):
     def __init__(self, *backups):
+        super().__init__()
         self.backups = {b.name: b for b in backups} or {BACKUP: record()}
 
     def get_backup(self, dataset, name):

@@ -10,8 +10,9 @@ import pytest
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import LunRef, SnapshotInfo, VolumeInfo
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.restore import RestoreEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.run import RestoreEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply
+from unit.restore.fakes import DurableCatalog
 
 VM_ID = "6f1c5e7a-2b1d-4c3e-9f7a-0d1e2f3a4b5c"
 BACKUP = "guarded_03-14-2026_09.00.00"
@@ -78,8 +79,9 @@ class Storage:
         return [SnapshotInfo(volume.cluster, volume.svm, volume.name, volume.uuid, BACKUP)]
 
 
-class Catalog:
+class Catalog(DurableCatalog):
     def __init__(self, backup):
+        super().__init__()
         self.backup = backup
 
     def get_backup(self, dataset, name):

@@ -1,49 +1,24 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, netapp_hyperv.smhv contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Restore one VM from a backup in its catalog, in place on a standalone host (smhv_restore).
+"""A restore's plan: nothing here changes anything (RestoreEngine runs it in check mode too).
 
-Steps:
-    backup      the backup record (named, or the newest good one holding the VM) and the VM's files in it
-    inventory   the VM as the host has it now (or not at all: a deleted VM is restored and registered again)
-    plan        per LUN: LUN-level restore when the LUN holds only this VM's files, else file copy from a
-                LUN clone of the backup's snapshot; warnings that need `force` (SMHV's restore warnings:
-                VM not running, more or fewer virtual disks than at backup, checkpoint (snapshot) file
-                location or configuration location changed, disk names or paths changed, files on
-                another LUN than at backup). A LUN whose files are on another LUN now is copied back
-                from a clone of the backed-up LUN. With verify_snapshot=false (SMHV's
-                -DisableVerifySnapshot, after a SnapMirror failover) the recorded LUNs are not looked
-                for: each file's path (after the path map) on the target host names the LUN now, and
-                the snapshot of the backup's name on that LUN's volume serves it. Every snapshot is
-                found before anything changes.
-    stop        Stop-VM (guest shut down), then Remove-VM (registration and configuration; the disks stay)
-    restore     LUN-level: disk offline, single-file SnapRestore of the LUN, disk online at its access path;
-                file copy: clone, map to the host's igroup, connect (new disk id), copy, disconnect, delete
-    import      Import-VM -Register (same id); a checkpoint-method backup's checkpoint is applied and removed
-    start       Start-VM unless start=false
-
-A clone is always disconnected and deleted, also when a later step fails. Check mode stops after plan
-and returns the actions with the warnings.
+    inventory   the VM as the target host has it now (or not at all: a deleted VM is restored and registered again), and
+                where each backed-up path is now (path_info)
+    plan        per LUN: LUN-level restore when the LUN holds only this VM's files, else file copy from a LUN clone of the
+                backup's snapshot; SMHV's warnings that need `force` (VM not running, more or fewer virtual disks than at
+                backup, checkpoint or configuration location changed, disk names or paths changed, files on another LUN
+                now). With verify_snapshot=false (SMHV's -DisableVerifySnapshot, after a SnapMirror failover) the recorded
+                LUNs are not looked for: each file's path (after the path map) on the target host names the LUN now, and the
+                snapshot of the backup's name on that LUN's volume serves it. Every snapshot is found before anything changes.
 """
 
 from __future__ import annotations
 
-import datetime
-import re
-import time
-
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup import CHECKPOINT_PREFIX
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import Script, script_variables
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.igroups import host_igroup
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import parse_backup_name
 
-MOUNT_ROOT = "C:\\SMHV\\Mounts"
-CLONE_PREFIX = "smhv_restore_"
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DIFFERENCING = (".avhdx", ".avhd")
 NTFS_FOLDERS = ("system volume information", "$recycle.bin")  # on every volume root; not a VM's, restored with the LUN
-_INTERNAL = ("lun_ref", "snapshot_ref", "source_root")  # plan keys that are not returned
 
 
 def _key(path):
@@ -66,135 +41,8 @@ def _base_disks(paths):
     return sorted(_key(p) for p in paths if not p.lower().endswith(_DIFFERENCING))
 
 
-class RestoreEngine:
-    """Restore `vm` (name or id) of a scope from a backup in `catalog`, in place or to `target` (another ScopeSession)."""
-
-    def __init__(self, session, storage, catalog, clock=None, monotonic=time.monotonic, target=None):
-        self.session = session
-        self.host = session.owner
-        # Where the VM goes: the scope's own host (in place), or another scope's owner host (alternate host).
-        self.target_session = target or session
-        self.target = self.target_session.owner
-        self.target_facts = self.target_session.facts
-        self.storage = storage
-        self.catalog = catalog
-        self.clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
-        self.monotonic = monotonic
-        self.warnings = []  # need force
-        self.notes = []  # for the user, need nothing
-        self.actions = []
-        self.steps = []
-        self.luns = []
-        self.extra_disks = []  # attached now, not at backup: the restored VM does not have them, their files stay
-
-    # -- the run -----------------------------------------------------------------------------------
-    def run(self, vm, backup=None, force=False, start=True, check_mode=False, path_map=None, post_script=None,
-            verify_snapshot=True):
-        started = self.monotonic()
-        self.start = start
-        self.verify = verify_snapshot
-        self.post_script = Script.from_option(post_script)
-        self.script = None
-        self.path_map = sorted(((_with_separator(old), _with_separator(new)) for old, new in (path_map or {}).items()),
-                               key=lambda pair: -len(pair[0]))
-        self.alternate = self.target_session is not self.session or bool(self.path_map)
-        self._step("backup", self._backup, vm, backup)
-        self._step("inventory", self._inventory)
-        self._step("plan", self._plan)
-        blocked = bool(self.warnings) and not force
-        result = {"changed": not blocked, "backup": self.record.name, "dataset": self.record.dataset,
-                  "backup_type": self.record.backup_type, "vm": {"id": self.vm_id, "name": self.vm_name},
-                  "luns": self._lun_results(), "actions": self.actions, "restore_warnings": list(self.warnings), "notes": list(self.notes),
-                  "force_required": bool(self.warnings), "target_host": self.target.name, "alternate": self.alternate,
-                  "verify_snapshot": self.verify}
-        if check_mode:
-            result["timings"] = self._timings(started)
-            return result
-        if blocked:
-            raise SmhvError("RESTORE_NEEDS_FORCE", "Restore of VM %s from backup %s stopped: %s Set force=true to restore anyway."
-                            % (self.vm_name, self.record.name, " ".join(self.warnings)), {"warnings": list(self.warnings)})
-        if self.current is not None:
-            self._step("stop", self._stop)
-        if self.extra_disks:
-            self.notes.append("Virtual disk(s) %s of VM %s were not in backup %s: the restored VM does not have them attached; "
-                              "their files stay where they are." % (", ".join(self.extra_disks), self.vm_name, self.record.name))
-        try:
-            self._step("restore", self._restore)
-            self._step("import", self._import)
-        except SmhvError as error:
-            # Files may be half restored and the VM is not registered: a re-run restores it as a deleted VM.
-            error.message += (" VM %s (%s) is not registered on %s now; run the restore again (it restores a VM that is not "
-                              "registered) once the cause is fixed." % (self.vm_name, self.vm_id, self.target.name))
-            error.details["vm_registered"] = False
-            raise
-        if self.target_session.kind == "cluster":
-            self._step("cluster", self._cluster)
-        if start:
-            self._step("start", self._start)
-        if self.post_script is not None:
-            self._step("post_script", self._run_post_script)
-        result["vm"] = self.final
-        result["post_script"] = self.script
-        result["luns"] = self._lun_results()
-        result["notes"] = list(self.notes)
-        result["timings"] = self._timings(started)
-        return result
-
-    def _lun_results(self):
-        return [{key: value for key, value in plan.items() if key not in _INTERNAL} for plan in self.luns]
-
-    def _step(self, name, function, *args):
-        began = self.monotonic()
-        try:
-            function(*args)
-        except SmhvError as error:
-            self.steps.append({"step": name, "seconds": round(self.monotonic() - began, 3), "state": "failed"})
-            error.details.setdefault("step", name)
-            error.details.setdefault("timings", {"steps": list(self.steps)})
-            raise
-        self.steps.append({"step": name, "seconds": round(self.monotonic() - began, 3), "state": "done"})
-
-    def _timings(self, started):
-        return {"total": round(self.monotonic() - started, 3), "steps": list(self.steps)}
-
-    # -- backup and inventory ----------------------------------------------------------------------
-    def _backup(self, vm, backup):
-        self.vm_id = vm.lower() if _GUID.match(vm) else None
-        if self.vm_id is None:
-            found = self.host.call("vm_inventory", {"names": [vm], "require_all": False}).result["vms"]
-            if found:
-                self.vm_id = found[0]["id"]
-            else:
-                known = self.catalog.backed_up_vms(self.catalog.list_datasets())
-                matches = [vm_id for vm_id, entry in known.items() if entry["name"].lower() == vm.lower()]
-                if len(matches) != 1:
-                    raise SmhvError("VM_NOT_FOUND", "No VM called %s is on host %s%s. Give the VM's id." % (
-                        vm, self.session.name, " and several backed-up VMs have that name" if matches else " or in its backups"),
-                        {"vm": vm, "ids": matches})
-                self.vm_id = matches[0]
-        if backup:
-            parsed = parse_backup_name(backup)
-            record = self.catalog.get_backup(parsed[0], backup) if parsed else None
-            if record is None:
-                raise SmhvError("BACKUP_NOT_FOUND", "Scope %s has no backup %s in its catalog (smhv_backup_info lists them)."
-                                % (self.session.name, backup), {"backup": backup})
-            if record.status != "ok" or not record.includes(self.vm_id):
-                raise SmhvError("BACKUP_NOT_FOUND", "Backup %s does not hold VM %s (status %s)." % (backup, vm, record.status),
-                                {"backup": backup, "vm_id": self.vm_id})
-        else:
-            summaries = self.catalog.list_backups(vm_id=self.vm_id, status="ok")
-            if not summaries:
-                raise SmhvError("BACKUP_NOT_FOUND", "No backup in the catalog of %s holds VM %s (%s)." % (self.session.name, vm, self.vm_id),
-                                {"vm_id": self.vm_id})
-            record = self.catalog.get_backups(summaries[-1:])[0]
-        self.record = record
-        self.backed_up = next(v for v in record.vms if v.vm_id == self.vm_id and v.outcome != "skipped")
-        self.vm_name = self.backed_up.name
-        configs = [f.path for f in self.backed_up.files if f.kind == "config" and f.path.lower().endswith((".vmcx", ".xml"))]
-        if not configs:
-            raise SmhvError("CATALOG_CORRUPT", "Backup %s has no configuration file for VM %s." % (record.name, self.vm_name),
-                            {"backup": record.name, "vm_id": self.vm_id})
-        self.config_path = configs[0]
+class RestorePlanning:
+    """The reading half of RestoreEngine (engines/restore/run.py), which holds the state these methods fill in."""
 
     def _inventory(self):
         if not self.alternate and self.session.kind == "cluster":
@@ -484,28 +332,6 @@ class RestoreEngine:
                 return False
         return True
 
-    # -- changes -----------------------------------------------------------------------------------
-    def _stop(self):
-        if self.current["state"] != "Off":
-            self.target.call("vm_stop", {"ids": [self.vm_id]})
-        if self.current["clustered"]:
-            self.target.call("cluster_vm_role_remove", {"ids": [self.vm_id]})
-        self.target.call("vm_remove", {"ids": [self.vm_id]})
-
-    def _restore(self):
-        for plan in self.luns:
-            snapshot = plan["snapshot_ref"]
-            if plan["method"] == "lun":
-                self._restore_lun(plan, snapshot)
-            else:
-                self._copy_from_clone(plan, snapshot)
-
-    def _restore_lun(self, plan, snapshot):
-        lun = plan["lun_ref"]
-        self.target.call("disk_disconnect", {"serial": lun.serial})
-        self.storage.restore_file(snapshot, lun.path[len("/vol/%s" % lun.volume_name):])
-        self.target.call("disk_connect", {"serial": lun.serial, "access_path": plan["access_path"]})
-        plan["restored"] = True
 
     def _mapped(self, path):
         for old, new in self.path_map:
@@ -513,92 +339,3 @@ class RestoreEngine:
                 return new + path[len(old):]
         return path
 
-    def _copy_from_clone(self, plan, snapshot):
-        lun = plan["lun_ref"]
-        clone_name = "%s%s_%s" % (CLONE_PREFIX, lun.path.rsplit("/", 1)[-1], self.clock().strftime("%Y%m%d%H%M%S"))
-        mount = "%s\\%s\\" % (MOUNT_ROOT, clone_name)
-        clone = self.storage.san.clone_lun(snapshot, lun, clone_name)
-        igroup = None
-        try:
-            igroup = host_igroup(self.storage, lun, self.target_facts)
-            self.storage.san.map_lun(clone, igroup)
-            self.target.call("disk_connect", {"serial": clone.serial, "access_path": mount})
-            sources, destinations = [], []
-            for path in self._clone_files(plan, mount):
-                sources.append(mount + _under(path, plan["source_root"]))
-                destinations.append(self._mapped(path))
-            copied = self.target.call("file_copy", {"sources": sources, "destinations": destinations}).result["copied"]
-            plan["copied"] = [item["destination"] for item in copied]
-        finally:
-            self._drop_clone(clone, igroup, mount)
-
-    def _clone_files(self, plan, mount):
-        """The backup's files on this LUN, plus what a checkpoint-method backup's snapshot holds beside them: the
-        checkpoint's differencing disks next to each virtual disk, and the checkpoint configurations."""
-        paths = list(plan["files"])
-        if self.record.method != "checkpoint":
-            return paths
-        folders = {}
-        for path in plan["files"]:
-            folder, name = path.rpartition("\\")[::2]
-            if path.lower().endswith((".vhdx", ".vhd")):
-                folders.setdefault(folder, []).append(name.rsplit(".", 1)[0] + "_*.avhdx")
-            elif path.lower().endswith(".vmcx"):
-                location = self.backed_up.snapshot_location or folder.rpartition("\\")[0]
-                folders.setdefault(location.rstrip("\\") + "\\Snapshots", []).append("*")
-        for folder, patterns in folders.items():
-            relative = _under(folder + "\\", plan["source_root"])
-            if relative is None:
-                continue
-            for pattern in patterns:
-                listing = self.target.call("file_list", {"path": mount + relative.rstrip("\\"), "filter": pattern}).result["entries"]
-                paths += [folder + "\\" + item["name"] for item in listing if not item["is_directory"]]
-        return list(dict.fromkeys(paths))
-
-    def _drop_clone(self, clone, igroup, mount):
-        """Disconnect, unmap and delete a clone, and delete its (then empty) mount folder, which disk_connect created
-        and Remove-PartitionAccessPath leaves; each part is tried even when one before failed."""
-        problems = []
-        for what, action in (("disconnect", lambda: self.target.call("disk_disconnect", {"serial": clone.serial})),
-                             ("remove the mount folder of", lambda: self.target.call("file_delete", {"paths": [mount.rstrip("\\")]})),
-                             ("unmap", lambda: igroup and self.storage.san.unmap_lun(clone, igroup)),
-                             ("delete", lambda: self.storage.san.delete_lun(clone, allow_mapped=True)),
-                             ("rescan", lambda: self.target.call("disk_rescan"))):
-            try:
-                action()
-            except SmhvError as error:
-                problems.append("%s clone %s: %s" % (what, clone.path, error.message))
-        if problems:
-            self.notes.append("Clean-up left something behind: %s" % "; ".join(problems))
-
-    def _import(self):
-        discard = CHECKPOINT_PREFIX + self.record.name if self.record.method == "checkpoint" else None
-        args = {"path": self._mapped(self.config_path)}
-        if discard:
-            args["discard_checkpoint"] = discard
-        if self.path_map:
-            args["map_from"] = [pair[0] for pair in self.path_map]
-            args["map_to"] = [pair[1] for pair in self.path_map]
-        reply = self.target.call("vm_import", args).result
-        self.final = {"id": reply["vm_id"], "name": reply["name"], "state": reply["state"]}
-
-    def _cluster(self):
-        added = self.target.call("cluster_vm_role_add", {"ids": [self.vm_id]}).result["added"]
-        self.final["cluster_group"] = added[0]["group"] if added else None
-
-    def _run_post_script(self):
-        """SMHV's restore post-script, on the host the VM was restored to, with $VMSnapshot (the backup's name),
-        $SnapInfoName and $SnapInfoSnapshot as arguments and environment variables."""
-        variables = script_variables(self.record.name, self.record.time, self.record.snapinfo_snapshot or "")
-        reply = self.target.call("run_script", {"path": self.post_script.path, "arguments": self.post_script.arguments_for(variables),
-                                                "environment": variables, "timeout_seconds": self.post_script.timeout}).result
-        self.script = {"host": self.target.name, "path": self.post_script.path, "exit_code": reply["exit_code"],
-                       "stdout": reply["stdout"], "stderr": reply["stderr"]}
-        if reply["exit_code"] != 0:
-            raise SmhvError("SCRIPT_FAILED", "VM %s is restored, but the post-script %s ended with exit code %d on %s: %s" % (
-                self.vm_name, self.post_script.path, reply["exit_code"], self.target.name, (reply["stderr"] or reply["stdout"]).strip()[-300:]),
-                {"script": self.script})
-
-    def _start(self):
-        reply = self.target.call("vm_start", {"ids": [self.vm_id]}).result
-        self.final["state"] = reply["vms"][0]["state"] if reply["vms"] else self.final["state"]
