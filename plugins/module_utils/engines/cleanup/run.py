@@ -198,6 +198,7 @@ class CleanupEngine:
             survey.disks[node] = disks
             serials.update(disks)
         survey.folders = self._folders()
+        self._mounted_folders(survey)
         volumes = self._volumes(serials)
         for volume in volumes:
             try:
@@ -226,6 +227,26 @@ class CleanupEngine:
                     continue
                 folders.append({"node": node, "path": entry["path"], "name": name, "children": children})
         return folders
+
+    def _mounted_folders(self, survey):
+        """Folders under the mount root that a disk is connected at but the listing did not show (a mount point), as
+        folders of their own: {"node", "path", "name", "children": the deeper access paths as folders}."""
+        root = self.mount_root.lower() + "\\"
+        known = set((folder["node"], folder["path"].lower().rstrip("\\")) for folder in survey.folders)
+        added = {}
+        for node, disks in survey.disks.items():
+            for paths in disks.values():
+                for path in paths:
+                    if not path.lower().startswith(root):
+                        continue
+                    parts = path[len(root):].strip("\\").split("\\")
+                    top = self.mount_root + "\\" + parts[0]
+                    if (node, top.lower()) in known:
+                        continue
+                    folder = added.setdefault((node, top.lower()), {"node": node, "path": top, "name": parts[0], "children": []})
+                    if len(parts) > 1:
+                        folder["children"].append({"path": top + "\\" + parts[1], "name": parts[1], "is_directory": True})
+        survey.folders += list(added.values())
 
     def _volumes(self, serials):
         if not serials:
