@@ -1,0 +1,311 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: smhv_failover
+short_description: Fail a scope's Hyper-V VMs over to a DR host from their SnapMirror destinations
+version_added: 0.2.0
+description:
+  - Does what the SnapManager for Hyper-V disaster-recovery runbook does by hand (TR-4226 chapter 8), for the VMs of one
+    source scope (a standalone host or failover cluster of the primary site) onto a standalone DR host (O(hyperv_host)).
+  - Unplanned failover (O(mode=unplanned)) works with only the DR site reachable. Only the storage systems named in
+    O(dr_storage_systems) are contacted, and only the DR host over WinRM; SnapMirror relationships are quiesced and broken
+    from their destination cluster.
+  - The SnapInfo LUN of the source scope is found in its SnapMirror destination volume (the volume with the scope's SnapInfo
+    snapshots), its relationship broken, the LUN mapped to the DR host's igroup and connected at the drive of
+    O(snapinfo_path), restored from the newest SnapInfo snapshot of the source scope there (single-LUN SnapRestore), and the
+    DR host registered with it.
+  - The recovery point, per dataset, is the newest good backup holding the chosen VMs whose snapshot is on every
+    destination volume those VMs need, or O(backup). Each destination volume goes back to that snapshot - a volume
+    SnapRestore when the volume holds one LUN, else a single-LUN SnapRestore per LUN, as the runbook says. A LUN holding a VM
+    the DR host already has is never restored again.
+  - Each destination LUN is mapped to the DR host's igroup and connected at the access path its source LUN had, or the one
+    O(path_map) maps it to; the VMs are restored on the DR host by the restore engine (M(netapp_hyperv.smhv.smhv_restore)
+    with O(netapp_hyperv.smhv.smhv_restore#module:verify_snapshot=false) and the path map), with their ids, and started
+    group by group (O(start_order)).
+  - Every step after the SnapInfo is journaled in the restored SnapInfo under the DR host's lease. A run that stopped (a
+    fault, a lost connection) leaves the journal open; running the task again continues from where it stopped, with the
+    same recovery point, and never restores a VM the DR host has already. A failover that is complete reports C(changed=false).
+  - Check mode changes nothing and returns the whole plan. Before the SnapInfo is at the DR host, its catalog is read from a
+    FlexClone of the SnapInfo destination volume at the snapshot the run would restore, connected to the DR host under
+    C(C:\SMHV\Mounts) and removed before the module returns.
+  - Not built yet - a planned failover (primary reachable - last backup, VMs shut down, final update), failover to a DR
+    failover cluster (CSVs, highly available VMs), a DR SnapInfo already active at the DR site, and DR drills.
+author: netapp_hyperv.smhv contributors (@netapp-hyperv)
+extends_documentation_fragment:
+  - netapp_hyperv.smhv.hyperv
+  - netapp_hyperv.smhv.ontap
+options:
+  hyperv_host:
+    description:
+      - The standalone DR host the VMs go to.
+    required: true
+  mode:
+    description:
+      - V(unplanned) - the primary site may be down; nothing there is contacted.
+    type: str
+    choices: [unplanned]
+    default: unplanned
+  source_scope:
+    description:
+      - The primary site's scope whose VMs fail over (its name as registered, such as V(hv03) or V(hvclus01)). Its SnapInfo
+        snapshots name it.
+    type: str
+    required: true
+  dr_storage_systems:
+    description:
+      - The entries of O(storage_systems) at the DR site, by C(hostname) or C(hostname:port). Only these are contacted.
+        Required for an unplanned failover when O(storage_systems) has more than one entry.
+    type: list
+    elements: str
+  snapinfo_path:
+    description:
+      - The SnapInfo path on the DR host, on the drive (or CSV) the SnapInfo LUN is connected at, such as C(S:\SnapInfo).
+        Its folder inside the LUN must be the one the source scope used.
+    type: str
+    required: true
+  snapinfo_lun:
+    description:
+      - The SnapInfo LUN in its destination volume, C(/vol/<volume>/<lun>), when that volume holds several LUNs none or
+        several of whose names contain the source scope's name.
+    type: str
+  report_path:
+    description:
+      - The report path registered for the DR host with the SnapInfo.
+    type: str
+    default: C:\SMHV\Reports
+  vms:
+    description:
+      - The VMs to fail over, by name or id, from the source scope's backups. Default every VM of O(datasets).
+    type: list
+    elements: str
+  datasets:
+    description:
+      - The datasets whose VMs fail over. Default every dataset of the source scope.
+    type: list
+    elements: str
+  backup:
+    description:
+      - The backup to fail over to, C(<dataset>_<MM-DD-YYYY_HH.MM.SS>), instead of the newest one whose snapshots reached the
+        DR site.
+    type: str
+  path_map:
+    description:
+      - Access paths of the primary site mapped to the DR host's, as the runbook maps C(J:\) to C(K:\). Each destination LUN
+        is connected at its source LUN's access path after this map, and the VMs' paths follow.
+    type: dict
+  luns:
+    description:
+      - For a destination volume holding several LUNs, which destination LUN was at which access path on the primary site.
+    type: list
+    elements: dict
+    suboptions:
+      lun:
+        description: The destination LUN, C(/vol/<volume>/<lun>).
+        type: str
+        required: true
+      access_path:
+        description: Its source LUN's access path at the primary site, such as C(J:\).
+        type: str
+        required: true
+  start:
+    description:
+      - Start the VMs after they are restored.
+    type: bool
+    default: true
+  start_order:
+    description:
+      - Groups of VMs started in this order, with a wait after each group; the VMs not named start last, together.
+    type: list
+    elements: dict
+    suboptions:
+      vms:
+        description: The VM names of the group.
+        type: list
+        elements: str
+        required: true
+      wait_seconds:
+        description: Seconds to wait after starting the group.
+        type: int
+        default: 0
+  lease_ttl:
+    description:
+      - Seconds the DR host's lease lasts without renewal (it is renewed in the background).
+    type: int
+    default: 1800
+notes:
+  - The DR host needs an iSCSI (or FC) initiator; a stopped Microsoft iSCSI Initiator service is started.
+  - Destination LUNs get the DR host's igroup C(smhv_<host>) (an existing igroup holding the host's initiators is used).
+"""
+
+EXAMPLES = r"""
+- name: Fail hv03's VMs over to hvdr01, with site A down
+  netapp_hyperv.smhv.smhv_failover:
+    hyperv_host: hvdr01
+    source_scope: hv03
+    dr_storage_systems: [cluster-b.lab.local]
+    snapinfo_path: S:\SnapInfo
+    path_map: {"J:\\": "K:\\", "K:\\": "L:\\"}
+    luns:
+      - {lun: /vol/vol_hv03_dr/lun_j, access_path: "J:\\"}
+      - {lun: /vol/vol_hv03_dr/lun_k, access_path: "K:\\"}
+    start_order:
+      - {vms: [vm-sql01], wait_seconds: 60}
+  register: failover
+
+- name: Show the plan only
+  netapp_hyperv.smhv.smhv_failover:
+    hyperv_host: hvdr01
+    source_scope: hv03
+    dr_storage_systems: [cluster-b.lab.local]
+    snapinfo_path: S:\SnapInfo
+    vms: [vm-sql01]
+  check_mode: true
+"""
+
+RETURN = r"""
+changed:
+  description: Whether anything changed (or would, in check mode). A failover that is complete changes nothing.
+  returned: always
+  type: bool
+mode:
+  description: The failover mode.
+  returned: always
+  type: str
+  sample: unplanned
+source_scope:
+  description: The source scope.
+  returned: always
+  type: str
+dr_host:
+  description: The DR host's scope name.
+  returned: always
+  type: str
+actions:
+  description: What the run did (or would do), in order.
+  returned: always
+  type: list
+  elements: str
+plan:
+  description: The whole plan, as computed before any change (check mode returns the same).
+  returned: always
+  type: dict
+  contains:
+    snapinfo:
+      description: The SnapInfo relationship, LUN, snapshot restored from, access path and path, and C(action) (C(restore) or C(none)).
+      type: dict
+    recovery_points:
+      description: Per dataset, the backup failed over to, its time and age, and the newer backups skipped with why.
+      type: list
+      elements: dict
+    mirrors:
+      description: The relationships of the destination volumes, their state and C(action) (C(break) or C(none)).
+      type: list
+      elements: dict
+    volumes:
+      description: Per destination volume, its source, snapshot, backup, and C(method) (C(volume) when it holds one LUN, else C(lun)).
+      type: list
+      elements: dict
+    luns:
+      description: Per destination LUN, its serial, the source LUN's serial and access path, the access path on the DR host,
+        the snapshot, C(restore) (C(volume), C(lun) or C(none)), whether it is connected, and its VMs.
+      type: list
+      elements: dict
+    vms:
+      description: Per VM, its id, name, dataset, backup, source host, configuration and disk paths on the DR host, C(action)
+        (C(restore) or C(none)) and start group.
+      type: list
+      elements: dict
+    start_groups:
+      description: The start groups, in order, with their waits.
+      type: list
+      elements: dict
+vms:
+  description: Per VM, the plan's entry with its C(outcome) (C(restored), C(present), C(planned)), C(state) and the LUNs it was
+    restored from.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"id": "6f1c5e7a-2b1d-4c3e-9f7a-0d1e2f3a4b5c", "name": "vm-print01", "outcome": "restored", "state": "Running",
+            "backup": "dr_03-14-2026_09.00.00", "config_path": "L:\\vm-print01\\Virtual Machines\\6f1c5e7a.vmcx"}]
+recovery_points:
+  description: Per dataset, the backup brought up, its time and age in seconds.
+  returned: always
+  type: list
+  elements: dict
+rpo_seconds:
+  description: The recovery point objective met - the age of the oldest data brought up, in seconds.
+  returned: always
+  type: int
+rto:
+  description: Seconds in total and per phase (discover, snapinfo, plan, break, snaprestore, connect, restore, start).
+  returned: always
+  type: dict
+resumed:
+  description: Whether this run continued an interrupted failover's journal.
+  returned: when not check mode
+  type: bool
+recovered:
+  description: The interrupted operations' journals this run recovered.
+  returned: when not check mode
+  type: list
+  elements: dict
+error_code:
+  description: On failure, a stable code (C(SNAPSHOT_NOT_FOUND) when no backup reached the DR site, C(INVALID_ARGUMENT),
+    C(STORAGE_OBJECT_NOT_FOUND), C(VM_NOT_FOUND), C(SCOPE_BUSY), ...); C(error_details.journal) names the journal a re-run continues.
+  returned: failure
+  type: str
+"""
+
+import datetime
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import FailoverEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.site import DrStorage, dr_systems
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, warned
+
+
+def run(params, check_mode):
+    systems = dr_systems(params["storage_systems"], params["dr_storage_systems"], params["mode"] == "unplanned")
+    storage = DrStorage(systems)
+    with ScopeSession(params["hyperv_host"], params["winrm"], params["host_addresses"]) as session:
+        engine = FailoverEngine(session, storage, params["source_scope"], params["snapinfo_path"], report_path=params["report_path"],
+                                lease_ttl=datetime.timedelta(seconds=params["lease_ttl"]))
+        return engine.run(vms=params["vms"], datasets=params["datasets"], backup=params["backup"], path_map=params["path_map"],
+                          luns=params["luns"], start=params["start"], start_order=params["start_order"], check_mode=check_mode,
+                          snapinfo_lun=params["snapinfo_lun"])
+
+
+def main():
+    spec = smhv_argument_spec()
+    spec.update(
+        mode=dict(type="str", choices=["unplanned"], default="unplanned"),
+        source_scope=dict(type="str", required=True),
+        dr_storage_systems=dict(type="list", elements="str"),
+        snapinfo_path=dict(type="str", required=True),
+        snapinfo_lun=dict(type="str"),
+        report_path=dict(type="str", default="C:\\SMHV\\Reports"),
+        vms=dict(type="list", elements="str"),
+        datasets=dict(type="list", elements="str"),
+        backup=dict(type="str"),
+        path_map=dict(type="dict"),
+        luns=dict(type="list", elements="dict", options=dict(lun=dict(type="str", required=True),
+                                                             access_path=dict(type="str", required=True))),
+        start=dict(type="bool", default=True),
+        start_order=dict(type="list", elements="dict", options=dict(vms=dict(type="list", elements="str", required=True),
+                                                                    wait_seconds=dict(type="int", default=0))),
+        lease_ttl=dict(type="int", default=1800),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    run_module(module, warned(module, lambda: run(module.params, module.check_mode)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""smhv_failover on the lab (real WinRM and ONTAP REST): an unplanned failover of hv03's VMs to the DR host hvdr01 with site A
+down (its ONTAP cluster and its hosts drop every request).
+
+Backup 1 was replicated (SnapMirror update) with the guests' data 'before'; the data then changed to 'after' and backup 2
+was taken without a mirror update, then the SnapInfo mirror was updated (site B's catalog knows backup 2, its volumes do
+not have its snapshot). So the recovery point is backup 1, and every VM must come up on hvdr01 with 'before'.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_failover
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from e2e.backup_support import LabSite
+from e2e.restore_support import leftovers, read, write
+
+SNAPINFO = "S:\\SnapInfo"
+DATA = "C:\\data\\ledger.txt"
+VMS = ["vm-file01", "vm-file02", "vm-print01"]
+PATH_MAP = {"J:\\": "K:\\", "K:\\": "L:\\"}
+LUNS = [{"lun": "/vol/vol_hv03_dr/lun_j", "access_path": "J:\\"}, {"lun": "/vol/vol_hv03_dr/lun_k", "access_path": "K:\\"}]
+SITE_A_HOSTS = "hv01|hv02|hv03"
+
+
+def site_a_down(lab):
+    """Every request to site A's ONTAP cluster and Hyper-V hosts is dropped; the rules' ids, to count what reached them."""
+    ontap = lab.control("POST", "/faults", {"target": "ontap", "kind": "drop", "match": {"cluster": "cluster-a"}, "times": 0})
+    winrm = lab.control("POST", "/faults", {"target": "winrm", "kind": "drop", "match": {"host": SITE_A_HOSTS}, "times": 0})
+    return [ontap["id"], winrm["id"]]
+
+
+def seen(lab, ids):
+    return sum(rule["seen"] for rule in lab.control("GET", "/faults")["rules"] if rule["id"] in ids)
+
+
+def params(site, lab, **changes):
+    port = lab.endpoints["ontap"]["cluster-b"]["port"]
+    values = dict(site.common, hyperv_host="hvdr01", mode="unplanned", source_scope="hv03", dr_storage_systems=["127.0.0.1:%d" % port],
+                  snapinfo_path=SNAPINFO, snapinfo_lun=None, report_path="C:\\SMHV\\Reports", vms=None, datasets=None, backup=None,
+                  path_map=PATH_MAP, luns=LUNS, start=True, start_order=[{"vms": ["vm-print01"], "wait_seconds": 1}], lease_ttl=1800)
+    values.update(changes)
+    return values
+
+
+def differences(before, after, where=""):
+    """Paths where two /state documents differ."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        found = []
+        for key in sorted(set(before) | set(after), key=str):
+            found += differences(before.get(key), after.get(key), "%s/%s" % (where, key))
+        return found
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [item for index, pair in enumerate(zip(before, after)) for item in differences(pair[0], pair[1], "%s[%d]" % (where, index))]
+    return [] if before == after else ["%s: %r -> %r" % (where, before, after)]
+
+
+def registered(lab, host):
+    return sorted((vm["name"], vm["id"], vm["state"]) for vm in lab.state()["hosts"][host]["vms"])
+
+
+def prepare(lab):
+    """Backups 1 (replicated) and 2 (not), SnapInfo mirrored after 2, hvdr01's iSCSI service running (what the DR readiness
+    check asks for), then site A lost: hv03's VMs are gone with it and its endpoints drop every request."""
+    lab.control("DELETE", "/faults")
+    lab.reset()
+    site = LabSite(lab)
+    site.register("hv03", SNAPINFO)
+    site.dataset("hv03", SNAPINFO, "dr", VMS)
+    for vm in VMS:
+        write(lab, vm, DATA, "%s: before" % vm)
+    first = site.backup("hv03", "dr", backup_method="checkpoint", update_snapmirror=True)
+    assert first["backup"]["status"] == "ok", first
+    for vm in VMS:
+        write(lab, vm, DATA, "%s: after" % vm)
+    time.sleep(1.1)  # backup names carry the second
+    second = site.backup("hv03", "dr", backup_method="checkpoint")
+    assert second["backup"]["status"] == "ok", second
+    storage = site.storage()
+    (snapinfo_mirror,) = storage.snapmirror.find(destination_path="svm_dr:vol_snapinfo_dr")
+    storage.snapmirror.update(snapinfo_mirror)
+    site.first, site.second = first["backup"]["name"], second["backup"]["name"]
+    site.ids = site.vm_ids("hv03", VMS)
+    with site.session("hvdr01") as session:
+        session.owner.call("prerequisites_ensure", {"features": [], "services": ["MSiSCSI"]})
+    with site.session("hv03") as session:
+        session.owner.call("vm_stop", {"ids": sorted(site.ids.values()), "turn_off": True})
+        session.owner.call("vm_remove", {"ids": sorted(site.ids.values())})
+    site.down = site_a_down(lab)
+    return site
+
+
+def assert_failed_over(site, lab):
+    vms = [vm for vm in registered(lab, "hvdr01") if vm[0] in VMS]
+    assert vms == sorted((name, site.ids[name], "Running") for name in VMS)  # each once, same id, running
+    for vm in VMS:
+        assert read(lab, vm, DATA) == ("%s: before" % vm, True)
+    mirrors = {m["destination"]: m["state"] for m in lab.state()["ontap"]["cluster-b"]["snapmirrors"]}
+    assert mirrors["svm_dr:vol_hv03_dr"] == "broken_off" and mirrors["svm_dr:vol_snapinfo_dr"] == "broken_off"
+    assert mirrors["svm_dr:vol_csv1_dr"] == "snapmirrored"  # not hv03's: untouched
+    assert leftovers(lab) == [] and "smhv_drplan_" not in str(lab.state())
+
+
+@pytest.fixture(scope="module")
+def failed_over(lab):
+    site = prepare(lab)
+    before = lab.state()
+    site.planned = smhv_failover.run(params(site, lab), True)
+    site.state_changes = differences(before, lab.state())
+    site.calls_to_a = seen(lab, site.down)
+    started = time.monotonic()
+    site.result = smhv_failover.run(params(site, lab), False)
+    site.seconds = time.monotonic() - started
+    site.calls_to_a = seen(lab, site.down) - site.calls_to_a
+    yield site
+    lab.control("DELETE", "/faults")
+
+
+def test_check_mode_changes_nothing_and_plans_the_whole_failover(failed_over):
+    planned = failed_over.planned
+    assert failed_over.state_changes == []
+    assert planned["changed"] is True and planned["rpo_seconds"] > 0
+    plan = planned["plan"]
+    (point,) = plan["recovery_points"]
+    assert point["backup"] == failed_over.first and [s["backup"] for s in point["newer_skipped"]] == [failed_over.second]
+    assert plan["snapinfo"]["action"] == "restore" and plan["snapinfo"]["snapshot"].startswith("smhv_snapinfo_hv03_")
+    assert [(m["destination"], m["action"]) for m in plan["mirrors"]] == [("cluster-b:svm_dr:vol_hv03_dr", "break")]
+    assert [(lun["lun"], lun["access_path"], lun["restore"], lun["snapshot"]) for lun in plan["luns"]] == [
+        ("cluster-b:/vol/vol_hv03_dr/lun_j", "K:\\", "lun", failed_over.first),
+        ("cluster-b:/vol/vol_hv03_dr/lun_k", "L:\\", "lun", failed_over.first)]
+    assert sorted((vm["name"], vm["action"], vm["config_path"][:3]) for vm in plan["vms"]) == [
+        ("vm-file01", "restore", "K:\\"), ("vm-file02", "restore", "K:\\"), ("vm-print01", "restore", "L:\\")]
+    assert plan["start_groups"][0] == {"vms": ["vm-print01"], "wait_seconds": 1}
+    assert all(vm["outcome"] == "planned" for vm in planned["vms"])
+
+
+def test_unplanned_failover_brings_every_vm_up_with_the_recovery_point(failed_over, lab):
+    result = failed_over.result
+    assert_failed_over(failed_over, lab)
+    assert failed_over.calls_to_a == 0  # nothing on the path asked site A
+    assert result["changed"] and not result["resumed"]
+    assert sorted((vm["name"], vm["outcome"], vm["state"]) for vm in result["vms"]) == [
+        (name, "restored", "Running") for name in VMS]
+    assert [p["phase"] for p in result["rto"]["phases"]] == ["discover", "snapinfo", "plan", "break", "snaprestore", "connect",
+                                                                "restore", "start"]
+    assert result["recovery_points"][0]["backup"] == failed_over.first and result["rpo_seconds"] >= 1
+
+
+def test_check_mode_plan_is_what_the_run_did(failed_over):
+    assert failed_over.planned["plan"] == failed_over.result["plan"]
+    assert failed_over.planned["actions"] == failed_over.result["actions"]
+
+
+def test_a_second_failover_changes_nothing(failed_over, lab):
+    again = smhv_failover.run(params(failed_over, lab), False)
+    assert again["changed"] is False, again["actions"]
+    assert all(vm["outcome"] == "present" for vm in again["vms"])
+    assert_failed_over(failed_over, lab)
+
+
+def test_unplanned_without_dr_storage_systems_refuses(failed_over, lab):
+    with pytest.raises(SmhvError) as error:
+        smhv_failover.run(params(failed_over, lab, dr_storage_systems=None), True)
+    assert error.value.code == "INVALID_ARGUMENT" and "dr_storage_systems" in error.value.message
+
+
+FAULTS = {
+    # phase: the fault rule that stops the first run there
+    "snapinfo": {"target": "ontap", "kind": "http_error", "match": {"cluster": "cluster-b", "method": "POST",
+                                                                     "path": "/api/private/cli/volume/snapshot/restore-file"}},
+    "break": {"target": "ontap", "kind": "http_error", "nth": 3, "match": {"cluster": "cluster-b", "method": "PATCH",
+                                                                           "path": "/api/snapmirror/relationships/.*"}},
+    "snaprestore": {"target": "ontap", "kind": "http_error", "nth": 3, "match": {
+        "cluster": "cluster-b", "method": "POST", "path": "/api/private/cli/volume/snapshot/restore-file"}},
+    "connect": {"target": "agent", "kind": "agent_error", "nth": 2, "match": {"host": "hvdr01", "op": "disk_connect"}},
+    "restore": {"target": "agent", "kind": "drop", "nth": 2, "match": {"host": "hvdr01", "op": "vm_import"}},  # imported, answer lost
+    "start": {"target": "agent", "kind": "agent_error", "match": {"host": "hvdr01", "op": "vm_start"}},
+}
+
+
+@pytest.mark.parametrize("phase", sorted(FAULTS))
+def test_a_fault_in_each_phase_then_a_rerun_finishes_it(lab, phase):
+    site = prepare(lab)
+    lab.control("POST", "/faults", dict(FAULTS[phase], times=1))
+    with pytest.raises(SmhvError) as error:
+        smhv_failover.run(params(site, lab), False)
+    assert error.value.details["phase"] == phase, error.value
+    if phase != "snapinfo":  # the journal lives in the restored SnapInfo
+        assert "run smhv_failover again" in error.value.message and error.value.details["journal"].startswith("failover~")
+    again = smhv_failover.run(params(site, lab), False)
+    assert again["changed"] and again["resumed"] == (phase != "snapinfo")
+    assert_failed_over(site, lab)
+    assert seen(lab, site.down) == 0
+    with site.session("hvdr01") as session:
+        journals = session.owner.call("file_list", {"path": SNAPINFO + "\\smhv\\v1\\journals"}).result["entries"]
+    assert journals == []  # closed
+    lab.control("DELETE", "/faults")
