@@ -367,3 +367,34 @@ def test_check_mode_journals_nothing(bench):
     bench.dataset("hvclus01", "prod", VMS)
     result = bench.run("hvclus01", "prod", app(), check_mode=True)
     assert result["backup"]["status"] == "planned" and journals(bench) == [] and records(bench) == {}
+
+
+def test_smhv_cleanup_recovers_a_backup_journal_with_its_own_context(bench):
+    """smhv_cleanup's RecoveryContext has a session, the storage and the catalog: the backup recovery takes the nodes
+    from the session and fences its deletions with the lease the journal was taken over with."""
+    import types
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import journal as journal_module
+    bench.dataset("hvclus01", "prod", VMS)
+    create = bench.storage.create_snapshots
+
+    def killed_after_the_snapshot(*args, **kwargs):
+        create(*args, **kwargs)
+        raise Killed()
+    bench.storage.create_snapshots = killed_after_the_snapshot
+    bench.clock.tick()
+    engine = bench.engine("hvclus01")
+    with pytest.raises(Killed):
+        engine.run("prod", app())
+    bench.storage.create_snapshots = create
+    bench.clock.tick(3600)
+    catalog = bench.catalog("hvclus01")
+    held = catalog.acquire_lease("hvclus01", "smhv_cleanup", datetime.timedelta(minutes=5))
+    owner = bench.world.failover_clusters["hvclus01"].owner_node
+    others = {node: bench.hosts[node] for node in ("hv01", "hv02") if node != owner}
+    session = types.SimpleNamespace(name="hvclus01", owner=bench.hosts[owner], owner_node=owner, other_nodes=lambda: others)
+    context = types.SimpleNamespace(session=session, storage=bench.storage, catalog=catalog, scope="hvclus01", warnings=[])
+    (outcome,) = journal_module.recover(catalog, held, context)
+    assert outcome["journal"] == "backup~" + engine.name and "error" not in outcome, outcome
+    assert bench.checkpoints() == {} and journals(bench) == [] and records(bench) == {}
+    for volume in VOLUMES:
+        assert bench.snapshots(volume) == []

@@ -151,7 +151,8 @@ class CaptureSteps:
         self.warnings.extend(taken.notes)
         for snapshot in self.taken:
             self.volume_snapshots[(snapshot.cluster, snapshot.volume_uuid)] = [snapshot.name]
-        self.journal.done("snapshot", snapshots=[snapshot_data(s) for s in self.taken], grouped=list(taken.consistency_groups))
+        if any(snapshot.uuid for snapshot in self.taken):  # a consistency-group snapshot answers no uuids: the intent says it all
+            self.journal.done("snapshot", snapshots=[snapshot_data(s) for s in self.taken])
 
     def _vss_snapshot(self):
         """The VSS provider makes its snapshot pair per volume under its own names; the new snapshots of each

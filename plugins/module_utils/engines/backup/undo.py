@@ -15,7 +15,8 @@ Each journaled step has an undo function that deletes what the journal names, by
 
 The engine rolls back with them when a step before the commit fails (BackupEngine._roll_back); recover_backup() is
 registered as the recovery of operation "backup" and settles a journal another run left: closed when its record is
-there (committed), else undone. Its `context` is a UndoContext (or anything with the same attributes).
+there (committed), else undone. Its `context` is the engine, an UndoContext, or smhv_cleanup's RecoveryContext
+(session, storage, catalog), which UndoContext.adapt() completes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import backup_record
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import fence_failure
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.capture import remove_checkpoints
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.steps import UndoStopped, message_of, undo_log
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
@@ -31,22 +33,38 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models im
 
 class UndoContext:
     """What undoing a backup's journal needs: the scope's catalog, the storage client, the scope's node clients
-    ({name: HostClient}) and the lease held now (Versioned(Lease)), which fences the deletions."""
+    ({name: HostClient}) and the Fence of the lease held now (a deletion on ONTAP reads it first; catalog deletions
+    pass it). BackupEngine itself has the same four attributes."""
 
-    def __init__(self, catalog, storage, node_clients, held):
+    def __init__(self, catalog, storage, node_clients, fence):
         self.catalog = catalog
         self.storage = storage
         self.clients = node_clients
-        self.held = held
+        self.lease_fence = fence
+
+    @classmethod
+    def adapt(cls, context, journal):
+        """`context` when it has what undo needs (the engine), else one built from a context with `session`
+        (ScopeSession), `storage` and `catalog` (smhv_cleanup's), fenced by the lease the journal was taken over with."""
+        if hasattr(context, "node_clients"):
+            return context
+        session = context.session
+        clients = dict(session.other_nodes())
+        clients[session.owner_node or session.owner.name] = session.owner
+        return cls(context.catalog, context.storage, clients, journal.fence)
 
     def node_clients(self):
         return self.clients
 
     def check_lease(self):
-        self.catalog.check_lease(self.held)
+        path = self.lease_fence.path
+        found = self.catalog.repository.read([path])[path]
+        failure = fence_failure(self.lease_fence, found.text if found is not None else None)
+        if failure is not None:
+            raise failure
 
     def fence(self):
-        return self.catalog.lease_fence(self.held)
+        return self.lease_fence
 
 
 def undo_checkpoint(context, data, _journal):
@@ -113,6 +131,7 @@ def recover_backup(journal, context):
     there was committed, and its journal is closed; else what it journaled is undone and the journal closed. An undo
     that cannot finish raises, and the journal stays open for the next run."""
     name = journal.id.partition("~")[2]
+    context = UndoContext.adapt(context, journal)
     found = context.catalog.get_backup(journal.record.subject, name)
     if found is not None and found.operation == journal.id and found.status == "ok":
         journal.close()
