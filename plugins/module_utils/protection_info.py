@@ -21,6 +21,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import protecti
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.datasets import dataset_facts
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.policies import policy_facts
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.protection_scopes import as_guid
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import refuse_surrounding_blanks
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_schedule import is_due, next_run, previous_run
 
 GATHER = ("datasets", "policies", "unprotected_vms", "backups", "vms_in_backups", "snapshot_budget", "due")
@@ -138,6 +139,7 @@ def backup_info(scopes, storage, hyperv_host, dataset=None, vm=None, backup_type
 
 def _vm_id(handle, vm, inventory, catalog, datasets):
     """The GUID a VM filter names: a GUID as given, a name of a VM in the scope now, or a name found in backups (a deleted VM)."""
+    refuse_surrounding_blanks("VM name", vm, "remove them, or name the VM by its id")
     guid = as_guid(vm)
     if guid is not None:
         return guid

@@ -19,6 +19,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import refuse_surrounding_blanks
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import HostClient, require_all
 
 GUID = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
@@ -30,7 +31,7 @@ def utcnow():
 
 def as_guid(text):
     """The lower-case GUID `text` spells (braces allowed), or None when it is a name."""
-    match = GUID.match(text.strip())
+    match = GUID.match(text)
     return match.group(1).lower() if match else None
 
 
@@ -59,12 +60,14 @@ class ScopeHandle:
         return {vm["id"]: vm for vm in self.inventory()}
 
     def find_vm(self, wanted):
-        """The VM a member names (GUID or name) in this scope; VM_NOT_FOUND or VM_AMBIGUOUS otherwise."""
+        """The VM a member names (GUID or name, exactly, case-insensitively as Windows does) in this scope;
+        VM_NOT_FOUND or VM_AMBIGUOUS otherwise."""
+        refuse_surrounding_blanks("VM name", wanted, "remove them, or name the VM by its id")
         guid = as_guid(wanted)
         if guid is not None:
             found = [vm for vm in self.inventory() if vm["id"] == guid]
         else:
-            found = [vm for vm in self.inventory() if vm["name"].casefold() == wanted.strip().casefold()]
+            found = [vm for vm in self.inventory() if vm["name"].casefold() == wanted.casefold()]
         if len(found) == 1:
             return found[0]
         hosts = ", ".join(self.session.node_names)
@@ -104,6 +107,7 @@ class Scopes:
 
     def get(self, requested):
         """The handle of the scope `requested` names (a cluster, one of its nodes, or a standalone host)."""
+        refuse_surrounding_blanks("scope name", requested)
         key = requested.casefold()
         if key in self._by_request:
             return self._by_request[key]

@@ -40,6 +40,15 @@ _BACKUP_NAME = re.compile(r"^(?P<dataset>[A-Za-z0-9_-]+)_(?P<stamp>[0-9_.-]{%d})
 _SNAPINFO_NAME = re.compile(r"^" + SNAPINFO_PREFIX + r"(?P<host>[A-Za-z0-9_-]+)_(?P<stamp>[0-9_.-]{%d})$" % STAMP_LENGTH)
 
 
+def refuse_surrounding_blanks(kind, text, hint="remove them"):
+    """Names (VMs, scopes, hosts) are matched exactly; one that starts or ends with a blank fails here
+    (INVALID_ARGUMENT), rather than matching a trimmed name in one place and nothing in another."""
+    if isinstance(text, str) and text != text.strip():
+        raise SmhvError("INVALID_ARGUMENT", "The %s %r starts or ends with a blank; names are matched exactly, so %s."
+                        % (kind, text, hint), {"kind": kind, "name": text})
+    return text
+
+
 def validate_name(kind, name):
     """Check a dataset or policy name (`kind` says which, for the message); return it unchanged."""
     if not isinstance(name, str) or not name:

@@ -16,6 +16,7 @@ import os
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import winrm_options_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import refuse_surrounding_blanks
 
 HTTP_PORT = 5985
 HTTPS_PORT = 5986
@@ -106,6 +107,7 @@ class ConnectionSettings:
     def from_options(cls, host, winrm_options, host_addresses=None):
         options = _option_defaults()
         options.update({key: value for key, value in (winrm_options or {}).items() if value is not None})
+        refuse_surrounding_blanks("host name", host)
         unknown = sorted(set(options) - set(_option_defaults()))
         if unknown:
             raise _invalid("Unknown winrm option(s): %s." % ", ".join(unknown), host=host)

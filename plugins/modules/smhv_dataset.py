@@ -60,7 +60,10 @@ options:
     elements: dict
     suboptions:
       vm:
-        description: The VM's name (exact, without case) or its GUID.
+        description:
+          - The VM's name (exact, without case) or its GUID.
+          - A name (or a O(members[].scope)) that starts or ends with a blank is refused with C(INVALID_ARGUMENT), not trimmed;
+            name such a VM by its GUID.
         type: str
         required: true
       scope:

@@ -177,3 +177,33 @@ def test_check_mode_plans_the_same_actions_and_writes_nothing(site):
         again = ensure_dataset(scopes, None, "hv02", "web", members=members)
     assert planned["actions"] == applied["actions"] and len(applied["actions"]) == 2
     assert again["changed"] is False
+
+
+@pytest.mark.parametrize("members, kind, name", [
+    ([{"vm": " vm-file01"}], "VM name", " vm-file01"),
+    ([{"vm": "vm-file01 "}], "VM name", "vm-file01 "),
+    ([{"vm": "vm-file01", "scope": "hv03 "}], "scope name", "hv03 "),
+])
+def test_a_name_with_surrounding_blanks_is_refused_not_trimmed(site, members, kind, name):
+    """Names are matched exactly: ' vm-file01' used to match vm-file01 as a dataset member while other lookups
+    (the agent's vm_inventory, backup_info's filter) took it as it was."""
+    _world, open_scopes, _clients = site
+    error = refused(open_scopes, "hv03", members)
+    assert error.code == "INVALID_ARGUMENT" and error.details == {"kind": kind, "name": name}
+    assert error.message == "The %s %r starts or ends with a blank; names are matched exactly, so %s." % (
+        kind, name, "remove them, or name the VM by its id" if kind == "VM name" else "remove them")
+
+
+def test_a_vm_whose_name_differs_only_by_blanks_is_not_matched(site):
+    world, open_scopes, _clients = site
+    add_vm(world, "hv03", "vm-trailing ", "J:\\vm-trailing")
+    error = refused(open_scopes, "hv03", [{"vm": "vm-trailing"}])
+    assert error.code == "VM_NOT_FOUND" and "'vm-trailing'" in error.message
+
+
+def test_backup_info_refuses_a_vm_filter_with_surrounding_blanks(site):
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.protection_info import backup_info
+    _world, open_scopes, _clients = site
+    with open_scopes() as scopes, pytest.raises(SmhvError) as caught:
+        backup_info(scopes, None, "hv03", vm="vm-file01 ", gather=["backups"])
+    assert caught.value.code == "INVALID_ARGUMENT" and caught.value.details["name"] == "vm-file01 "

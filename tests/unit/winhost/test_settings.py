@@ -181,3 +181,10 @@ def test_no_secret_in_repr():
     assert PASSWORD not in repr(client)
     assert PASSWORD not in repr(client.settings)
     assert PASSWORD not in repr(vars(client))
+
+
+@pytest.mark.parametrize("host", [" hv03", "hv03 ", "\thv03"])
+def test_a_host_name_with_surrounding_blanks_is_refused(host):
+    with pytest.raises(SmhvError) as caught:
+        ConnectionSettings.from_options(host, {}, {"hv03": "127.0.0.1:5986"})
+    assert caught.value.code == "INVALID_ARGUMENT" and caught.value.details == {"kind": "host name", "name": host}
