@@ -80,8 +80,11 @@ class CaptureSteps:
         saved-state/off/migration policy given, and checkpoints its running ones, all in one call (a node with a
         refused VM checkpoints nothing). The inventory is this backup's; map and validate follow.
 
-        Journaled: before, the checkpoint name and every node asked with every VM id (until a node answers, it may
-        have checkpointed any of them); after, when the answers narrow that, the nodes and VMs that may have one."""
+        Journaled before: the checkpoint name and every node asked with every VM id (until a node answers, it may
+        have checkpointed any of them; removing a checkpoint a VM does not have, or from a VM a node does not have,
+        changes nothing). What the answers narrow that to (the nodes and VMs that may have one) is kept in
+        `checkpoint_hosts`, and journaled by a roll-back before it undoes (RollBack._roll_back): on the success path
+        that write would buy nothing, as the checkpoints are removed two steps later."""
         ids = [member.vm_id for member in self.members]
         clients = self.scope.node_clients()
         asked = {node: list(ids) for node in clients}
@@ -110,8 +113,6 @@ class CaptureSteps:
                 self.checkpoint_hosts[node] = made
             else:
                 del self.checkpoint_hosts[node], self.checkpoint_window[node]
-        if self.checkpoint_hosts != asked:
-            self.journal.done("checkpoint", hosts=self.checkpoint_hosts)
         require_all(outcomes)
         if failures:
             raise SmhvError("CHECKPOINT_FAILED", "Production checkpoints failed for %s." % "; ".join(

@@ -151,8 +151,7 @@ class RollBack:
     def _roll_back(self, failed):
         undone, left = [], []
         if self.journal is not None:
-            if self.checkpoints_released and self.journal.state_of("checkpoint") != "undone":
-                self._quietly_mark_undone("checkpoint")
+            self._journal_checkpoints_left()
             done, missed, _codes = undo_log(self.journal, UNDO, self)
             undone += done
             left += missed
@@ -161,11 +160,19 @@ class RollBack:
         self._release_after_failure(undone, left)
         return {"undone": undone, "left_behind": left}
 
-    def _quietly_mark_undone(self, step):
+    def _journal_checkpoints_left(self):
+        """What this run knows of its checkpoints beyond the intent: removed already (step release_checkpoints), or
+        on fewer nodes than asked (the checkpoint call's answers), so that the undo asks only where they may be."""
+        state = self.journal.state_of("checkpoint")
+        if state is None or state == "undone":
+            return
         try:
-            self.journal.undone(step)
+            if self.checkpoints_released:
+                self.journal.undone("checkpoint")
+            elif self.checkpoint_hosts != self.journal.merged("checkpoint").get("hosts"):
+                self.journal.done("checkpoint", hosts=self.checkpoint_hosts)
         except SmhvError:
-            pass  # undone again: checkpoint_remove of an absent checkpoint changes nothing
+            pass  # the undo then asks every node of the intent, which is only more calls
 
     def _record_failed_attempt(self, failed, undone, left):
         # A VM the policy refused was not backed up: the failed attempt lists it as skipped, with the reason.
