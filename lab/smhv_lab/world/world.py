@@ -1,6 +1,6 @@
 """The one world model that every simulated endpoint of a lab serves.
 
-ONTAP clusters (storage.py) and Windows hosts and failover clusters (windows.py) live side by side
+ONTAP clusters (storage/) and Windows hosts and failover clusters (windows.py) live side by side
 so that a LUN snapshot taken over REST and the files a host sees over WinRM are the same objects.
 Every server handles a request while holding `world.lock`; state is pickled to the state dir on
 `down` and loaded again on `up`.
