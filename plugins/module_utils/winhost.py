@@ -40,7 +40,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost_setting
 # Agent ops that only read. Re-sending one after a lost connection cannot change anything on the
 # host, so these (and only these) are retried once the request may have reached the agent. An op
 # missing here is merely not retried; an op wrongly listed here could run twice, so keep it short.
-READ_ONLY_OPS = frozenset({"host_facts", "vm_inventory", "path_info", "file_read", "file_list"})
+READ_ONLY_OPS = frozenset({"host_facts", "vm_inventory", "path_info", "file_read", "file_list", "checkpoint_list"})
 
 _SESSIONS = {"psrp": PsrpSession, "winrm": WinrsSession}
 
