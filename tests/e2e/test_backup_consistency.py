@@ -140,7 +140,12 @@ FAULTS = [
     ("snapshot", {"target": "ontap", "kind": "http_error", "match": {"method": "POST", "path": ".*consistency-groups/.*/snapshots"}}),
     ("snapshot", {"target": "ontap", "kind": "job_failure", "match": {"method": "POST", "path": ".*consistency-groups"}}),
     ("release_checkpoints", {"target": "agent", "kind": "agent_error", "match": {"op": "checkpoint_remove", "host": "hv02"}}),
-    ("record", {"target": "agent", "kind": "agent_error", "match": {"op": "file_write"}, "nth": 2}),
+    # The coordinator's 6th file_write is the record: the lease, the journal (the name's claim), the checkpoint,
+    # snapshot and record intents come first.
+    ("record", {"target": "agent", "kind": "agent_error", "match": {"op": "file_write"}, "nth": 6}),
+]
+# After the commit point (the record written) a failure keeps the backup, with a warning naming the step.
+KEPT_FAULTS = [
     ("replication", {"target": "ontap", "kind": "http_error", "match": {"method": "POST", "path": ".*/transfers"}}),
     ("post_script", {"target": "agent", "kind": "agent_error", "match": {"op": "run_script"}}),
     ("snapinfo", {"target": "ontap", "kind": "http_error", "match": {"method": "POST", "path": ".*/storage/volumes/.*/snapshots"}}),
@@ -200,3 +205,22 @@ def test_failure_matrix(site, lab, step, fault):
         assert error.code == "VM_STATE_NOT_ALLOWED" and "vm-db02 is Saved" in error.message
     # The lease was released: the next backup runs at once and succeeds.
     assert site.backup("hvclus01", "prod", **options)["backup"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("step,fault", KEPT_FAULTS, ids=[fault_id(s, f) for s, f in KEPT_FAULTS])
+def test_a_failure_after_the_commit_point_keeps_the_backup(site, lab, step, fault):
+    lab.control("DELETE", "/faults")
+    lab.control("POST", "/faults", dict({"nth": 1, "times": 1}, **fault))
+    try:
+        result = site.backup("hvclus01", "prod", **options_for(step))
+    finally:
+        lab.control("DELETE", "/faults")
+    name = result["backup"]["name"]
+    assert result["changed"] is True and result["backup"]["status"] == "ok"
+    assert [w["step"] for w in result["backup"]["warnings"]] == [step], result["backup"]["warnings"]
+    for volume in DATA_VOLUMES:
+        assert name in snapshots(lab, volume)
+    assert (name, "ok") in site.backups("hvclus01", CLUSTER_SNAPINFO, "prod")
+    state = lab.state()
+    assert all(not vm["checkpoints"] for host in state["hosts"].values() for vm in host["vms"]), "checkpoints left behind"
+    assert site.backup("hvclus01", "prod", **options_for(step))["backup"]["warnings"] == []  # the lease was released
