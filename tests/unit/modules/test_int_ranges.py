@@ -85,6 +85,16 @@ def with_value(args, spec, path, value):
     return args
 
 
+def shown_name(spec, path):
+    """How the error names the option: list positions shown ("storage_systems[0].port")."""
+    parts = []
+    for name in path:
+        option = spec[name]
+        parts.append(name + ("[0]" if option.get("type") == "list" and option.get("options") else ""))
+        spec = option.get("options") or {}
+    return ".".join(parts)
+
+
 def run_main(module, args, capsys):
     with patch_module_args(args):
         with pytest.raises(SystemExit):
@@ -112,7 +122,7 @@ def test_huge_integer_is_refused_naming_the_option_and_range(module_name, option
         args["storage_systems"] = [{"hostname": "cluster-a"}]
     result = run_main(module, with_value(args, spec, option_path, HUGE), capsys)
     low, high = common.int_range(".".join(option_path))
-    shown = ".".join(option_path).replace("storage_systems.", "storage_systems[0].")
+    shown = shown_name(spec, option_path)
     assert result["failed"] is True and result["error_code"] == "INVALID_ARGUMENT", result
     assert result["msg"] == "%s is %d; it must be between %d and %d." % (shown, HUGE, low, high)
     assert result["error_details"]["option"] == shown and result["error_details"]["max"] == high
