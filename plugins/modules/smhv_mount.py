@@ -13,10 +13,11 @@ description:
   - Makes the LUNs of a backup in the SnapInfo catalog browsable on a Hyper-V host, for looking at a VM's files or
     copying single files back, as SnapDrive's connect-disk of a snapshot did for SMHV users.
   - With O(state=mounted), each LUN of the backup (or only those of O(vm)) is cloned from the backup's snapshot as
-    C(smhv_mount_<lun>_<backup>), mapped to the host's igroup (C(smhv_<host>), the one restores use), brought online
-    with a new disk id (a clone carries its source's) and given an access path - the folder
-    C(<mount_root>\<backup>\<lun>\) (O(access=folder)) or a drive letter (O(access=drive_letter)), as SnapDrive's
-    connect disk offered. A clone already there is reused, so running it again changes nothing and returns the same paths.
+    C(smhv_mount_<lun>_<operation>) (clones made before this release, C(smhv_mount_<lun>_<backup>), are reused), mapped
+    to the host's igroup (C(smhv_<host>), the one restores use), brought online with a new disk id (a clone carries its
+    source's) and given an access path - the folder C(<mount_root>\<backup>\<lun>\) (O(access=folder)) or a drive letter
+    (O(access=drive_letter)), as SnapDrive's connect disk offered. A clone already there is reused, so running it again
+    changes nothing and returns the same paths.
   - RV(mounts[].files) says where each of the backed-up VM files is in the mount - its path below its volume root at
     backup (a drive letter, a cluster shared volume such as C(C:\ClusterStorage\Volume1\), or a volume mounted in a
     folder) under the clone's access path.
@@ -24,6 +25,10 @@ description:
     with their maps, the host rescans and the empty mount folders are removed. Unmount when done - a mounted backup keeps
     its snapshot busy, so retention cannot delete it.
   - The LUNs are connected to the host O(hyperv_host) names (for a cluster, its core group owner), not as cluster disks.
+  - Durable (docs/durability.md) - a mount or unmount holds the lease C(mount~<backup>~<host>) and journals its changes;
+    the clones of a mount are recorded in the scope's catalog (C(smhv/v1/mounts/<backup>~<host>.json)), which is how a
+    second run finds them and M(netapp_hyperv.smhv.smhv_cleanup) knows they are owned. A mount that fails deletes every
+    clone it made; a killed mount is undone, and a killed unmount finished, by the next run for that backup and host.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
@@ -40,7 +45,8 @@ options:
     required: true
   vm:
     description:
-      - Only the LUNs holding this VM's files (name or id). Default every LUN of the backup.
+      - Only the LUNs holding this VM's files (name or id, matched exactly among the backup's VMs as
+        M(netapp_hyperv.smhv.smhv_restore) matches them). Default every LUN of the backup.
     type: str
   state:
     description:
@@ -187,8 +193,14 @@ timings:
   returned: always
   type: dict
   sample: {"total": 0.41, "steps": [{"step": "plan", "seconds": 0.12}, {"step": "mount", "seconds": 0.29}]}
+recovered:
+  description: Interrupted mounts or unmounts of this backup on this host that this run settled first (C(journal),
+    C(operation), C(result)).
+  returned: when there were any
+  type: list
+  elements: dict
 error_code:
-  description: On failure, a stable code (C(BACKUP_NOT_FOUND), C(VM_NOT_FOUND), C(LUN_NOT_FOUND), C(SNAPSHOT_NOT_FOUND),
+  description: On failure, a stable code (C(BACKUP_NOT_FOUND), C(VM_NOT_FOUND), C(VM_AMBIGUOUS), C(SCOPE_BUSY), C(LUN_NOT_FOUND), C(SNAPSHOT_NOT_FOUND),
     C(DISK_NOT_FOUND), C(DRIVE_LETTER_IN_USE), C(INVALID_ARGUMENT), C(STORAGE_ERROR), ...).
   returned: failure
   type: str

@@ -35,6 +35,12 @@ description:
   - After a SnapMirror failover, O(verify_snapshot=false) (SMHV's C(-DisableVerifySnapshot)) restores from the
     SnapMirror destination - the backup's snapshot is taken from the volume of the LUN that holds each file's path
     (after O(path_map)) on the target host now, not from the LUNs the backup recorded.
+  - Durable (docs/durability.md) - the restore holds the VM's lease (C(vm~<id>) in the scope's catalog), so two restores
+    or mounts of one VM never interleave (C(SCOPE_BUSY) names the holder), and journals every change before making it.
+    A restore that fails puts the VM back as it was (registered, its disks online, in its cluster role, running if it
+    was), or, once the backup's data is back, finishes it; the error says which (C(error_details.undo)). A restore
+    whose process was killed is settled by the next restore or mount of that VM, or by
+    M(netapp_hyperv.smhv.smhv_cleanup). File-copy clones are named C(smhv_restore_<operation>_<lun>).
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
@@ -47,6 +53,9 @@ options:
   vm:
     description:
       - The VM, by name or id (GUID). A deleted VM is found by name in the catalog's backups.
+      - Matching is exact - a GUID matches a VM's id, and a name a VM's name (case aside; never a prefix or a wildcard).
+        A value that is one VM's id and another VM's name, or a name several VMs share, fails with C(VM_AMBIGUOUS);
+        a value with leading or trailing spaces fails with C(INVALID_ARGUMENT).
     type: str
     required: true
   backup:
@@ -281,10 +290,18 @@ timings:
   description: Seconds in total and per step.
   returned: always
   type: dict
+operation:
+  description: The restore's operation id (C(restore~<hex>)), its journal's name; its first 8 hex digits are in the names
+    of the clones it made.
+  returned: success
+  type: str
 error_code:
   description: On failure, a stable code (C(RESTORE_NEEDS_FORCE), C(BACKUP_NOT_FOUND), C(VM_NOT_FOUND), C(RESTORE_UNSUPPORTED),
-    C(SNAPSHOT_NOT_FOUND), C(LUN_NOT_FOUND), C(VM_EXISTS), ...). C(error_details.suggest) says when
-    O(verify_snapshot=false) would find the backup's snapshot.
+    C(SNAPSHOT_NOT_FOUND), C(LUN_NOT_FOUND), C(VM_EXISTS), C(VM_AMBIGUOUS), C(SCOPE_BUSY), ...). C(error_details.suggest)
+    says when O(verify_snapshot=false) would find the backup's snapshot. After a failure from the VM's stop on,
+    C(error_details.vm_registered) and C(error_details.undo) (C(result) V(undone) or V(finished), C(vm_state),
+    C(cluster_group); or C(error) and C(journal) when putting the VM back failed too, and the journal stays open) say
+    what the VM is now.
   returned: failure
   type: str
 """

@@ -181,4 +181,3 @@ class MountPlanning:
 
     def _where(self, plan):
         return plan["access_path"] or "a free drive letter"
-

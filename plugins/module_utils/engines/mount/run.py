@@ -172,7 +172,8 @@ class MountEngine(MountPlanning):
             self.actions.append("connect clone %s at %s (if not yet)" % (plan["clone"], self._where(plan)))
             return
         igroup = host_igroup(self.storage, plan["lun_ref"], self.session.facts)
-        mapping = self._effect("map:%d" % index, lambda: {"created": self.storage.san.map_lun(clone, igroup).created}, igroup=getattr(igroup, "name", str(igroup)))
+        mapping = self._effect("map:%d" % index, lambda: {"created": self.storage.san.map_lun(clone, igroup).created},
+                               igroup=getattr(igroup, "name", str(igroup)))
         args = {"serial": clone.serial}
         if plan["access_path"]:
             args["access_path"] = plan["access_path"]

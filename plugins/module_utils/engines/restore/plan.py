@@ -332,10 +332,8 @@ class RestorePlanning:
                 return False
         return True
 
-
     def _mapped(self, path):
         for old, new in self.path_map:
             if path.lower().startswith(old.lower()):
                 return new + path[len(old):]
         return path
-

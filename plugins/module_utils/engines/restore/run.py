@@ -247,9 +247,8 @@ class RestoreEngine(RestorePlanning):
             return
         copies = [[path, "%s\\%s%s_%s" % (path.rpartition("\\")[0], UNDO_PREFIX, self.operation.short, path.rpartition("\\")[2])]
                   for path in configs]
-        self._effect("config_save", lambda: self._call("file_copy", {"sources": [pair[0] for pair in copies],
-                                                                           "destinations": [pair[1] for pair in copies]}),
-                     copies=copies)
+        request = {"sources": [pair[0] for pair in copies], "destinations": [pair[1] for pair in copies]}
+        self._effect("config_save", lambda: self._call("file_copy", request), copies=copies)
 
     def _drop_saved_configuration(self):
         copies = self.journal.merged("config_save").get("copies") if self.current is not None else None
@@ -292,7 +291,8 @@ class RestoreEngine(RestorePlanning):
         clone = clone_ref(dict(where, **made))
         # a failure from here on is settled from the journal (run -> _settle), which drops the clone
         igroup = host_igroup(self.storage, lun, self.target_facts)
-        self._effect("map:%d" % index, lambda: {"lun_id": getattr(self.storage.san.map_lun(clone, igroup), "lun_id", None)}, igroup=getattr(igroup, "name", str(igroup)))
+        self._effect("map:%d" % index, lambda: {"lun_id": getattr(self.storage.san.map_lun(clone, igroup), "lun_id", None)},
+                     igroup=getattr(igroup, "name", str(igroup)))
         self._effect("clone_connect:%d" % index, lambda: self._call("disk_connect", {"serial": clone.serial, "access_path": mount}),
                      serial=clone.serial, access_path=mount)
         sources, destinations = [], []
@@ -303,8 +303,8 @@ class RestoreEngine(RestorePlanning):
             "file_copy", {"sources": sources, "destinations": destinations}).result["copied"]]}, count=len(sources))
         plan["copied"] = copied["copied"]
         try:
-            self._effect("clone_drop:%d" % index, lambda: drop_clone(self.target, self.storage, dict(where, **made),
-                                                                       self.operation.keeper.check_now))
+            self._effect("clone_drop:%d" % index,
+                         lambda: drop_clone(self.target, self.storage, dict(where, **made), self.operation.keeper.check_now))
         except SmhvError as error:  # the data is back: a clone left is a note, and smhv_cleanup's (no journal owns it)
             self.notes.append("Clean-up left clone %s:%s behind (%s); netapp_hyperv.smhv.smhv_cleanup removes it."
                               % (lun.cluster, where["path"], error.message))
