@@ -31,9 +31,9 @@ class Results:
     def _kept_but_failed(self, result):
         """fail_on_replication_error: the task fails, the backup stays (and the error says so)."""
         failure = next(f for f in self.after_failures if f["step"] == "replication")
+        details = {"step": "replication", "backup": self.name, "dataset": self.dataset, "kept": True, "result": result}
         return SmhvError(failure["code"], "Backup %s of dataset %s was taken, recorded and is kept, but its replication failed: %s"
-                         % (self.name, self.dataset, failure["message"]), {"step": "replication", "backup": self.name, "dataset": self.dataset,
-                                                                            "kept": True, "result": result})
+                         % (self.name, self.dataset, failure["message"]), details)
 
     def _timings(self):
         lifetimes = {}

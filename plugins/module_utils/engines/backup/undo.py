@@ -194,8 +194,8 @@ class RollBack:
                 self.journal.close()
                 undone.append("closed the journal %s" % self.journal.id)
         except Exception as problem:  # pylint: disable=broad-except
-            left.append("the journal %s stays open (the next backup of %s settles it): %s" % (self.journal.id, self.scope.name,
-                                                                                                message_of(problem)))
+            left.append("the journal %s stays open (the next backup of %s settles it): %s" % (
+                self.journal.id, self.scope.name, message_of(problem)))
 
     def _release_after_failure(self, undone, left):
         if self.keeper is None:
