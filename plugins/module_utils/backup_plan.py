@@ -13,6 +13,7 @@ import datetime
 import re
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import int_range
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import format_stamp, snapshot_names
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_retention import Retention
@@ -38,6 +39,45 @@ def parse_age(text):
     return datetime.timedelta(seconds=int(match.group(1)) * _AGE_UNITS[match.group(2)])
 
 
+# Windows starts a .cmd or .bat file through cmd.exe, which parses its command line again: it acts on
+# & | < > ^ ( ) and ", and expands %NAME% (and !NAME! under delayed expansion) even inside quotes, so no
+# quoting passes those characters safely. Arguments of such scripts may not contain them (nor control
+# characters); a .ps1 or .exe script gets its arguments as they are. The agent checks the same again.
+CMD_SCRIPT_EXTENSIONS = (".cmd", ".bat")
+CMD_UNSAFE_CHARACTERS = '&|<>^%!"()'
+_CMD_UNSAFE = re.compile(r'[&|<>^%!"()\x00-\x1f\x7f]')
+# The path is quoted whole on the command line, so only what cmd.exe acts on inside quotes is refused there.
+_CMD_UNSAFE_IN_PATH = re.compile(r'[%!"\x00-\x1f\x7f]')
+
+
+def runs_in_cmd(path):
+    """Whether Windows runs `path` through cmd.exe: a .cmd or .bat file, in any case, also with the
+    trailing dots and blanks Windows drops from a file name ("x.cmd." opens x.cmd)."""
+    return str(path).rstrip(". ").lower().endswith(CMD_SCRIPT_EXTENSIONS)
+
+
+def _shown(characters):
+    return ", ".join("%r" % c if c.isprintable() else "U+%04X" % ord(c) for c in characters)
+
+
+def check_cmd_arguments(path, arguments):
+    """Refuse (INVALID_ARGUMENT) what cmd.exe would interpret in a .cmd/.bat script's path or arguments."""
+    if not runs_in_cmd(path):
+        return
+    bad = sorted(set(_CMD_UNSAFE_IN_PATH.findall(path)))
+    if bad:
+        raise SmhvError("INVALID_ARGUMENT", "Script path %s has %s, which cmd.exe interprets when it runs a .cmd or .bat script; "
+                        "rename the script." % (path, _shown(bad)), {"path": path, "characters": bad})
+    for position, argument in enumerate(arguments, 1):
+        bad = sorted(set(_CMD_UNSAFE.findall(argument)))
+        if bad:
+            raise SmhvError("INVALID_ARGUMENT", "Script %s: argument %d %r has %s. Windows runs a .cmd or .bat script through cmd.exe, "
+                            "which interprets %s and control characters in its arguments and expands %%NAME%% even inside quotes, "
+                            "so they cannot be passed safely. Remove them, or use a .ps1 or .exe script, whose arguments are passed "
+                            "as they are." % (path, position, argument, _shown(bad), " ".join(CMD_UNSAFE_CHARACTERS)),
+                            {"path": path, "argument": position, "value": argument, "characters": bad})
+
+
 @dataclasses.dataclass(frozen=True)
 class Script:
     """A pre- or post-script: a path on the hosts, its arguments, where it runs (None: every member host)."""
@@ -49,21 +89,31 @@ class Script:
 
     @classmethod
     def from_option(cls, value):
+        """The script of an option or a policy record, checked: a timeout in range, and for a .cmd or .bat
+        script no argument cmd.exe would interpret."""
         if not value:
             return None
         if not value.get("path"):
             raise SmhvError("INVALID_ARGUMENT", "A script needs a path, e.g. {path: 'C:\\\\scripts\\\\post.cmd', arguments: ['$VMSnapshot']}.",
                             {"script": value})
-        return cls(value["path"], tuple(str(a) for a in value.get("arguments") or ()), value.get("host"),
-                   int(value.get("timeout") or 3600))
+        script = cls(value["path"], tuple(str(a) for a in value.get("arguments") or ()), value.get("host"),
+                     int(value.get("timeout") or 3600))
+        low, high = int_range("pre_script.timeout")
+        if not low <= script.timeout <= high:
+            raise SmhvError("INVALID_ARGUMENT", "Script %s: timeout is %d; it must be between %d and %d seconds."
+                            % (script.path, script.timeout, low, high), {"path": script.path, "timeout": script.timeout})
+        check_cmd_arguments(script.path, script.arguments)
+        return script
 
     def arguments_for(self, variables):
-        """The arguments with $VMSnapshot, $SnapInfoName and $SnapInfoSnapshot replaced (as SMHV did), as data."""
+        """The arguments with $VMSnapshot, $SnapInfoName and $SnapInfoSnapshot replaced (as SMHV did), as data;
+        checked again for a .cmd or .bat script once the values are in."""
         out = []
         for argument in self.arguments:
             for name in SCRIPT_VARIABLES:
                 argument = re.sub(re.escape("$" + name), lambda _m, value=variables[name]: value, argument, flags=re.IGNORECASE)
             out.append(argument)
+        check_cmd_arguments(self.path, out)
         return out
 
     def as_dict(self):
