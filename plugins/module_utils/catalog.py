@@ -45,7 +45,7 @@ import typing
 import uuid
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import (
-    BACKUP_TYPES, METHODS, OUTCOMES, CatalogFormat, Journal, Lease, VmIndex, decode, encode)
+    BACKUP_TYPES, METHODS, OUTCOMES, CatalogFormat, Lease, VmIndex, decode, encode)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import Fence, WriteConflict, fence_failure, sha256_of
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import (
