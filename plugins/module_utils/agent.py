@@ -1354,8 +1354,13 @@ function Assert-SmhvFence {
         }
     }
     if ($found -ne $token -or $released) {
-        $message = "The lease '$path' is no longer held by this operation (its token is now '$found'" + $(if ($released) { ', released' } else { '' }) + '); nothing was changed.'
-        throw (New-SmhvError -Code 'LEASE_LOST' -Message $message -Details ([ordered]@{ path = $path; token = $token; found_token = $found; released = $released }))
+        $state = ''
+        if ($released) {
+            $state = ', released'
+        }
+        $message = "The lease '$path' is no longer held by this operation (its token is now '$found'$state); nothing was changed."
+        $details = [ordered]@{ path = $path; token = $token; found_token = $found; released = $released }
+        throw (New-SmhvError -Code 'LEASE_LOST' -Message $message -Details $details)
     }
 }
 
