@@ -190,6 +190,9 @@ RESTORE_RESULT_SCHEMAS = {
     "file_copy": {"copied": [{"source": str, "destination": str, "size": int}]},
     "cluster_vm_role_add": {"added": [{"vm_id": str, "group": str}], "present": [str], "missing": [str]},
     "cluster_vm_role_remove": {"removed": [{"vm_id": str, "group": str}], "absent": [str]},
+    # DR drills (engines/dr): is a VM up (state, the guest's heartbeat) and cut off from the network (no adapter on a switch).
+    "vm_health": {"vms": [{"vm_id": str, "name": str, "state": str, "heartbeat": Nullable(str), "network_connected": bool}],
+                  "missing": [str]},
 }
 # The Hyper-V VSS writer; the Data ONTAP provider's id is NETAPP_VSS_PROVIDER_ID.
 HYPERV_VSS_WRITER_ID = "{66841cd4-6ded-4f4b-8f17-fd23f8ddc3de}"
@@ -498,6 +501,7 @@ function Invoke-SmhvOperation {
         'file_copy' { return Copy-SmhvFile @call }
         'cluster_vm_role_add' { return Add-SmhvClusterVmRole @call }
         'cluster_vm_role_remove' { return Remove-SmhvClusterVmRole @call }
+        'vm_health' { return Get-SmhvVmHealth @call }
     }
     throw (New-SmhvError -Code 'UNKNOWN_OP' -Message "Unknown op '$Operation'." -Details @{ op = $Operation })
 }
@@ -2948,6 +2952,9 @@ function Import-SmhvVm {
         $message = "A VM with id $id is already registered on host $($env:COMPUTERNAME)."
         throw (New-SmhvError -Code 'VM_EXISTS' -Message $message -Details @{ vm_id = $id })
     }
+    # A DR drill registers the VM under another name ('new_name', Rename-VM) with every network adapter disconnected.
+    $newName = Get-SmhvArgument -Arguments $Arguments -Name 'new_name' -Type String -Default ''
+    $isolate = Get-SmhvArgument -Arguments $Arguments -Name 'disconnect_network' -Type Boolean -Default $false
     $discarded = $false
     $name = ''
     $state = 'Off'
@@ -2978,9 +2985,52 @@ function Import-SmhvVm {
                 $discarded = $true
             }
         }
+        if ($newName) {
+            Rename-VM -VM $vm -NewName $newName
+            $name = $newName
+        }
+        if ($isolate) {
+            foreach ($adapter in @(Get-VMNetworkAdapter -VM $vm)) {
+                Disconnect-VMNetworkAdapter -VMNetworkAdapter $adapter
+            }
+        }
         $state = (Get-VM -Id $id).State.ToString()
     }
     New-SmhvOpResult -Result ([ordered]@{ vm_id = $id; name = $name; state = $state; checkpoint_discarded = $discarded }) -Changed $true
+}
+
+function Get-SmhvVmHealth {
+    # Per VM id: its state, the guest's heartbeat (the Heartbeat integration service's primary status, null when the VM is
+    # not running or the service is off) and whether any network adapter is connected to a switch.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $ids = Get-SmhvArgument -Arguments $Arguments -Name 'ids' -Type StringList -Required
+    $table = Get-SmhvVmTable
+    $vms = New-SmhvList
+    $missing = New-SmhvList
+    foreach ($id in $ids) {
+        Assert-SmhvVmId -Value $id
+        $key = $id.ToLowerInvariant()
+        if (-not $table.ContainsKey($key)) {
+            $missing.Add($key)
+            continue
+        }
+        $vm = $table[$key]
+        $heartbeat = $null
+        if ($vm.State.ToString() -eq 'Running') {
+            $service = @(Get-VMIntegrationService -VM $vm -Name 'Heartbeat') | Select-Object -First 1
+            if ($null -ne $service -and $service.Enabled) {
+                $heartbeat = [string]$service.PrimaryStatusDescription
+            }
+        }
+        $connected = @(Get-VMNetworkAdapter -VM $vm | Where-Object -FilterScript { $_.SwitchName }).Count -gt 0
+        $vms.Add([ordered]@{ vm_id = $key; name = [string]$vm.Name; state = $vm.State.ToString(); heartbeat = $heartbeat
+                             network_connected = $connected })
+    }
+    New-SmhvOpResult -Result ([ordered]@{ vms = $vms; missing = $missing }) -Changed $false
 }
 
 function Get-SmhvDiskBySerial {

@@ -33,8 +33,16 @@ description:
   - Check mode changes nothing and returns the whole plan. Before the SnapInfo is at the DR host, its catalog is read from a
     FlexClone of the SnapInfo destination volume at the snapshot the run would restore, connected to the DR host under
     C(C:\SMHV\Mounts) and removed before the module returns.
+  - A DR drill (O(action=drill)) brings the same VMs up on the DR host without breaking anything. FlexClones of the
+    SnapInfo destination volume (at its newest SnapInfo snapshot of the source scope) and of each destination volume (at the
+    recovery point's snapshot) are made, named C(smhv_drill_<scope>_<volume>), their LUNs mapped to the DR host and
+    connected under C(C:\SMHV\Drills\<scope>); each VM is registered from its clone as C(<name><drill_suffix>) (same id)
+    with its network adapters disconnected, started, and checked - running, the guest's heartbeat, no adapter connected. The
+    SnapMirror relationships stay as they are and keep updating. O(action=end_drill) removes the drill's VMs, disks,
+    folders, maps and clones, found by those names; a drill also ends an earlier or aborted drill of the scope first.
   - Not built yet - a planned failover (primary reachable - last backup, VMs shut down, final update), failover to a DR
-    failover cluster (CSVs, highly available VMs), a DR SnapInfo already active at the DR site, and DR drills.
+    failover cluster (CSVs, highly available VMs), a DR SnapInfo already active at the DR site, drills on a named isolated
+    switch or with a guest check script.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
@@ -44,6 +52,12 @@ options:
     description:
       - The standalone DR host the VMs go to.
     required: true
+  action:
+    description:
+      - V(failover) fails the VMs over; V(drill) starts a DR drill (FlexClones, nothing broken); V(end_drill) ends it.
+    type: str
+    choices: [failover, drill, end_drill]
+    default: failover
   mode:
     description:
       - V(unplanned) - the primary site may be down; nothing there is contacted.
@@ -137,6 +151,16 @@ options:
       - Seconds the DR host's lease lasts without renewal (it is renewed in the background).
     type: int
     default: 1800
+  drill_suffix:
+    description:
+      - Appended to each VM's name for its drill registration.
+    type: str
+    default: -drill
+  drill_check_timeout:
+    description:
+      - Seconds a drill waits for every drill VM to run with the guest's heartbeat.
+    type: int
+    default: 300
 notes:
   - The DR host needs an iSCSI (or FC) initiator; a stopped Microsoft iSCSI Initiator service is started.
   - Destination LUNs get the DR host's igroup C(smhv_<host>) (an existing igroup holding the host's initiators is used).
@@ -157,6 +181,26 @@ EXAMPLES = r"""
       - {vms: [vm-sql01], wait_seconds: 60}
   register: failover
 
+- name: Drill hv03's failover on hvdr01 (the mirrors keep updating)
+  netapp_hyperv.smhv.smhv_failover:
+    action: drill
+    hyperv_host: hvdr01
+    source_scope: hv03
+    dr_storage_systems: [cluster-b.lab.local]
+    snapinfo_path: S:\SnapInfo
+    luns:
+      - {lun: /vol/vol_hv03_dr/lun_j, access_path: "J:\\"}
+      - {lun: /vol/vol_hv03_dr/lun_k, access_path: "K:\\"}
+  register: drill
+
+- name: End the drill
+  netapp_hyperv.smhv.smhv_failover:
+    action: end_drill
+    hyperv_host: hvdr01
+    source_scope: hv03
+    dr_storage_systems: [cluster-b.lab.local]
+    snapinfo_path: S:\SnapInfo
+
 - name: Show the plan only
   netapp_hyperv.smhv.smhv_failover:
     hyperv_host: hvdr01
@@ -174,7 +218,7 @@ changed:
   type: bool
 mode:
   description: The failover mode.
-  returned: always
+  returned: with O(action=failover) or O(action=drill)
   type: str
   sample: unplanned
 source_scope:
@@ -192,7 +236,7 @@ actions:
   elements: str
 plan:
   description: The whole plan, as computed before any change (check mode returns the same).
-  returned: always
+  returned: with O(action=failover) or O(action=drill)
   type: dict
   contains:
     snapinfo:
@@ -225,8 +269,9 @@ plan:
       type: list
       elements: dict
 vms:
-  description: Per VM, the plan's entry with its C(outcome) (C(restored), C(present), C(planned)), C(state) and the LUNs it was
-    restored from.
+  description: Per VM, the plan's entry with its C(outcome) (C(restored), C(present), C(planned); for a drill C(passed) or
+    C(failed)), C(state) and the LUNs it was restored from; a drill's VMs have C(drill_name) and C(health) (C(state),
+    C(heartbeat), C(network_connected)).
   returned: always
   type: list
   elements: dict
@@ -234,12 +279,12 @@ vms:
             "backup": "dr_03-14-2026_09.00.00", "config_path": "L:\\vm-print01\\Virtual Machines\\6f1c5e7a.vmcx"}]
 recovery_points:
   description: Per dataset, the backup brought up, its time and age in seconds.
-  returned: always
+  returned: with O(action=failover) or O(action=drill)
   type: list
   elements: dict
 rpo_seconds:
   description: The recovery point objective met - the age of the oldest data brought up, in seconds.
-  returned: always
+  returned: with O(action=failover) or O(action=drill)
   type: int
 rto:
   description: Seconds in total and per phase (discover, snapinfo, plan, break, snaprestore, connect, restore, start).
@@ -254,6 +299,22 @@ recovered:
   returned: when not check mode
   type: list
   elements: dict
+action:
+  description: C(drill) or C(end_drill), for those actions.
+  returned: with O(action=drill) or O(action=end_drill)
+  type: str
+passed:
+  description: Whether every drill VM ran with the guest's heartbeat and no network adapter connected (each VM's C(health) in RV(vms)).
+  returned: with O(action=drill)
+  type: bool
+ended_earlier_drill:
+  description: Whether the drill first ended an earlier or aborted drill of the scope.
+  returned: with O(action=drill)
+  type: bool
+removed:
+  description: What O(action=end_drill) removed (or would) - drill VMs, FlexClones, disks.
+  returned: with O(action=end_drill)
+  type: dict
 error_code:
   description: On failure, a stable code (C(SNAPSHOT_NOT_FOUND) when no backup reached the DR site, C(INVALID_ARGUMENT),
     C(STORAGE_OBJECT_NOT_FOUND), C(VM_NOT_FOUND), C(SCOPE_BUSY), ...); C(error_details.journal) names the journal a re-run continues.
@@ -266,6 +327,7 @@ import datetime
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.drill import DrillEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import FailoverEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.site import DrStorage, dr_systems
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
@@ -275,9 +337,16 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registrati
 def run(params, check_mode):
     systems = dr_systems(params["storage_systems"], params["dr_storage_systems"], params["mode"] == "unplanned")
     storage = DrStorage(systems)
+    options = dict(report_path=params["report_path"], lease_ttl=datetime.timedelta(seconds=params["lease_ttl"]))
     with ScopeSession(params["hyperv_host"], params["winrm"], params["host_addresses"]) as session:
-        engine = FailoverEngine(session, storage, params["source_scope"], params["snapinfo_path"], report_path=params["report_path"],
-                                lease_ttl=datetime.timedelta(seconds=params["lease_ttl"]))
+        if params["action"] != "failover":
+            drill = DrillEngine(session, storage, params["source_scope"], params["snapinfo_path"], suffix=params["drill_suffix"],
+                                check_timeout=params["drill_check_timeout"], **options)
+            if params["action"] == "end_drill":
+                return drill.end(check_mode=check_mode, snapinfo_lun=params["snapinfo_lun"])
+            return drill.run(vms=params["vms"], datasets=params["datasets"], backup=params["backup"], luns=params["luns"],
+                             start_order=params["start_order"], check_mode=check_mode, snapinfo_lun=params["snapinfo_lun"])
+        engine = FailoverEngine(session, storage, params["source_scope"], params["snapinfo_path"], **options)
         return engine.run(vms=params["vms"], datasets=params["datasets"], backup=params["backup"], path_map=params["path_map"],
                           luns=params["luns"], start=params["start"], start_order=params["start_order"], check_mode=check_mode,
                           snapinfo_lun=params["snapinfo_lun"])
@@ -286,6 +355,7 @@ def run(params, check_mode):
 def main():
     spec = smhv_argument_spec()
     spec.update(
+        action=dict(type="str", choices=["failover", "drill", "end_drill"], default="failover"),
         mode=dict(type="str", choices=["unplanned"], default="unplanned"),
         source_scope=dict(type="str", required=True),
         dr_storage_systems=dict(type="list", elements="str"),
@@ -302,6 +372,8 @@ def main():
         start_order=dict(type="list", elements="dict", options=dict(vms=dict(type="list", elements="str", required=True),
                                                                     wait_seconds=dict(type="int", default=0))),
         lease_ttl=dict(type="int", default=1800),
+        drill_suffix=dict(type="str", default="-drill"),
+        drill_check_timeout=dict(type="int", default=300),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     run_module(module, warned(module, lambda: run(module.params, module.check_mode)))

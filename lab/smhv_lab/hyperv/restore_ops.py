@@ -86,6 +86,8 @@ def vm_import(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], boo
     discard = argument(args, "discard_checkpoint", "String", "")
     map_from = argument(args, "map_from", "StringList", [])
     map_to = argument(args, "map_to", "StringList", [])
+    new_name = argument(args, "new_name", "String", "")
+    isolate = argument(args, "disconnect_network", "Boolean", False)
     assert_absolute(path, "path")
     if len(map_from) != len(map_to):
         raise AgentFailure("BAD_REQUEST", "Arguments 'map_from' and 'map_to' must have the same length.", {"argument": "map_to"})
@@ -117,10 +119,29 @@ def vm_import(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], boo
             tree.delete(inner)
         vm.checkpoints.remove(checkpoint)
         discarded = True
-    if discarded:
+    if new_name:  # Rename-VM: the registration's name (and its configuration's)
+        vm.name = new_name
+    if discarded or new_name:
         ctx.host.write_file(ctx.world, path, json.dumps(vm.config_document(), sort_keys=True).encode())
+    # Disconnect-VMNetworkAdapter on each adapter: the lab's VMs have one, on a switch unless a drill cut it off (kept on
+    # the registration, as Hyper-V keeps it in the configuration).
+    vm.network_connected = not isolate
     ctx.host.vms[vm.id] = vm
     return {"vm_id": vm.id, "name": vm.name, "state": vm.state, "checkpoint_discarded": discarded}, True
+
+
+def vm_health(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Get-SmhvVmHealth: state, the Heartbeat integration service's status while running ('OK'), network connection."""
+    vms, missing = [], []
+    for key in _ids(args):
+        vm = ctx.host.vms.get(key)
+        if vm is None:
+            missing.append(key)
+            continue
+        beating = vm.state == "Running" and vm.integration_services.get("Heartbeat", False)
+        vms.append({"vm_id": key, "name": vm.name, "state": vm.state, "heartbeat": "OK" if beating else None,
+                    "network_connected": getattr(vm, "network_connected", True)})
+    return {"vms": vms, "missing": missing}, False
 
 
 def mapped_path(path: str, pairs: list[tuple[str, str]]) -> str:
@@ -314,4 +335,5 @@ OPS = {
     "file_copy": file_copy,
     "cluster_vm_role_add": cluster_vm_role_add,
     "cluster_vm_role_remove": cluster_vm_role_remove,
+    "vm_health": vm_health,
 }

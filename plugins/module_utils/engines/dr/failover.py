@@ -321,7 +321,7 @@ class FailoverEngine:
                 vm_ids = sorted(sources[serial]["vms"])
                 in_use = sorted(vm_id for vm_id in vm_ids if vm_id in registered)
                 disk = self.disks.get(lun.serial)
-                access_path = dr_plan.mapped(source_root, self.pairs)
+                access_path = self._lun_access_path(lun, source_root)
                 connected = bool(disk and disk["online"] and any(dr_plan.with_separator(p).lower() == access_path.lower()
                                                                  for p in disk["access_paths"]))
                 plan = {"lun": "%s:%s" % (lun.cluster, lun.path), "serial": lun.serial, "source_serial": serial, "volume": destination,
@@ -330,6 +330,7 @@ class FailoverEngine:
                         "vms": [known[vm_id]["name"] if vm_id in known else vm_id for vm_id in vm_ids], "lun_ref": lun}
                 lun_of_serial[serial] = plan
                 luns.append(plan)
+        vm_pairs = dr_plan.path_pairs({lun["source_access_path"]: lun["access_path"] for lun in luns})
         groups = dr_plan.start_groups([known[vm_id]["name"] for vm_id in chosen], self.start_order)
         group_of = {name.lower(): index for index, (names, _wait) in enumerate(groups) for name in names}
         vms = []
@@ -339,8 +340,8 @@ class FailoverEngine:
             backed_up = next(vm for vm in record.vms if vm.vm_id == vm_id)
             configs = [f.path for f in backed_up.files if f.kind == "config" and f.path.lower().endswith((".vmcx", ".xml"))]
             vms.append({"id": vm_id, "name": backed_up.name, "dataset": dataset, "backup": record.name, "host": self.session.name,
-                        "source_host": backed_up.host, "config_path": dr_plan.mapped(configs[0], self.pairs) if configs else None,
-                        "disks": [dr_plan.mapped(f.path, self.pairs) for f in backed_up.files if f.kind == "vhd"],
+                        "source_host": backed_up.host, "config_path": dr_plan.mapped(configs[0], vm_pairs) if configs else None,
+                        "disks": [dr_plan.mapped(f.path, vm_pairs) for f in backed_up.files if f.kind == "vhd"],
                         "action": "none" if vm_id in registered else "restore", "start_group": group_of[backed_up.name.lower()],
                         "start": bool(self.start) and registered.get(vm_id) != "Running"})
         mirrors = []
@@ -352,7 +353,11 @@ class FailoverEngine:
                 "volumes": [{key: entry[key] for key in ("volume", "source", "dataset", "backup", "snapshot", "method", "lun_count")}
                             for _d, entry in sorted(volumes.items())],
                 "luns": luns, "vms": vms, "start_groups": [{"vms": names, "wait_seconds": wait} for names, wait in groups],
-                "_volumes": volumes}
+                "_volumes": volumes, "_records": list(records.values())}
+
+    def _lun_access_path(self, lun, source_root):
+        """Where a destination LUN goes on the DR host: its source LUN's access path, through path_map."""
+        return dr_plan.mapped(source_root, self.pairs)
 
     def _snaprestored(self):
         journal = getattr(self, "journal", None)

@@ -12,7 +12,7 @@ to the primary site: a cluster that is not configured is never contacted.
 from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import VOLUME_FIELDS, StorageClient
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_connection import HAS_NETAPP_ONTAP, fetch
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_san import LUN_FIELDS, lun_ref
 
@@ -52,6 +52,18 @@ class DrStorage(StorageClient):
     def relationships(self):
         """Every SnapMirror relationship whose destination is on a configured (DR) cluster: one query per cluster."""
         return self.snapmirror.find(destination_path="*")
+
+    def find_volumes(self, pattern):
+        """VolumeInfo of the volumes whose name matches `pattern` (an ONTAP query such as 'smhv_drill_hv03_*') on every
+        configured cluster."""
+        reachable, errors = self._clusters.reachable()
+        if not reachable:
+            raise errors[0]
+        found = []
+        for endpoint, identity in reachable:
+            with endpoint.call("list volumes named %s" % pattern):
+                found.extend(self._volume_info(identity.name, record) for record in fetch(Volume, name=pattern, fields=VOLUME_FIELDS))
+        return sorted(found, key=lambda volume: (volume.cluster, volume.name))
 
     def volume_luns(self, cluster, svm, volume_name):
         """LunRefs of the LUNs in a volume, the collection's own clones left out."""

@@ -1,0 +1,277 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A DR drill (smhv_failover action=drill / end_drill): the failover's VMs brought up on the DR host from FlexClones of
+the SnapMirror destinations, under drill names and cut off from the network, while the mirrors keep updating.
+
+    discover   as a failover (relationships, the SnapInfo destination volume, LUN and newest SnapInfo snapshot)
+    cleanup    an earlier or aborted drill of the same source scope on this DR host is ended first
+    snapinfo   a FlexClone of the SnapInfo destination volume at that snapshot, its LUN connected under
+               C:\\SMHV\\Drills\\<scope>\\: the drill's catalog (the failover's plan reads it; the drill's journal and lease live in it)
+    plan       as a failover: VMs, recovery point per dataset, destination LUNs; each goes to a folder of its own
+    clones     a FlexClone of each destination volume at the recovery point's snapshot, its LUNs mapped to the DR host's
+               igroup and connected at those folders
+    register   each VM registered from its clone (Import-VM -Register, the backup's checkpoint applied and removed) as
+               <name><suffix>, every network adapter disconnected
+    start      the drill VMs started
+    check      each one running with the guest's heartbeat and no network adapter connected (up to check_timeout seconds)
+
+Nothing the collection did not make is touched: SnapMirror relationships are never quiesced or broken, and the drill's
+objects carry its names (FlexClones smhv_drill_<scope>_<volume>, folders under C:\\SMHV\\Drills\\<scope>, VMs registered
+from there). end_drill, and the next drill, find them by those names and remove VMs, disks, folders, maps and clones; an
+aborted drill is therefore cleaned by the next run, whatever step it stopped at.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import CHECKPOINT_PREFIX
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.clones import VolumeCloneMount
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import FailoverEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.igroups import host_igroup
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import OperationJournal
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.lease import LeaseKeeper, heartbeat_seconds
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import snapinfo_host
+
+DRILL_ROOT = "C:\\SMHV\\Drills"
+OPERATION = "drill"
+CLONE_PREFIX = "smhv_drill_"
+
+
+class DrillEngine(FailoverEngine):
+    """Start (run) or end (end) a drill of `source_scope`'s VMs on the DR host of `session`."""
+
+    def __init__(self, session, storage, source_scope, snapinfo_path, suffix="-drill", check_timeout=300, poll=2.0, **options):
+        super().__init__(session, storage, source_scope, snapinfo_path, **options)
+        self.suffix = suffix
+        self.check_timeout = check_timeout
+        self.poll = poll
+        self.tag = snapinfo_host(source_scope)
+        self.folder = "%s\\%s" % (DRILL_ROOT, self.tag)
+
+    def clone_name(self, volume_name):
+        return "%s%s_%s" % (CLONE_PREFIX, self.tag, volume_name)
+
+    def _lun_access_path(self, lun, source_root):
+        return "%s\\%s_%s\\" % (self.folder, lun.volume_name, lun.path.rsplit("/", 1)[-1])
+
+    # -- start a drill ------------------------------------------------------------------------------
+    def run(self, vms=None, datasets=None, backup=None, path_map=None, luns=None, start=True, start_order=None, check_mode=False,
+            snapinfo_lun=None):
+        started = self.monotonic()
+        self.pairs = []
+        self.lun_hints = {item["lun"].split(":", 1)[-1].lower() if not item["lun"].startswith("/") else item["lun"].lower():
+                          dr_plan.with_separator(item["access_path"]) for item in luns or []}
+        self.selection = {"vms": list(vms or []), "datasets": list(datasets or []), "backup": backup}
+        self.start, self.start_order = True, start_order
+        self._phase("discover", self._discover, snapinfo_lun)
+        self.snapinfo["present"] = False  # a drill never uses a SnapInfo the DR host may have: it reads the mirror's
+        leftovers = self._phase("leftovers", self._leftovers)
+        relative = self.snapinfo_path[len(self.snapinfo_root):]
+        if check_mode:
+            with VolumeCloneMount(self.storage, self.session, self.snapinfo["volume_ref"], self.snapinfo["snapshot_ref"],
+                                  "smhv_drplan_%s" % self.clock().strftime("%Y%m%d%H%M%S")) as mount:
+                catalog = Catalog(HostRepository(self.host, mount.path_of(self.snapinfo["lun_ref"]) + relative))
+                plan = self._phase("plan", self._plan, catalog)
+            self._drill_plan(plan, leftovers)
+            return self._drill_result(plan, started, leftovers, check_mode=True)
+        if self._has(leftovers):
+            self._phase("cleanup", self._remove, leftovers)
+        catalog = self._phase("snapinfo", self._clone_snapinfo, relative)
+        held = catalog.acquire_lease(self.session.name, "smhv_failover drill of %s on %s" % (self.source_scope, self.session.name),
+                                     self.lease_ttl, heartbeat=heartbeat_seconds(self.lease_ttl))
+        keeper_catalog = Catalog(HostRepository(self.session.spare_owner(), catalog.repository.root))
+        with LeaseKeeper(keeper_catalog, held, self.lease_ttl) as keeper:
+            journal = OperationJournal.begin(catalog, OPERATION, self.session.name, held, subject=self.source_scope)
+            self.journal, self.keeper = journal, keeper
+            plan = self._phase("plan", self._plan, catalog)
+            self._drill_plan(plan, leftovers)
+            journal.done("plan", backups={rp["dataset"]: rp["backup"] for rp in plan["recovery_points"]})
+            for name, function in (("clones", self._clone_volumes), ("register", self._register), ("start", self._start_drill),
+                                   ("check", self._check)):
+                journal.intend(name)
+                self._phase(name, function, plan)
+                journal.done(name)
+            journal.close()
+        return self._drill_result(plan, started, leftovers)
+
+    def _drill_plan(self, plan, leftovers):
+        plan["mirrors"] = [dict(mirror, action="none") for mirror in plan["mirrors"]]
+        clones = {}
+        for lun in plan["luns"]:
+            lun["restore"] = "none"
+            lun["clone"] = self.clone_name(lun["lun_ref"].volume_name)
+            clones[lun["clone"]] = {"clone": lun["clone"], "volume": lun["volume"], "snapshot": lun["snapshot"]}
+        plan["clones"] = [clones[name] for name in sorted(clones)]
+        for vm in plan["vms"]:
+            vm["drill_name"] = vm["name"] + self.suffix
+            vm["action"] = "register"
+        plan["snapinfo"] = dict(plan["snapinfo"], action="clone", clone=self.clone_name(self.snapinfo["volume_ref"].name),
+                                access_path=self.folder + "\\snapinfo\\")
+        self.public_plan = self._public(plan)
+        if self._has(leftovers):
+            self.actions.append("end the earlier drill first: %s" % self._describe_leftovers(leftovers))
+        self.actions.append("FlexClone %s of SnapInfo volume %s at snapshot %s, connected at %s" % (
+            plan["snapinfo"]["clone"], plan["snapinfo"]["destination"], plan["snapinfo"]["snapshot"], plan["snapinfo"]["access_path"]))
+        for clone in plan["clones"]:
+            self.actions.append("FlexClone %s of volume %s at snapshot %s" % (clone["clone"], clone["volume"], clone["snapshot"]))
+        for lun in plan["luns"]:
+            self.actions.append("map the clone of LUN %s to %s and connect it at %s" % (lun["lun"], self.session.name, lun["access_path"]))
+        for vm in plan["vms"]:
+            self.actions.append("register VM %s (%s) from backup %s as %s with its network adapters disconnected, start and check it"
+                                % (vm["name"], vm["id"], vm["backup"], vm["drill_name"]))
+
+    # -- the drill's objects ------------------------------------------------------------------------
+    def _leftovers(self):
+        """What a drill of this scope left on the DR site: its FlexClones, the drill VMs (registered from its folder) and the
+        clones' disks on the DR host."""
+        clones = self.storage.find_volumes(CLONE_PREFIX + self.tag + "_*")
+        luns = [lun for clone in clones for lun in self.storage.volume_luns(clone.cluster, clone.svm, clone.name)]
+        folder = self.folder.lower() + "\\"
+        vms = [vm for vm in self.host.call("vm_inventory", {"require_all": False}).result["vms"]
+               if (vm["config_path"] or vm["configuration_location"] or "").lower().startswith(folder)]
+        disks = self.host.call("disk_rescan", {}, True).result["disks"]
+        serials = set(lun.serial for lun in luns)
+        return {"clones": clones, "luns": luns, "vms": vms, "disks": [disk for disk in disks if disk["serial"] in serials]}
+
+    @staticmethod
+    def _has(leftovers):
+        return any(leftovers[key] for key in ("clones", "vms", "disks"))
+
+    @staticmethod
+    def _describe_leftovers(leftovers):
+        parts = []
+        if leftovers["vms"]:
+            parts.append("remove VM(s) %s" % ", ".join(vm["name"] for vm in leftovers["vms"]))
+        if leftovers["disks"]:
+            parts.append("disconnect %d disk(s)" % len(leftovers["disks"]))
+        if leftovers["clones"]:
+            parts.append("unmap and delete FlexClone(s) %s" % ", ".join("%s:%s" % (c.cluster, c.path) for c in leftovers["clones"]))
+        return "; ".join(parts)
+
+    def _remove(self, leftovers):
+        """Remove a drill: VMs (turned off, registration removed), the clones' disks and folders, their maps, the clones."""
+        ids = [vm["id"] for vm in leftovers["vms"]]
+        if ids:
+            self.host.call("vm_stop", {"ids": ids, "turn_off": True})
+            self.host.call("vm_remove", {"ids": ids})
+        for lun in leftovers["luns"]:
+            self.host.call("disk_disconnect", {"serial": lun.serial})
+        # The folders the drill's disks were connected at (disk_connect made them; they outlive the access path), by name.
+        snapinfo_clone = self.clone_name(self.snapinfo["volume_ref"].name)
+        folders = [self.folder + "\\snapinfo"]
+        for lun in leftovers["luns"]:
+            volume = lun.volume_name[len(CLONE_PREFIX + self.tag + "_"):]
+            if lun.volume_name != snapinfo_clone:
+                folders.append("%s\\%s_%s" % (self.folder, volume, lun.path.rsplit("/", 1)[-1]))
+        self.host.call("file_delete", {"paths": folders})
+        self.host.call("file_delete", {"paths": [self.folder]})
+        for lun in leftovers["luns"]:
+            self.storage.san.unmap_lun(lun, host_igroup(self.storage, lun, self.facts))
+        # The SnapInfo clone goes last: it holds the drill's journal.
+        for clone in sorted(leftovers["clones"], key=lambda c: c.name == self.clone_name(self.snapinfo["volume_ref"].name)):
+            self.storage.delete_volume(clone)
+        for folder in (DRILL_ROOT,):
+            try:
+                self.host.call("file_delete", {"paths": [folder]})
+            except SmhvError as error:
+                if error.code != "DIRECTORY_NOT_EMPTY":
+                    raise
+        self.host.call("disk_rescan")
+
+    def _clone_one(self, volume, snapshot):
+        """The FlexClone of `volume` for this drill (made at `snapshot` unless it exists) and its LUNs."""
+        name = self.clone_name(volume.name)
+        found = self.storage.find_volumes(name)
+        clone = found[0] if found else self.storage.clone_volume(volume, snapshot, name)
+        return clone, self.storage.volume_luns(clone.cluster, clone.svm, clone.name)
+
+    def _connect_clone_lun(self, lun, access_path):
+        self._ensure_initiator()
+        self.storage.san.map_lun(lun, host_igroup(self.storage, lun, self.facts))
+        self.host.call("disk_connect", {"serial": lun.serial, "access_path": access_path})
+
+    def _clone_snapinfo(self, relative):
+        _clone, luns = self._clone_one(self.snapinfo["volume_ref"], self.snapinfo["snapshot_ref"])
+        name = self.snapinfo["lun_ref"].path.rsplit("/", 1)[-1]
+        (lun,) = [item for item in luns if item.path.rsplit("/", 1)[-1] == name]
+        access_path = self.folder + "\\snapinfo\\"
+        self._connect_clone_lun(lun, access_path)
+        return Catalog(HostRepository(self.host, access_path + relative))
+
+    def _clone_volumes(self, plan):
+        by_volume = {}
+        for lun in plan["luns"]:
+            by_volume.setdefault(lun["volume"], []).append(lun)
+        for volume_key, luns in sorted(by_volume.items()):
+            entry = plan["_volumes"][volume_key]
+            snapshot = next(s for s in self.storage.list_snapshots(entry["volume_ref"], luns[0]["snapshot"]) if s.name == luns[0]["snapshot"])
+            _clone, clone_luns = self._clone_one(entry["volume_ref"], snapshot)
+            by_name = {item.path.rsplit("/", 1)[-1]: item for item in clone_luns}
+            for lun in luns:
+                clone_lun = by_name[lun["lun_ref"].path.rsplit("/", 1)[-1]]
+                self._connect_clone_lun(clone_lun, lun["access_path"])
+                lun["clone_serial"] = clone_lun.serial
+
+    def _register(self, plan):
+        pairs = dr_plan.path_pairs({lun["source_access_path"]: lun["access_path"] for lun in plan["luns"]})
+        for vm in plan["vms"]:
+            record = next(r for r in self._records(plan) if r.name == vm["backup"])
+            backed_up = next(item for item in record.vms if item.vm_id == vm["id"])
+            config = next(f.path for f in backed_up.files if f.kind == "config" and f.path.lower().endswith((".vmcx", ".xml")))
+            args = {"path": dr_plan.mapped(config, pairs), "map_from": [old for old, _new in pairs], "map_to": [new for _old, new in pairs],
+                    "new_name": vm["drill_name"], "disconnect_network": True}
+            if record.method == "checkpoint":
+                args["discard_checkpoint"] = CHECKPOINT_PREFIX + record.name
+            self.host.call("vm_import", args)
+            vm["outcome"] = "registered"
+
+    def _records(self, plan):
+        return plan["_records"]
+
+    def _start_drill(self, plan):
+        reply = self.host.call("vm_start", {"ids": [vm["id"] for vm in plan["vms"]]}).result
+        for item in reply["vms"]:
+            next(vm for vm in plan["vms"] if vm["id"] == item["vm_id"])["state"] = item["state"]
+
+    def _check(self, plan):
+        deadline = self.monotonic() + self.check_timeout
+        ids = [vm["id"] for vm in plan["vms"]]
+        while True:
+            health = {item["vm_id"]: item for item in self.host.call("vm_health", {"ids": ids}).result["vms"]}
+            done = all(item["state"] == "Running" and item["heartbeat"] for item in health.values()) and len(health) == len(ids)
+            if done or self.monotonic() >= deadline:
+                break
+            self.sleep(self.poll)
+        for vm in plan["vms"]:
+            item = health.get(vm["id"], {})
+            vm["health"] = {"state": item.get("state"), "heartbeat": item.get("heartbeat"), "network_connected": item.get("network_connected")}
+            vm["outcome"] = "passed" if (item.get("state") == "Running" and item.get("heartbeat") and not item.get("network_connected")) else "failed"
+
+    # -- end a drill --------------------------------------------------------------------------------
+    def end(self, check_mode=False, snapinfo_lun=None):
+        started = self.monotonic()
+        self._phase("discover", self._discover, snapinfo_lun)
+        leftovers = self._phase("leftovers", self._leftovers)
+        actions = [self._describe_leftovers(leftovers)] if self._has(leftovers) else []
+        if actions and not check_mode:
+            self._phase("cleanup", self._remove, leftovers)
+        return {"changed": bool(actions), "action": "end_drill", "source_scope": self.source_scope, "dr_host": self.session.name,
+                "actions": actions, "removed": {"vms": [vm["name"] for vm in leftovers["vms"]],
+                                                "clones": ["%s:%s" % (c.cluster, c.path) for c in leftovers["clones"]],
+                                                "disks": [disk["serial"] for disk in leftovers["disks"]]},
+                "rto": {"total": round(self.monotonic() - started, 3), "phases": list(self.phases)}, "warnings": list(self.warnings)}
+
+    def _drill_result(self, plan, started, leftovers, check_mode=False):
+        result = self._result(plan, started, check_mode=check_mode)
+        result["action"] = "drill"
+        result["changed"] = True
+        for vm in result["vms"]:
+            if check_mode:
+                vm["outcome"] = "planned"
+        result["passed"] = not check_mode and all(vm.get("outcome") == "passed" for vm in result["vms"])
+        result["ended_earlier_drill"] = self._has(leftovers)
+        return result
