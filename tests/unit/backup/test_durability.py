@@ -206,8 +206,8 @@ def test_a_failure_after_the_commit_point_keeps_the_backup(bench, case):
         assert any("Backup %s" % name in warning and step in warning for warning in result["warnings"]), result["warnings"]
     if case == "replication":
         assert name not in bench.snapshots("vol_csv1_dr", cluster="cluster-b")
-    if case == "retention":
-        assert older not in bench.snapshots("vol_csv1") and older in records(bench)  # the next run deletes the record
+    if case == "retention":  # records go first: the record deletion failed, so nothing was deleted (the next run retries)
+        assert older in bench.snapshots("vol_csv1") and older in records(bench)
     else:
         assert older not in records(bench) and older not in bench.snapshots("vol_csv1")
     if case == "release":
@@ -396,5 +396,47 @@ def test_smhv_cleanup_recovers_a_backup_journal_with_its_own_context(bench):
     (outcome,) = journal_module.recover(catalog, held, context)
     assert outcome["journal"] == "backup~" + engine.name and "error" not in outcome, outcome
     assert bench.checkpoints() == {} and journals(bench) == [] and records(bench) == {}
+    for volume in VOLUMES:
+        assert bench.snapshots(volume) == []
+
+
+def test_retention_deletes_records_before_snapshots_and_puts_a_busy_ones_back(bench):
+    """An ok record never names a snapshot that is gone: a run stopped between the two leaves snapshots without a
+    record (smhv_cleanup's), never the reverse."""
+    bench.dataset("hvclus01", "prod", VMS)
+    keep1 = crash(retention={"tag": "daily", "count": 1})
+    first = bench.run("hvclus01", "prod", keep1)["backup"]["name"]
+    seen = []
+    delete_snapshots = bench.storage.delete_snapshots
+
+    def look_then_delete(snapshots):
+        seen.append(first in records(bench))
+        return delete_snapshots(snapshots)
+    bench.storage.delete_snapshots = look_then_delete
+    second = bench.run("hvclus01", "prod", keep1)
+    assert second["retention"]["deleted"] == [first] and seen and not any(seen)
+    assert first not in bench.snapshots("vol_csv1") and first not in records(bench)
+
+
+def test_a_journal_write_that_landed_but_failed_is_rolled_back_cleanly(bench):
+    """The snapshot intent is written but its answer is garbled (no may_have_run): the step fails before anything is
+    made there, and the roll-back works from the journal as the SnapInfo holds it (not a stale version of it)."""
+    bench.dataset("hvclus01", "prod", VMS)
+    writes = []
+
+    def on_write(path, do_write):
+        written = do_write()
+        if "/journals/" in path:
+            writes.append(path)
+            if len(writes) == 3:  # begin, checkpoint intent, snapshot intent
+                raise SmhvError("HOST_PROTOCOL_ERROR", "Injected: the agent's answer could not be read.")
+        return written
+    wrap_repository(bench, "hvclus01", on_write=on_write)
+    bench.clock.tick()
+    with pytest.raises(SmhvError) as failed:
+        bench.engine("hvclus01").run("prod", app())
+    error = failed.value
+    assert error.details["step"] == "snapshot" and error.details["undo"]["left_behind"] == [], error.details["undo"]
+    assert bench.checkpoints() == {} and journals(bench) == [] and lease_is_free(bench)
     for volume in VOLUMES:
         assert bench.snapshots(volume) == []

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The steps after the commit point (DESIGN §5 step 4): replication, retention, post-script, SnapInfo snapshot,
 lease release. The backup exists whatever happens here: a failure is a warning on the result and on the record
-({step, code, message}), never a deletion. Retention's deletions are fenced: one read of the lease before the ONTAP
-deletions, the catalog deletions fenced by it, so a run that lost its lease deletes nothing.
+({step, code, message}), never a deletion. Retention's deletions are fenced: the record deletions first, fenced by the
+lease, then the snapshots on ONTAP, so a run that lost its lease deletes nothing.
 """
 
 from __future__ import annotations
@@ -83,26 +83,38 @@ class AfterSteps:
     # -- retention ------------------------------------------------------------------------------------
 
     def _retain(self):
+        """Records first, then their snapshots: an ok record never names a snapshot that is gone, even when the run
+        stops in between (snapshots without a record are smhv_cleanup's). The record deletion is fenced by the lease,
+        so it is also the lease check of the ONTAP deletions that follow. A backup whose snapshot is busy (a mounted
+        backup) or cannot be deleted gets its record back, with a warning, and the next backup retries it."""
         reads = self._catalog_reads()
         plan = reads["plan"]
         self.retention["kept"] = [d.backup.name for d in plan.keep]
         doomed = [s for s in reads["doomed"] if s.name in reads["records"]]  # a record deleted meanwhile is gone already
         if not doomed:
             return
-        self.check_lease()  # one read of the lease: a run that lost it deletes nothing
+        deleted = set(self.catalog.delete_backups(doomed, fence=self.fence()))
         known = {(v.cluster, v.svm, v.name): v for v in self.volumes.values()}
-        deletable = []
-        for record, summary in ((reads["records"][s.name], s) for s in doomed):
+        gone = []
+        for record in (reads["records"][s.name] for s in doomed if s.name in deleted):
             deletion = self._delete_in_parallel(self._snapshots_of(record, known))
-            if deletion.busy or deletion.failed:
-                reasons = ["%s in %s: %s" % (s.name, s.volume_path, e.message) for s, e in deletion.busy + deletion.failed]
-                target = "skipped_busy" if deletion.busy else "failed"
-                self.retention.setdefault(target, []).append(record.name)
-                self.warnings.append("Backup %s is due for deletion but was kept (%s); the next backup retries it." % (
-                    record.name, "; ".join(reasons)))
+            if not (deletion.busy or deletion.failed):
+                gone.append(record.name)
                 continue
-            deletable.append(summary)
-        self.retention["deleted"] = self.catalog.delete_backups(deletable, fence=self.fence()) if deletable else []
+            reasons = ["%s in %s: %s" % (s.name, s.volume_path, e.message) for s, e in deletion.busy + deletion.failed]
+            self.retention.setdefault("skipped_busy" if deletion.busy else "failed", []).append(record.name)
+            self.warnings.append("Backup %s is due for deletion but was kept (%s); the next backup retries it." % (
+                record.name, "; ".join(reasons)))
+            self._put_back(record, deletion)
+        self.retention["deleted"] = gone
+
+    def _put_back(self, record, deletion):
+        """The record of a backup retention could not wholly delete, written again (fenced) for the next run to retry."""
+        try:
+            self.catalog.save_backup(record, existing=(), fence=self.fence())
+        except Exception as error:  # pylint: disable=broad-except
+            self.warnings.append("The record of backup %s could not be written back (%s); smhv_cleanup removes its snapshots (%s)." % (
+                record.name, getattr(error, "message", error), ", ".join(sorted(set(s.volume_path for s, _e in deletion.busy + deletion.failed)))))
 
     def _snapshots_of(self, record, known):
         snapshots = []

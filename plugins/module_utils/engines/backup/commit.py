@@ -65,9 +65,9 @@ class CommitSteps:
         self.committed = True
         try:
             self.journal.close()
-        except SmhvError as error:
+        except Exception as error:  # pylint: disable=broad-except
             self.warn_after("journal", error, "Backup %s is committed, but its journal %s could not be closed (%s); the next backup of "
-                            "%s closes it." % (self.name, self.journal.id, error.message, self.scope.name))
+                            "%s closes it." % (self.name, self.journal.id, getattr(error, "message", error), self.scope.name))
 
     def _annotate_record(self):
         """Write the post-commit warnings on the record: a compare-and-swap over the record as written, not fenced (the

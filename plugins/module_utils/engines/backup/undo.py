@@ -151,6 +151,7 @@ class RollBack:
     def _roll_back(self, failed):
         undone, left = [], []
         if self.journal is not None:
+            self._refresh_journal()
             self._journal_checkpoints_left()
             done, missed, _codes = undo_log(self.journal, UNDO, self)
             undone += done
@@ -159,6 +160,16 @@ class RollBack:
             self._end_journal(failed, left, undone)
         self._release_after_failure(undone, left)
         return {"undone": undone, "left_behind": left}
+
+    def _refresh_journal(self):
+        """The journal as the SnapInfo holds it: a journal write whose answer was lost may have landed (its intent is
+        then there, and the version this run holds is stale), or not."""
+        try:
+            found = self.catalog.get_journal(self.journal.id)
+        except Exception:  # pylint: disable=broad-except
+            return  # the undo works from what this run wrote; its marks may then fail, and a recovery redoes them
+        if found is not None:
+            self.journal.versioned = found
 
     def _journal_checkpoints_left(self):
         """What this run knows of its checkpoints beyond the intent: removed already (step release_checkpoints), or
@@ -171,7 +182,7 @@ class RollBack:
                 self.journal.undone("checkpoint")
             elif self.checkpoint_hosts != self.journal.merged("checkpoint").get("hosts"):
                 self.journal.done("checkpoint", hosts=self.checkpoint_hosts)
-        except SmhvError:
+        except Exception:  # pylint: disable=broad-except
             pass  # the undo then asks every node of the intent, which is only more calls
 
     def _record_failed_attempt(self, failed, undone, left):
