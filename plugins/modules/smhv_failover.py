@@ -12,6 +12,11 @@ version_added: 0.2.0
 description:
   - Does what the SnapManager for Hyper-V disaster-recovery runbook does by hand (TR-4226 chapter 8), for the VMs of one
     source scope (a standalone host or failover cluster of the primary site) onto a standalone DR host (O(hyperv_host)).
+  - A planned failover (O(mode=planned)), with the primary site reachable, first backs up each dataset whose VMs fail over
+    with SnapMirror update (O(final_backup)), shuts those VMs down on the source scope's hosts, and updates the mirrors of
+    their volumes and of the SnapInfo volume once more; the failover then goes to that final backup, so nothing committed
+    before it is lost. The VMs stay registered, off, at the primary site. A re-run that finds the SnapInfo at the DR host
+    does none of this again.
   - Unplanned failover (O(mode=unplanned)) works with only the DR site reachable. Only the storage systems named in
     O(dr_storage_systems) are contacted, and only the DR host over WinRM; SnapMirror relationships are quiesced and broken
     from their destination cluster.
@@ -40,8 +45,7 @@ description:
     with its network adapters disconnected, started, and checked - running, the guest's heartbeat, no adapter connected. The
     SnapMirror relationships stay as they are and keep updating. O(action=end_drill) removes the drill's VMs, disks,
     folders, maps and clones, found by those names; a drill also ends an earlier or aborted drill of the scope first.
-  - Not built yet - a planned failover (primary reachable - last backup, VMs shut down, final update), failover to a DR
-    failover cluster (CSVs, highly available VMs), a DR SnapInfo already active at the DR site, drills on a named isolated
+  - Not built yet - failover to a DR failover cluster (CSVs, highly available VMs), a DR SnapInfo already active at the DR site, drills on a named isolated
     switch or with a guest check script.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
@@ -61,9 +65,17 @@ options:
   mode:
     description:
       - V(unplanned) - the primary site may be down; nothing there is contacted.
+      - V(planned) - the primary site is up; every storage system of O(storage_systems) is used, and the source scope is
+        reached over WinRM for the final backup and the shutdown.
     type: str
-    choices: [unplanned]
+    choices: [unplanned, planned]
     default: unplanned
+  final_backup:
+    description:
+      - With O(mode=planned), back up each dataset with SnapMirror update before the shutdown. Without it the recovery point
+        is the newest backup already at the DR site (data written since is lost).
+    type: bool
+    default: true
   source_scope:
     description:
       - The primary site's scope whose VMs fail over (its name as registered, such as V(hv03) or V(hvclus01)). Its SnapInfo
@@ -290,6 +302,11 @@ rto:
   description: Seconds in total and per phase (discover, snapinfo, plan, break, snaprestore, connect, restore, start).
   returned: always
   type: dict
+prepared:
+  description: With O(mode=planned), what was done at the primary site - C(actions), C(final_backups), the VMs C(stopped)
+    and the mirror C(updates); null when nothing was (an unplanned failover, or a re-run).
+  returned: with O(action=failover)
+  type: dict
 resumed:
   description: Whether this run continued an interrupted failover's journal.
   returned: when not check mode
@@ -329,13 +346,16 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.drill import DrillEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import FailoverEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planned import PrimarySite
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.site import DrStorage, dr_systems
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, warned
 
 
 def run(params, check_mode):
-    systems = dr_systems(params["storage_systems"], params["dr_storage_systems"], params["mode"] == "unplanned")
+    # A planned failover backs up and updates at the primary site too: every storage system; else the DR site's only.
+    planned = params["mode"] == "planned" and params["action"] == "failover"
+    systems = params["storage_systems"] if planned else dr_systems(params["storage_systems"], params["dr_storage_systems"], True)
     storage = DrStorage(systems)
     options = dict(report_path=params["report_path"], lease_ttl=datetime.timedelta(seconds=params["lease_ttl"]))
     with ScopeSession(params["hyperv_host"], params["winrm"], params["host_addresses"]) as session:
@@ -347,6 +367,12 @@ def run(params, check_mode):
             return drill.run(vms=params["vms"], datasets=params["datasets"], backup=params["backup"], luns=params["luns"],
                              start_order=params["start_order"], check_mode=check_mode, snapinfo_lun=params["snapinfo_lun"])
         engine = FailoverEngine(session, storage, params["source_scope"], params["snapinfo_path"], **options)
+        if params["mode"] == "planned":
+            with ScopeSession(params["source_scope"], params["winrm"], params["host_addresses"]) as source:
+                primary = PrimarySite(source, storage, lease_ttl=options["lease_ttl"])
+                return engine.run(vms=params["vms"], datasets=params["datasets"], backup=params["backup"], path_map=params["path_map"],
+                                  luns=params["luns"], start=params["start"], start_order=params["start_order"], check_mode=check_mode,
+                                  snapinfo_lun=params["snapinfo_lun"], primary=primary, final_backup=params["final_backup"])
         return engine.run(vms=params["vms"], datasets=params["datasets"], backup=params["backup"], path_map=params["path_map"],
                           luns=params["luns"], start=params["start"], start_order=params["start_order"], check_mode=check_mode,
                           snapinfo_lun=params["snapinfo_lun"])
@@ -356,7 +382,8 @@ def main():
     spec = smhv_argument_spec()
     spec.update(
         action=dict(type="str", choices=["failover", "drill", "end_drill"], default="failover"),
-        mode=dict(type="str", choices=["unplanned"], default="unplanned"),
+        mode=dict(type="str", choices=["unplanned", "planned"], default="unplanned"),
+        final_backup=dict(type="bool", default=True),
         source_scope=dict(type="str", required=True),
         dr_storage_systems=dict(type="list", elements="str"),
         snapinfo_path=dict(type="str", required=True),

@@ -26,7 +26,7 @@ def params(site, lab, **changes):
     values = dict(site.common, hyperv_host="hvdr01", action="drill", mode="unplanned", source_scope="hv03",
                   dr_storage_systems=["127.0.0.1:%d" % port], snapinfo_path=SNAPINFO, snapinfo_lun=None, report_path="C:\\SMHV\\Reports",
                   vms=None, datasets=None, backup=None, path_map=None, luns=LUNS, start=True, start_order=None, lease_ttl=1800,
-                  drill_suffix="-drill", drill_check_timeout=30)
+                  drill_suffix="-drill", drill_check_timeout=30, final_backup=True)
     values.update(changes)
     return values
 

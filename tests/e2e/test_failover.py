@@ -40,7 +40,7 @@ def params(site, lab, **changes):
     values = dict(site.common, hyperv_host="hvdr01", action="failover", mode="unplanned", source_scope="hv03", dr_storage_systems=["127.0.0.1:%d" % port],
                   snapinfo_path=SNAPINFO, snapinfo_lun=None, report_path="C:\\SMHV\\Reports", vms=None, datasets=None, backup=None,
                   path_map=PATH_MAP, luns=LUNS, start=True, start_order=[{"vms": ["vm-print01"], "wait_seconds": 1}], lease_ttl=1800,
-                  drill_suffix="-drill", drill_check_timeout=300)
+                  drill_suffix="-drill", drill_check_timeout=300, final_backup=True)
     values.update(changes)
     return values
 
@@ -197,3 +197,47 @@ def test_a_fault_in_each_phase_then_a_rerun_finishes_it(lab, phase):
         journals = session.owner.call("file_list", {"path": SNAPINFO + "\\smhv\\v1\\journals"}).result["entries"]
     assert journals == []  # closed
     lab.control("DELETE", "/faults")
+
+
+def vhdx_text(site, folder):
+    """A VM's virtual disk as hvdr01 reads it (the lab's VHDX holds its guest files as text)."""
+    with site.session("hvdr01") as session:
+        (vhdx,) = [item["path"] for item in session.owner.call("file_list", {"path": folder, "recurse": True}).result["entries"]
+                   if item["path"].lower().endswith(".vhdx")]
+        return session.owner.call("file_read", {"paths": [vhdx]}).result["files"][0]["content"]
+
+
+def test_planned_failover_loses_nothing_written_before_the_final_backup(lab):
+    """Site A up: the module takes the final backup (mirror updated), shuts the VMs down at hv03, updates the mirrors once
+    more and fails over; the DR host's VMs hold what the guests wrote last, which no earlier backup had."""
+    lab.control("DELETE", "/faults")
+    lab.reset()
+    site = LabSite(lab)
+    site.register("hv03", SNAPINFO)
+    site.dataset("hv03", SNAPINFO, "dr", VMS)
+    for vm in VMS:
+        write(lab, vm, DATA, "%s: before" % vm)
+    first = site.backup("hv03", "dr", backup_method="checkpoint", update_snapmirror=True)
+    assert first["backup"]["status"] == "ok", first
+    for vm in VMS:
+        write(lab, vm, DATA, "%s: last words" % vm)
+    with site.session("hvdr01") as session:
+        session.owner.call("prerequisites_ensure", {"features": [], "services": ["MSiSCSI"]})
+    ids = site.vm_ids("hv03", VMS)
+    time.sleep(1.1)
+    planned = smhv_failover.run(params(site, lab, mode="planned", final_backup=True), True)
+    assert planned["actions"][0] == "back up dataset dr on hv03 with SnapMirror update (the final backup)"
+    result = smhv_failover.run(params(site, lab, mode="planned", final_backup=True), False)
+    (final,) = result["prepared"]["final_backups"]
+    assert result["mode"] == "planned" and result["recovery_points"][0]["backup"] == final != first["backup"]["name"]
+    assert sorted(result["prepared"]["stopped"]) == VMS
+    at_a = {vm["name"]: vm["state"] for vm in lab.state()["hosts"]["hv03"]["vms"] if vm["name"] in VMS}
+    assert at_a == {name: "Off" for name in VMS}  # shut down at the primary, still registered there
+    at_b = sorted((vm["name"], vm["id"], vm["state"]) for vm in lab.state()["hosts"]["hvdr01"]["vms"])
+    assert at_b == sorted((name, ids[name], "Running") for name in VMS)
+    for name in VMS:
+        (vm,) = [vm for vm in result["plan"]["vms"] if vm["name"] == name]
+        text = vhdx_text(site, vm["config_path"].split("\\Virtual Machines\\")[0])
+        assert "%s: last words" % name in text and "%s: before" % name not in text
+    again = smhv_failover.run(params(site, lab, mode="planned", final_backup=True), False)
+    assert again["changed"] is False and again["prepared"] is None  # a second run touches the primary no more

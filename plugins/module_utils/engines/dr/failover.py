@@ -93,7 +93,8 @@ class FailoverEngine:
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self, vms=None, datasets=None, backup=None, path_map=None, luns=None, start=True, start_order=None, check_mode=False,
-            snapinfo_lun=None):
+            snapinfo_lun=None, primary=None, final_backup=True):
+        """`primary` (planned.PrimarySite): a planned failover, whose final backup, shutdown and final update run first."""
         started = self.monotonic()
         self.pairs = dr_plan.path_pairs(path_map)
         self.lun_hints = {(item["lun"].split(":", 1)[-1] if ":" in item["lun"] and not item["lun"].startswith("/") else item["lun"]).lower():
@@ -101,6 +102,13 @@ class FailoverEngine:
         self.selection = {"vms": list(vms or []), "datasets": list(datasets or []), "backup": backup}
         self.start, self.start_order = start, start_order
         self._phase("discover", self._discover, snapinfo_lun)
+        self.mode, self.prepared = ("planned" if primary is not None else "unplanned"), None
+        if primary is not None and not self.snapinfo["present"]:
+            chosen = primary.scope_vms(datasets, vms)
+            self.prepared = self._phase("prepare", primary.prepare, chosen, final_backup, check_mode)
+            self.actions.extend(self.prepared["actions"])
+            if not check_mode:  # the final backup's snapshots and SnapInfo snapshot are at the DR site now
+                self._phase("rediscover", self._discover, snapinfo_lun)
         if check_mode:
             if self.snapinfo["present"]:
                 plan = self._phase("plan", self._plan, self._catalog())
@@ -525,7 +533,8 @@ class FailoverEngine:
                   for point in plan["recovery_points"]]
         ages = [point["age_seconds"] for point in points]
         changed = bool(self.actions) or any(vm.get("started") for vm in vms)
-        return {"changed": changed, "mode": "unplanned", "source_scope": self.source_scope, "dr_host": self.session.name,
+        return {"changed": changed, "mode": getattr(self, "mode", "unplanned"), "prepared": getattr(self, "prepared", None),
+                "source_scope": self.source_scope, "dr_host": self.session.name,
                 "plan": public, "actions": list(self.actions), "vms": vms, "recovery_points": points,
                 "rpo_seconds": max(ages) if ages else None, "rto": {"total": round(self.monotonic() - started, 3), "phases": list(self.phases)},
                 "warnings": list(self.warnings)}
