@@ -188,8 +188,9 @@ class HostClient:
         try:
             document = agent.decode_response(output.stdout)
         except ValueError as exc:
+            # The command was delivered and ran: the op may have acted before its answer was lost or garbled.
             details = dict(where, stdout=excerpt(redact(output.stdout, secrets)), stderr=excerpt(redact(output.stderr, secrets), 2000),
-                           rc=output.rc, reason=excerpt(redact(exc, secrets), 500))
+                           rc=output.rc, reason=excerpt(redact(exc, secrets), 500), may_have_run=True)
             raise SmhvError("HOST_PROTOCOL_ERROR", "Windows host %s (%s) sent no valid agent reply for op %s. Output: %r; errors: %r. "
                             "The agent could not run there (execution policy, constrained language mode, antivirus), crashed, or is "
                             "from another version of the collection." % (self.name, self.settings.endpoint, op, details["stdout"],
