@@ -440,3 +440,19 @@ def test_a_journal_write_that_landed_but_failed_is_rolled_back_cleanly(bench):
     assert bench.checkpoints() == {} and journals(bench) == [] and lease_is_free(bench)
     for volume in VOLUMES:
         assert bench.snapshots(volume) == []
+
+
+def test_retention_that_deletes_some_snapshots_of_a_backup_writes_back_only_what_is_left(bench):
+    bench.dataset("hvclus01", "prod", VMS)
+    keep1 = crash(retention={"tag": "daily", "count": 1})
+    first = bench.run("hvclus01", "prod", keep1)["backup"]["name"]
+    bench.faults.fail("delete_snapshot", nth=bench.faults.counts["delete_snapshot"] + 2, code="SNAPSHOT_BUSY")  # vol_csv2's
+    second = bench.run("hvclus01", "prod", keep1)
+    assert second["backup"]["status"] == "ok" and second["retention"]["failed"] == [first]
+    assert first not in bench.snapshots("vol_csv1") and first in bench.snapshots("vol_csv2")
+    kept = records(bench)[first]
+    outcomes = {vm.name: vm.outcome for vm in kept.vms}
+    assert outcomes == {"vm-web01": "skipped", "vm-db02": "online"}  # vm-web01's snapshot on vol_csv1 is gone
+    bench.faults.rules.clear()
+    third = bench.run("hvclus01", "prod", keep1)
+    assert first in third["retention"]["deleted"] and first not in records(bench) and first not in bench.snapshots("vol_csv2")

@@ -9,6 +9,7 @@ lease, then the snapshots on ONTAP, so a run that lost its lease deletes nothing
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.steps import StepFailed, message_of
@@ -109,9 +110,21 @@ class AfterSteps:
         self.retention["deleted"] = gone
 
     def _put_back(self, record, deletion):
-        """The record of a backup retention could not wholly delete, written again (fenced) for the next run to retry."""
+        """The record of a backup retention could not wholly delete, written again (fenced) for the next run to retry.
+        A VM with a file whose snapshot did go is no longer in that backup (outcome skipped, with the reason), so the
+        record never names a snapshot that is gone; with no VM left, nothing is written back."""
+        deleted = set((s.cluster, s.volume_name, s.name) for s in deletion.deleted)
+        vms = []
+        for vm in record.vms:
+            lost = sorted(set("%s:%s" % (f.cluster, f.volume) for f in vm.files for n in f.snapshots if (f.cluster, f.volume, n) in deleted))
+            if lost and vm.outcome != "skipped":
+                vm = dataclasses.replace(vm, outcome="skipped", reason="Retention deleted this backup's snapshot in %s; the backup was kept "
+                                         "for its other volumes, whose snapshots could not be deleted." % ", ".join(lost))
+            vms.append(vm)
+        if not any(vm.outcome != "skipped" for vm in vms):
+            return
         try:
-            self.catalog.save_backup(record, existing=(), fence=self.fence())
+            self.catalog.save_backup(dataclasses.replace(record, vms=tuple(vms)), existing=(), fence=self.fence())
         except Exception as error:  # pylint: disable=broad-except
             self.warnings.append("The record of backup %s could not be written back (%s); smhv_cleanup removes its snapshots (%s)." % (
                 record.name, getattr(error, "message", error), ", ".join(sorted(set(s.volume_path for s, _e in deletion.busy + deletion.failed)))))

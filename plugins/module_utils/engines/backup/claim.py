@@ -119,7 +119,12 @@ class ClaimSteps:
         keeper.stop()
         if keeper.lost is not None:
             return False
-        self.catalog.release_lease(keeper.held)
+        try:
+            self.catalog.release_lease(keeper.held)
+        except SmhvError as error:
+            if error.code == "LEASE_LOST":
+                raise
+            self.catalog.release_lease(keeper.held)  # once more: a lease left held blocks the scope until it expires
         return True
 
 
