@@ -74,8 +74,19 @@ class ClaimSteps:
         raise SmhvError("BACKUP_EXISTS", "No free backup name for dataset %s in %d seconds from %s." % (self.dataset, MAX_CLAIMS, self.when),
                         {"dataset": self.dataset})
 
-    def _next_second(self):
-        later = self.when + datetime.timedelta(seconds=1)
+    def _after_the_last_lease(self):
+        """A run that starts within the second the scope's lease was last taken (a retry right after a fast failure, the
+        next backup of a loop) moves to the next second before it claims: the run that took the lease then most likely
+        has this second's name, and a claim that fails costs a journal write and a deletion. The claim stays the
+        guarantee; this only spares it."""
+        if self.lease_read is None:
+            return
+        taken = self.lease_read.record.acquired.replace(microsecond=0)
+        if taken >= self.when:
+            self._next_second(taken)
+
+    def _next_second(self, after=None):
+        later = (after or self.when) + datetime.timedelta(seconds=1)
         self.sleep(max(0.0, (later - self.clock()).total_seconds()))
         self._stamp(later)
 

@@ -22,6 +22,7 @@ class InventorySteps:
 
     def _members(self):
         found, self.lease_read, self.index_read = self.catalog.read_for_backup(self.dataset, self.scope.name)
+        self._after_the_last_lease()
         if found is None:
             raise SmhvError("DATASET_NOT_FOUND", "Dataset %s is not in the SnapInfo catalog of %s. Create it with "
                             "netapp_hyperv.smhv.smhv_dataset first." % (self.dataset, self.scope.name), {"dataset": self.dataset})
