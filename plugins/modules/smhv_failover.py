@@ -59,9 +59,17 @@ options:
   action:
     description:
       - V(failover) fails the VMs over; V(drill) starts a DR drill (FlexClones, nothing broken); V(end_drill) ends it.
+      - V(readiness) changes nothing and reports whether the DR site is ready - the DR host answers and has a running
+        initiator, the SnapInfo mirror and its snapshots are there, every relationship on the DR clusters is snapmirrored,
+        healthy and within O(max_lag_seconds), which igroups hold the DR host's initiators, and whether the drive letters
+        the failover would use are free.
     type: str
-    choices: [failover, drill, end_drill]
+    choices: [failover, drill, end_drill, readiness]
     default: failover
+  max_lag_seconds:
+    description:
+      - With O(action=readiness), a relationship lagging more than this many seconds fails the check. Default no limit.
+    type: int
   mode:
     description:
       - V(unplanned) - the primary site may be down; nothing there is contacted.
@@ -213,6 +221,16 @@ EXAMPLES = r"""
     dr_storage_systems: [cluster-b.lab.local]
     snapinfo_path: S:\SnapInfo
 
+- name: Is the DR site ready for hv03's failover? (changes nothing)
+  netapp_hyperv.smhv.smhv_failover:
+    action: readiness
+    hyperv_host: hvdr01
+    source_scope: hv03
+    dr_storage_systems: [cluster-b.lab.local]
+    snapinfo_path: S:\SnapInfo
+    max_lag_seconds: 7200
+  register: readiness
+
 - name: Show the plan only
   netapp_hyperv.smhv.smhv_failover:
     hyperv_host: hvdr01
@@ -284,7 +302,7 @@ vms:
   description: Per VM, the plan's entry with its C(outcome) (C(restored), C(present), C(planned); for a drill C(passed) or
     C(failed)), C(state) and the LUNs it was restored from; a drill's VMs have C(drill_name) and C(health) (C(state),
     C(heartbeat), C(network_connected)).
-  returned: always
+  returned: with O(action=failover) or O(action=drill)
   type: list
   elements: dict
   sample: [{"id": "6f1c5e7a-2b1d-4c3e-9f7a-0d1e2f3a4b5c", "name": "vm-print01", "outcome": "restored", "state": "Running",
@@ -302,6 +320,26 @@ rto:
   description: Seconds in total and per phase (discover, snapinfo, plan, break, snaprestore, connect, restore, start).
   returned: always
   type: dict
+ready:
+  description: With O(action=readiness), whether every check passed.
+  returned: with O(action=readiness)
+  type: bool
+checks:
+  description: With O(action=readiness), each check (C(dr_host), C(initiator), C(snapinfo_mirror), C(relationships), C(igroup),
+    C(access_paths)) with C(ok) and C(detail).
+  returned: with O(action=readiness)
+  type: list
+  elements: dict
+relationships:
+  description: With O(action=readiness), the DR site's relationships with state, health and lag in seconds.
+  returned: with O(action=readiness)
+  type: list
+  elements: dict
+free_drive_letters:
+  description: With O(action=readiness), the DR host's free drive letters.
+  returned: with O(action=readiness)
+  type: list
+  elements: str
 prepared:
   description: With O(mode=planned), what was done at the primary site - C(actions), C(final_backups), the VMs C(stopped)
     and the mirror C(updates); null when nothing was (an unplanned failover, or a re-run).
@@ -317,8 +355,8 @@ recovered:
   type: list
   elements: dict
 action:
-  description: C(drill) or C(end_drill), for those actions.
-  returned: with O(action=drill) or O(action=end_drill)
+  description: C(drill), C(end_drill) or C(readiness), for those actions.
+  returned: with O(action=drill), O(action=end_drill) or O(action=readiness)
   type: str
 passed:
   description: Whether every drill VM ran with the guest's heartbeat and no network adapter connected (each VM's C(health) in RV(vms)).
@@ -347,6 +385,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import s
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.drill import DrillEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import FailoverEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planned import PrimarySite
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.readiness import check_readiness
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.site import DrStorage, dr_systems
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, warned
@@ -359,6 +398,10 @@ def run(params, check_mode):
     storage = DrStorage(systems)
     options = dict(report_path=params["report_path"], lease_ttl=datetime.timedelta(seconds=params["lease_ttl"]))
     with ScopeSession(params["hyperv_host"], params["winrm"], params["host_addresses"]) as session:
+        if params["action"] == "readiness":
+            engine = FailoverEngine(session, storage, params["source_scope"], params["snapinfo_path"], **options)
+            return check_readiness(engine, params["max_lag_seconds"], snapinfo_lun=params["snapinfo_lun"], path_map=params["path_map"],
+                                   luns=params["luns"])
         if params["action"] != "failover":
             drill = DrillEngine(session, storage, params["source_scope"], params["snapinfo_path"], suffix=params["drill_suffix"],
                                 check_timeout=params["drill_check_timeout"], **options)
@@ -381,7 +424,8 @@ def run(params, check_mode):
 def main():
     spec = smhv_argument_spec()
     spec.update(
-        action=dict(type="str", choices=["failover", "drill", "end_drill"], default="failover"),
+        action=dict(type="str", choices=["failover", "drill", "end_drill", "readiness"], default="failover"),
+        max_lag_seconds=dict(type="int"),
         mode=dict(type="str", choices=["unplanned", "planned"], default="unplanned"),
         final_backup=dict(type="bool", default=True),
         source_scope=dict(type="str", required=True),

@@ -152,3 +152,15 @@ def test_an_aborted_drill_is_cleaned_by_the_next_run(lab):
     assert [vm[0] for vm in drill_vms(lab)] == sorted(name + "-drill" for name in VMS)
     smhv_failover.run(params(site, lab, action="end_drill"), False)
     assert nothing_of_the_drill(lab) == []
+
+
+def test_the_dr_drill_playbook_drills_and_ends(lab, tmp_path):
+    from e2e.test_fleet_playbooks import playbook
+    site = prepare(lab)
+    port = lab.endpoints["ontap"]["cluster-b"]["port"]
+    extra = {"smhv_source_scope": "hv03", "smhv_dr_host": "hvdr01", "smhv_dr_storage_systems": ["127.0.0.1:%d" % port],
+             "smhv_snapinfo_path": SNAPINFO, "smhv_luns": LUNS, "smhv_drill_check_timeout": 30}
+    output = playbook(lab, tmp_path, "dr_drill.yml", extra)
+    assert "vm-file01-drill passed" in output and "passed: true" in output
+    assert nothing_of_the_drill(lab) == [] and set(mirror_states(lab).values()) == {"snapmirrored"}
+    assert site.first in output

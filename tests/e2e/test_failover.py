@@ -241,3 +241,47 @@ def test_planned_failover_loses_nothing_written_before_the_final_backup(lab):
         assert "%s: last words" % name in text and "%s: before" % name not in text
     again = smhv_failover.run(params(site, lab, mode="planned", final_backup=True), False)
     assert again["changed"] is False and again["prepared"] is None  # a second run touches the primary no more
+
+
+def test_readiness_says_what_is_missing_and_changes_nothing(lab):
+    """Before a failover: the DR host's iSCSI service is stopped (the default lab's hvdr01), then started; a mirror broken by
+    hand fails the relationships check; nothing changes."""
+    lab.control("DELETE", "/faults")
+    lab.reset()
+    site = LabSite(lab)
+    site.register("hv03", SNAPINFO)
+    site.dataset("hv03", SNAPINFO, "dr", VMS)
+    assert site.backup("hv03", "dr", backup_method="checkpoint", update_snapmirror=True)["backup"]["status"] == "ok"
+    before = lab.state()
+    report = smhv_failover.run(params(site, lab, action="readiness", max_lag_seconds=None), False)
+    assert differences(before, lab.state()) == []
+    checks = {check["check"]: check for check in report["checks"]}
+    assert report["changed"] is False and report["ready"] is False
+    assert not checks["initiator"]["ok"] and "MSiSCSI service Stopped" in checks["initiator"]["detail"]
+    assert checks["snapinfo_mirror"]["ok"] and "smhv_snapinfo_hv03_" in checks["snapinfo_mirror"]["detail"]
+    assert checks["relationships"]["ok"] and checks["access_paths"]["ok"] and "K:, L:, S:" in checks["access_paths"]["detail"]
+    assert len(report["relationships"]) == 4 and "D:" in report["free_drive_letters"]
+    with site.session("hvdr01") as session:
+        session.owner.call("prerequisites_ensure", {"features": [], "services": ["MSiSCSI"]})
+    assert smhv_failover.run(params(site, lab, action="readiness", max_lag_seconds=None), False)["ready"] is True
+    storage = site.storage()
+    (mirror,) = storage.snapmirror.find(destination_path="svm_dr:vol_csv1_dr")
+    storage.snapmirror.quiesce(mirror)
+    report = smhv_failover.run(params(site, lab, action="readiness", max_lag_seconds=None), False)
+    checks = {check["check"]: check for check in report["checks"]}
+    assert report["ready"] is False and "cluster-b:svm_dr:vol_csv1_dr is paused" in checks["relationships"]["detail"]
+
+
+def test_the_dr_failover_playbook_checks_plans_and_fails_over(lab, tmp_path):
+    from e2e.test_fleet_playbooks import playbook
+    site = prepare(lab)
+    port = lab.endpoints["ontap"]["cluster-b"]["port"]
+    extra = {"smhv_source_scope": "hv03", "smhv_dr_host": "hvdr01", "smhv_dr_storage_systems": ["127.0.0.1:%d" % port],
+             "smhv_snapinfo_path": SNAPINFO, "smhv_luns": LUNS, "smhv_path_map": PATH_MAP}
+    planned = playbook(lab, tmp_path, "dr_failover.yml", extra)
+    assert site.first in planned and "Fail over" in planned and registered(lab, "hvdr01") == []  # not confirmed: plan only
+    done = playbook(lab, tmp_path, "dr_failover.yml", dict(extra, smhv_confirm=True))
+    assert "vm-file01 restored Running" in done
+    assert_failed_over(site, lab)
+    assert seen(lab, site.down) == 0
+    lab.control("DELETE", "/faults")

@@ -117,3 +117,9 @@ def test_unplanned_failover_talks_to_the_named_dr_systems_only():
         with pytest.raises(SmhvError) as error:
             dr_systems(SYSTEMS, names, True)
         assert error.value.code == "INVALID_ARGUMENT" and "dr_storage_systems" in error.value.message
+
+
+@pytest.mark.parametrize("lag, seconds", [("PT1H2M3S", 3723), ("P1DT1S", 86401), ("PT45S", 45), ("", None), (None, None), ("1h", None)])
+def test_lag_time_in_seconds(lag, seconds):
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.readiness import lag_seconds
+    assert lag_seconds(lag) == seconds

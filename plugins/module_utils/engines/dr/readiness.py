@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""DR readiness (smhv_failover action=readiness): what a failover of a source scope to a DR host needs, checked from the DR
+site alone and changing nothing, so that it can run any day (and first thing in dr_failover.yml).
+
+Checks, each {"check", "ok", "detail"}:
+    dr_host          the DR host answers over WinRM (its facts), and is standalone
+    initiator        it has an iSCSI or FC initiator, and the Microsoft iSCSI Initiator service runs
+    snapinfo_mirror  the source scope's SnapInfo has a SnapMirror destination at the DR site holding its SnapInfo snapshots,
+                     and the newest one's age
+    relationships    every SnapMirror relationship on the DR site's clusters: state snapmirrored, healthy, lag
+    igroup           per DR SVM, whether an igroup holds the DR host's initiators already (made on failover otherwise)
+    access_paths     the drive letters the failover would connect at (the SnapInfo path's, `luns` after path_map) are free
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import ISCSI_SERVICE
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_connection import fetch
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_san import IGROUP_FIELDS
+
+try:
+    from netapp_ontap.resources import Igroup
+except ImportError:
+    pass
+
+_LAG = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+def lag_seconds(lag):
+    """ONTAP's lag_time (ISO 8601 duration, 'PT1H2M3S') in seconds, or None."""
+    match = _LAG.match(lag or "")
+    if not match or not lag:
+        return None
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def check_readiness(engine, max_lag_seconds, snapinfo_lun=None, path_map=None, luns=None):
+    """`engine`: a FailoverEngine (its session, storage, source scope and SnapInfo path)."""
+    checks = []
+    started = engine.monotonic()
+
+    def add(check, ok, detail):
+        checks.append({"check": check, "ok": bool(ok), "detail": detail})
+
+    facts = engine.session.facts
+    add("dr_host", engine.session.kind == "standalone", "%s answers (%s %s); %s" % (
+        engine.session.name, facts["os"]["caption"], facts["os"]["version"],
+        "standalone" if engine.session.kind == "standalone" else "a failover cluster: not supported as a DR target yet"))
+    service = next((s for s in facts["services"] if s["name"].lower() == ISCSI_SERVICE.lower()), None)
+    initiators = [port["node_address"] for port in facts["initiator_ports"]]
+    running = service is None or service["status"] == "Running"
+    add("initiator", initiators and running, "initiators %s; %s service %s" % (
+        ", ".join(initiators) or "none", ISCSI_SERVICE, service["status"] if service else "not installed") +
+        ("" if running else " (a failover starts it; smhv_prerequisites sets it to start automatically)"))
+    try:
+        engine._discover(snapinfo_lun)  # pylint: disable=protected-access
+    except SmhvError as error:
+        add("snapinfo_mirror", False, error.message)
+        relationships = engine.storage.relationships()
+    else:
+        info = engine.snapinfo_plan
+        add("snapinfo_mirror", engine.snapinfo["relationship"].state in ("snapmirrored", "broken_off"),
+            "%s -> %s (%s); LUN %s; newest SnapInfo snapshot %s of %s" % (
+                info["source"], info["destination"], info["state"], info["lun"], info["snapshot"], info["snapshot_time"]))
+        relationships = engine.relationships
+    problems, rows = [], []
+    for relationship in relationships:
+        lag = lag_seconds(relationship.lag_time)
+        row = {"source": "%s:%s" % (relationship.source_cluster, relationship.source_path),
+               "destination": "%s:%s" % (relationship.cluster, relationship.destination_path), "state": relationship.state,
+               "healthy": relationship.healthy, "lag_seconds": lag}
+        rows.append(row)
+        if relationship.state != "snapmirrored" or not relationship.healthy:
+            problems.append("%s is %s%s" % (row["destination"], relationship.state, "" if relationship.healthy else ", unhealthy: " +
+                                            "; ".join(relationship.unhealthy_reasons)))
+        elif max_lag_seconds and lag is not None and lag > max_lag_seconds:
+            problems.append("%s lags %d s (more than %d)" % (row["destination"], lag, max_lag_seconds))
+    add("relationships", relationships and not problems, "; ".join(problems) if problems else "%d relationship(s) snapmirrored and healthy"
+        % len(relationships))
+    svms = sorted(set((r.cluster, r.destination_path.split(":", 1)[0]) for r in relationships))
+    held = []
+    for cluster, svm in svms:
+        endpoint = engine.storage._clusters.endpoint(cluster)  # pylint: disable=protected-access
+        with endpoint.call("list igroups of SVM %s" % svm):
+            groups = fetch(Igroup, fields=IGROUP_FIELDS, **{"svm.name": svm})
+        names = [g["name"] for g in groups if initiators and set(initiators) <= set(i["name"] for i in g.get("initiators") or [])]
+        held.append("%s:%s %s" % (cluster, svm, ", ".join(names) if names else "none (created on failover)"))
+    add("igroup", True, "; ".join(held) or "no DR SVM")
+    disks = engine.host.call("disk_rescan", {}, True).result["disks"]
+    used = set(["C"]) | set(path[0].upper() for disk in disks if disk["online"] for path in disk["access_paths"]
+                            if len(path.rstrip("\\")) == 2)
+    pairs = dr_plan.path_pairs(path_map)
+    wanted = [engine.snapinfo_root] + [dr_plan.mapped(dr_plan.with_separator(item["access_path"]), pairs) for item in luns or []]
+    letters = sorted(set(path[0].upper() for path in wanted if len(path.rstrip("\\")) == 2))
+    present = engine.snapinfo.get("present") if getattr(engine, "snapinfo", None) else False
+    taken = [letter for letter in letters if letter in used]
+    add("access_paths", present or not taken, "drive letters %s %s" % (", ".join(l + ":" for l in letters), (
+        "in use already: %s" % ", ".join(l + ":" for l in taken)) if taken and not present else "free" if not present else
+        "in use by the failed-over LUNs"))
+    return {"changed": False, "action": "readiness", "actions": [], "source_scope": engine.source_scope, "dr_host": engine.session.name,
+            "rto": {"total": round(engine.monotonic() - started, 3), "phases": []},
+            "ready": all(check["ok"] for check in checks), "checks": checks, "relationships": rows,
+            "free_drive_letters": [chr(code) + ":" for code in range(ord("D"), ord("Z") + 1) if chr(code) not in used]}
