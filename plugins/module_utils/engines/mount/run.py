@@ -25,7 +25,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount.r
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount.undo import drop_mount_clones
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.operation import DEFAULT_TTL, LeasedOperation, RecoveryContext
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.igroups import host_igroup
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.igroups import host_igroup, igroup_name
 
 
 class MountEngine(MountPlanning):
@@ -72,6 +72,10 @@ class MountEngine(MountPlanning):
             self.operation._release()  # interrupted: the journal stays for the next run to settle
             raise
         self.operation.finish()
+        if self.operation.close_error is not None:
+            result.setdefault("warnings", []).append("The journal %s could not be deleted (%s); the next run for backup %s on %s closes it."
+                                                     % (self.operation.id, self.operation.close_error.message, self.record.name,
+                                                        self.host_name))
         if recovered:
             result["recovered"] = recovered
         return result
@@ -114,11 +118,16 @@ class MountEngine(MountPlanning):
         return result
 
     def _settle(self, error):
-        """A mount that failed drops the clones it made (from its journal); an unmount keeps what it did (its record says
-        which clones are gone). The journal stays open when the drop failed."""
+        """A mount that failed drops the clones it made (from its journal); the journal stays open when that failed too.
+        An unmount that failed keeps its journal open: the next run for this backup and host (or smhv_cleanup) finishes
+        it - the clones its journal names deleted, the record updated, the empty folders removed."""
+        if self.state == "unmounted":
+            self.operation.keep_open(error)
+            error.message += (" The unmount is finished by the next mount or unmount of backup %s on %s, or by "
+                              "netapp_hyperv.smhv.smhv_cleanup (journal %s)." % (self.record.name, self.host_name, self.operation.id))
+            return
         try:
-            if self.state == "mounted":
-                drop_mount_clones(self.operation.journal, self.host, self.storage, self.operation.keeper.check_now)
+            drop_mount_clones(self.operation.journal, self.host, self.storage, self.operation.keeper.check_now)
         except SmhvError as undo_error:
             self.operation.keep_open(undo_error)
             error.message += (" Removing the clones this run made failed too (%s); journal %s stays open and the next mount or unmount "
@@ -161,34 +170,41 @@ class MountEngine(MountPlanning):
             self.changed = True
             if check_mode:
                 return
-            lun = plan["lun_ref"]
-            where = {"cluster": lun.cluster, "svm": lun.svm, "volume": lun.volume_name, "path": plan["clone"],
-                     "mount": plan["folder"] if self.access == "folder" else None}
-            self._effect("clone:%d" % index, lambda: self._clone(plan), **where)
-            clone = plan["clone_ref"]
-        plan["clone_serial"] = clone.serial
-        plan["made"] = plan["existing"] is None
-        if check_mode:
+        elif check_mode:
+            plan["clone_serial"] = clone.serial
             self.actions.append("connect clone %s at %s (if not yet)" % (plan["clone"], self._where(plan)))
             return
+        if clone is None:  # one journal step for the clone, its map and its disk: the undo of all three is to drop the clone
+            lun = plan["lun_ref"]
+            where = {"cluster": lun.cluster, "svm": lun.svm, "volume": lun.volume_name, "path": plan["clone"],
+                     "mount": plan["folder"] if self.access == "folder" else None, "igroup": igroup_name(self.host_name),
+                     "access_path": plan["access_path"]}
+            made = self._effect("clone:%d" % index, lambda: self._present(self._clone(plan), plan), **where)
+        else:
+            made = self._present(clone, plan)
+        plan["clone_serial"] = made["serial"]
+        if plan["access_path"] is None:
+            plan["access_path"] = made["access_path"]
+        if made["changed"]:
+            self.changed = True
+            self.actions.append("connect clone %s at %s on %s" % (plan["clone"], self._where(plan), self.host_name))
+
+    def _clone(self, plan):
+        return self.storage.san.clone_lun(self._snapshot(plan), plan["lun_ref"], plan["clone"].rsplit("/", 1)[-1])
+
+    def _present(self, clone, plan):
+        """Map the clone to the host's igroup and connect it (both idempotent): what was made, for the journal."""
         igroup = host_igroup(self.storage, plan["lun_ref"], self.session.facts)
-        mapping = self._effect("map:%d" % index, lambda: {"created": self.storage.san.map_lun(clone, igroup).created},
-                               igroup=getattr(igroup, "name", str(igroup)))
+        mapping = self.storage.san.map_lun(clone, igroup)
         args = {"serial": clone.serial}
         if plan["access_path"]:
             args["access_path"] = plan["access_path"]
         else:
             args["assign_drive_letter"] = True
-        connected = self._effect("connect:%d" % index, lambda: self._connect(args), **args)
-        if plan["access_path"] is None:
-            plan["access_path"] = connected["access_path"]
-        if mapping["created"] or connected["changed"]:
-            self.changed = True
-            self.actions.append("connect clone %s at %s on %s" % (plan["clone"], self._where(plan), self.host_name))
-
-    def _clone(self, plan):
-        plan["clone_ref"] = self.storage.san.clone_lun(self._snapshot(plan), plan["lun_ref"], plan["clone"].rsplit("/", 1)[-1])
-        return {"serial": plan["clone_ref"].serial, "lun_uuid": plan["clone_ref"].lun_uuid}
+        connected = self._connect(args)
+        return {"serial": clone.serial, "lun_uuid": clone.lun_uuid, "lun_id": getattr(mapping, "lun_id", None),
+                "igroup": getattr(igroup, "name", str(igroup)), "access_path": connected["access_path"],
+                "changed": bool(mapping.created or connected["changed"])}
 
     def _connect(self, args):
         """disk_connect; the access path it got when a free drive letter was asked for."""

@@ -22,13 +22,36 @@ import socket
 import uuid
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository, WriteConflict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import OperationJournal, recover
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.lease import LeaseKeeper, heartbeat_seconds
 
 # A restore copies virtual disks (hours for large ones): the keeper renews every minute, so a dead holder is seen after two.
 DEFAULT_TTL = datetime.timedelta(minutes=10)
+
+
+class SturdyJournal(OperationJournal):
+    """An OperationJournal whose writes survive a lost answer: a write that failed (it may have happened, and then the
+    version this object holds is stale) is written again over the version on the host. Each write sets the whole step
+    list, so writing it again is harmless."""
+
+    def _save(self, **changes):
+        try:
+            return super()._save(**changes)
+        except (SmhvError, WriteConflict) as error:
+            if isinstance(error, SmhvError) and error.code == "LEASE_LOST":
+                raise
+            current = self.catalog.get_journal(self.id)
+            if current is None:
+                raise
+            self.versioned = current
+            return super()._save(**changes)
+
+
+def sturdy(journal):
+    """The SturdyJournal of an OperationJournal (recovery gets plain ones); copy `.versioned` back when done."""
+    return SturdyJournal(journal.catalog, journal.versioned, journal.fence, journal.clock)
 
 
 class RecoveryContext:
@@ -82,12 +105,12 @@ class LeasedOperation:
         self.holder = holder or "%s %s of %s from %s (pid %d)" % (operation, self.id, subject, socket.gethostname(), os.getpid())
         self.keeper = None
         self.journal = None
+        self.close_error = None
 
     def start(self, context):
         """Take the lease (SCOPE_BUSY when held), recover the journals an earlier holder left under it, begin our journal.
         The recoveries' outcomes are returned (journal.recover()): an error in one fails this run, its journal stays open."""
-        held = self.catalog.acquire_lease(self.session.name, self.holder, self.ttl, operation=self.id, name=self.lease_name,
-                                          heartbeat=heartbeat_seconds(self.ttl))
+        held = self._acquire()
         self.keeper = LeaseKeeper(keeper_catalog(self.session, self.catalog), held, self.ttl).start()
         try:
             recovered = recover(self.catalog, held, context)
@@ -97,17 +120,37 @@ class LeasedOperation:
                                 "else was done; fix the cause and run again, or see smhv_cleanup." % (
                                     failed[0]["operation"], failed[0]["journal"], self.subject, failed[0]["error"]["message"]),
                                 {"recovered": recovered})
-            self.journal = OperationJournal.begin(self.catalog, self.operation, self.session.name, held, key=self.key, subject=self.subject)
+            self.journal = SturdyJournal.begin(self.catalog, self.operation, self.session.name, held, key=self.key, subject=self.subject)
         except BaseException:
             self._release()
             raise
         return recovered
 
+    def _acquire(self):
+        """acquire_lease(); when it failed in a way that may have written the lease (an answer the host never sent), the
+        lease file is read back: our operation id there means we hold it."""
+        try:
+            return self.catalog.acquire_lease(self.session.name, self.holder, self.ttl, operation=self.id, name=self.lease_name,
+                                              heartbeat=heartbeat_seconds(self.ttl))
+        except SmhvError as error:
+            if error.code in ("SCOPE_BUSY", "LEASE_HELD", "INVALID_ARGUMENT"):
+                raise
+            try:
+                found = self.catalog.read_lease(self.lease_name)
+            except SmhvError:
+                raise error from None
+            if found is None or found.record.operation != self.id or found.record.released:
+                raise
+            return found
+
     def finish(self):
-        """The operation ended (committed or wholly undone): journal closed, lease released. A release whose answer was
-        lost is no failure: the lease expires."""
+        """The operation ended (committed or wholly undone): journal closed, lease released. Neither raises: a journal
+        that could not be deleted stays for the next run under the lease to settle (`close_error` says why), and a lease
+        whose release was lost expires."""
         try:
             self.journal.close()
+        except SmhvError as error:
+            self.close_error = error
         finally:
             self._release()
 

@@ -32,9 +32,9 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan imp
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.operation import DEFAULT_TTL, LeasedOperation, RecoveryContext
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.plan import RestorePlanning, _under, _with_separator
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.resolve import GUID, find_backup, resolve_vm
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.undo import clone_ref, drop_clone, settle_restore
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.undo import drop_clone, settle_restore
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.igroups import host_igroup
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.igroups import host_igroup, igroup_name
 
 MOUNT_ROOT = "C:\\SMHV\\Mounts"
 CLONE_PREFIX = "smhv_restore_"
@@ -133,6 +133,9 @@ class RestoreEngine(RestorePlanning):
                 self._step("post_script", self._run_post_script)
         finally:
             self.operation.finish()
+        if self.operation.close_error is not None:
+            self.notes.append("The restore's journal %s could not be deleted (%s); the next restore or mount of VM %s closes it."
+                              % (self.operation.id, self.operation.close_error.message, self.vm_name))
         result.update(vm=self.final, post_script=self.script, luns=self._lun_results(), notes=list(self.notes),
                       timings=self._timings(started), operation=self.operation.id)
         return result
@@ -287,14 +290,9 @@ class RestoreEngine(RestorePlanning):
         mount = "%s\\%s\\" % (MOUNT_ROOT, name)
         where = {"cluster": lun.cluster, "svm": lun.svm, "volume": lun.volume_name, "path": "/vol/%s/%s" % (lun.volume_name, name),
                  "mount": mount}
-        made = self._effect("clone:%d" % index, lambda: self._clone(plan, name), **where)
-        clone = clone_ref(dict(where, **made))
-        # a failure from here on is settled from the journal (run -> _settle), which drops the clone
-        igroup = host_igroup(self.storage, lun, self.target_facts)
-        self._effect("map:%d" % index, lambda: {"lun_id": getattr(self.storage.san.map_lun(clone, igroup), "lun_id", None)},
-                     igroup=getattr(igroup, "name", str(igroup)))
-        self._effect("clone_connect:%d" % index, lambda: self._call("disk_connect", {"serial": clone.serial, "access_path": mount}),
-                     serial=clone.serial, access_path=mount)
+        where.update(igroup=igroup_name(self.target_facts["computer_name"]), access_path=mount)
+        # one journal step for the clone, its map and its disk (the intent names all three; the undo drops the clone)
+        made = self._effect("clone:%d" % index, lambda: self._present(self._clone(plan, name), lun, mount), **where)
         sources, destinations = [], []
         for path in self._clone_files(plan, mount):
             sources.append(mount + _under(path, plan["source_root"]))
@@ -303,8 +301,8 @@ class RestoreEngine(RestorePlanning):
             "file_copy", {"sources": sources, "destinations": destinations}).result["copied"]]}, count=len(sources))
         plan["copied"] = copied["copied"]
         try:
-            self._effect("clone_drop:%d" % index,
-                         lambda: drop_clone(self.target, self.storage, dict(where, **made), self.operation.keeper.check_now))
+            drop_clone(self.target, self.storage, dict(where, **made), self.operation.keeper.check_now)
+            self.journal.done("clone_drop:%d" % index)  # no intent: dropping is idempotent, and the clone is in the journal
         except SmhvError as error:  # the data is back: a clone left is a note, and smhv_cleanup's (no journal owns it)
             self.notes.append("Clean-up left clone %s:%s behind (%s); netapp_hyperv.smhv.smhv_cleanup removes it."
                               % (lun.cluster, where["path"], error.message))
@@ -316,8 +314,15 @@ class RestoreEngine(RestorePlanning):
         self.target.call(op, args)
 
     def _clone(self, plan, name):
-        clone = self.storage.san.clone_lun(plan["snapshot_ref"], plan["lun_ref"], name)
-        return {"serial": clone.serial, "lun_uuid": clone.lun_uuid}
+        return self.storage.san.clone_lun(plan["snapshot_ref"], plan["lun_ref"], name)
+
+    def _present(self, clone, lun, mount):
+        """Map a new clone to the target host's igroup and connect it at `mount`: what was made, for the journal."""
+        igroup = host_igroup(self.storage, lun, self.target_facts)
+        mapping = self.storage.san.map_lun(clone, igroup)
+        self.target.call("disk_connect", {"serial": clone.serial, "access_path": mount})
+        return {"serial": clone.serial, "lun_uuid": clone.lun_uuid, "igroup": getattr(igroup, "name", str(igroup)),
+                "lun_id": getattr(mapping, "lun_id", None), "access_path": mount}
 
     def _clone_files(self, plan, mount):
         """The backup's files on this LUN, plus what a checkpoint-method backup's snapshot holds beside them: the
