@@ -64,7 +64,11 @@ class ClaimSteps:
             except WriteConflict:
                 self._next_second()  # another run's open journal has this name
                 continue
-            listed = self.catalog.list_backups(dataset=self.dataset)
+            try:
+                listed = self.catalog.list_backups(dataset=self.dataset)
+            except Exception:
+                _quietly_close(claimed)  # else the next run finds it abandoned and closes it
+                raise
             if any(summary.name == self.name for summary in listed):
                 claimed.close()  # a run of the same second already ended with this name
                 self._next_second()
@@ -137,6 +141,13 @@ class ClaimSteps:
                 raise
             self.catalog.release_lease(keeper.held)  # once more: a lease left held blocks the scope until it expires
         return True
+
+
+def _quietly_close(journal):
+    try:
+        journal.close()
+    except Exception:  # pylint: disable=broad-except
+        pass
 
 
 def _all_at_once(functions):
