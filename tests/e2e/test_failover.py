@@ -143,8 +143,8 @@ def test_unplanned_failover_brings_every_vm_up_with_the_recovery_point(failed_ov
     assert result["changed"] and not result["resumed"]
     assert sorted((vm["name"], vm["outcome"], vm["state"]) for vm in result["vms"]) == [
         (name, "restored", "Running") for name in VMS]
-    assert [p["phase"] for p in result["rto"]["phases"]] == ["discover", "snapinfo", "plan", "break", "snaprestore", "connect",
-                                                                "restore", "start"]
+    phases = ["discover", "snapinfo", "plan", "break", "snaprestore", "connect", "restore", "start"]
+    assert [p["phase"] for p in result["rto"]["phases"]] == phases
     assert result["recovery_points"][0]["backup"] == failed_over.first and result["rpo_seconds"] >= 1
 
 
@@ -168,8 +168,8 @@ def test_unplanned_without_dr_storage_systems_refuses(failed_over, lab):
 
 FAULTS = {
     # phase: the fault rule that stops the first run there
-    "snapinfo": {"target": "ontap", "kind": "http_error", "match": {"cluster": "cluster-b", "method": "POST",
-                                                                     "path": "/api/private/cli/volume/snapshot/restore-file"}},
+    "snapinfo": {"target": "ontap", "kind": "http_error", "match": {
+        "cluster": "cluster-b", "method": "POST", "path": "/api/private/cli/volume/snapshot/restore-file"}},
     "break": {"target": "ontap", "kind": "http_error", "nth": 3, "match": {"cluster": "cluster-b", "method": "PATCH",
                                                                            "path": "/api/snapmirror/relationships/.*"}},
     "snaprestore": {"target": "ontap", "kind": "http_error", "nth": 3, "match": {
@@ -284,4 +284,40 @@ def test_the_dr_failover_playbook_checks_plans_and_fails_over(lab, tmp_path):
     assert "vm-file01 restored Running" in done
     assert_failed_over(site, lab)
     assert seen(lab, site.down) == 0
+    lab.control("DELETE", "/faults")
+
+
+def test_a_cluster_scope_fails_over_to_the_standalone_dr_host_from_single_lun_volumes(lab):
+    """hvclus01's VMs on CSVs (one LUN per volume) to hvdr01 at drive letters: each destination volume holds one LUN, so the
+    plan says volume SnapRestore; ONTAP keeps the broken relationship's base, so the LUN is restored alone (a warning)."""
+    lab.control("DELETE", "/faults")
+    lab.reset()
+    site = LabSite(lab)
+    cluster_vms = ["vm-web01", "vm-app02"]
+    site.register("hvclus01", SNAPINFO)
+    site.dataset("hvclus01", SNAPINFO, "web", cluster_vms)
+    for vm in cluster_vms:
+        write(lab, vm, DATA, "%s: before" % vm)
+    backup = site.backup("hvclus01", "web", backup_method="checkpoint", update_snapmirror=True)
+    assert backup["backup"]["status"] == "ok", backup
+    for vm in cluster_vms:
+        write(lab, vm, DATA, "%s: after" % vm)
+    storage = site.storage()
+    for mirror in storage.snapmirror.find(destination_path=["svm_dr:vol_csv1_dr", "svm_dr:vol_csv2_dr"]):
+        storage.snapmirror.update(mirror)  # the mirrors' active file system holds 'after'; the backup's snapshot 'before'
+    ids = site.vm_ids("hvclus01", cluster_vms)
+    with site.session("hvdr01") as session:
+        session.owner.call("prerequisites_ensure", {"features": [], "services": ["MSiSCSI"]})
+    down = site_a_down(lab)
+    path_map = {"C:\\ClusterStorage\\Volume1": "M:\\", "C:\\ClusterStorage\\Volume2": "N:\\"}
+    result = smhv_failover.run(params(site, lab, source_scope="hvclus01", path_map=path_map, luns=None, start_order=None), False)
+    assert seen(lab, down) == 0
+    assert sorted((lun["lun"], lun["access_path"], lun["restore"]) for lun in result["plan"]["luns"]) == [
+        ("cluster-b:/vol/vol_csv1_dr/csv1", "M:\\", "volume"), ("cluster-b:/vol/vol_csv2_dr/csv2", "N:\\", "volume")]
+    assert len([w for w in result["warnings"] if "restored as a whole" in w]) == 2
+    at_b = sorted((vm["name"], vm["id"], vm["state"]) for vm in lab.state()["hosts"]["hvdr01"]["vms"])
+    assert at_b == sorted((name, ids[name], "Running") for name in cluster_vms)
+    for vm in result["plan"]["vms"]:
+        text = vhdx_text(site, vm["config_path"].split("\\Virtual Machines\\")[0])
+        assert "%s: before" % vm["name"] in text and "%s: after" % vm["name"] not in text
     lab.control("DELETE", "/faults")

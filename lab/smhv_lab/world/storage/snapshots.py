@@ -101,7 +101,9 @@ class SnapshotsMixin:
         snap.name = name
 
     def restore_volume(self, vol: Volume, snap: Snapshot) -> None:
-        """Volume SnapRestore: contents, LUN set and size go back; every newer snapshot is deleted."""
+        """Volume SnapRestore: contents, LUN set and size go back; every newer snapshot is deleted. A SnapMirror destination
+        (read-only until the relationship is broken) cannot be restored."""
+        _writable(vol, "restored")
         newer = vol.snapshots[vol.snapshots.index(snap) + 1:]
         for later in newer:
             owners = self.snapshot_owners(later)
@@ -132,7 +134,9 @@ class SnapshotsMixin:
         return lun
 
     def restore_file(self, vol: Volume, snap: Snapshot, path: str, restore_path: str = "") -> Lun:
-        """Single-file SnapRestore of a LUN file (`volume snapshot restore-file`)."""
+        """Single-file SnapRestore of a LUN file (`volume snapshot restore-file`); not on a SnapMirror destination that is
+        not broken (a data protection volume is read-only)."""
+        _writable(vol, "restored from a Snapshot copy")
         image = snap.luns.get(lun_file_name(vol, path))
         if image is None:
             raise not_found(f'file "{path}" in snapshot "{snap.name}" of volume "{vol.name}"', target="path")
@@ -157,3 +161,9 @@ class SnapshotsMixin:
                                  DUPLICATE_ENTRY, target="destination_path")
             self._drop_lun(vol.luns[target])
         return self._restore_lun_image(vol, image, target, keep_identity=False)
+
+
+def _writable(vol: "Volume", what: str) -> None:
+    if vol.type == "dp":
+        raise OntapError(f'Volume "{vol.name}" is a data protection volume (a SnapMirror destination) and cannot be {what}; '
+                         "break the relationship first.", RW_VOLUMES_ONLY)

@@ -460,7 +460,18 @@ class FailoverEngine:
                 if lun["serial"] in self.disks and self.disks[lun["serial"]]["online"]:
                     self.host.call("disk_disconnect", {"serial": lun["serial"]})
                     lun["connected"] = False
-                self.storage.restore_volume(snapshot)
+                try:
+                    self.storage.restore_volume(snapshot)
+                except SmhvError as error:
+                    if error.code != "SNAPSHOT_BUSY":
+                        raise
+                    # ONTAP keeps the relationship's newer base snapshot (owned by SnapMirror, for a resync) after the break,
+                    # and a volume SnapRestore would delete it: the volume's one LUN is restored alone instead.
+                    ref = lun["lun_ref"]
+                    self.storage.restore_file(snapshot, ref.path[len("/vol/%s" % ref.volume_name):])
+                    self.warnings.append("Volume %s could not be restored as a whole (%s); its LUN %s was restored from snapshot %s "
+                                         "instead (single-LUN SnapRestore), which keeps the relationship's base for a resync."
+                                         % (lun["volume"], error.message, lun["lun"], lun["snapshot"]))
             else:
                 ref = lun["lun_ref"]
                 if lun["serial"] in self.disks and self.disks[lun["serial"]]["online"]:
