@@ -110,6 +110,8 @@ def test_a_killed_file_copy_restore_is_settled_by_the_next_one(dead_holder):
     faults, host, storage, catalog = world(neighbour=True)
     kill(host, storage, catalog, "file_copy", nth=2, dead_holder=dead_holder)
     assert VM_ID not in host.vms and len(storage.san.clones) == 1  # half-removed, its clone connected
+    planned = restore(host, storage, catalog, check_mode=True)  # says what a real run would settle, and changes nothing
+    assert any("would be settled first" in note for note in planned["notes"]) and len(catalog.list_journals()) == 1
     result = restore(host, storage, catalog)
     assert any("interrupted restore" in note and "undone" in note for note in result["notes"]), result["notes"]
     assert not storage.san.clones and catalog.list_journals() == []

@@ -106,6 +106,7 @@ class RestoreEngine(RestorePlanning):
                   "force_required": bool(self.warnings), "target_host": self.target.name, "alternate": self.alternate,
                   "verify_snapshot": self.verify}
         if check_mode:
+            result["notes"] += self._open_journals()
             result["timings"] = self._timings(started)
             return result
         if blocked:
@@ -192,6 +193,15 @@ class RestoreEngine(RestorePlanning):
         for outcome in self.recovered:
             self.notes.append("An interrupted %s (journal %s) of VM %s was %s first." % (
                 outcome["operation"], outcome["journal"], outcome.get("vm") or outcome["subject"], outcome.get("result", "settled")))
+
+    def _open_journals(self):
+        """Check mode: the interrupted restores of this VM that a real run would settle first (one listing)."""
+        try:
+            found = [j.record for j in self.catalog.list_journals() if j.record.operation == "restore" and j.record.subject == self.vm_id]
+        except SmhvError as error:
+            return ["The journals of interrupted restores could not be listed (%s)." % error.message]
+        return ["An interrupted restore of VM %s (journal %s, started %s) would be settled first: the VM put back as it was, or that "
+                "restore finished." % (self.vm_name, journal.id, journal.started.isoformat()) for journal in found]
 
     def _journal_plan(self):
         before = {"registered": self.current is not None, "host": self.target.name}
