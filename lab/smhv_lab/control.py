@@ -5,6 +5,8 @@
     POST /reset                       back to the topology, faults and latency cleared
     POST /save                        write the world to the state dir now
     GET  /faults   POST /faults       list / add a rule {target, kind, match, nth, times, params}
+    POST /site                        {site, state: down|up, how: drop|hang, seconds}: every ONTAP cluster, WinRM listener
+                                      and agent of a site drops (or holds) each request, or answers again (sites.py)
     DELETE /faults                    clear rules and latency
     POST /latency                     {target, seconds}
     POST /guest-data                  {vm, path, data, in_flight}   write a file inside a VM; the path
@@ -20,6 +22,11 @@
                                       registration removed, configuration file deleted; its disks stay)
     GET  /ontap-requests              per ONTAP cluster, each REST method and route the clients called, with counts
     GET  /log                         commands the hosts did not recognise
+    GET  /agent-requests              the agent requests the hosts ran, in order (host, op, ok, code; the newest 500)
+    DELETE /agent-requests            forget them (and the unrecognised commands)
+    GET  /storage-objects             per ONTAP cluster: snapshots with uuid and comment, LUNs with their clone source,
+                                      consistency groups, LUN maps, igroups (what leftovers are told by)
+    GET  /host-files?host=&path=      every file below a host's folder, as text, read from the world (not over WinRM)
 """
 from __future__ import annotations
 
@@ -30,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import inspect, vm_admin
+from . import inspect, sites, vm_admin
 
 
 class ControlError(Exception):
@@ -186,6 +193,32 @@ def _log(lab, body, query):
     return {"unrecognised": list(getattr(lab.executor, "unrecognised", []))}
 
 
+def _agent_requests(lab, body, query):
+    return {"requests": list(lab.executor.requests)}
+
+
+def _agent_requests_clear(lab, body, query):
+    lab.executor.clear_logs()
+    return {"cleared": True}
+
+
+def _storage_objects(lab, body, query):
+    with lab.world.lock:
+        return inspect.storage_objects(lab.world)
+
+
+def _host_files(lab, body, query):
+    with lab.world.lock:
+        try:
+            return inspect.host_files(lab.world, query["host"], query["path"])
+        except FileNotFoundError as error:
+            raise ControlError(HTTPStatus.NOT_FOUND, str(error)) from None
+
+
+def _site(lab, body, query):
+    return sites.site_request(lab, body)
+
+
 ROUTES = {
     ("GET", "/status"): _status,
     ("GET", "/state"): _state,
@@ -193,6 +226,7 @@ ROUTES = {
     ("POST", "/save"): _save,
     ("GET", "/faults"): _faults_list,
     ("POST", "/faults"): _faults_add,
+    ("POST", "/site"): _site,
     ("DELETE", "/faults"): _faults_clear,
     ("POST", "/latency"): _latency,
     ("POST", "/guest-data"): _guest_write,
@@ -204,4 +238,8 @@ ROUTES = {
     ("DELETE", "/vm"): _vm_delete,
     ("GET", "/ontap-requests"): _ontap_requests,
     ("GET", "/log"): _log,
+    ("GET", "/agent-requests"): _agent_requests,
+    ("DELETE", "/agent-requests"): _agent_requests_clear,
+    ("GET", "/storage-objects"): _storage_objects,
+    ("GET", "/host-files"): _host_files,
 }

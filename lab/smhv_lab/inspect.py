@@ -127,3 +127,36 @@ def _host_state(world, host) -> dict[str, Any]:
                  "checkpoints": [c.name for c in vm.checkpoints]}
                 for vm in sorted(host.vms.values(), key=lambda v: v.name)],
     }
+
+
+def storage_objects(world) -> dict[str, Any]:
+    """What the collection can leave on ONTAP, per cluster, with the fields leftovers are told by: every volume's
+    snapshots (name, uuid, comment), its LUNs (serial, the snapshot a clone was made from), the consistency groups, the
+    LUN maps and igroups."""
+    return {name: {
+        "volumes": {vol.name: {"uuid": vol.uuid, "svm": vol.svm.name, "type": vol.type,
+                               "snapshots": [{"name": s.name, "uuid": s.uuid, "comment": s.comment,
+                                              "create_time": s.create_time.isoformat()} for s in vol.snapshots],
+                               "luns": [{"path": lun.path, "serial": lun.serial,
+                                         "clone_of": lun.clone_source_path or None,
+                                         "clone_snapshot": lun.clone_source.name if lun.clone_source else None}
+                                        for lun in vol.luns.values()]}
+                    for vol in cluster.volumes.values()},
+        "consistency_groups": [{"name": cg.name, "uuid": cg.uuid, "volumes": [v.name for v in cg.volumes],
+                                "snapshots": [s.name for s in cg.snapshots]}
+                               for cg in cluster.consistency_groups.values()],
+        "lun_maps": [{"lun": m.lun.path, "igroup": m.igroup.name, "lun_id": m.lun_id} for m in cluster.lun_maps],
+        "igroups": {g.name: list(g.initiators) for g in cluster.igroups.values()},
+    } for name, cluster in world.clusters.items()}
+
+
+def host_files(world, host_name: str, path: str) -> dict[str, Any]:
+    """Every file below a folder of a host (a LUN's volume through the host's disk, or its system drive), as text:
+    what the host itself would read there, without going through WinRM or the agent."""
+    host = world.host(host_name)
+    tree, inner, disk = host.resolve(world, path.rstrip("\\") + "\\")
+    files = {}
+    for name in tree.listing(inner):
+        relative = name[len(inner) + 1:] if inner else name
+        files[relative.replace("\\", "/")] = tree.read(name).decode("utf-8", "replace")
+    return {"host": host.name, "path": path, "disk": disk.serial if disk is not None else None, "files": files}
