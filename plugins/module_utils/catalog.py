@@ -712,6 +712,16 @@ class Catalog:
         records = self.get_backups(self._backups_named(validate_name("dataset", dataset), name))
         return records[0] if records else None
 
+    def update_backup(self, record, new, fence=None):
+        """Rewrite a backup record in place (its status, tag and type, which its file name carries, unchanged): `record`
+        is the version this operation wrote or read, `new` the record to write over it (compare-and-swap, fenced).
+        After the commit point this is how later steps' warnings reach the record."""
+        self._ready()
+        if backup_file_name(new) != backup_file_name(record) or new.dataset != record.dataset:
+            raise ValueError("update_backup keeps a record's file name: %s" % record.name)
+        path = "%s/backups/%s/%s" % (LAYOUT, record.dataset, backup_file_name(record))
+        return self._write(path, new, expected_sha256=sha256_of(encode(record)), fence=fence)
+
     def delete_backups(self, summaries, fence=None):
         """Delete backup records (the caller has deleted their snapshots); returns the names deleted."""
         self._ready()

@@ -24,6 +24,7 @@ import socket
 import uuid
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Journal, JournalStep
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import WriteConflict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 
 # operation name -> function(journal: OperationJournal, context) -> dict: what the recovery did ("undone", "finished",
@@ -68,14 +69,28 @@ class OperationJournal:
     def id(self):
         return self.record.id
 
-    def _save(self, **changes):
-        journal = dataclasses.replace(self.record, updated=self.clock(), **changes)
-        self.versioned = self.catalog.put_journal(journal, self.versioned.sha256)
+    def _save(self, change):
+        """Write the journal changed by `change(journal) -> {field: value}`. The operation is the journal's one writer, so a
+        conflict means one of our own writes landed although its answer said otherwise (or never came): the change is
+        made again over the version on the host, which keeps every step that did land."""
+        for attempt in (1, 2):
+            journal = dataclasses.replace(self.record, updated=self.clock(), **change(self.record))
+            try:
+                self.versioned = self.catalog.put_journal(journal, self.versioned.sha256)
+                return self.versioned.record
+            except (SmhvError, WriteConflict) as error:
+                if isinstance(error, SmhvError) and (error.code == "LEASE_LOST" or not error.details.get("may_have_run")):
+                    raise
+                current = self.catalog.get_journal(self.id) if attempt == 1 else None
+                if current is None:
+                    raise SmhvError("CATALOG_CONFLICT", "The journal %s of this operation could not be written: %s" % (self.id, error),
+                                    {"journal": self.id}) from None
+                self.versioned = current
         return self.versioned.record
 
     def _add(self, name, state, data):
         step = JournalStep(name, state, self.clock(), data or None)
-        return self._save(steps=self.record.steps + (step,))
+        return self._save(lambda journal: {"steps": journal.steps + (step,)})
 
     def intend(self, step, **data):
         """Before a side effect: what it may make (names, hosts, volumes), so that an undo finds it even when the answer
@@ -94,12 +109,13 @@ class OperationJournal:
         return self._add(step, "undone", None)
 
     def set_state(self, state, error=None):
-        return self._save(state=state, error=_error_data(error) if error is not None else self.record.error)
+        return self._save(lambda journal: {"state": state, "error": _error_data(error) if error is not None else journal.error})
 
     def take_over(self, lease):
         """Adopt an abandoned journal under the lease we hold now (recovery), so that it is not recovered twice at once."""
         self.fence = self.catalog.lease_fence(lease)
-        return self._save(lease=lease.record.file_name, lease_token=lease.record.token, controller=socket.gethostname(), pid=os.getpid())
+        return self._save(lambda journal: {"lease": lease.record.file_name, "lease_token": lease.record.token,
+                                           "controller": socket.gethostname(), "pid": os.getpid()})
 
     def merged(self, step):
         """Every `data` written for `step` (intent, done, failed), merged in order: what the step may have made."""

@@ -34,8 +34,11 @@ def heartbeat_seconds(ttl):
 class LeaseKeeper:
     """Renews `held` (Versioned(Lease)) every heartbeat until released. `catalog` is the Catalog it renews through."""
 
-    def __init__(self, catalog, held, ttl, interval=None, clock=None):
+    def __init__(self, catalog, held, ttl, interval=None, clock=None, foreground=None):
         self.catalog = catalog
+        # The Catalog of the operation's own connection, for check_now() and release(): the renewal's connection is
+        # opened only when a renewal is due, so an operation shorter than a heartbeat never opens it.
+        self.foreground = foreground or catalog
         self.held = held
         self.ttl = ttl
         self.interval = interval if interval is not None else heartbeat_seconds(ttl)
@@ -100,13 +103,13 @@ class LeaseKeeper:
     def fence(self):
         """The Fence for a fenced catalog write or delete (checked on the host as it writes)."""
         self.check()
-        return self.catalog.lease_fence(self.held)
+        return self.foreground.lease_fence(self.held)
 
     def check_now(self):
         """check(), then one read of the lease file: the fence of a deletion on ONTAP, which the host cannot check for us."""
         self.check()
         try:
-            self.catalog.check_lease(self.held)
+            self.foreground.check_lease(self.held)
         except SmhvError as error:
             if error.code == "LEASE_LOST":
                 self.lost = error
@@ -122,5 +125,10 @@ class LeaseKeeper:
         """Stop renewing and release the lease; a lease lost meanwhile is left to its new holder."""
         self.stop()
         if self.lost is None:
-            self.catalog.release_lease(self.held)
+            try:
+                self.foreground.release_lease(self.held)
+            except SmhvError as error:
+                if error.code == "LEASE_LOST":
+                    raise
+                self.foreground.release_lease(self.held)  # once more: a lease left held blocks its scope until it expires
             self.lost = SmhvError("LEASE_LOST", "The lease %s was released." % self.held.record.file_name, {"lease": self.held.record.file_name})

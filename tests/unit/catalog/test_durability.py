@@ -254,3 +254,62 @@ def test_old_leases_without_the_new_fields_still_decode(catalog, repository):
     repository.write(LEASE_FILE, json.dumps(old))
     lease = catalog.read_lease("hvc1").record
     assert lease.generation == 0 and dataclasses.replace(lease).file_name == "hvc1"
+
+
+def test_a_journal_write_that_landed_although_it_failed_keeps_every_step(catalog, clock, repository):
+    held = catalog.acquire_lease("hvc1", "run", 5 * MINUTES)
+    journal = OperationJournal.begin(catalog, "restore", "hvc1", held, clock=clock)
+    write = repository.write
+
+    def landed_then_lost(path, text, expected_sha256=None, create_only=False, fence=None):
+        write(path, text, expected_sha256, create_only, fence)
+        raise SmhvError("HOST_PROTOCOL_ERROR", "garbled answer")  # not marked may_have_run: the journal is stale now
+
+    repository.write = landed_then_lost
+    with pytest.raises(SmhvError):
+        journal.intend("stop", vm="vm1")
+    repository.write = write
+    journal.intend("remove", vm="vm1")  # over the version on the host: the landed step stays
+    assert [step for step, _data in journal.undo_log()] == ["remove", "stop"]
+    assert [s.name for s in catalog.get_journal(journal.id).record.steps] == ["stop", "remove"]
+
+
+def test_a_journal_that_vanished_is_a_clear_error_not_a_write_conflict(catalog, clock):
+    held = catalog.acquire_lease("hvc1", "run", 5 * MINUTES)
+    journal = OperationJournal.begin(catalog, "mount", "hvc1", held, clock=clock)
+    catalog.delete_journal(journal.id)
+    with pytest.raises(SmhvError) as caught:
+        journal.intend("clone", name="c1")
+    assert caught.value.code == "CATALOG_CONFLICT" and journal.id in caught.value.message
+
+
+def test_update_backup_rewrites_a_record_in_place_under_its_lease(catalog, clock):
+    held = catalog.acquire_lease("hvc1", "run", 5 * MINUTES)
+    record = make_backup("prod", T0)
+    catalog.save_backup(record, fence=catalog.lease_fence(held))
+    warned = dataclasses.replace(record, warnings=({"step": "replication", "code": "STORAGE_ERROR", "message": "x"},))
+    catalog.update_backup(record, warned, fence=catalog.lease_fence(held))
+    assert catalog.get_backup("prod", record.name).warnings[0]["step"] == "replication"
+    with pytest.raises(WriteConflict):
+        catalog.update_backup(record, warned)  # over a version that is no longer there
+    with pytest.raises(ValueError):
+        catalog.update_backup(warned, dataclasses.replace(warned, status="failed"))
+
+
+def test_the_keeper_checks_and_releases_over_the_foreground_catalog(catalog, clock, repository):
+    ttl = 5 * MINUTES
+    held = catalog.acquire_lease("hvc1", "run", ttl)
+    renewals = []
+
+    class Renewer:
+        clock = catalog.clock
+
+        def renew_lease(self, lease, lease_ttl):
+            renewals.append(lease)
+            return catalog.renew_lease(lease, lease_ttl)
+
+    keeper = LeaseKeeper(Renewer(), held, ttl, interval=3600, foreground=catalog)
+    keeper.check_now()
+    keeper.renew_now()
+    keeper.release()
+    assert len(renewals) == 1 and catalog.read_lease("hvc1").record.released
