@@ -78,6 +78,11 @@ def params_for(site, module):
     return backup_params(site) if module == "smhv_backup" else restore_params(site)
 
 
+def served(lab, layer):
+    """Requests the lab has answered (agent ops since the log was cleared; ONTAP requests ever)."""
+    return len(ds.agent_log(lab)) if layer == "agent" else sum(ds.ontap_counts(lab).values())
+
+
 def guest(lab, vm):
     try:
         return lab.control("GET", "/guest-data?vm=%s&path=%s" % (quote(vm), quote(DATA)))["data"]
@@ -102,6 +107,7 @@ def test_sigkill_at_random_points(site, lab, module, tmp_path):
         before = ds.observe(lab, [SCOPE])
         lab.control("DELETE", "/faults")
         lab.control("DELETE", "/agent-requests")
+        start = {"agent": 0, "ontap": served(lab, "ontap")}
         lab.control("POST", "/faults", {"target": layer, "kind": "delay", "nth": nth, "times": 1, "params": {"seconds": HOLD}})
         process = ds.start_module(module, params_for(site, module), tmp_path)
         held = ds.wait_for(lambda: ds.fired(lab) > 0 or process.poll() is not None, timeout=60)
@@ -110,8 +116,10 @@ def test_sigkill_at_random_points(site, lab, module, tmp_path):
         if process.poll() is not None:
             problems["truth"].append("the run ended before the kill point (%s)" % ds.module_result(process).get("msg", "ok"))
         ds.kill(process)
-        if held and fired:
-            ds.wait_for(lambda: False, timeout=HOLD + 0.3)  # the held request runs now, with nobody waiting for it
+        if held and fired:  # the held request runs now, with nobody waiting for its answer: let it land first
+            landed = ds.wait_for(lambda: served(lab, layer) >= start[layer] + nth, timeout=HOLD + 10)
+            if not landed:
+                problems["truth"].append("the held %s request #%d never ran" % (layer, nth))
         lab.control("DELETE", "/faults")
         result, error = run_in_process(site, module)
         if error is not None:
