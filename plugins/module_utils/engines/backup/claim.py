@@ -42,7 +42,7 @@ class ClaimSteps:
         holder = self.holder or default_holder(self.dataset)
         held = self.catalog.acquire_lease(self.scope.name, holder, self.lease_ttl, wait=self.lease_wait, poll=self.lease_poll,
                                           current=self.lease_read, operation="backup~" + self.name, heartbeat=heartbeat_seconds(self.lease_ttl))
-        self.keeper = LeaseKeeper(self.lease_catalog, held, self.lease_ttl, clock=self.clock).start()
+        self.keeper = LeaseKeeper(self.lease_catalog, held, self.lease_ttl, clock=self.clock, foreground=self.catalog).start()
         # Backup journals only: another operation's recovery needs that operation's clients (smhv_cleanup runs them all).
         # Recovery that cannot run now changes nothing: what it would settle stays for the next run.
         try:
@@ -120,26 +120,15 @@ class ClaimSteps:
     def check_lease(self):
         """Before a deletion on ONTAP: the keeper's state, then one read of the lease file (over the main connection:
         the keeper's own is for renewals)."""
-        self.keeper.check()
-        try:
-            self.catalog.check_lease(self.keeper.held)
-        except SmhvError as error:
-            if error.code == "LEASE_LOST":
-                self.keeper.lost = error
-            raise
+        self.keeper.check_now()
 
     def _release_lease(self):
         """Stop renewing and release the lease over the main connection; False when it was lost (another run holds it)."""
         keeper, self.keeper = self.keeper, None
-        keeper.stop()
         if keeper.lost is not None:
+            keeper.stop()
             return False
-        try:
-            self.catalog.release_lease(keeper.held)
-        except SmhvError as error:
-            if error.code == "LEASE_LOST":
-                raise
-            self.catalog.release_lease(keeper.held)  # once more: a lease left held blocks the scope until it expires
+        keeper.release()
         return True
 
 

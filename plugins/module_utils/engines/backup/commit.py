@@ -17,8 +17,6 @@ import types
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import backup_record
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import LAYOUT, backup_file_name, parse_backup_file_name
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import encode
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import sha256_of
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_retention import RetentionCandidate, plan_retention
 
@@ -77,7 +75,7 @@ class CommitSteps:
             return
         annotated = dataclasses.replace(self.record, warnings=tuple(self.after_failures))
         try:
-            self.catalog.repository.write(record_path(self.record), encode(annotated), expected_sha256=sha256_of(encode(self.record)))
+            self.catalog.update_backup(self.record, annotated)
             self.record = annotated
         except Exception as error:  # pylint: disable=broad-except
             self.warnings.append("The warnings above could not be written on the record of backup %s: %s" % (
