@@ -15,7 +15,6 @@ record, and the empty folders go.
 from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount.record import MountRecord
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.operation import sturdy
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.undo import drop_clone
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import register_recovery
@@ -60,11 +59,7 @@ def recover_mount(journal, context):
     """A killed mount: committed when its mount record names its clones (nothing to do), else its clones are dropped."""
     record = _record_of(journal, context.catalog)
     owned = [entry.get("clone", "") for entry in (record.luns.values() if record else ())]
-    working = sturdy(journal)
-    try:
-        drop_mount_clones(working, context.host(_host(journal)), context.storage, keep=owned)
-    finally:
-        journal.versioned = working.versioned
+    drop_mount_clones(journal, context.host(_host(journal)), context.storage, keep=owned)
     journal.close()
     return {"result": "undone"}
 

@@ -22,36 +22,13 @@ import socket
 import uuid
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository, WriteConflict
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import OperationJournal, recover
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.lease import LeaseKeeper, heartbeat_seconds
 
 # A restore copies virtual disks (hours for large ones): the keeper renews every minute, so a dead holder is seen after two.
 DEFAULT_TTL = datetime.timedelta(minutes=10)
-
-
-class SturdyJournal(OperationJournal):
-    """An OperationJournal whose writes survive a lost answer: a write that failed (it may have happened, and then the
-    version this object holds is stale) is written again over the version on the host. Each write sets the whole step
-    list, so writing it again is harmless."""
-
-    def _save(self, **changes):
-        try:
-            return super()._save(**changes)
-        except (SmhvError, WriteConflict) as error:
-            if isinstance(error, SmhvError) and error.code == "LEASE_LOST":
-                raise
-            current = self.catalog.get_journal(self.id)
-            if current is None:
-                raise
-            self.versioned = current
-            return super()._save(**changes)
-
-
-def sturdy(journal):
-    """The SturdyJournal of an OperationJournal (recovery gets plain ones); copy `.versioned` back when done."""
-    return SturdyJournal(journal.catalog, journal.versioned, journal.fence, journal.clock)
 
 
 class RecoveryContext:
@@ -120,7 +97,7 @@ class LeasedOperation:
                                 "else was done; fix the cause and run again, or see smhv_cleanup." % (
                                     failed[0]["operation"], failed[0]["journal"], self.subject, failed[0]["error"]["message"]),
                                 {"recovered": recovered})
-            self.journal = SturdyJournal.begin(self.catalog, self.operation, self.session.name, held, key=self.key, subject=self.subject)
+            self.journal = OperationJournal.begin(self.catalog, self.operation, self.session.name, held, key=self.key, subject=self.subject)
         except BaseException:
             self._release()
             raise

@@ -23,7 +23,6 @@ How it settles, each part idempotent (absent counts as done):
 
 from __future__ import annotations
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.operation import sturdy
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import register_recovery
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import LunRef
@@ -147,11 +146,7 @@ def recover_restore(journal, context):
     if not journal.merged("plan"):  # killed before its first step: nothing was changed
         journal.close()
         return {"result": "nothing_to_do"}
-    working = sturdy(journal)
-    try:
-        outcome = settle_restore(working, context.host(journal.merged("plan")["host"]), context.storage)
-    finally:
-        journal.versioned = working.versioned
+    outcome = settle_restore(journal, context.host(journal.merged("plan")["host"]), context.storage)
     journal.close()
     return outcome
 
