@@ -25,10 +25,11 @@ SITE_A_HOSTS = "hv01|hv02|hv03"
 
 
 def site_a_down(lab):
-    """Every request to site A's ONTAP cluster and Hyper-V hosts is dropped; the rules' ids, to count what reached them."""
-    ontap = lab.control("POST", "/faults", {"target": "ontap", "kind": "drop", "match": {"cluster": "cluster-a"}, "times": 0})
-    winrm = lab.control("POST", "/faults", {"target": "winrm", "kind": "drop", "match": {"host": SITE_A_HOSTS}, "times": 0})
-    return [ontap["id"], winrm["id"]]
+    """Every request to site A's ONTAP cluster, Hyper-V hosts and their agents is dropped (the lab's POST /site); the fault
+    rules' ids, to count what reached them."""
+    down = lab.control("POST", "/site", {"site": "a", "state": "down"})
+    assert down["clusters"] == ["cluster-a"] and down["hosts"] == SITE_A_HOSTS.split("|")
+    return down["rules"]
 
 
 def seen(lab, ids):
@@ -146,6 +147,17 @@ def test_unplanned_failover_brings_every_vm_up_with_the_recovery_point(failed_ov
     phases = ["discover", "snapinfo", "plan", "break", "snaprestore", "connect", "restore", "start"]
     assert [p["phase"] for p in result["rto"]["phases"]] == phases
     assert result["recovery_points"][0]["backup"] == failed_over.first and result["rpo_seconds"] >= 1
+
+
+def test_the_dr_scope_lists_the_vms_in_its_backups(failed_over):
+    """SMHV's Get-VMsFromBackup on the DR host once the SnapInfo is there: smhv_backup_info's vms_in_backups."""
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.protection_info import backup_info
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.protection_scopes import Scopes
+    with Scopes(failed_over.common["winrm"], failed_over.common["host_addresses"]) as scopes:
+        info = backup_info(scopes, None, "hvdr01", gather=["vms_in_backups", "backups"])
+    assert sorted((vm["name"], vm["vm_id"], tuple(vm["datasets"])) for vm in info["vms_in_backups"]) == sorted(
+        (name, failed_over.ids[name], ("dr",)) for name in VMS)
+    assert [backup["name"] for backup in info["backups"]] == [failed_over.first, failed_over.second]
 
 
 def test_check_mode_plan_is_what_the_run_did(failed_over):
@@ -320,4 +332,24 @@ def test_a_cluster_scope_fails_over_to_the_standalone_dr_host_from_single_lun_vo
     for vm in result["plan"]["vms"]:
         text = vhdx_text(site, vm["config_path"].split("\\Virtual Machines\\")[0])
         assert "%s: before" % vm["name"] in text and "%s: after" % vm["name"] not in text
+    lab.control("DELETE", "/faults")
+
+
+def test_site_a_hanging_costs_a_bounded_timeout_and_comes_back(lab):
+    """POST /site how=hang: site A's cluster holds every request; a client with a 2-second timeout gives up after it with
+    STORAGE_UNREACHABLE (so an unplanned failover that asked it would wait that long per request, which is why it does not
+    ask); the site up again, it answers."""
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
+    site = LabSite(lab)
+    systems = [dict(system, timeout=2) for system in site.common["storage_systems"]
+               if system["port"] == lab.endpoints["ontap"]["cluster-a"]["port"]]
+    lab.control("POST", "/site", {"site": "a", "state": "down", "how": "hang", "seconds": 6})
+    started = time.monotonic()
+    with pytest.raises(SmhvError) as error:
+        StorageClient(systems).clusters()
+    assert error.value.code == "STORAGE_UNREACHABLE" and "timed out" in error.value.message.lower()
+    assert time.monotonic() - started < 20  # netapp-ontap retries a timed-out request: about 12 s at a 2-second timeout
+    assert lab.control("POST", "/site", {"site": "a", "state": "up"})["stopped_rules"]
+    time.sleep(6)  # the held requests end
+    assert [identity.name for identity in StorageClient(systems).clusters()] == ["cluster-a"]
     lab.control("DELETE", "/faults")
