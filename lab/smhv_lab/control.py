@@ -5,6 +5,8 @@
     POST /reset                       back to the topology, faults and latency cleared
     POST /save                        write the world to the state dir now
     GET  /faults   POST /faults       list / add a rule {target, kind, match, nth, times, params}
+    POST /site                        {site, state: down|up, how: drop|hang, seconds}: every ONTAP cluster, WinRM listener
+                                      and agent of a site drops (or holds) each request, or answers again (sites.py)
     DELETE /faults                    clear rules and latency
     POST /latency                     {target, seconds}
     POST /guest-data                  {vm, path, data, in_flight}   write a file inside a VM; the path
@@ -35,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import inspect, vm_admin
+from . import inspect, sites, vm_admin
 
 
 class ControlError(Exception):
@@ -213,6 +215,10 @@ def _host_files(lab, body, query):
             raise ControlError(HTTPStatus.NOT_FOUND, str(error)) from None
 
 
+def _site(lab, body, query):
+    return sites.site_request(lab, body)
+
+
 ROUTES = {
     ("GET", "/status"): _status,
     ("GET", "/state"): _state,
@@ -220,6 +226,7 @@ ROUTES = {
     ("POST", "/save"): _save,
     ("GET", "/faults"): _faults_list,
     ("POST", "/faults"): _faults_add,
+    ("POST", "/site"): _site,
     ("DELETE", "/faults"): _faults_clear,
     ("POST", "/latency"): _latency,
     ("POST", "/guest-data"): _guest_write,
