@@ -69,7 +69,7 @@ class MountEngine(MountPlanning):
             self._settle(error)
             raise
         except BaseException:
-            self.operation._release()  # interrupted: the journal stays for the next run to settle
+            self.operation.release()  # interrupted: the journal stays for the next run to settle
             raise
         self.operation.finish()
         if self.operation.close_error is not None:

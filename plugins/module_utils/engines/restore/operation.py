@@ -99,7 +99,7 @@ class LeasedOperation:
                                 {"recovered": recovered})
             self.journal = OperationJournal.begin(self.catalog, self.operation, self.session.name, held, key=self.key, subject=self.subject)
         except BaseException:
-            self._release()
+            self.release()
             raise
         return recovered
 
@@ -129,16 +129,16 @@ class LeasedOperation:
         except SmhvError as error:
             self.close_error = error
         finally:
-            self._release()
+            self.release()
 
     def keep_open(self, error):
         """An undo that could not finish: the journal stays open for the next holder of the lease (or smhv_cleanup)."""
         try:
             self.journal.keep_open(error)
         finally:
-            self._release()
+            self.release()
 
-    def _release(self):
+    def release(self):
         try:
             self.keeper.release()
         except SmhvError:

@@ -88,7 +88,7 @@ class RestoreEngine(RestorePlanning):
             return self._run_planned(force, check_mode, started)
         except BaseException:
             if self.operation is not None and self.operation.journal is not None and not self.operation.keeper.lost:
-                self.operation._release()  # interrupted (not an SmhvError): the journal stays for the next run to settle
+                self.operation.release()  # interrupted (not an SmhvError): the journal stays for the next run to settle
             raise
 
     def _run_planned(self, force, check_mode, started):
