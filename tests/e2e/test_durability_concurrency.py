@@ -90,7 +90,7 @@ def test_sixteen_concurrent_backups(site, lab, tmp_path, lease_wait):
                 problems["truth"].append("run %d failed with %s, not SCOPE_BUSY: %s" % (pid, code, result.get("msg", "")[:300]))
             elif named is None or int(named.group(1)) not in pids - {pid}:
                 problems["truth"].append("run %d: SCOPE_BUSY names holder %r, not another of the 16 runs" % (pid, holder))
-            if seconds > 30:
+            if seconds > 60:  # process start included, 16 at once on a loaded 2-core runner; waiting would be lease_ttl
                 problems["truth"].append("run %d took %.0f s to fail: not fast" % (pid, seconds))
     tally.add("16 backups of 4 overlapping datasets, lease_wait=%d: %d ok, %d failed" % (lease_wait, len(ok), len(failed)), 0, problems)
     print("\n" + tally.summary())
