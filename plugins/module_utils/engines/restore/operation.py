@@ -88,7 +88,7 @@ class LeasedOperation:
         """Take the lease (SCOPE_BUSY when held), recover the journals an earlier holder left under it, begin our journal.
         The recoveries' outcomes are returned (journal.recover()): an error in one fails this run, its journal stays open."""
         held = self._acquire()
-        self.keeper = LeaseKeeper(keeper_catalog(self.session, self.catalog), held, self.ttl).start()
+        self.keeper = LeaseKeeper(keeper_catalog(self.session, self.catalog), held, self.ttl, foreground=self.catalog).start()
         try:
             recovered = recover(self.catalog, held, context)
             failed = [outcome for outcome in recovered if outcome.get("error")]
