@@ -190,9 +190,10 @@ RESTORE_RESULT_SCHEMAS = {
     "file_copy": {"copied": [{"source": str, "destination": str, "size": int}]},
     "cluster_vm_role_add": {"added": [{"vm_id": str, "group": str}], "present": [str], "missing": [str]},
     "cluster_vm_role_remove": {"removed": [{"vm_id": str, "group": str}], "absent": [str]},
-    # DR drills (engines/dr): is a VM up (state, the guest's heartbeat) and cut off from the network (no adapter on a switch).
-    "vm_health": {"vms": [{"vm_id": str, "name": str, "state": str, "heartbeat": Nullable(str), "network_connected": bool}],
-                  "missing": [str]},
+    # DR drills (engines/dr): is a VM up (state, the guest's heartbeat) and cut off from the network (no adapter on a switch,
+    # or only on the drill's isolated switch: `switches` names them).
+    "vm_health": {"vms": [{"vm_id": str, "name": str, "state": str, "heartbeat": Nullable(str), "network_connected": bool,
+                           "switches": [str]}], "missing": [str]},
 }
 # The Hyper-V VSS writer; the Data ONTAP provider's id is NETAPP_VSS_PROVIDER_ID.
 HYPERV_VSS_WRITER_ID = "{66841cd4-6ded-4f4b-8f17-fd23f8ddc3de}"
@@ -2955,6 +2956,7 @@ function Import-SmhvVm {
     # A DR drill registers the VM under another name ('new_name', Rename-VM) with every network adapter disconnected.
     $newName = Get-SmhvArgument -Arguments $Arguments -Name 'new_name' -Type String -Default ''
     $isolate = Get-SmhvArgument -Arguments $Arguments -Name 'disconnect_network' -Type Boolean -Default $false
+    $switchName = Get-SmhvArgument -Arguments $Arguments -Name 'switch_name' -Type String -Default ''
     $discarded = $false
     $name = ''
     $state = 'Off'
@@ -2989,7 +2991,12 @@ function Import-SmhvVm {
             Rename-VM -VM $vm -NewName $newName
             $name = $newName
         }
-        if ($isolate) {
+        if ($switchName) {
+            # A drill on an isolated switch: every adapter moves there.
+            foreach ($adapter in @(Get-VMNetworkAdapter -VM $vm)) {
+                Connect-VMNetworkAdapter -VMNetworkAdapter $adapter -SwitchName $switchName
+            }
+        } elseif ($isolate) {
             foreach ($adapter in @(Get-VMNetworkAdapter -VM $vm)) {
                 Disconnect-VMNetworkAdapter -VMNetworkAdapter $adapter
             }
@@ -3026,9 +3033,12 @@ function Get-SmhvVmHealth {
                 $heartbeat = [string]$service.PrimaryStatusDescription
             }
         }
-        $connected = @(Get-VMNetworkAdapter -VM $vm | Where-Object -FilterScript { $_.SwitchName }).Count -gt 0
+        $switches = New-SmhvList
+        foreach ($adapter in @(Get-VMNetworkAdapter -VM $vm | Where-Object -FilterScript { $_.SwitchName })) {
+            $switches.Add([string]$adapter.SwitchName)
+        }
         $vms.Add([ordered]@{ vm_id = $key; name = [string]$vm.Name; state = $vm.State.ToString(); heartbeat = $heartbeat
-                             network_connected = $connected })
+                             network_connected = ($switches.Count -gt 0); switches = $switches })
     }
     New-SmhvOpResult -Result ([ordered]@{ vms = $vms; missing = $missing }) -Changed $false
 }

@@ -42,7 +42,8 @@ description:
     SnapInfo destination volume (at its newest SnapInfo snapshot of the source scope) and of each destination volume (at the
     recovery point's snapshot) are made, named C(smhv_drill_<scope>_<volume>), their LUNs mapped to the DR host and
     connected under C(C:\SMHV\Drills\<scope>); each VM is registered from its clone as C(<name><drill_suffix>) (same id)
-    with its network adapters disconnected, started, and checked - running, the guest's heartbeat, no adapter connected. The
+    with its network adapters disconnected (or on O(drill_switch)), started, and checked - running, the guest's heartbeat,
+    no adapter connected (or only to O(drill_switch)). The
     SnapMirror relationships stay as they are and keep updating. O(action=end_drill) removes the drill's VMs, disks,
     folders, maps and clones, found by those names; a drill also ends an earlier or aborted drill of the scope first.
   - Not built yet - failover to a DR failover cluster (CSVs, highly available VMs), a DR SnapInfo already active at the DR site, drills on a named isolated
@@ -176,6 +177,11 @@ options:
       - Appended to each VM's name for its drill registration.
     type: str
     default: -drill
+  drill_switch:
+    description:
+      - An isolated virtual switch of the DR host to connect the drill VMs' network adapters to, instead of disconnecting
+        them; the check then passes when they are on that switch only.
+    type: str
   drill_check_timeout:
     description:
       - Seconds a drill waits for every drill VM to run with the guest's heartbeat.
@@ -301,7 +307,7 @@ plan:
 vms:
   description: Per VM, the plan's entry with its C(outcome) (C(restored), C(present), C(planned); for a drill C(passed) or
     C(failed)), C(state) and the LUNs it was restored from; a drill's VMs have C(drill_name) and C(health) (C(state),
-    C(heartbeat), C(network_connected)).
+    C(heartbeat), C(network_connected), C(switches), C(isolated)).
   returned: with O(action=failover) or O(action=drill)
   type: list
   elements: dict
@@ -404,7 +410,7 @@ def run(params, check_mode):
                                    luns=params["luns"])
         if params["action"] != "failover":
             drill = DrillEngine(session, storage, params["source_scope"], params["snapinfo_path"], suffix=params["drill_suffix"],
-                                check_timeout=params["drill_check_timeout"], **options)
+                                check_timeout=params["drill_check_timeout"], switch=params["drill_switch"], **options)
             if params["action"] == "end_drill":
                 return drill.end(check_mode=check_mode, snapinfo_lun=params["snapinfo_lun"])
             return drill.run(vms=params["vms"], datasets=params["datasets"], backup=params["backup"], luns=params["luns"],
@@ -445,6 +451,7 @@ def main():
         lease_ttl=dict(type="int", default=1800),
         drill_suffix=dict(type="str", default="-drill"),
         drill_check_timeout=dict(type="int", default=300),
+        drill_switch=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     run_module(module, warned(module, lambda: run(module.params, module.check_mode)))

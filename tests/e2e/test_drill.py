@@ -26,7 +26,7 @@ def params(site, lab, **changes):
     values = dict(site.common, hyperv_host="hvdr01", action="drill", mode="unplanned", source_scope="hv03",
                   dr_storage_systems=["127.0.0.1:%d" % port], snapinfo_path=SNAPINFO, snapinfo_lun=None, report_path="C:\\SMHV\\Reports",
                   vms=None, datasets=None, backup=None, path_map=None, luns=LUNS, start=True, start_order=None, lease_ttl=1800,
-                  drill_suffix="-drill", drill_check_timeout=30, final_backup=True)
+                  drill_suffix="-drill", drill_check_timeout=30, drill_switch=None, final_backup=True)
     values.update(changes)
     return values
 
@@ -112,7 +112,7 @@ def test_the_drill_vms_run_isolated_with_the_recovery_point_data(drill, lab):
     assert result["passed"] is True, result["vms"]
     assert drill_vms(lab) == sorted((name + "-drill", drill.ids[name], "Running") for name in VMS)
     for vm in result["vms"]:
-        assert vm["health"] == {"state": "Running", "heartbeat": "OK", "network_connected": False}
+        assert vm["health"] == {"state": "Running", "heartbeat": "OK", "network_connected": False, "switches": [], "isolated": True}
     for name in VMS:
         (lun,) = [lun for lun in result["plan"]["luns"] if name in lun["vms"]]
         text = vhdx_text(drill, lun["access_path"] + name)
@@ -164,3 +164,14 @@ def test_the_dr_drill_playbook_drills_and_ends(lab, tmp_path):
     assert "vm-file01-drill passed" in output and "passed: true" in output
     assert nothing_of_the_drill(lab) == [] and set(mirror_states(lab).values()) == {"snapmirrored"}
     assert site.first in output
+
+
+def test_a_drill_on_an_isolated_switch(lab):
+    """drill_switch: the drill VM's adapter is on that switch (connected, but only there), and the check passes."""
+    site = prepare(lab)
+    result = smhv_failover.run(params(site, lab, vms=["vm-print01"], drill_switch="drill-isolated"), False)
+    (vm,) = result["vms"]
+    assert result["passed"] and vm["health"]["switches"] == ["drill-isolated"] and vm["health"]["isolated"]
+    assert "with its network adapters on isolated switch drill-isolated" in " ".join(result["actions"])
+    smhv_failover.run(params(site, lab, action="end_drill"), False)
+    assert nothing_of_the_drill(lab) == []

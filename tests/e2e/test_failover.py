@@ -41,7 +41,7 @@ def params(site, lab, **changes):
     values = dict(site.common, hyperv_host="hvdr01", action="failover", mode="unplanned", source_scope="hv03", dr_storage_systems=["127.0.0.1:%d" % port],
                   snapinfo_path=SNAPINFO, snapinfo_lun=None, report_path="C:\\SMHV\\Reports", vms=None, datasets=None, backup=None,
                   path_map=PATH_MAP, luns=LUNS, start=True, start_order=[{"vms": ["vm-print01"], "wait_seconds": 1}], lease_ttl=1800,
-                  drill_suffix="-drill", drill_check_timeout=300, final_backup=True)
+                  drill_suffix="-drill", drill_check_timeout=300, drill_switch=None, final_backup=True)
     values.update(changes)
     return values
 

@@ -21,6 +21,7 @@ from .context import AgentFailure, OpContext, argument, assert_absolute
 from .host_ops import disk_rescan
 from .storage_view import disk_records
 
+LAB_SWITCH = "External"  # the switch every lab VM's one network adapter is on, unless a drill moved or disconnected it
 _VM_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
@@ -88,6 +89,7 @@ def vm_import(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], boo
     map_to = argument(args, "map_to", "StringList", [])
     new_name = argument(args, "new_name", "String", "")
     isolate = argument(args, "disconnect_network", "Boolean", False)
+    switch = argument(args, "switch_name", "String", "")
     assert_absolute(path, "path")
     if len(map_from) != len(map_to):
         raise AgentFailure("BAD_REQUEST", "Arguments 'map_from' and 'map_to' must have the same length.", {"argument": "map_to"})
@@ -125,7 +127,7 @@ def vm_import(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], boo
         ctx.host.write_file(ctx.world, path, json.dumps(vm.config_document(), sort_keys=True).encode())
     # Disconnect-VMNetworkAdapter on each adapter: the lab's VMs have one, on a switch unless a drill cut it off (kept on
     # the registration, as Hyper-V keeps it in the configuration).
-    vm.network_connected = not isolate
+    vm.network_switch = switch or ("" if isolate else LAB_SWITCH)
     ctx.host.vms[vm.id] = vm
     return {"vm_id": vm.id, "name": vm.name, "state": vm.state, "checkpoint_discarded": discarded}, True
 
@@ -139,8 +141,9 @@ def vm_health(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], boo
             missing.append(key)
             continue
         beating = vm.state == "Running" and vm.integration_services.get("Heartbeat", False)
+        switch = getattr(vm, "network_switch", LAB_SWITCH)
         vms.append({"vm_id": key, "name": vm.name, "state": vm.state, "heartbeat": "OK" if beating else None,
-                    "network_connected": getattr(vm, "network_connected", True)})
+                    "network_connected": bool(switch), "switches": [switch] if switch else []})
     return {"vms": vms, "missing": missing}, False
 
 

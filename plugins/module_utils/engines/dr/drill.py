@@ -44,9 +44,11 @@ CLONE_PREFIX = "smhv_drill_"
 class DrillEngine(FailoverEngine):
     """Start (run) or end (end) a drill of `source_scope`'s VMs on the DR host of `session`."""
 
-    def __init__(self, session, storage, source_scope, snapinfo_path, suffix="-drill", check_timeout=300, poll=2.0, **options):
+    def __init__(self, session, storage, source_scope, snapinfo_path, suffix="-drill", check_timeout=300, poll=2.0, switch=None,
+                 **options):
         super().__init__(session, storage, source_scope, snapinfo_path, **options)
         self.suffix = suffix
+        self.switch = switch  # an isolated virtual switch for the drill VMs' adapters; None: adapters disconnected
         self.check_timeout = check_timeout
         self.poll = poll
         self.tag = snapinfo_host(source_scope)
@@ -121,8 +123,9 @@ class DrillEngine(FailoverEngine):
         for lun in plan["luns"]:
             self.actions.append("map the clone of LUN %s to %s and connect it at %s" % (lun["lun"], self.session.name, lun["access_path"]))
         for vm in plan["vms"]:
-            self.actions.append("register VM %s (%s) from backup %s as %s with its network adapters disconnected, start and check it"
-                                % (vm["name"], vm["id"], vm["backup"], vm["drill_name"]))
+            network = "on isolated switch %s" % self.switch if self.switch else "disconnected"
+            self.actions.append("register VM %s (%s) from backup %s as %s with its network adapters %s, start and check it"
+                                % (vm["name"], vm["id"], vm["backup"], vm["drill_name"], network))
 
     # -- the drill's objects ------------------------------------------------------------------------
     def _leftovers(self):
@@ -223,7 +226,11 @@ class DrillEngine(FailoverEngine):
             backed_up = next(item for item in record.vms if item.vm_id == vm["id"])
             config = next(f.path for f in backed_up.files if f.kind == "config" and f.path.lower().endswith((".vmcx", ".xml")))
             args = {"path": dr_plan.mapped(config, pairs), "map_from": [old for old, _new in pairs], "map_to": [new for _old, new in pairs],
-                    "new_name": vm["drill_name"], "disconnect_network": True}
+                    "new_name": vm["drill_name"]}
+            if self.switch:
+                args["switch_name"] = self.switch
+            else:
+                args["disconnect_network"] = True
             if record.method == "checkpoint":
                 args["discard_checkpoint"] = CHECKPOINT_PREFIX + record.name
             self.host.call("vm_import", args)
@@ -248,8 +255,11 @@ class DrillEngine(FailoverEngine):
             self.sleep(self.poll)
         for vm in plan["vms"]:
             item = health.get(vm["id"], {})
-            vm["health"] = {"state": item.get("state"), "heartbeat": item.get("heartbeat"), "network_connected": item.get("network_connected")}
-            vm["outcome"] = "passed" if (item.get("state") == "Running" and item.get("heartbeat") and not item.get("network_connected")) else "failed"
+            switches = item.get("switches") or []
+            isolated = set(switches) <= set([self.switch]) if self.switch else not switches
+            vm["health"] = {"state": item.get("state"), "heartbeat": item.get("heartbeat"), "network_connected": item.get("network_connected"),
+                            "switches": switches, "isolated": isolated}
+            vm["outcome"] = "passed" if (item.get("state") == "Running" and item.get("heartbeat") and isolated) else "failed"
 
     # -- end a drill --------------------------------------------------------------------------------
     def end(self, check_mode=False, snapinfo_lun=None):
