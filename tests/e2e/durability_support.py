@@ -208,7 +208,8 @@ def vms(state):
 
 
 def unhealthy_vms(before, after):
-    """Oracle d: every VM of `before` is registered, in the state it was in, and every disk of its files is online."""
+    """Oracle d: every VM of `before` is registered, in the state it was in, every disk of its files online, and every
+    clustered VM still a role of its failover cluster."""
     problems = []
     now = vms(after.state)
     for vm_id, (name, _host, state) in sorted(vms(before.state).items(), key=lambda item: item[1][0]):
@@ -227,6 +228,11 @@ def unhealthy_vms(before, after):
                 problems.append("VM %s: no disk holds %s" % (name, path))
             elif not max(holders, key=lambda item: item[0])[1]["online"]:
                 problems.append("VM %s: the disk of %s is offline" % (name, path))
+    for name, cluster in sorted(before.state["failover_clusters"].items()):
+        roles = after.state["failover_clusters"].get(name, {}).get("vm_roles", {})
+        for vm_id in sorted(cluster["vm_roles"]):
+            if vm_id not in roles:
+                problems.append("VM %s is no longer a role of cluster %s" % (vms(before.state).get(vm_id, (vm_id,))[0], name))
     return problems
 
 
@@ -462,14 +468,15 @@ def cleanup(site, scope, **options):
     return attempt(smhv_cleanup.run, params, False)
 
 
-def final_sweep(tally, site, lab, scope):
+def final_sweep(tally, site, lab, scope, scopes=None):
     """smhv_cleanup once more at the end of a matrix, on a scope the cases left clean: it must find nothing to remove
-    and lose nothing (a cleanup that took a committed backup's snapshot for an orphan would show here)."""
-    before = observe(lab, [scope])
+    and lose nothing (a cleanup that took a committed backup's snapshot for an orphan would show here). `scopes`: every
+    scope registered in the lab, whose catalogs name the snapshots (default: `scope` alone)."""
+    before = observe(lab, scopes or [scope])
     swept = cleanup(site, scope)
     if swept is None:
         return
-    after = observe(lab, [scope])
+    after = observe(lab, scopes or [scope])
     result, error = swept
     problems = {"records_lost": lost_backups(before, after), "records_without_snapshots": records_without_snapshots(after),
                 "leftovers": leftovers(after), "vm_problems": unhealthy_vms(before, after),

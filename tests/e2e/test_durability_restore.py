@@ -17,9 +17,9 @@ from e2e import durability_support as ds
 from e2e.backup_support import LabSite
 from lab_fixture import running_lab
 
-SCOPE = "hv03"
-DATASET = "rest"
-VMS = ["vm-file01", "vm-file02", "vm-print01"]
+# scope: (dataset, VMs). On hvclus01 vm-web02 runs on hv02 and shares CSV1 with vm-web01: a file copy restore whose
+# cluster role is removed and added again.
+SCOPES = {"hv03": ("rest", ["vm-file01", "vm-file02", "vm-print01"]), "hvclus01": ("restc", ["vm-web01", "vm-web02"])}
 DATA = "C:\\data\\ledger.txt"
 # Cases that fail today, run by test_durability_pending.py (not committed) until the engines pass them.
 DEFERRED = set()
@@ -39,17 +39,19 @@ def site(lab):
 
 
 def seed(site, lab):
-    """A backup of the three VMs with "before" in each guest, then "after" written: a restore brings "before" back."""
+    """In each scope a backup with "before" in each guest, then "after" written: a restore brings "before" back."""
     lab.reset()
-    site.register(SCOPE, ds.SNAPINFO)
-    site.dataset(SCOPE, ds.SNAPINFO, DATASET, VMS)
-    for vm in VMS:
-        write(lab, vm, "%s: before" % vm)
-    backup = site.backup(SCOPE, DATASET, backup_method="checkpoint")
-    assert backup["backup"]["status"] == "ok", backup
-    site.backup_name = backup["backup"]["name"]
-    for vm in VMS:
-        write(lab, vm, "%s: after" % vm)
+    site.backups = {}
+    for scope, (dataset, vms) in SCOPES.items():
+        site.register(scope, ds.SNAPINFO)
+        site.dataset(scope, ds.SNAPINFO, dataset, vms)
+        for vm in vms:
+            write(lab, vm, "%s: before" % vm)
+        backup = site.backup(scope, dataset, backup_method="checkpoint")
+        assert backup["backup"]["status"] == "ok", backup
+        site.backups[scope] = backup["backup"]["name"]
+        for vm in vms:
+            write(lab, vm, "%s: after" % vm)
 
 
 def write(lab, vm, data):
@@ -63,15 +65,15 @@ def guest(lab, vm):
         return "unreadable: %s" % error
 
 
-def restore(site, vm):
+def restore(site, vm, scope="hv03"):
     from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_restore
-    params = ds.module_params(smhv_restore, **dict(site.common, hyperv_host=SCOPE, vm=vm, backup=site.backup_name))
+    params = ds.module_params(smhv_restore, **dict(site.common, hyperv_host=scope, vm=vm, backup=site.backups[scope]))
     return ds.attempt(smhv_restore.run, params, False)
 
 
 def mount(site, state, vm="vm-file01"):
     from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_mount
-    params = ds.module_params(smhv_mount, **dict(site.common, hyperv_host=SCOPE, backup=site.backup_name, vm=vm, state=state))
+    params = ds.module_params(smhv_mount, **dict(site.common, hyperv_host="hv03", backup=site.backups["hv03"], vm=vm, state=state))
     return ds.attempt(smhv_mount.run, params, False)
 
 
@@ -83,11 +85,16 @@ OPERATIONS = {
               [lambda site: mount(site, "mounted"), lambda site: mount(site, "unmounted")], None),
     "unmount": (lambda site: mount(site, "unmounted"), [lambda site: mount(site, "mounted")],
                 [lambda site: mount(site, "unmounted")], None),
+    # after the two restores of hv03: only the steps they did not fail (the cluster role's)
+    "restore-cluster": (lambda site: restore(site, "vm-web02", "hvclus01"), [],
+                        [lambda site: restore(site, "vm-web02", "hvclus01")], "vm-web02"),
 }
+SCOPE_OF = {"restore-cluster": "hvclus01"}
 
 
 def matrix(site, lab, operation, covered, wanted=lambda key: True):
     faulted, before_runs, after_runs, vm = OPERATIONS[operation]
+    scope = SCOPE_OF.get(operation, "hv03")
     tally = ds.Tally(operation)
     for prepare in before_runs:
         assert prepare(site)[1] is None
@@ -112,7 +119,7 @@ def matrix(site, lab, operation, covered, wanted=lambda key: True):
             result, error = prepare(site)
             if error is not None:
                 problems["next_run"].append("preparing: %s: %s" % (error.code, error.message[:300]))
-        before = ds.observe(lab, [SCOPE])
+        before = ds.observe(lab, list(SCOPES))
         ds.inject(lab, point, how)
         result, error = faulted(site)
         fired = ds.fired(lab)
@@ -121,18 +128,18 @@ def matrix(site, lab, operation, covered, wanted=lambda key: True):
             problems["truth"].append("the fault never fired (the run took another path)")
         if isinstance(error, ds.Unexpected):
             problems["truth"].append("the run ended in an unexpected exception (a traceback in Ansible): %s" % error.message[:300])
-        mid = ds.observe(lab, [SCOPE])
+        mid = ds.observe(lab, list(SCOPES))
         problems["vm_problems"] = ["right after the failed run: %s" % p for p in ds.unhealthy_vms(before, mid)] if error else []
         for follow in after_runs:
             result, next_error = follow(site)
             if next_error is not None:
                 problems["next_run"].append("%s: %s" % (next_error.code, next_error.message[:300]))
-        after = ds.observe(lab, [SCOPE])
+        after = ds.observe(lab, list(SCOPES))
         if ds.leftovers(after):  # what the next run did not settle, smhv_cleanup must
-            swept = ds.cleanup(site, SCOPE)
+            swept = ds.cleanup(site, scope)
             if swept is not None and swept[1] is not None:
                 problems["next_run"].append("smhv_cleanup failed: %s: %s" % (swept[1].code, swept[1].message[:300]))
-            after = ds.observe(lab, [SCOPE])
+            after = ds.observe(lab, list(SCOPES))
         problems["records_lost"] = ds.lost_backups(before, after)
         problems["records_without_snapshots"] = ds.records_without_snapshots(after)
         problems["leftovers"] = ds.leftovers(after)
@@ -143,7 +150,7 @@ def matrix(site, lab, operation, covered, wanted=lambda key: True):
             seed(site, lab)
         elif vm is not None:
             write(lab, vm, "%s: after" % vm)
-    ds.final_sweep(tally, site, lab, SCOPE)
+    ds.final_sweep(tally, site, lab, scope, list(SCOPES))
     return tally
 
 
