@@ -1,4 +1,5 @@
-"""Issue 13: smhv_backup and smhv_restore killed with SIGKILL mid-run, then run again (and smhv_cleanup), on the lab.
+"""Issue 13: smhv_backup and smhv_restore (LUN-level and file copy) killed with SIGKILL mid-run, then run again (and
+smhv_cleanup), on the lab.
 
 Each module runs as a real process (`python plugins/modules/<module>.py args.json`, the module's own main() as AnsiballZ
 runs it). A clean run counts its agent ops and ONTAP requests; then, at seeded random points, the Nth request (agent op
@@ -23,7 +24,9 @@ SCOPE = "hv03"
 DATASET = "kill"
 VMS = ["vm-file01", "vm-print01", "vm-sql01"]
 DATA = "C:\\data\\ledger.txt"
-POINTS = 5  # kill points per module
+# what is killed: (module, the VM a restore restores, kill points)
+RUNS = {"backup": ("smhv_backup", None, 5), "restore-lun": ("smhv_restore", "vm-print01", 5),
+        "restore-file-copy": ("smhv_restore", "vm-file01", 3)}
 SEED = 13
 HOLD = 0.8  # seconds the request at the kill point is held before it runs
 
@@ -61,21 +64,21 @@ def backup_params(site):
                 post_script=dict(ds.POST_SCRIPT), retention={"tag": "daily", "count": 2, "age": None})
 
 
-def restore_params(site):
+def restore_params(site, vm):
     from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_restore
-    return ds.module_params(smhv_restore, **dict(site.common, hyperv_host=SCOPE, vm="vm-print01", backup=site.backup_name))
+    return ds.module_params(smhv_restore, **dict(site.common, hyperv_host=SCOPE, vm=vm, backup=site.backup_name))
 
 
-def run_in_process(site, module):
+def run_in_process(site, module, vm):
     if module == "smhv_backup":
         from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_backup
         return ds.attempt(smhv_backup.run, backup_params(site), False)
     from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_restore
-    return ds.attempt(smhv_restore.run, restore_params(site), False)
+    return ds.attempt(smhv_restore.run, restore_params(site, vm), False)
 
 
-def params_for(site, module):
-    return backup_params(site) if module == "smhv_backup" else restore_params(site)
+def params_for(site, module, vm):
+    return backup_params(site) if module == "smhv_backup" else restore_params(site, vm)
 
 
 def served(lab, layer):
@@ -90,18 +93,19 @@ def guest(lab, vm):
         return "unreadable: %s" % error
 
 
-@pytest.mark.parametrize("module", ["smhv_backup", "smhv_restore"])
-def test_sigkill_at_random_points(site, lab, module, tmp_path):
-    tally = ds.Tally("sigkill/%s" % module)
+@pytest.mark.parametrize("run", list(RUNS))
+def test_sigkill_at_random_points(site, lab, run, tmp_path):
+    module, vm, count = RUNS[run]
+    tally = ds.Tally("sigkill/%s" % run)
     lab.control("DELETE", "/agent-requests")
     ontap_before = sum(ds.ontap_counts(lab).values())
-    clean = ds.module_result(ds.start_module(module, params_for(site, module), tmp_path))
+    clean = ds.module_result(ds.start_module(module, params_for(site, module, vm), tmp_path))
     assert not clean.get("failed"), clean
     counts = {"agent": len(ds.agent_log(lab)), "ontap": sum(ds.ontap_counts(lab).values()) - ontap_before}
-    chooser = random.Random("%s-%s" % (SEED, module))
+    chooser = random.Random("%s-%s" % (SEED, run))
     points = sorted(chooser.sample([("agent", n) for n in range(1, counts["agent"] + 1)]
-                                   + [("ontap", n) for n in range(1, counts["ontap"] + 1)], POINTS))
-    print("\n%s: a clean run made %d agent ops and %d ONTAP requests; killed at %s" % (module, counts["agent"], counts["ontap"], points))
+                                   + [("ontap", n) for n in range(1, counts["ontap"] + 1)], count))
+    print("\n%s: a clean run made %d agent ops and %d ONTAP requests; killed at %s" % (run, counts["agent"], counts["ontap"], points))
     for layer, nth in points:
         case = "killed while waiting for %s request #%d" % (layer, nth)
         before = ds.observe(lab, [SCOPE])
@@ -109,7 +113,7 @@ def test_sigkill_at_random_points(site, lab, module, tmp_path):
         lab.control("DELETE", "/agent-requests")
         start = {"agent": 0, "ontap": served(lab, "ontap")}
         lab.control("POST", "/faults", {"target": layer, "kind": "delay", "nth": nth, "times": 1, "params": {"seconds": HOLD}})
-        process = ds.start_module(module, params_for(site, module), tmp_path)
+        process = ds.start_module(module, params_for(site, module, vm), tmp_path)
         held = ds.wait_for(lambda: ds.fired(lab) > 0 or process.poll() is not None, timeout=60)
         fired = ds.fired(lab)
         problems = {"truth": [], "next_run": []}
@@ -121,7 +125,7 @@ def test_sigkill_at_random_points(site, lab, module, tmp_path):
             if not landed:
                 problems["truth"].append("the held %s request #%d never ran" % (layer, nth))
         lab.control("DELETE", "/faults")
-        result, error = run_in_process(site, module)
+        result, error = run_in_process(site, module, vm)
         if error is not None:
             problems["next_run"].append("the run after the kill failed: %s: %s" % (error.code, error.message[:300]))
         after = ds.observe(lab, [SCOPE])
@@ -136,15 +140,15 @@ def test_sigkill_at_random_points(site, lab, module, tmp_path):
                 problems["next_run"].append("smhv_cleanup failed: %s: %s" % (swept[1].code, swept[1].message[:300]))
             after = ds.observe(lab, [SCOPE])
             problems["leftovers"] = ["after smhv_cleanup: %s" % item for item in ds.leftovers(after)]
-        if module == "smhv_restore" and guest(lab, "vm-print01") != "vm-print01: before":
-            problems["truth"].append("after the restore ran again, vm-print01 holds %r" % guest(lab, "vm-print01"))
+        if vm is not None and guest(lab, vm) != "%s: before" % vm:
+            problems["truth"].append("after the restore ran again, %s holds %r" % (vm, guest(lab, vm)))
         if tally.add(case, fired, problems):
             seed(site, lab)
-        elif module == "smhv_restore":
-            lab.control("POST", "/guest-data", {"vm": "vm-print01", "path": DATA, "data": "vm-print01: after", "in_flight": False})
+        elif vm is not None:
+            lab.control("POST", "/guest-data", {"vm": vm, "path": DATA, "data": "%s: after" % vm, "in_flight": False})
     print(tally.summary())
     ds.report_findings(tally)
-    assert tally.cases == POINTS and not tally.failures, tally.summary()
+    assert tally.cases == count and tally.faults_fired == count and not tally.failures, tally.summary()
 
 
 def retention_victim(line, before, after):
