@@ -9,14 +9,13 @@ to a host or to ONTAP; the engine in engines/backup/ does, step by step.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import re
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import int_range
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import format_stamp, snapshot_names
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_retention import Retention
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_retention import Retention, parse_age
 
 BACKUP_TYPES = ("application", "crash")
 METHOD_CHOICES = ("auto", "checkpoint", "vss_provider")
@@ -24,19 +23,8 @@ METHOD_CHOICES = ("auto", "checkpoint", "vss_provider")
 CHECKPOINT_MIN_BUILD = 14393
 # SMHV's post-script variables, replaced in script arguments and set in the script's environment.
 SCRIPT_VARIABLES = ("VMSnapshot", "SnapInfoName", "SnapInfoSnapshot")
-_AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # VM states: Running is backed up online; Off and Saved (or Paused) only when saved state is allowed.
 OFFLINE_STATES = {"Off": "offline", "Saved": "saved", "Paused": "saved"}
-
-
-def parse_age(text):
-    """'30d', '12h', '90m', '2w' or '3600s' -> timedelta."""
-    match = _AGE.match(str(text))
-    if not match:
-        raise SmhvError("INVALID_ARGUMENT", "Retention age %r is not a number and a unit (s, m, h, d or w), such as '30d' or '12h'."
-                        % (text,), {"age": text})
-    return datetime.timedelta(seconds=int(match.group(1)) * _AGE_UNITS[match.group(2)])
 
 
 # Windows starts a .cmd or .bat file through cmd.exe, which parses its command line again: it acts on

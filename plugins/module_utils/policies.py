@@ -24,20 +24,10 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_reposit
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.datasets import validate
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import validate_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_retention import parse_age
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_schedule import next_run
 
-_AGE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
-_AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 SCHEDULE_KEYS = ("frequency", "minute", "at", "weekday", "day_of_month", "cron", "timezone")
-
-
-def parse_age(text):
-    """Seconds of a retention age such as '30d', '12h', '4w', '90m'."""
-    match = _AGE.match(str(text))
-    if not match or int(match.group(1)) == 0:
-        raise SmhvError("INVALID_ARGUMENT", "Retention age %r must be a positive number with a unit: m (minutes), h, d or w, such as "
-                        "'30d'." % (text,), {"age": text})
-    return int(match.group(1)) * _AGE_UNITS[match.group(2)]
 
 
 def format_age(seconds):
@@ -85,7 +75,7 @@ def build_policy(dataset, name, schedule, retention, backup_type="application", 
     retention = retention or {}
     age = retention.get("age")
     policy = Policy(dataset, name, retention.get("tag"), retention_count=retention.get("count"),
-                    retention_age_seconds=parse_age(age) if age is not None else None, schedule=schedule_spec,
+                    retention_age_seconds=int(parse_age(age).total_seconds()) if age is not None else None, schedule=schedule_spec,
                     backup_type=backup_type, method=method, allow_saved_state=bool(allow_saved_state),
                     snapmirror_update=bool(snapmirror_update), snapvault_update=bool(snapvault_update),
                     snapvault_label=snapvault_label or None, pre_script=_script(pre_script), post_script=_script(post_script))

@@ -25,11 +25,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 
 RETENTION_TAGS = ("hourly", "daily", "weekly", "monthly", "unlimited")
 STATUSES = ("ok", "failed")
+_AGE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_age(text):
+    """A retention age such as '30d', '12h', '4w' or '90m' -> timedelta: a positive whole number of minutes, hours,
+    days or weeks (the one rule for a policy's retention and an on-demand backup's)."""
+    match = _AGE.match(str(text))
+    if not match or int(match.group(1)) == 0:
+        raise SmhvError("INVALID_ARGUMENT", "Retention age %r must be a positive number with a unit: m (minutes), h, d or w, such as "
+                        "'30d'." % (text,), {"age": text})
+    return datetime.timedelta(seconds=int(match.group(1)) * _AGE_UNITS[match.group(2)])
 
 
 @dataclasses.dataclass(frozen=True)

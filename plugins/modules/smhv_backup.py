@@ -123,7 +123,8 @@ options:
         type: int
       age:
         description:
-          - Keep backups of the tag younger than this, a number and a unit (V(s), V(m), V(h), V(d), V(w)), such as V(30d).
+          - Keep backups of the tag younger than this, a positive whole number and a unit (V(m), V(h), V(d), V(w)), such as
+            V(30d), as a policy's retention.
         type: str
   pre_script:
     description:

@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import backup_name
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_retention import Retention, RetentionCandidate, plan_retention
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_retention import Retention, RetentionCandidate, parse_age, plan_retention
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 3, 14, 12, tzinfo=UTC)
@@ -98,3 +98,15 @@ def test_bad_retention_is_refused(kwargs, fragment):
     with pytest.raises(SmhvError) as caught:
         Retention(**kwargs)
     assert fragment in caught.value.message
+
+
+@pytest.mark.parametrize("text, seconds", [("30d", 30 * 86400), (" 12 h ", 12 * 3600), ("4w", 4 * 604800), ("90m", 5400)])
+def test_one_age_rule_for_policies_and_on_demand_backups(text, seconds):
+    assert parse_age(text) == datetime.timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["0d", "3600s", "30", "d", "-1d", "1.5d", None])
+def test_ages_that_are_not_a_positive_whole_unit_are_refused(text):
+    with pytest.raises(SmhvError) as caught:
+        parse_age(text)
+    assert caught.value.code == "INVALID_ARGUMENT" and "positive number with a unit" in caught.value.message
