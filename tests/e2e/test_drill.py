@@ -131,6 +131,13 @@ def test_mirrors_stay_and_keep_updating_during_the_drill(drill, lab):
     assert set(mirror_states(lab).values()) == {"snapmirrored"}
 
 
+def test_a_failover_refuses_to_run_beside_the_drill(drill, lab):
+    with pytest.raises(SmhvError) as error:
+        smhv_failover.run(params(drill, lab, action="failover"), True)
+    assert error.value.code == "VM_EXISTS" and "end it (action: end_drill)" in error.value.message
+    assert sorted(error.value.details["drill_vms"]) == sorted(name + "-drill" for name in VMS)
+
+
 def test_ending_the_drill_leaves_nothing_and_a_second_end_changes_nothing(drill, lab):
     ended = smhv_failover.run(params(drill, lab, action="end_drill"), False)
     assert ended["changed"] and sorted(ended["removed"]["vms"]) == sorted(name + "-drill" for name in VMS)

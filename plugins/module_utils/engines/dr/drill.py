@@ -29,14 +29,13 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_reposit
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import CHECKPOINT_PREFIX
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.clones import VolumeCloneMount
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import FailoverEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import DRILL_ROOT, FailoverEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.igroups import host_igroup
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import OperationJournal
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.lease import LeaseKeeper, heartbeat_seconds
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import snapinfo_host
 
-DRILL_ROOT = "C:\\SMHV\\Drills"
 OPERATION = "drill"
 CLONE_PREFIX = "smhv_drill_"
 
@@ -49,6 +48,7 @@ class DrillEngine(FailoverEngine):
         super().__init__(session, storage, source_scope, snapinfo_path, **options)
         self.suffix = suffix
         self.switch = switch  # an isolated virtual switch for the drill VMs' adapters; None: adapters disconnected
+        self.mode_refuses_drills = False
         self.check_timeout = check_timeout
         self.poll = poll
         self.tag = snapinfo_host(source_scope)

@@ -49,6 +49,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names imp
 
 OPERATION = "failover"
 ISCSI_SERVICE = "MSiSCSI"
+DRILL_ROOT = "C:\\SMHV\\Drills"  # where drills (drill.py) connect their clones: VMs registered from there are a drill's
 
 
 def _utcnow():
@@ -87,6 +88,7 @@ class FailoverEngine:
         self.sleep = sleep
         self.lease_ttl = lease_ttl
         self.adopted = None
+        self.mode_refuses_drills = True  # a failover refuses to run beside a drill; a drill ends an earlier one first
         self.phases = []
         self.actions = []
         self.warnings = []
@@ -394,6 +396,12 @@ class FailoverEngine:
         if not vm_ids:
             return {}
         found = self.host.call("vm_inventory", {"ids": sorted(vm_ids), "require_all": False}).result["vms"]
+        drilled = [vm["name"] for vm in found if (vm["config_path"] or vm["configuration_location"] or "").lower().startswith(
+            DRILL_ROOT.lower() + "\\")]
+        if drilled and self.mode_refuses_drills:
+            raise SmhvError("VM_EXISTS", "A DR drill of %s runs on %s (VM(s) %s, with the same ids): end it (action: end_drill) before "
+                            "failing over to that host." % (self.source_scope, self.session.name, ", ".join(sorted(drilled))),
+                            {"drill_vms": sorted(drilled), "host": self.session.name})
         return {vm["id"]: vm["state"] for vm in found}
 
     def _describe(self, plan):
