@@ -143,3 +143,22 @@ def test_an_undo_that_cannot_finish_keeps_the_journal_open_for_the_next_run():
     assert any("interrupted restore" in note for note in result["notes"]) and catalog.list_journals() == []
     assert_as_before_or_finished(host, storage, catalog)
     assert os.getpid() == catalog.read_lease("vm~" + VM_ID).record.pid
+
+
+def test_a_clean_up_that_fails_after_the_data_is_back_keeps_the_journal_for_the_next_run():
+    """The copy is done and the VM started; the clone's disconnect fails: the restore succeeds, says so, and its journal
+    (marked committed) stays for the next run, which removes what is left and touches the VM no more."""
+    faults, host, storage, catalog = world(neighbour=True)
+    faults.fail("disk_disconnect")  # the clone's, in the drop after the copy
+    result = restore(host, storage, catalog)
+    assert result["vm"]["state"] == "Running" and any("Clean-up left clone" in note for note in result["notes"])
+    (left,) = catalog.list_journals()
+    assert left.record.state == "undo_incomplete" and left.record.step("committed").state == "done"
+    host.vms[VM_ID]["state"] = "Off"  # the user stops it meanwhile: settling the journal must not start it again
+    host.op_vm_start = lambda args: pytest.fail("the committed restore's clean-up started the VM")
+    planned = restore(host, storage, catalog, check_mode=True, force=True)
+    assert any("would be settled first" in note for note in planned["notes"])
+    engine = RestoreEngine(Session(host), storage, catalog)
+    engine.run(VM_ID, backup=BACKUP, force=True, start=False)
+    assert any("finished" in note for note in engine.notes) and catalog.list_journals() == []
+    assert not storage.san.clones and not [s for s in host.disks if s != SERIAL] and host.vms[VM_ID]["state"] == "Off"

@@ -65,6 +65,7 @@ class RestoreEngine(RestorePlanning):
         self.extra_disks = []  # attached now, not at backup: the restored VM does not have them, their files stay
         self.operation = None
         self.recovered = []
+        self.left_behind = []  # clean-up errors after the data is back (_end)
 
     @property
     def journal(self):
@@ -133,7 +134,7 @@ class RestoreEngine(RestorePlanning):
             if self.post_script is not None:
                 self._step("post_script", self._run_post_script)
         finally:
-            self.operation.finish()
+            self._end()
         if self.operation.close_error is not None:
             self.notes.append("The restore's journal %s could not be deleted (%s); the next restore or mount of VM %s closes it."
                               % (self.operation.id, self.operation.close_error.message, self.vm_name))
@@ -263,13 +264,28 @@ class RestoreEngine(RestorePlanning):
         request = {"sources": [pair[0] for pair in copies], "destinations": [pair[1] for pair in copies]}
         self._effect("config_save", lambda: self._call("file_copy", request), copies=copies)
 
+    def _end(self):
+        """The restore is done. What it could not clean up (a clone, the saved configuration) keeps its journal open,
+        marked `committed`: the next restore or mount of the VM, or smhv_cleanup, removes it and touches nothing else."""
+        if not self.left_behind:
+            self.operation.finish()
+            return
+        try:
+            self.journal.done("committed")
+        except SmhvError:
+            pass  # then the next run finishes the restore again: the VM registered, started as asked, the clone dropped
+        self.operation.keep_open(self.left_behind[0])
+        self.notes.append("Journal %s stays open until what the restore could not clean up is removed, by the next restore or mount "
+                          "of VM %s or by netapp_hyperv.smhv.smhv_cleanup." % (self.operation.id, self.vm_name))
+
     def _drop_saved_configuration(self):
         copies = self.journal.merged("config_save").get("copies") if self.current is not None else None
         if copies:
             try:
                 self.target.call("file_delete", {"paths": [pair[1] for pair in copies]})
             except SmhvError as error:
-                self.notes.append("The copy of VM %s's configuration saved before the restore was not deleted (%s): delete %s."
+                self.left_behind.append(error)
+                self.notes.append("The copy of VM %s's configuration saved before the restore was not deleted (%s): %s."
                                   % (self.vm_name, error.message, ", ".join(pair[1] for pair in copies)))
 
     def _restore(self):
@@ -313,9 +329,10 @@ class RestoreEngine(RestorePlanning):
         try:
             drop_clone(self.target, self.storage, dict(where, **made), self.operation.keeper.check_now)
             self.journal.done("clone_drop:%d" % index)  # no intent: dropping is idempotent, and the clone is in the journal
-        except SmhvError as error:  # the data is back: a clone left is a note, and smhv_cleanup's (no journal owns it)
-            self.notes.append("Clean-up left clone %s:%s behind (%s); netapp_hyperv.smhv.smhv_cleanup removes it."
-                              % (lun.cluster, where["path"], error.message))
+        except SmhvError as error:  # the data is back: a clone left is a note, and the journal stays for the next run (_end)
+            self.left_behind.append(error)
+            self.notes.append("Clean-up left clone %s:%s (or its disk or mount folder %s) behind: %s."
+                              % (lun.cluster, where["path"], mount, error.message))
 
     def _snaprestore(self, snapshot, lun):
         self.storage.restore_file(snapshot, lun.path[len("/vol/%s" % lun.volume_name):])

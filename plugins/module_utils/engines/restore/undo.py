@@ -16,7 +16,8 @@ Every step is read from the journal (engines/restore/run.py writes them), so not
 How it settles, each part idempotent (absent counts as done):
 1. every clone the journal names (by its name when its answer was lost) is disconnected, its folder removed, deleted;
 2. every LUN disconnected for a LUN-level restore and not connected again is connected at its access path;
-3. the VM's registration: when every LUN's data was restored, the restore is finished (the backup's configuration
+3. (a restore that ended but could not clean up journals `committed`: then only 1, 2 and the copies below) the VM's
+   registration: when every LUN's data was restored, the restore is finished (the backup's configuration
    imported, highly available again, started as asked); otherwise the VM is put back as it was: its configuration, saved
    before Remove-VM, copied back and imported, its cluster role added, started if it was running. The saved copies go.
 """
@@ -107,6 +108,12 @@ def _put_back_configuration(journal, host, before):
     host.call("vm_import", {"path": before["config_path"]})
 
 
+def _drop_saved_copies(journal, host):
+    saved = journal.merged("config_save").get("copies") or []
+    if saved:
+        host.call("file_delete", {"paths": [pair[1] for pair in saved]})
+
+
 def settle_restore(journal, host, storage, check_now=None):
     """Finish or undo the restore `journal` describes on `host` (the target host's client); what happened, as
     {"result": "finished"|"undone", "vm_registered", "vm_state", "cluster_group", "notes"}. Raises SmhvError when a part
@@ -114,6 +121,10 @@ def settle_restore(journal, host, storage, check_now=None):
     plan = journal.merged("plan")
     before, vm_id, states = plan["before"], plan["vm_id"], _states(journal)
     _settle_luns(journal, host, storage, plan, states, check_now)
+    if states.get("committed") == "done":  # the restore ended; only its clean-up was left: the VM is not touched
+        _drop_saved_copies(journal, host)
+        return {"result": "finished", "vm_registered": True, "vm_state": None, "cluster_group": None, "vm_id": vm_id,
+                "vm": plan["vm_name"], "host": plan["host"]}
     forward = _data_restored(plan, states) and "vm_remove" in states
     registered = _registered(host, vm_id)
     if not registered and ("vm_remove" in states or not before["registered"]):
@@ -132,9 +143,7 @@ def settle_restore(journal, host, storage, check_now=None):
         host.call("cluster_vm_role_add", {"ids": [vm_id]})
     if registered and (plan["start"] if forward else before["state"] == "Running"):
         host.call("vm_start", {"ids": [vm_id]})
-    saved = journal.merged("config_save").get("copies") or []
-    if saved:
-        host.call("file_delete", {"paths": [pair[1] for pair in saved]})
+    _drop_saved_copies(journal, host)
     now = host.call("vm_inventory", {"ids": [vm_id], "require_all": False}).result["vms"]
     return {"result": "finished" if forward else "undone", "vm_registered": bool(now), "vm_state": now[0]["state"] if now else None,
             "cluster_group": now[0]["cluster_group"] if now else None, "vm_id": vm_id, "vm": plan["vm_name"], "host": plan["host"]}
