@@ -359,17 +359,17 @@ def base_step(point):
 
 
 def select(points, group=base_step, covered=None):
-    """The cases [(point, how, key)]: a bounded number that still fails every step both ways. Points are grouped (by journal
-    step, unless the caller says otherwise); in each group the first side effect on each layer (an agent op, an ONTAP
-    request) fails with an error and with a lost answer (the agent's answer dropped after the op ran; an ONTAP request's
-    connection dropped), and the first ONTAP job poll is dropped (the job ran; its outcome is lost). The operation's first
-    and last journal writes fail both ways, and the first read of each kind inside a journaled step fails once. A run with
-    no journal steps fails every side effect. `covered`: (group, kind, how) already failed by another operation's matrix
-    (a step both share), skipped and updated."""
+    """The cases [(point, how, key)]: a bounded number that still fails every step both ways. Points are grouped (by
+    journal step, unless the caller says otherwise); in each group the first of each kind of side effect (an agent op, an
+    ONTAP method and route) fails with an error and with a lost answer (the agent's answer dropped after the op ran; an
+    ONTAP request's connection dropped), the first ONTAP job poll is dropped (the job ran; its outcome is lost) and the
+    first read fails once. The operation's first and last journal writes fail both ways. A run with no journal steps fails
+    every side effect. `covered`: (group, kind, how) already failed by another operation's matrix (a step both share),
+    skipped and updated."""
     journaled = any(point.step != "before-journal" for point in points)
     covered = set() if covered is None else covered
     journal_writes = [point for point in points if point.journal]
-    cases, reads = [], set()
+    cases = []
     for point in points:
         key = group(point) if journaled else point
         if point.layer == "ontap" and "/jobs/" in point.key:
@@ -380,13 +380,11 @@ def select(points, group=base_step, covered=None):
             kinds = [("journal", "error"), ("journal", "lost")]
             key = "journal-first" if point == journal_writes[0] else "journal-last"
         elif point.mutating:
-            kinds = [(point.layer, "error"), (point.layer, "lost")]
+            kinds = [((point.layer, point.key), "error"), ((point.layer, point.key), "lost")]
+        elif point.step != "before-journal":
+            kinds = [("read", "error")]
         else:
-            if point.step != "before-journal" and (point.layer, point.where, point.key) not in reads:
-                reads.add((point.layer, point.where, point.key))
-                kinds = [("read " + point.key, "error")]
-            else:
-                continue
+            continue
         for kind, how in kinds:
             if (key, kind, how) not in covered:
                 covered.add((key, kind, how))
@@ -397,7 +395,8 @@ def select(points, group=base_step, covered=None):
 def case_key(group, kind, how):
     """A case's name that does not depend on how many requests come before it: 'snapshot/ontap/lost'."""
     parts = group if isinstance(group, tuple) else (group.label if isinstance(group, FaultPoint) else group,)
-    return "/".join(str(part).replace(" ", "_") for part in parts + (kind, how))
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return "/".join(str(part).replace(" ", "_") for part in parts + kinds + (how,))
 
 
 def fired(lab):

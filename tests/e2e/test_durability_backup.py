@@ -155,9 +155,10 @@ def matrix(site, lab, method, covered, wanted=lambda key: True):
     assert recorder.commit is not None, "the clean run wrote no ok record"
     steps = sorted({p.step for p in points})
 
-    def group(point):  # after the commit point the steps are not journaled: each kind of request is one
+    def group(point):  # after the commit point the steps are not journaled: replication, retention, post-script,
+        # SnapInfo snapshot and release are told apart by their requests (a read of each too)
         phase = recorder.phase(point, index_of)
-        return (ds.base_step(point), phase) + ((point.layer, point.key) if phase == "after" else ())
+        return (ds.base_step(point), phase) + ((point.layer, point.key) if phase == "after" and not point.mutating else ())
 
     cases = ds.select([p for p in points if target.node in (None, p.where)], group, covered)
     print("\n%s: %d requests in a clean run (%d agent ops), journal steps %s; %d cases"
@@ -226,8 +227,12 @@ def covered():
 
 @pytest.mark.parametrize("method", list(TARGETS))
 def test_backup_fault_matrix(site, lab, method, covered):
-    shared = covered.setdefault(TARGETS[method].node, set())  # checkpoint and crash share their steps
+    # Checkpoint and crash backups differ before the commit point (the crash one has no checkpoints to remove, its
+    # inventory is a call of its own); from the record on they run the same steps, failed once for both.
+    done = covered.setdefault(TARGETS[method].node, set())
+    shared = {key for key in done if key[0] in ("journal-first", "journal-last") or key[0][1] in ("commit", "after")}
     tally = matrix(site, lab, method, shared, wanted=lambda key: key not in DEFERRED)
+    done.update(shared)
     print(tally.summary())
     ds.report_findings(tally)
     assert tally.faults_fired > 0 and not tally.failures, tally.summary()

@@ -92,7 +92,10 @@ def test_sixteen_concurrent_backups(site, lab, tmp_path, lease_wait):
                 problems["truth"].append("run %d: SCOPE_BUSY names holder %r, not another of the 16 runs" % (pid, holder))
             if seconds > 60:  # process start included, 16 at once on a loaded 2-core runner; waiting would be lease_ttl
                 problems["truth"].append("run %d took %.0f s to fail: not fast" % (pid, seconds))
-    tally.add("16 backups of 4 overlapping datasets, lease_wait=%d: %d ok, %d failed" % (lease_wait, len(ok), len(failed)), 0, problems)
+    case = "16 backups of 4 overlapping datasets, lease_wait=%d: %d ok, %d failed (%s)" % (
+        lease_wait, len(ok), len(failed), ", ".join(sorted(set(str(r.get("error_code")) for _p, _s, r in failed))) or "-")
+    print("\n%s; runs took %.1f-%.1f s" % (case, min(s for _p, s, _r in results), max(s for _p, s, _r in results)))
+    tally.add(case, 0, problems)
     print("\n" + tally.summary())
     ds.report_findings(tally)
     assert not tally.failures, tally.summary()
