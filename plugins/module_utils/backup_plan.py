@@ -129,6 +129,21 @@ class BackupOptions:
                    Script.from_option(policy.pre_script), Script.from_option(policy.post_script), policy.name)
 
     @classmethod
+    def resolve(cls, catalog, dataset, policy, on_demand):
+        """The options of a backup of `dataset`: its policy's (read from `catalog`), or those given on demand (a dict of
+        on_demand()'s arguments; with a policy, none of them may be given)."""
+        if policy:
+            given = sorted(name for name, value in on_demand.items() if value is not None)
+            if given:
+                raise SmhvError("INVALID_ARGUMENT", "policy %s sets the backup's options; do not also give %s." % (policy, ", ".join(given)),
+                                {"given": given})
+            found = catalog.get_policy(dataset, policy)
+            if found is None:
+                raise SmhvError("INVALID_ARGUMENT", "Dataset %s has no policy %s." % (dataset, policy), {"dataset": dataset, "policy": policy})
+            return cls.from_policy(found.record)
+        return cls.on_demand(**{name: value for name, value in on_demand.items() if value is not None})
+
+    @classmethod
     def on_demand(cls, backup_type="application", method="auto", allow_saved_state=False, update_snapmirror=False,
                   snapvault_label=None, retention=None, pre_script=None, post_script=None):
         if backup_type not in BACKUP_TYPES:

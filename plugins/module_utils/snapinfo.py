@@ -145,6 +145,27 @@ def _mirror(storage, where, wanted, check_mode, actions, warnings):
     return transfers
 
 
+class SnapInfoStep:
+    """A backup's SnapInfo step (BackupEngine calls it): the SnapInfo snapshot named after the backup's time, with its
+    mirror updated when the backup's was. prepare() finds the SnapInfo LUN and volume ahead, which the engine does
+    while ONTAP takes the backup's snapshot and the coordinator is idle."""
+
+    def __init__(self, session, storage, snapinfo_path):
+        self.session = session
+        self.storage = storage
+        self.path = snapinfo_path
+        self.location = None
+
+    def prepare(self):
+        if self.location is None:
+            self.location = SnapInfoLocation(self.session, self.storage, self.path)
+
+    def __call__(self, when, mirror, check_mode):
+        taken = take(self.session, self.storage, self.path, snapmirror_update=mirror, check_mode=check_mode, clock=lambda: when,
+                     location=self.location)
+        return taken["snapshot"]
+
+
 def list_snapshots(session, storage, snapinfo_path=None, source_scope=None):
     where = SnapInfoLocation(session, storage, snapinfo_path)
     scope = source_scope or session.name

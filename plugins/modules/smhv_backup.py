@@ -387,18 +387,20 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import snapinfo
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import BackupOptions
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import BackupEngine
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError, run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, warned
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.snapinfo import SnapInfoStep
 
-ON_DEMAND = ("backup_type", "backup_method", "allow_saved_state", "update_snapmirror", "snapvault_label", "retention", "pre_script",
-             "post_script")
+# Option name -> BackupOptions.on_demand() argument.
+ON_DEMAND = {"backup_type": "backup_type", "backup_method": "method", "allow_saved_state": "allow_saved_state",
+             "update_snapmirror": "update_snapmirror", "snapvault_label": "snapvault_label", "retention": "retention",
+             "pre_script": "pre_script", "post_script": "post_script"}
 
 
 class SessionScope:
@@ -418,50 +420,18 @@ class SessionScope:
         return clients
 
 
-def options_from(params, catalog):
-    if params["policy"]:
-        given = [name for name in ON_DEMAND if params[name] is not None]
-        if given:
-            raise SmhvError("INVALID_ARGUMENT", "policy %s sets the backup's options; do not also give %s." % (params["policy"], ", ".join(given)),
-                            {"given": given})
-        found = catalog.get_policy(params["dataset"], params["policy"])
-        if found is None:
-            raise SmhvError("INVALID_ARGUMENT", "Dataset %s has no policy %s." % (params["dataset"], params["policy"]),
-                            {"dataset": params["dataset"], "policy": params["policy"]})
-        return BackupOptions.from_policy(found.record)
-    return BackupOptions.on_demand(params["backup_type"] or "application", params["backup_method"] or "auto",
-                                   params["allow_saved_state"], params["update_snapmirror"], params["snapvault_label"],
-                                   params["retention"], params["pre_script"], params["post_script"])
-
-
 def run(params, check_mode):
-    for option, low in (("lease_wait", 0), ("lease_ttl", 60)):
-        if params[option] < low:
-            raise SmhvError("INVALID_ARGUMENT", "%s is %d; it must be at least %d seconds." % (option, params[option], low))
     storage = StorageClient(params["storage_systems"])
     with ScopeSession(params["hyperv_host"], params["winrm"], params["host_addresses"]) as session:
         path = session.require_registration()[0]
         catalog = Catalog(HostRepository(session.owner, path))
-        options = options_from(params, catalog)
-
-        located = []
-
-        def snapinfo_step(when, mirror, step_check_mode):
-            taken = snapinfo.take(session, storage, path, snapmirror_update=mirror, check_mode=step_check_mode, clock=lambda: when,
-                                  location=located[0] if located else None)
-            return taken["snapshot"]
-
-        def locate_snapinfo():  # the engine calls it ahead of the step, while the coordinator is idle
-            if not located:
-                located.append(snapinfo.SnapInfoLocation(session, storage, path))
-        snapinfo_step.prepare = locate_snapinfo
-
+        options = BackupOptions.resolve(catalog, params["dataset"], params["policy"], {argument: params[option] for option, argument in ON_DEMAND.items()})
         # The lease is renewed over a second connection to the coordinator (opened at the first renewal): the first
         # one runs one call at a time, and a pre-script of an hour must not hold the renewals back.
         lease_catalog = Catalog(HostRepository(session.spare_owner(), path))
-        engine = BackupEngine(SessionScope(session), storage, catalog, snapinfo_step, lease_ttl=datetime.timedelta(seconds=params["lease_ttl"]),
-                              lease_wait=params["lease_wait"], lease_catalog=lease_catalog,
-                              fail_on_replication_error=bool(params.get("fail_on_replication_error")))
+        engine = BackupEngine(SessionScope(session), storage, catalog, SnapInfoStep(session, storage, path),
+                              lease_ttl=datetime.timedelta(seconds=params["lease_ttl"]), lease_wait=params["lease_wait"],
+                              lease_catalog=lease_catalog, fail_on_replication_error=bool(params.get("fail_on_replication_error")))
         return engine.run(params["dataset"], options, check_mode=check_mode)
 
 
