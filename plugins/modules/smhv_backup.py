@@ -391,7 +391,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan imp
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import BackupEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import BackupEngine, SessionScope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, warned
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
@@ -401,23 +401,6 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.snapinfo import
 ON_DEMAND = {"backup_type": "backup_type", "backup_method": "method", "allow_saved_state": "allow_saved_state",
              "update_snapmirror": "update_snapmirror", "snapvault_label": "snapvault_label", "retention": "retention",
              "pre_script": "pre_script", "post_script": "post_script"}
-
-
-class SessionScope:
-    """The engine's view of a ScopeSession: the scope, its coordinator and a client per node."""
-
-    def __init__(self, session):
-        self.session = session
-        self.name = session.name
-        self.kind = session.kind
-        self.coordinator = session.owner
-        self.coordinator_facts = session.facts
-
-    def node_clients(self):
-        # The coordinator under its node name (hyperv_host may have named the cluster).
-        clients = {self.session.owner_node or self.session.owner.name: self.session.owner}
-        clients.update(self.session.other_nodes())
-        return clients
 
 
 def run(params, check_mode):

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.capture import SNAPSHOT_COMMENT
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.claim import default_holder
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.run import CHECKPOINT_PREFIX, DEFAULT_LEASE_TTL, BackupEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.run import CHECKPOINT_PREFIX, DEFAULT_LEASE_TTL, BackupEngine, SessionScope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.undo import UndoContext, recover_backup
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import register_recovery
 
 register_recovery("backup", recover_backup)
 
-__all__ = ["BackupEngine", "CHECKPOINT_PREFIX", "DEFAULT_LEASE_TTL", "SNAPSHOT_COMMENT", "UndoContext", "default_holder", "recover_backup"]
+__all__ = ["BackupEngine", "CHECKPOINT_PREFIX", "DEFAULT_LEASE_TTL", "SNAPSHOT_COMMENT", "UndoContext", "default_holder", "recover_backup", "SessionScope"]

@@ -76,6 +76,23 @@ def _utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+class SessionScope:
+    """The engine's view of a ScopeSession: the scope, its coordinator and a client per node."""
+
+    def __init__(self, session):
+        self.session = session
+        self.name = session.name
+        self.kind = session.kind
+        self.coordinator = session.owner
+        self.coordinator_facts = session.facts
+
+    def node_clients(self):
+        # The coordinator under its node name (hyperv_host may have named the cluster).
+        clients = {self.session.owner_node or self.session.owner.name: self.session.owner}
+        clients.update(self.session.other_nodes())
+        return clients
+
+
 class BackupEngine(InventorySteps, ClaimSteps, CaptureSteps, CommitSteps, AfterSteps, RollBack, Results):
     """One backup of a dataset in one scope. `scope` provides: `name`, `kind` (cluster|standalone),
     `coordinator` (a HostClient), `coordinator_facts` (its host_facts) and `node_clients()` ({node name:

@@ -22,24 +22,8 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import snapinfo
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import BackupOptions
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import BackupEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import BackupEngine, SessionScope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-
-
-class _Scope:
-    """The backup engine's view of a ScopeSession (as smhv_backup gives it)."""
-
-    def __init__(self, session):
-        self.session = session
-        self.name = session.name
-        self.kind = session.kind
-        self.coordinator = session.owner
-        self.coordinator_facts = session.facts
-
-    def node_clients(self):
-        clients = {self.session.owner_node or self.session.owner.name: self.session.owner}
-        clients.update(self.session.other_nodes())
-        return clients
 
 
 class PrimarySite:
@@ -94,20 +78,9 @@ class PrimarySite:
         return {"actions": actions, "final_backups": [b["backup"]["name"] for b in backups], "stopped": sorted(stopped), "updates": updates}
 
     def _backup(self, dataset):
-        located = []
-
-        def snapinfo_step(when, mirror, step_check_mode):
-            taken = snapinfo.take(self.session, self.storage, self.path, snapmirror_update=mirror, check_mode=step_check_mode,
-                                  clock=lambda: when, location=located[0] if located else None)
-            return taken["snapshot"]
-
-        def locate():
-            if not located:
-                located.append(snapinfo.SnapInfoLocation(self.session, self.storage, self.path))
-        snapinfo_step.prepare = locate
         lease_catalog = Catalog(HostRepository(self.session.spare_owner(), self.path))
-        engine = BackupEngine(_Scope(self.session), self.storage, self.catalog, snapinfo_step, lease_ttl=self.lease_ttl,
-                              lease_catalog=lease_catalog, fail_on_replication_error=True)
+        engine = BackupEngine(SessionScope(self.session), self.storage, self.catalog, snapinfo.SnapInfoStep(self.session, self.storage, self.path),
+                              lease_ttl=self.lease_ttl, lease_catalog=lease_catalog, fail_on_replication_error=True)
         options = BackupOptions.on_demand("application", "auto", True, True)
         result = engine.run(dataset, options)
         if result["backup"]["status"] != "ok":
