@@ -42,9 +42,10 @@ INT_RANGES = {
     "min_interval": (0, 366 * DAY),
     # fleet modules
     "reboot_timeout": (1, DAY),
-    "smhv_port": PORT_RANGE,
-    "snapdrive_http_port": PORT_RANGE,
-    "snapdrive_https_port": PORT_RANGE,
+    # smhv_firewall_ports: 0 manages no rule for that port (its documented choice).
+    "smhv_port": (0, 65535),
+    "snapdrive_http_port": (0, 65535),
+    "snapdrive_https_port": (0, 65535),
     "smhv.tcp_port": PORT_RANGE,
     "snapdrive.tcp_port": PORT_RANGE,
     "snapdrive.http_port": PORT_RANGE,

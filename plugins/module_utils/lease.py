@@ -89,9 +89,10 @@ class LeaseKeeper:
                 return
             self.last_error = error
             if self.clock() >= self.held.record.expires:
+                lease = self.held.record
                 self.lost = SmhvError("LEASE_LOST", "The lease %s could not be renewed before it expired at %s (last error: %s); another "
-                                      "operation may have taken it." % (self.held.record.file_name, self.held.record.expires.isoformat(),
-                                                                         error.message), {"lease": self.held.record.file_name})
+                                      "operation may have taken it." % (lease.file_name, lease.expires.isoformat(), error.message),
+                                      {"lease": lease.file_name})
 
     def check(self):
         """Raise LEASE_LOST when a renewal found the lease lost, or it expired unrenewed."""

@@ -518,8 +518,8 @@ class Tally:
                                                self.records_without_snapshots, self.vm_problems, len(self.failures),
                                                time.monotonic() - self.started)]
         for case, bad in self.failures:
-            lines.append("  FAIL %s: %s" % (case, "; ".join("%s: %s" % (k, ", ".join(v[:3]) + (" ..." if len(v) > 3 else ""))
-                                                          for k, v in bad.items())))
+            found = ("%s: %s" % (k, ", ".join(v[:3]) + (" ..." if len(v) > 3 else "")) for k, v in bad.items())
+            lines.append("  FAIL %s: %s" % (case, "; ".join(found)))
         return "\n".join(lines)
 
 

@@ -85,8 +85,8 @@ def lease_held(lease, now):
 
 
 def describe_lease(lease):
-    return "%s (operation %s, since %s, renewed %s)" % (lease.holder, lease.operation or "-", lease.acquired.isoformat(),
-                                                      (lease.renewed or lease.acquired).isoformat())
+    since, renewed = lease.acquired.isoformat(), (lease.renewed or lease.acquired).isoformat()
+    return "%s (operation %s, since %s, renewed %s)" % (lease.holder, lease.operation or "-", since, renewed)
 
 
 class RecoveryContext:
