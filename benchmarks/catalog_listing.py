@@ -24,10 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog, backup_file_name, parse_backup_file_name
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupRecord, BackupVm, Dataset, Scope
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import MemoryRepository
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import backup_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog, backup_file_name, parse_backup_file_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import BackupRecord, BackupVm, Dataset, Scope
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import MemoryRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import backup_name
 
 DATASETS = 10
 BACKUPS_PER_DATASET = 1000
@@ -133,8 +133,8 @@ def over_the_lab(memory):
     from smhv_lab.hyperv import AgentExecutor
     from smhv_lab.topology import build_world
     from smhv_lab.winrm import WinRMServer
-    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
-    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import HostClient
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import HostClient
     import smhv_lab
 
     spec = yaml.safe_load((Path(smhv_lab.__file__).parent / "topologies" / "default.yml").read_text())

@@ -6,7 +6,9 @@ benchmark can read WinRM messages and agent calls per host and ONTAP requests af
 """
 from __future__ import annotations
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import ontap, winhost
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import client as ontap
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import client as winhost
 
 
 class ClientRecorder:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import traceback
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import out_of_range_ints
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import out_of_range_ints
 
 # Stable codes. Playbooks may branch on them (`failed_when: result.error_code == 'SCOPE_BUSY'`), so a
 # code is never renamed or reused; new failures get new codes.

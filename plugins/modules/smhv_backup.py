@@ -387,15 +387,15 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import BackupOptions
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import BackupOptions
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import BackupEngine, SessionScope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, warned
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.snapinfo import SnapInfoStep
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, warned
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.snapinfo import SnapInfoStep
 
 # Option name -> BackupOptions.on_demand() argument.
 ON_DEMAND = {"backup_type": "backup_type", "backup_method": "method", "allow_saved_state": "allow_saved_state",

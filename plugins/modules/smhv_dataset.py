@@ -171,11 +171,11 @@ error_details:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.datasets import ensure_dataset
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.datasets import ensure_dataset
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.protection_scopes import Scopes, finish
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.scopes import Scopes, finish
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 
 
 def main():

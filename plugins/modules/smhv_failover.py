@@ -387,14 +387,14 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.drill import DrillEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import FailoverEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planned import PrimarySite
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.readiness import check_readiness
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.site import DrStorage, dr_systems
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, warned
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, warned
 
 
 def run(params, check_mode):

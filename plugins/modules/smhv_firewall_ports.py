@@ -131,9 +131,9 @@ nodes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import hyperv_argument_spec, storage_system_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_common import run_fleet_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_firewall import PROFILES, ensure_firewall_ports
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import hyperv_argument_spec, storage_system_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.common import run_fleet_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.firewall import PROFILES, ensure_firewall_ports
 
 
 def main():

@@ -221,11 +221,11 @@ error_code:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import (
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import (
     DEFAULT_SNAPS_COUNT, ScopeSession, gather_hosts, register, unregister, warned)
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 
 
 def run(params, check_mode):

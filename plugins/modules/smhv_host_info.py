@@ -101,10 +101,10 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, describe_scope, warned
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, describe_scope, warned
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 
 
 def run(params):

@@ -164,9 +164,9 @@ error_code:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import hyperv_argument_spec, storage_system_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_common import run_fleet_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_package import ensure_packages
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import hyperv_argument_spec, storage_system_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.common import run_fleet_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.package import ensure_packages
 
 
 def main():

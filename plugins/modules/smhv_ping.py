@@ -120,9 +120,9 @@ error_code:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ping import ping
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.ping import ping
 
 
 def main():

@@ -118,9 +118,9 @@ timings:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import hyperv_argument_spec, storage_system_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_common import run_fleet_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_prereq import ensure_prerequisites
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import hyperv_argument_spec, storage_system_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.common import run_fleet_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.prereq import ensure_prerequisites
 
 
 def main():

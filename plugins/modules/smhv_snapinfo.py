@@ -179,11 +179,11 @@ error_code:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError, run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, warned
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import snapinfo
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, warned
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines import snapinfo
 
 
 def run(params, check_mode):

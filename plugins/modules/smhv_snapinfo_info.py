@@ -93,11 +93,11 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import smhv_argument_spec
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, warned
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.snapinfo import list_snapshots
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, warned
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.snapinfo import list_snapshots
 
 
 def run(params):

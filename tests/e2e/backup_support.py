@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import yaml
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Dataset, DatasetMember
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, register
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import Dataset, DatasetMember
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, register
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_backup
 
 DEFAULTS = {"policy": None, "backup_type": None, "backup_method": None, "allow_saved_state": None, "update_snapmirror": None,

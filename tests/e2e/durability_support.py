@@ -304,7 +304,7 @@ class Recorder:
 
     def _trace(self):
         try:
-            from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import journal
+            from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import journal
         except ImportError:
             return lambda: None
         original = journal.OperationJournal._add

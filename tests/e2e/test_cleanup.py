@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from netapp_ontap.resources import ConsistencyGroup
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.igroups import host_igroup
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import host_igroup
 from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_cleanup
 from e2e.backup_support import LabSite
 

@@ -151,8 +151,8 @@ def test_unplanned_failover_brings_every_vm_up_with_the_recovery_point(failed_ov
 
 def test_the_dr_scope_lists_the_vms_in_its_backups(failed_over):
     """SMHV's Get-VMsFromBackup on the DR host once the SnapInfo is there: smhv_backup_info's vms_in_backups."""
-    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.protection_info import backup_info
-    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.protection_scopes import Scopes
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.info import backup_info
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.scopes import Scopes
     with Scopes(failed_over.common["winrm"], failed_over.common["host_addresses"]) as scopes:
         info = backup_info(scopes, None, "hvdr01", gather=["vms_in_backups", "backups"])
     assert sorted((vm["name"], vm["vm_id"], tuple(vm["datasets"])) for vm in info["vms_in_backups"]) == sorted(
@@ -339,7 +339,7 @@ def test_site_a_hanging_costs_a_bounded_timeout_and_comes_back(lab):
     """POST /site how=hang: site A's cluster holds every request; a client with a 2-second timeout gives up after it with
     STORAGE_UNREACHABLE (so an unplanned failover that asked it would wait that long per request, which is why it does not
     ask); the site up again, it answers."""
-    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
     site = LabSite(lab)
     systems = [dict(system, timeout=2) for system in site.common["storage_systems"]
                if system["port"] == lab.endpoints["ontap"]["cluster-a"]["port"]]

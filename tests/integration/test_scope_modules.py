@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import HostClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import HostClient
 from lab_fixture import ansible_env
 
 DEFAULTS = """

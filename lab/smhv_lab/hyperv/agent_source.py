@@ -13,7 +13,7 @@ from types import ModuleType
 
 import smhv_lab
 
-DEFAULT_AGENT_PATH = Path(smhv_lab.__file__).resolve().parents[2] / "plugins" / "module_utils" / "agent.py"
+DEFAULT_AGENT_PATH = Path(smhv_lab.__file__).resolve().parents[2] / "plugins" / "module_utils" / "agent" / "__init__.py"
 
 
 def agent_path() -> Path:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_package import (
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.package import (
     SECRET_SAFE_LOG, VERBOSE_LOG, setup_arguments, smhv_properties)
 from smhv_lab.hyperv.fleet_ops import host_power
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import decode_file_names
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import decode_file_names
 from smhv_lab.winrm.executor import PipelineCommand
 
 VM1_ID = "0f5b3a52-3d0e-4a4c-9a57-6c1a2b3c4d5e"

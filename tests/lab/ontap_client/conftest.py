@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 from smhv_lab import tls
 from smhv_lab.faults import FaultRegistry
 from smhv_lab.ontap import OntapServer

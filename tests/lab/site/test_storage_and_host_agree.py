@@ -6,7 +6,7 @@ import pytest
 from netapp_ontap import HostConnection
 from netapp_ontap.resources import Snapshot, Volume
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import HostClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import HostClient
 
 NOTE = "J:\\vm-file01\\notes.txt"
 LATER = "J:\\written-after-the-snapshot.txt"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import HostClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import HostClient
 from smhv_lab import tls
 from smhv_lab.faults import FaultRegistry
 from smhv_lab.hyperv import AgentExecutor

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import LAYOUT, Catalog
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupVm, Dataset, encode
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository, MemoryRepository
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import backup_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import LAYOUT, Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import BackupVm, Dataset, encode
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository, MemoryRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import backup_name
 from unit.catalog.factory import SCOPE, T0, make_backup
 
 HOST = "hv1"

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import HostClient, call_many, require_all
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import HostClient, call_many, require_all
 from smhv_lab.winrm import windows
 from smhv_lab.winrm.executor import CommandResult
 

@@ -18,7 +18,7 @@ import tree_sitter
 import tree_sitter_powershell
 
 REPO = Path(__file__).resolve().parents[3]
-AGENT_PATH = REPO / "plugins" / "module_utils" / "agent.py"
+AGENT_PATH = REPO / "plugins" / "module_utils" / "agent" / "__init__.py"
 CATALOG_SUBSET = REPO / "tests" / "data" / "pscatalog" / "cmdlets.json"
 # The full catalog (../shared/pscatalog) where this checkout has it; only the subset is committed.
 FULL_CATALOG = Path(os.environ.get("SMHV_PSCATALOG", str(REPO.parent / "shared" / "pscatalog" / "cmdlets.json")))
@@ -58,7 +58,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def load_agent():
-    """plugins/module_utils/agent.py as a module, by path (no collection install needed)."""
+    """plugins/module_utils/agent/__init__.py as a module, by path (no collection install needed)."""
     spec = importlib.util.spec_from_file_location("smhv_agent_under_test", AGENT_PATH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

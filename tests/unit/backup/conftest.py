@@ -16,14 +16,14 @@ import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import BackupEngine
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Dataset, DatasetMember, Scope
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import MemoryRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import Dataset, DatasetMember, Scope
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import MemoryRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import (
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import (
     LunRef, MirrorRelationship, SnapshotDeletion, SnapshotInfo, SnapshotSet, TransferResult, VolumeInfo)
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import snapinfo_snapshot_name
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import snapinfo_snapshot_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import AgentReply
 from smhv_lab.hyperv import AgentExecutor
 from smhv_lab.topology import build_world, load_topology
 from smhv_lab.world.storage import OntapError

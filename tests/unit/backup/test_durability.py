@@ -6,10 +6,10 @@ import datetime
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import BackupOptions
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import BackupOptions
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import OperationJournal
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import backup_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import OperationJournal
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import backup_name
 
 VMS = ["vm-web01", "vm-db02"]  # one on each CSV, each on its own node
 VOLUMES = ("vol_csv1", "vol_csv2")
@@ -373,7 +373,7 @@ def test_smhv_cleanup_recovers_a_backup_journal_with_its_own_context(bench):
     """smhv_cleanup's RecoveryContext has a session, the storage and the catalog: the backup recovery takes the nodes
     from the session and fences its deletions with the lease the journal was taken over with."""
     import types
-    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import journal as journal_module
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import journal as journal_module
     bench.dataset("hvclus01", "prod", VMS)
     create = bench.storage.create_snapshots
 

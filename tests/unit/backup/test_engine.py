@@ -8,7 +8,7 @@ import datetime
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import BackupEngine
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import BackupOptions
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import BackupOptions
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from smhv_lab.world.windows import read_vhdx, write_guest_data
 

@@ -8,10 +8,12 @@ import re
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent, backup_plan
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import BackupOptions, Script, runs_in_cmd, script_variables
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import plan as backup_plan
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import BackupOptions, Script, runs_in_cmd, script_variables
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.policies import build_policy
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.policies import build_policy
 
 BAD = ["a&calc", "a|b", "a>b", "a<b", "a^b", "%PATH%", "!X!", 'a"b', "a(b)", "a)b", "line\nbreak", "cr\rx", "nul\x00"]
 

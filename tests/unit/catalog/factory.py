@@ -4,9 +4,9 @@ from __future__ import annotations
 import datetime
 import threading
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import backup_file_name, parse_backup_file_name
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm, Scope
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import backup_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import backup_file_name, parse_backup_file_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import BackupFile, BackupRecord, BackupVm, Scope
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import backup_name
 
 UTC = datetime.timezone.utc
 T0 = datetime.datetime(2026, 3, 14, 9, tzinfo=UTC)

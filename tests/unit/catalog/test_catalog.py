@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog, backup_file_name
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Dataset, DatasetMember, Journal, JournalStep, Policy, encode
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import MemoryRepository, WriteConflict
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog, backup_file_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import Dataset, DatasetMember, Journal, JournalStep, Policy, encode
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import MemoryRepository, WriteConflict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from unit.catalog.factory import SCOPE, T0, make_backup
 

@@ -6,9 +6,9 @@ import datetime
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import CAS_ATTEMPTS, Catalog
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import DatasetMember, encode
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import WriteConflict
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import CAS_ATTEMPTS, Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import DatasetMember, encode
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import WriteConflict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from unit.catalog.factory import T0, make_backup, run_together
 

@@ -10,12 +10,12 @@ import socket
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import journal as journals
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Lease, encode
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import WriteConflict
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import journal as journals
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import Lease, encode
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import WriteConflict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import OperationJournal, recover
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.lease import LeaseKeeper, heartbeat_seconds
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import OperationJournal, recover
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.leases import LeaseKeeper, heartbeat_seconds
 from unit.catalog.factory import T0, make_backup
 
 MINUTES = datetime.timedelta(minutes=1)

@@ -7,10 +7,10 @@ import gzip
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import (
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import (
     READ_BATCH, Entry, HostRepository, WriteConflict, decode_file_names, sha256_of)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import AgentReply
 
 ROOT = "C:\\ClusterStorage\\Volume9\\SnapInfo"
 
@@ -176,8 +176,8 @@ def test_conditional_write_sends_the_condition_and_maps_the_conflict():
 
 def test_catalog_over_the_host_uses_real_compare_and_swap():
     """With the agent's conditional file_write, a dataset update from a stale read is refused, then retried by update_dataset."""
-    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
-    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Dataset
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import Dataset
     from unit.catalog.factory import SCOPE
 
     host = ScriptedHost()

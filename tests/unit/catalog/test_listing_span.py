@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import LAYOUT, Catalog, backup_file_name, span_wildcard
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import MemoryRepository, wildcard
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import LAYOUT, Catalog, backup_file_name, span_wildcard
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import MemoryRepository, wildcard
 from unit.catalog.factory import SCOPE, T0, make_backup, save_in_order
 
 UTC = datetime.timezone.utc

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import SCHEMA_VERSION, BackupRecord, decode, encode
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import SCHEMA_VERSION, BackupRecord, decode, encode
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from unit.catalog.factory import T0
 

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import datetime
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import igroups, ontap
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import igroups
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import client as ontap
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines import backup
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import capture
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount import plan as mount
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore import run as restore
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Journal, JournalStep
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import Journal, JournalStep
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.cleanup import rules
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import SnapshotInfo
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import SnapshotInfo
 
 NOW = datetime.datetime(2026, 3, 14, 12, 0, tzinfo=datetime.timezone.utc)
 OLD = NOW - datetime.timedelta(hours=5)

@@ -6,11 +6,11 @@ import datetime
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import BackupFile, BackupRecord, BackupVm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.site import dr_systems
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import LunRef
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import LunRef
 
 VM1, VM2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 SOURCE, DESTINATION = "cluster-a:svm_hv:vol_hv03", "cluster-b:svm_dr:vol_hv03_dr"

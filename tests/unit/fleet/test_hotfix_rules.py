@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_hotfix import evaluate, normalize_kb, requirements
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_hotfix_data import MINIMUM_BUILDS, REQUIRED_KBS
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.hotfix import evaluate, normalize_kb, requirements
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.hotfix_data import MINIMUM_BUILDS, REQUIRED_KBS
 
 
 def facts(version, ubr=0, hotfixes=(), caption="Microsoft Windows Server"):

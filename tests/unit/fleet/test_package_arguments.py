@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet_package import (
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.package import (
     msi_property, setup_arguments, smhv_properties, snapdrive_properties, version_key)
 from smhv_lab.hyperv.fleet_ops import msi_tokens
 

@@ -8,9 +8,9 @@ import hashlib
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.agent import validate_result
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import (
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import (
     LunRef, MirrorRelationship, SnapshotDeletion, SnapshotInfo, TransferResult, VolumeInfo)
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import AgentReply
 
 UTC = datetime.timezone.utc
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import (
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import (
     ScopeSession, describe_scope, register, unregister)
 from unit.host.fakes import SNAPINFO_VOLUME, VM_VOLUME, FakeHost, FakeStorage, Site, factory, lun, storage_record
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import common
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.common import out_of_range_ints
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import argspec as common
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import out_of_range_ints
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError, check_int_options
 
 MODULES_DIR = Path(__file__).resolve().parents[3] / "plugins" / "modules"

@@ -16,7 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 
 
 @dataclass

@@ -7,8 +7,8 @@ import pytest
 import requests
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import SnapshotInfo, VolumeInfo
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import SnapshotInfo, VolumeInfo
 
 
 def lun_record(serial, volume="vol1"):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import requests
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import ontap_connection
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import connection as ontap_connection
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import StorageClient
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import SnapshotInfo, VolumeInfo
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import SnapshotInfo, VolumeInfo
 
 VOLUME = VolumeInfo(cluster="c1", svm="vs0", name="vol1", uuid="v-1", type="rw", state="online", snapshot_count=3,
                     size=100, available=50)

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import Scope
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.datasets import ensure_dataset
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import Scope
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.datasets import ensure_dataset
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import registry_key
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.protection_scopes import Scopes
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import registry_key
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.scopes import Scopes
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import AgentReply
 from smhv_lab.faults import FaultRegistry
 from smhv_lab.hyperv import AgentExecutor
 from smhv_lab.topology import build_world
@@ -202,7 +202,7 @@ def test_a_vm_whose_name_differs_only_by_blanks_is_not_matched(site):
 
 
 def test_backup_info_refuses_a_vm_filter_with_surrounding_blanks(site):
-    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.protection_info import backup_info
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.info import backup_info
     _world, open_scopes, _clients = site
     with open_scopes() as scopes, pytest.raises(SmhvError) as caught:
         backup_info(scopes, None, "hv03", vm="vm-file01 ", gather=["backups"])

@@ -9,12 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import BackupFile, BackupRecord, BackupVm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount.plan import ancestors, mounted_path
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount.run import MountEngine
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import LunRef
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import LunRef
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import AgentReply
 from unit.restore.fakes import DurableCatalog
 
 BACKUP = "browse_03-14-2026_09.00.00"

@@ -7,10 +7,10 @@ import datetime
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupRecord, BackupVm
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import BackupRecord, BackupVm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.resolve import resolve_backed_up_vm, resolve_vm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import AgentReply
 
 A = "6f1c5e7a-2b1d-4c3e-9f7a-0d1e2f3a4b5c"
 B = "11111111-2222-4333-8444-555566667777"

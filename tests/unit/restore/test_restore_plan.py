@@ -7,11 +7,11 @@ import datetime
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_records import BackupFile, BackupRecord, BackupVm
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import BackupFile, BackupRecord, BackupVm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import LunRef, SnapshotInfo, VolumeInfo
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import LunRef, SnapshotInfo, VolumeInfo
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.run import RestoreEngine
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import AgentReply
 from unit.restore.fakes import DurableCatalog
 
 VM_ID = "6f1c5e7a-2b1d-4c3e-9f7a-0d1e2f3a4b5c"

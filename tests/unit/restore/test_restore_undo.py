@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import journal
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import journal
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.operation import RecoveryContext
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.run import RestoreEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError

@@ -6,10 +6,10 @@ import datetime
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_budget import (
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.budget import (
     PolicyLoad, VolumeUse, check_budget, max_runs_within, volume_budget)
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_retention import Retention
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_schedule import parse_cron, parse_schedule
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.retention import Retention
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.schedule import parse_cron, parse_schedule
 
 HOURLY = parse_schedule({"frequency": "hourly"})
 DAYS = datetime.timedelta(days=1)

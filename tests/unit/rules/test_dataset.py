@@ -4,9 +4,9 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_dataset import (
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.dataset import (
     DatasetView, check_csv_split, check_files_on_ontap, schedules_overlap, validate_dataset)
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_schedule import parse_schedule
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.schedule import parse_schedule
 
 START = datetime.datetime(2026, 3, 14, tzinfo=datetime.timezone.utc)
 CSV1 = {"access_path": "C:\\ClusterStorage\\Volume1\\", "volume_id": "\\\\?\\Volume{1111}\\", "disk_number": 3, "disk_serial": "80AbC1234567",

@@ -5,7 +5,7 @@ import datetime
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import rules_names
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules import names as rules_names
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 
 UTC = datetime.timezone.utc

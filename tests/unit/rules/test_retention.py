@@ -6,8 +6,8 @@ import datetime
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import backup_name
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_retention import Retention, RetentionCandidate, parse_age, plan_retention
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import backup_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.retention import Retention, RetentionCandidate, parse_age, plan_retention
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 3, 14, 12, tzinfo=UTC)

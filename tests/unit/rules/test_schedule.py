@@ -6,7 +6,7 @@ import datetime
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_schedule import (
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.schedule import (
     is_due, next_run, parse_cron, parse_schedule, previous_run, runs_between)
 
 UTC = datetime.timezone.utc

@@ -6,9 +6,9 @@ import datetime
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import snapinfo
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines import snapinfo
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import ScopeSession, register
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, register
 from unit.host.fakes import SNAPINFO_VOLUME, FakeHost, FakeStorage, Site, factory, lun, mirror, storage_record
 
 UTC = datetime.timezone.utc

@@ -17,7 +17,9 @@ import pytest
 from pypsrp.complex_objects import PSInvocationState
 from winrm.exceptions import WinRMOperationTimeoutError
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import winhost, winhost_sessions
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import client as winhost
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import sessions as winhost_sessions
 
 PASSWORD = "Sup3r-secret"
 

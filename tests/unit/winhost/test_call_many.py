@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import AgentReply, HostClient, call_many, require_all
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import AgentReply, HostClient, call_many, require_all
 
 WINRM = {"username": "u", "password": "p"}
 

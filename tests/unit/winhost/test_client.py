@@ -10,10 +10,12 @@ import urllib3.exceptions as urllib3_errors
 from pypsrp.exceptions import AuthenticationError
 from winrm.exceptions import WinRMOperationTimeoutError
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent, winhost_sessions
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import sessions as winhost_sessions
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import READ_ONLY_OPS
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost_sessions import clixml_to_text
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import READ_ONLY_OPS
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.sessions import clixml_to_text
 
 
 def reply(result=None, changed=False, warnings=()):

@@ -16,8 +16,8 @@ import spnego.exceptions as spnego_errors
 import urllib3.exceptions as urllib3_errors
 import winrm.exceptions as winrm_errors
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost_errors import CallDeadlineExceeded, exception_chain, translate
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost_settings import ConnectionSettings
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.errors import CallDeadlineExceeded, exception_chain, translate
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.settings import ConnectionSettings
 
 PASSWORD = "Tr0ub4dor&3"
 SETTINGS = ConnectionSettings.from_options("hv01", {"username": "CORP\\svc", "password": PASSWORD, "auth": "ntlm"},

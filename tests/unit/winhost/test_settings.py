@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import HostClient
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost_settings import ConnectionSettings, resolve_address
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import HostClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.settings import ConnectionSettings, resolve_address
 
 PASSWORD = "S3cret!pw"
 AUTHS = ["negotiate", "ntlm", "kerberos", "credssp", "basic", "certificate"]

@@ -21,7 +21,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.claim import default_holder
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.run import CHECKPOINT_PREFIX, DEFAULT_LEASE_TTL, BackupEngine, SessionScope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.undo import UndoContext, recover_backup
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import register_recovery
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import register_recovery
 
 register_recovery("backup", recover_backup)
 

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.steps import StepFailed, message_of
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import SnapshotDeletion, SnapshotInfo
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import SnapshotDeletion, SnapshotInfo
 
 # Volumes whose expired snapshots retention deletes at the same time.
 PARALLEL_VOLUMES = 8

@@ -8,10 +8,10 @@ it made, so that undo.py finds all of it even when an answer was lost."""
 
 from __future__ import annotations
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import script_variables
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import script_variables
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import TEMPORARY_CG_PREFIX
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import call_many, require_all
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import TEMPORARY_CG_PREFIX
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import call_many, require_all
 
 SNAPSHOT_COMMENT = "netapp_hyperv.smhv backup %s of dataset %s"
 # Errors of a host call that was never sent, unless they say may_have_run: no connection, TLS or authentication.

@@ -19,11 +19,11 @@ import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import journal as journals
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import WriteConflict
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import journal as journals
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import WriteConflict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import OperationJournal
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.lease import LeaseKeeper, heartbeat_seconds
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import OperationJournal
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.leases import LeaseKeeper, heartbeat_seconds
 
 # Seconds a run moves forward at most to find a free name (each move is one journal create and one listing).
 MAX_CLAIMS = 30

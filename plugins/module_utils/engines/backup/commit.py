@@ -15,10 +15,10 @@ from __future__ import annotations
 import dataclasses
 import types
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import backup_record
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import LAYOUT, backup_file_name, parse_backup_file_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import backup_record
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import LAYOUT, backup_file_name, parse_backup_file_name
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_retention import RetentionCandidate, plan_retention
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.retention import RetentionCandidate, plan_retention
 
 
 def _quietly(function):

@@ -6,11 +6,11 @@ their files mapped to ONTAP LUNs and volumes, and the rules checked (DESIGN §5 
 
 from __future__ import annotations
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import classify, volume_key
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import classify, volume_key
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import ERROR_CODES, SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_budget import SNAPSHOTS_PER_BACKUP
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_dataset import ERROR, validate_dataset
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import call_many, require_all
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.budget import SNAPSHOTS_PER_BACKUP
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.dataset import ERROR, validate_dataset
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import call_many, require_all
 
 
 class InventorySteps:

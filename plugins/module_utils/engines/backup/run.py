@@ -54,7 +54,7 @@ import datetime
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import choose_method, names_of
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import choose_method, names_of
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.after import AfterSteps
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.capture import CaptureSteps
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.claim import ClaimSteps
@@ -64,7 +64,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.undo import RollBack
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.steps import StepFailed, Steps
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import backup_name, snapinfo_snapshot_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import backup_name, snapinfo_snapshot_name
 
 # Renewed every minute by the LeaseKeeper (heartbeat_seconds), so a long step never outlives it; a holder that died
 # frees the scope after at most this long (at once when it ran on the same controller).

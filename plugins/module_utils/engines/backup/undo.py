@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import backup_record
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import fence_failure
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import backup_record
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import fence_failure
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.capture import remove_checkpoints
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.steps import UndoStopped, message_of, undo_log
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import SnapshotInfo
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import SnapshotInfo
 
 
 class UndoContext:

@@ -22,7 +22,7 @@ import dataclasses
 import datetime
 import re
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import (
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import (
     backup_of_snapshot, parse_backup_name, parse_snapinfo_snapshot_name)
 
 # The names the collection gives what it makes (backup.CHECKPOINT_PREFIX, backup.SNAPSHOT_COMMENT,

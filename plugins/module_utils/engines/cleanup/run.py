@@ -31,12 +31,12 @@ import os
 import socket
 import uuid
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import journal as journals
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import LAYOUT
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import journal as journals
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import LAYOUT
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.cleanup import rules
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_connection import HAS_NETAPP_ONTAP, dig, fetch, parse_time
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_san import LUN_FIELDS, lun_ref
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.connection import HAS_NETAPP_ONTAP, dig, fetch, parse_time
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.san import LUN_FIELDS, lun_ref
 
 if HAS_NETAPP_ONTAP:
     from netapp_ontap.resources import ConsistencyGroup, Igroup, Lun, LunMap

@@ -11,7 +11,7 @@ nothing is left changed. Every part of the removal is tried even when one before
 from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.igroups import host_igroup
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import host_igroup
 
 MOUNT_ROOT = "C:\\SMHV\\Mounts"
 

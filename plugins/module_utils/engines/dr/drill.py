@@ -24,17 +24,17 @@ aborted drill is therefore cleaned by the next run, whatever step it stopped at.
 
 from __future__ import annotations
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import CHECKPOINT_PREFIX
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.clones import VolumeCloneMount
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import DRILL_ROOT, FailoverEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.igroups import host_igroup
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import OperationJournal
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.lease import LeaseKeeper, heartbeat_seconds
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import snapinfo_host
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import host_igroup
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import OperationJournal
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.leases import LeaseKeeper, heartbeat_seconds
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import snapinfo_host
 
 OPERATION = "drill"
 CLONE_PREFIX = "smhv_drill_"

@@ -34,18 +34,18 @@ import copy
 import datetime
 import time
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import snapinfo as snapinfo_ops
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines import snapinfo as snapinfo_ops
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.clones import VolumeCloneMount
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.host_registration import register
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.igroups import host_igroup
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import OperationJournal, recover, register_recovery
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.lease import LeaseKeeper, heartbeat_seconds
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import register
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import host_igroup
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import OperationJournal, recover, register_recovery
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.leases import LeaseKeeper, heartbeat_seconds
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.run import RestoreEngine
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import SNAPINFO_PREFIX, snapinfo_host
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import SNAPINFO_PREFIX, snapinfo_host
 
 OPERATION = "failover"
 ISCSI_SERVICE = "MSiSCSI"

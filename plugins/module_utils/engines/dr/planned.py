@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import datetime
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import snapinfo
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import BackupOptions
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines import snapinfo
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import BackupOptions
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import BackupEngine, SessionScope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 

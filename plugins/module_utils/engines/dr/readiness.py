@@ -21,8 +21,8 @@ import re
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import ISCSI_SERVICE
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_connection import fetch
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_san import IGROUP_FIELDS
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.connection import fetch
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.san import IGROUP_FIELDS
 
 try:
     from netapp_ontap.resources import Igroup

@@ -12,9 +12,9 @@ to the primary site: a cluster that is not configured is never contacted.
 from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import VOLUME_FIELDS, StorageClient
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_connection import HAS_NETAPP_ONTAP, fetch
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_san import LUN_FIELDS, lun_ref
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import VOLUME_FIELDS, StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.connection import HAS_NETAPP_ONTAP, fetch
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.san import LUN_FIELDS, lun_ref
 
 if HAS_NETAPP_ONTAP:
     from netapp_ontap.resources import Igroup, Lun, Volume

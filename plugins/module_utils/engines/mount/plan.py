@@ -13,7 +13,7 @@ import re
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.resolve import resolve_backed_up_vm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import parse_backup_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import parse_backup_name
 
 MOUNT_ROOT = "C:\\SMHV\\Mounts"
 CLONE_PREFIX = "smhv_mount_"

@@ -17,8 +17,8 @@ from __future__ import annotations
 import datetime
 import json
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import LAYOUT
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import WriteConflict
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import LAYOUT
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import WriteConflict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 
 MOUNTS = LAYOUT + "/mounts"

@@ -25,7 +25,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount.r
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount.undo import drop_mount_clones
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.operation import DEFAULT_TTL, LeasedOperation, RecoveryContext
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.igroups import host_igroup, igroup_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import host_igroup, igroup_name
 
 
 class MountEngine(MountPlanning):

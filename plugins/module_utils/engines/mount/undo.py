@@ -17,7 +17,7 @@ from __future__ import annotations
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount.record import MountRecord
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.undo import drop_clone
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import register_recovery
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import register_recovery
 
 
 def _indexed(journal, prefix):

@@ -21,11 +21,11 @@ import os
 import socket
 import uuid
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog_repository import HostRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import OperationJournal, recover
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.lease import LeaseKeeper, heartbeat_seconds
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import OperationJournal, recover
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.leases import LeaseKeeper, heartbeat_seconds
 
 # A restore copies virtual disks (hours for large ones): the keeper renews every minute, so a dead holder is seen after two.
 DEFAULT_TTL = datetime.timedelta(minutes=10)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules_names import parse_backup_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import parse_backup_name
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 

@@ -28,13 +28,13 @@ import datetime
 import time
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import CHECKPOINT_PREFIX
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.backup_plan import Script, script_variables
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import Script, script_variables
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.operation import DEFAULT_TTL, LeasedOperation, RecoveryContext
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.plan import RestorePlanning, _under, _with_separator
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.resolve import GUID, find_backup, resolve_vm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.undo import drop_clone, settle_restore
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.igroups import host_igroup, igroup_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import host_igroup, igroup_name
 
 MOUNT_ROOT = "C:\\SMHV\\Mounts"
 CLONE_PREFIX = "smhv_restore_"

@@ -25,8 +25,8 @@ How it settles, each part idempotent (absent counts as done):
 from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.journal import register_recovery
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap_models import LunRef
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import register_recovery
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import LunRef
 
 
 def _states(journal):
