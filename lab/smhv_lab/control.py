@@ -37,7 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import inspect, sites, vm_admin
+from . import sites, vm_admin, world_view
 
 
 class ControlError(Exception):
@@ -114,7 +114,7 @@ def _status(lab, body, query):
 
 def _state(lab, body, query):
     with lab.world.lock:
-        return inspect.world_state(lab.world)
+        return world_view.world_state(lab.world)
 
 
 def _reset(lab, body, query):
@@ -149,27 +149,27 @@ def _latency(lab, body, query):
 
 def _guest_write(lab, body, query):
     with lab.world.lock:
-        return inspect.write_guest(lab.world, body["vm"], body["path"], body["data"], bool(body.get("in_flight")))
+        return world_view.write_guest(lab.world, body["vm"], body["path"], body["data"], bool(body.get("in_flight")))
 
 
 def _guest_read(lab, body, query):
     with lab.world.lock:
-        return inspect.read_guest(lab.world, query["vm"], query["path"])
+        return world_view.read_guest(lab.world, query["vm"], query["path"])
 
 
 def _guest_read_snapshot(lab, body, query):
     with lab.world.lock:
-        return inspect.read_guest_in_snapshot(lab.world, query["vm"], query["path"], query["snapshot"])
+        return world_view.read_guest_in_snapshot(lab.world, query["vm"], query["path"], query["snapshot"])
 
 
 def _vm(lab, body, query):
     with lab.world.lock:
-        return inspect.set_vm_runtime(lab.world, body["vm"], body.get("state"), body.get("migration"))
+        return world_view.set_vm_runtime(lab.world, body["vm"], body.get("state"), body.get("migration"))
 
 
 def _vm_delete(lab, body, query):
     with lab.world.lock:
-        return inspect.delete_vm(lab.world, query["vm"])
+        return world_view.delete_vm(lab.world, query["vm"])
 
 
 def _ontap_requests(lab, body, query):
@@ -204,13 +204,13 @@ def _agent_requests_clear(lab, body, query):
 
 def _storage_objects(lab, body, query):
     with lab.world.lock:
-        return inspect.storage_objects(lab.world)
+        return world_view.storage_objects(lab.world)
 
 
 def _host_files(lab, body, query):
     with lab.world.lock:
         try:
-            return inspect.host_files(lab.world, query["host"], query["path"])
+            return world_view.host_files(lab.world, query["host"], query["path"])
         except FileNotFoundError as error:
             raise ControlError(HTTPStatus.NOT_FOUND, str(error)) from None
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .inspect import find_vm
+from .world_view import find_vm
 from .world import LunContent
 from .world.windows import Disk, new_vhdx, read_vhdx, split_drive
 
