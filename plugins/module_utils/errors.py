@@ -3,15 +3,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One error type for the whole collection, with stable codes, and the one place it becomes fail_json.
 
-Engines raise SmhvError; modules call `run_module()` so no traceback ever reaches a user and every
-failure carries `error_code`, the message (what, where, what to do) and structured `details`.
+Engines raise SmhvError; modules run through runner.run_module(), which hands every failure to
+`fail_from_error`, so no traceback ever reaches a user and every failure carries `error_code`, the
+message (what, where, what to do) and structured `details`. The bottom layer: it imports nothing from
+the collection.
 """
 
 from __future__ import annotations
 
 import traceback
-
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import out_of_range_ints
 
 # Stable codes. Playbooks may branch on them (`failed_when: result.error_code == 'SCOPE_BUSY'`), so a
 # code is never renamed or reused; new failures get new codes.
@@ -109,30 +109,9 @@ class SmhvError(Exception):
         return {"msg": self.message, "error_code": self.code, "error_details": self.details}
 
 
-def fail_from_error(module, error, **result):
+def fail_from_error(module, error):
     """The single fail path: SmhvError (or anything else) becomes fail_json with a stable code."""
     if isinstance(error, SmhvError):
-        module.fail_json(**dict(result, **error.as_result()))
+        module.fail_json(**error.as_result())
     message = "Unexpected %s: %s. This is a bug in netapp_hyperv.smhv; please report it." % (type(error).__name__, error)
-    module.fail_json(**dict(result, msg=message, error_code="INTERNAL_ERROR", exception=traceback.format_exc()))
-
-
-def check_int_options(argument_spec, params):
-    """Refuse an integer option outside its range (common.INT_RANGES) before anything runs."""
-    wrong = out_of_range_ints(argument_spec, params)
-    if wrong:
-        name, value, low, high = wrong[0]
-        raise SmhvError("INVALID_ARGUMENT", "%s is %d; it must be between %d and %d." % (name, value, low, high),
-                        {"option": name, "value": value, "min": low, "max": high,
-                         "out_of_range": [{"option": o, "value": v, "min": lo, "max": hi} for o, v, lo, hi in wrong]})
-
-
-def run_module(module, action):
-    """Check the integer options' ranges, call action() -> result dict and exit_json with it; any error
-    goes through fail_from_error."""
-    try:
-        check_int_options(module.argument_spec, module.params)
-        result = action()
-    except Exception as error:  # pylint: disable=broad-except
-        fail_from_error(module, error)
-    module.exit_json(**result)
+    module.fail_json(msg=message, error_code="INTERNAL_ERROR", exception=traceback.format_exc())

@@ -162,16 +162,6 @@ class ScopeSession:
                 "csvs": list((self.cluster or {}).get("csvs") or [])}
 
 
-def warned(module, action):
-    """`action` for errors.run_module(), with the result's `warnings` passed to module.warn() (exit_json no longer takes them)."""
-    def run():
-        result = action()
-        for warning in result.pop("warnings", []):
-            module.warn(warning)
-        return result
-    return run
-
-
 # -- facts ---------------------------------------------------------------------------------------
 
 def port_states(facts, ports=agent.DEFAULT_FIREWALL_PORTS):

@@ -392,8 +392,8 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store i
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import BackupEngine, SessionScope
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, warned
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.snapinfo import SnapInfoStep
 
@@ -444,7 +444,7 @@ def main():
         fail_on_replication_error=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    run_module(module, warned(module, lambda: run(module.params, module.check_mode)))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

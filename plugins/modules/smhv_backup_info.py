@@ -188,11 +188,20 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.policies import as_time
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.info import GATHER, backup_info
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.scopes import Scopes, finish
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.scopes import Scopes
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
+
+
+def run(params, check_mode):
+    storage = StorageClient(params["storage_systems"]) if "snapshot_budget" in params["gather"] else None
+    with Scopes(params["winrm"], params["host_addresses"]) as scopes:
+        return backup_info(scopes, storage, params["hyperv_host"], dataset=params["dataset"], vm=params["vm"],
+                           backup_type=params["backup_type"], status=params["status"], retention_tag=params["retention_tag"],
+                           since=as_time(params["since"], "since"), until=as_time(params["until"], "until"),
+                           backup_details=params["backup_details"], gather=params["gather"], due_at=as_time(params["due_at"], "due_at"))
 
 
 def main():
@@ -210,17 +219,7 @@ def main():
         due_at=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    params = module.params
-
-    def run():
-        storage = StorageClient(params["storage_systems"]) if "snapshot_budget" in params["gather"] else None
-        with Scopes(params["winrm"], params["host_addresses"]) as scopes:
-            return backup_info(scopes, storage, params["hyperv_host"], dataset=params["dataset"], vm=params["vm"],
-                               backup_type=params["backup_type"], status=params["status"], retention_tag=params["retention_tag"],
-                               since=as_time(params["since"], "since"), until=as_time(params["until"], "until"),
-                               backup_details=params["backup_details"], gather=params["gather"], due_at=as_time(params["due_at"], "due_at"))
-
-    run_module(module, finish(module, run))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -179,8 +179,9 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store i
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.cleanup.run import MOUNT_ROOT, CleanupEngine
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError, run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, warned
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 
 MAX_GRACE_SECONDS = 10 * 366 * 86400
@@ -205,7 +206,7 @@ def main():
         mount_root=dict(type="str", default=MOUNT_ROOT),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    run_module(module, warned(module, lambda: run(module.params, module.check_mode)))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -173,9 +173,15 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.datasets import ensure_dataset
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.scopes import Scopes, finish
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.scopes import Scopes
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
+
+
+def run(params, check_mode):
+    with Scopes(params["winrm"], params["host_addresses"]) as scopes:
+        return ensure_dataset(scopes, StorageClient(params["storage_systems"]), params["hyperv_host"], params["name"],
+                              params["description"], params["members"], params["state"], check_mode)
 
 
 def main():
@@ -187,14 +193,7 @@ def main():
         members=dict(type="list", elements="dict", options=dict(vm=dict(type="str", required=True), scope=dict(type="str"))),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    params = module.params
-
-    def run():
-        with Scopes(params["winrm"], params["host_addresses"]) as scopes:
-            return ensure_dataset(scopes, StorageClient(params["storage_systems"]), params["hyperv_host"], params["name"],
-                                  params["description"], params["members"], params["state"], module.check_mode)
-
-    run_module(module, finish(module, run))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -393,8 +393,8 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.fail
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planned import PrimarySite
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.readiness import check_readiness
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.site import DrStorage, dr_systems
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, warned
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession
 
 
 def run(params, check_mode):
@@ -454,7 +454,7 @@ def main():
         drill_switch=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    run_module(module, warned(module, lambda: run(module.params, module.check_mode)))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -132,8 +132,15 @@ nodes:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import hyperv_argument_spec, storage_system_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.common import run_fleet_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.firewall import PROFILES, ensure_firewall_ports
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
+
+
+def run(params, check_mode):
+    ports = {"smhv": params["smhv_port"] or None, "snapdrive_http": params["snapdrive_http_port"] or None,
+             "snapdrive_https": params["snapdrive_https_port"] or None}
+    return ensure_firewall_ports(params["hyperv_host"], params["winrm"], params["host_addresses"], ports, params["profile"],
+                                 params["state"], check_mode)
 
 
 def main():
@@ -147,11 +154,7 @@ def main():
         profile=dict(type="list", elements="str", choices=list(PROFILES), default=["Domain"]),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    p = module.params
-    ports = {"smhv": p["smhv_port"] or None, "snapdrive_http": p["snapdrive_http_port"] or None,
-             "snapdrive_https": p["snapdrive_https_port"] or None}
-    run_fleet_module(module, lambda: ensure_firewall_ports(p["hyperv_host"], p["winrm"], p["host_addresses"], ports, p["profile"],
-                                                           p["state"], module.check_mode))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -222,9 +222,8 @@ error_code:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import (
-    DEFAULT_SNAPS_COUNT, ScopeSession, gather_hosts, register, unregister, warned)
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import DEFAULT_SNAPS_COUNT, ScopeSession, gather_hosts, register, unregister
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 
 
@@ -251,7 +250,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_if=[("state", "present", ("snapinfo_path", "report_path"))])
-    run_module(module, warned(module, lambda: run(module.params, module.check_mode)))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

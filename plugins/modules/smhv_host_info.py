@@ -102,12 +102,12 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, describe_scope, warned
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, describe_scope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 
 
-def run(params):
+def run(params, check_mode):
     with ScopeSession(params["hyperv_host"], params["winrm"], params["host_addresses"]) as session:
         storage = StorageClient(params["storage_systems"]) if params["storage_systems"] else None
         return dict(describe_scope(session, storage), changed=False, actions=[])
@@ -117,7 +117,7 @@ def main():
     spec = smhv_argument_spec()
     spec["storage_systems"]["required"] = False
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    run_module(module, warned(module, lambda: run(module.params)))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -162,8 +162,14 @@ timings:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import hyperv_argument_spec, storage_system_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.common import run_fleet_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.hotfix import ensure_hotfixes
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
+
+
+def run(params, check_mode):
+    return ensure_hotfixes(params["hyperv_host"], params["winrm"], params["host_addresses"], params["install"], params["source"],
+                           params["reboot"], params["reboot_timeout"], params["extra_kbs"], params["exclude_kbs"],
+                           params["minimum_builds"], check_mode)
 
 
 def main():
@@ -179,10 +185,7 @@ def main():
         minimum_builds=dict(type="dict", default={}),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_if=[("install", True, ["source"])])
-    p = module.params
-    run_fleet_module(module, lambda: ensure_hotfixes(p["hyperv_host"], p["winrm"], p["host_addresses"], p["install"], p["source"],
-                                                     p["reboot"], p["reboot_timeout"], p["extra_kbs"], p["exclude_kbs"],
-                                                     p["minimum_builds"], module.check_mode))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -211,7 +211,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.mount.run import MountEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
@@ -237,7 +237,7 @@ def main():
         mount_root=dict(type="str", default="C:\\SMHV\\Mounts"),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    run_module(module, lambda: run(module.params, module.check_mode))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -165,8 +165,13 @@ error_code:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import hyperv_argument_spec, storage_system_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.common import run_fleet_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.package import ensure_packages
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
+
+
+def run(params, check_mode):
+    return ensure_packages(params["hyperv_host"], params["winrm"], params["host_addresses"], params["state"], params["snapdrive"],
+                           params["smhv"], params["installer_source"], params["staging_dir"], params["log_dir"], check_mode)
 
 
 def main():
@@ -198,9 +203,7 @@ def main():
             if p[name] and not (p[name]["installer"] and p[name]["service_username"] and p[name]["service_password"]):
                 module.fail_json(msg="%s.installer, %s.service_username and %s.service_password are required with state=present."
                                  % (name, name, name), error_code="INVALID_ARGUMENT")
-    run_fleet_module(module, lambda: ensure_packages(p["hyperv_host"], p["winrm"], p["host_addresses"], p["state"], p["snapdrive"],
-                                                     p["smhv"], p["installer_source"], p["staging_dir"], p["log_dir"],
-                                                     module.check_mode))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

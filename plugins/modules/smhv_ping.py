@@ -121,15 +121,17 @@ error_code:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.ping import ping
+
+
+def run(params, check_mode):
+    return ping(params["hyperv_host"], params["winrm"], params["host_addresses"], params["storage_systems"])
 
 
 def main():
     module = AnsibleModule(argument_spec=smhv_argument_spec(), supports_check_mode=True)
-    params = module.params
-    run_module(module, lambda: ping(params["hyperv_host"], params["winrm"], params["host_addresses"],
-                                    params["storage_systems"]))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -274,16 +274,24 @@ error_details:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.policies import ensure_policy
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.scopes import Scopes, finish
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.scopes import Scopes
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
 
 WEEKDAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
 
 
 def script_spec():
     return dict(path=dict(type="str", required=True), arguments=dict(type="list", elements="str"), host=dict(type="str"))
+
+
+def run(params, check_mode):
+    options = {key: params[key] for key in ("schedule", "retention", "backup_type", "method", "allow_saved_state", "snapmirror_update",
+                                            "snapvault_update", "snapvault_label", "pre_script", "post_script")}
+    with Scopes(params["winrm"], params["host_addresses"]) as scopes:
+        return ensure_policy(scopes, StorageClient(params["storage_systems"]), params["hyperv_host"], params["dataset"], params["name"],
+                             params["state"], options, check_mode)
 
 
 def main():
@@ -309,16 +317,7 @@ def main():
         post_script=dict(type="dict", options=script_spec()),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_if=[("state", "present", ("retention",))])
-    params = module.params
-    options = {key: params[key] for key in ("schedule", "retention", "backup_type", "method", "allow_saved_state", "snapmirror_update",
-                                            "snapvault_update", "snapvault_label", "pre_script", "post_script")}
-
-    def run():
-        with Scopes(params["winrm"], params["host_addresses"]) as scopes:
-            return ensure_policy(scopes, StorageClient(params["storage_systems"]), params["hyperv_host"], params["dataset"], params["name"],
-                                 params["state"], options, module.check_mode)
-
-    run_module(module, finish(module, run))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

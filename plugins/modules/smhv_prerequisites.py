@@ -119,8 +119,13 @@ timings:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import hyperv_argument_spec, storage_system_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.common import run_fleet_module
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.fleet.prereq import ensure_prerequisites
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
+
+
+def run(params, check_mode):
+    return ensure_prerequisites(params["hyperv_host"], params["winrm"], params["host_addresses"], params["features"],
+                                params["mpio_claim"], params["iscsi"], params["reboot"], params["reboot_timeout"], check_mode)
 
 
 def main():
@@ -134,10 +139,7 @@ def main():
         reboot_timeout=dict(type="int", default=1800),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    p = module.params
-    run_fleet_module(module, lambda: ensure_prerequisites(p["hyperv_host"], p["winrm"], p["host_addresses"], p["features"],
-                                                          p["mpio_claim"], p["iscsi"], p["reboot"], p["reboot_timeout"],
-                                                          module.check_mode))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

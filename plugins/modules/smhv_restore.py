@@ -311,8 +311,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, warned
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.run import RestoreEngine
 
@@ -349,7 +349,7 @@ def main():
                                                    timeout=dict(type="int", default=3600))),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    run_module(module, warned(module, lambda: run(module.params, module.check_mode)))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -180,8 +180,9 @@ error_code:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError, run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, warned
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines import snapinfo
 
@@ -212,7 +213,7 @@ def main():
         snapmirror_label=dict(type="str", default=""),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    run_module(module, warned(module, lambda: run(module.params, module.check_mode)))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

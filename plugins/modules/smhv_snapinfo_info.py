@@ -94,13 +94,13 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import run_module
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession, warned
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.snapinfo import list_snapshots
 
 
-def run(params):
+def run(params, check_mode):
     storage = StorageClient(params["storage_systems"])
     with ScopeSession(params["hyperv_host"], params["winrm"], params["host_addresses"]) as session:
         return list_snapshots(session, storage, params["snapinfo_path"], params["source_scope"])
@@ -110,7 +110,7 @@ def main():
     spec = smhv_argument_spec()
     spec.update(source_scope=dict(type="str"), snapinfo_path=dict(type="str"))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    run_module(module, warned(module, lambda: run(module.params)))
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError, run_module
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import HostClient, call_many, require_all
 
 # (major.minor.build) -> release name; the host's os.version is "10.0.17763".
@@ -29,16 +29,6 @@ RELEASES = {
     "10.0.20348": "Windows Server 2022",
     "10.0.26100": "Windows Server 2025",
 }
-
-
-def run_fleet_module(module, action):
-    """run_module() for the fleet engines: their `warnings` go through module.warn(), the way Ansible shows them."""
-    def act():
-        result = action()
-        for warning in result.pop("warnings", []):
-            module.warn(warning)
-        return result
-    run_module(module, act)
 
 
 def release_name(os_version):

@@ -12,7 +12,8 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import argspec as common
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import out_of_range_ints
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError, check_int_options
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import check_int_options
 
 MODULES_DIR = Path(__file__).resolve().parents[3] / "plugins" / "modules"
 MODULES = sorted(path.stem for path in MODULES_DIR.glob("smhv_*.py"))

@@ -132,16 +132,3 @@ class Scopes:
 
     def opened(self):
         return list(self._by_name.values())
-
-
-def finish(module, action):
-    """`action` for errors.run_module(): warnings go to module.warn(), and `diff` stays only in diff mode."""
-    def run():
-        result = action()
-        for warning in result.pop("warnings", []):
-            module.warn(warning)
-        diff = result.pop("diff", None)
-        if module._diff and diff is not None:  # pylint: disable=protected-access
-            result["diff"] = diff
-        return result
-    return run
