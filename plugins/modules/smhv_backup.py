@@ -210,6 +210,7 @@ attributes:
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost). It talks to the hosts over WinRM,
     a few agent calls per host, and to ONTAP over REST with the C(netapp-ontap) library.
+  - Warnings (a VM left out, a busy snapshot kept, no relationship to update) are reported as Ansible warnings.
 seealso:
   - module: netapp_hyperv.smhv.smhv_dataset
   - module: netapp_hyperv.smhv.smhv_policy
@@ -348,11 +349,6 @@ scripts:
   description: The pre- and post-scripts' runs per host, with exit code and output.
   returned: always
   type: dict
-warnings:
-  description: Not a return value; warnings (a VM left out, a busy snapshot kept, no relationship to update) go to
-    Ansible's warnings.
-  returned: never
-  type: list
 timings:
   description:
     - Seconds in total and per step, and how long the VMs stayed checkpointed per host (from the checkpoint call to
