@@ -24,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog, backup_file_name, parse_backup_file_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.listing import backup_file_name, parse_backup_file_name
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import BackupRecord, BackupVm, Dataset, Scope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import MemoryRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import backup_name

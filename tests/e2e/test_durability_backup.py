@@ -103,7 +103,7 @@ class CommitTracer(ds.Recorder):
 
     def _trace(self):
         undo_steps = super()._trace()
-        from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import store as catalog
+        from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import catalog
         original = catalog.Catalog.save_backup
         recorder = self
         self.commit = None

@@ -13,19 +13,22 @@ An operation takes its lease before it begins its journal, and the journal names
 is *abandoned* once its lease file carries another token: the holder died (or lost its lease, and then its fenced
 commits and deletions fail), and whoever holds that lease now may recover it. Recovery functions are registered per
 operation by the engines (register_recovery) and run by the next operation that takes the lease, and by smhv_cleanup.
+The journal files, journals/<operation>~<key>.json, are read and written by the Catalog (JournalsMixin, here).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import os
+import re
 import socket
 import uuid
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import Journal, JournalStep
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import Journal, JournalStep, decode
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import WriteConflict
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import LAYOUT, Versioned
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import utcnow
 
 # operation name -> function(journal: OperationJournal, context) -> dict: what the recovery did ("undone", "finished",
 # "left"). `context` is whatever the caller has for that scope (clients); the engines document what they need.
@@ -36,22 +39,58 @@ def register_recovery(operation, function):
     RECOVERY[operation] = function
 
 
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
+_JOURNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.~-]{0,200}$")
+
+
+class JournalsMixin:
+    """Catalog operations on journal files, journals/<operation>~<key>.json (mixed into Catalog over a Store)."""
+
+    @staticmethod
+    def _journal_path(journal_id):
+        if not _JOURNAL_ID.match(journal_id or ""):
+            raise SmhvError("INVALID_ARGUMENT", "Journal id %r is not one this collection writes." % (journal_id,), {"journal": journal_id})
+        return "%s/journals/%s.json" % (LAYOUT, journal_id)
+
+    def create_journal(self, journal):
+        """Write a new journal, create-only: a second operation with the same id (a backup's name) gets WriteConflict."""
+        self._ready()
+        return self._write(self._journal_path(journal.id), journal, create_only=True)
+
+    def put_journal(self, journal, expected_sha256):
+        """Save a journal's new state over the version read (one operation owns a journal; CAS catches a second one)."""
+        self._ready()
+        return self._write(self._journal_path(journal.id), journal, expected_sha256=expected_sha256)
+
+    def get_journal(self, journal_id):
+        self._ready()
+        return self._read(self._journal_path(journal_id), "journal")
+
+    def list_journals(self, state=None):
+        """The open journals (an operation deletes its journal when it ends), oldest first, each Versioned."""
+        self._ready()
+        paths = [entry.path for entry in self.repository.list(LAYOUT + "/journals") if entry.name.endswith(".json")]
+        found = self.repository.read(paths) if paths else {}
+        journals = [Versioned(decode(found[path].text, path, "journal"), found[path].sha256) for path in paths if found[path] is not None]
+        return sorted((j for j in journals if state is None or j.record.state == state), key=lambda j: (j.record.started, j.record.id))
+
+    def delete_journal(self, journal_id, fence=None):
+        """End a journal: its operation committed or was undone (fenced by the operation's lease when given)."""
+        self._ready()
+        self._delete([self._journal_path(journal_id)], fence=fence)
 
 
 class OperationJournal:
     """One operation's journal: every change is one compare-and-swap write of the whole journal, so what is on the
     SnapInfo is always a state the operation was in."""
 
-    def __init__(self, catalog, versioned, fence=None, clock=_utcnow):
+    def __init__(self, catalog, versioned, fence=None, clock=utcnow):
         self.catalog = catalog
         self.versioned = versioned
         self.fence = fence  # the lease it runs under (Catalog.lease_fence), for close()
         self.clock = clock
 
     @classmethod
-    def begin(cls, catalog, operation, scope, lease, key=None, subject=None, clock=_utcnow):
+    def begin(cls, catalog, operation, scope, lease, key=None, subject=None, clock=utcnow):
         """Create the journal `<operation>~<key>` (a random key when None), create-only: with a key, that is the claim
         of a name (a backup's), and a second operation with the same key gets WriteConflict. `lease`: the
         Versioned(Lease) the operation holds."""

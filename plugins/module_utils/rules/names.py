@@ -7,12 +7,15 @@ Backups are named as SMHV named them, ``<dataset>_<MM-DD-YYYY_HH.MM.SS>``, so ad
 recognise them in ONTAP and scripts that parse SMHV names keep working. The time is always UTC: a
 dataset spans hosts (and sites) in several time zones, and the name must mean one instant.
 
+VM ids are GUIDs; `as_guid` tells one from a VM name. `utcnow` is the collection's one clock: names, records
+and leases all compare instants in UTC.
+
 SnapInfo snapshots are ``smhv_snapinfo_<hostname>_<MM-DD-YYYY_HH.MM.SS>``: the same stamp as the
 backup they follow, so ``$SnapInfoSnapshot`` and ``$VMSnapshot`` of one backup carry the same time,
 and a reader needs one format only. The host name is the short name in lower case (SMHV's own
 scripts lower-cased it), reduced to the characters a dataset name may hold.
 
-All functions are pure; bad user input raises SmhvError(INVALID_ARGUMENT), a bad call ValueError.
+All functions but utcnow are pure; bad user input raises SmhvError(INVALID_ARGUMENT), a bad call ValueError.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ NAME_MAX_LENGTH = 40
 _NAME_CHARACTER = re.compile(r"[A-Za-z0-9_-]")
 # Windows reserves these as device names, with any extension: "CON.json" is not a file.
 _WINDOWS_RESERVED = frozenset(["CON", "PRN", "AUX", "NUL"] + ["COM%d" % n for n in range(1, 10)] + ["LPT%d" % n for n in range(1, 10)])
+
+# A VM's id, as Hyper-V prints it or in braces as WMI and the registry do.
+GUID = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
 
 _BACKUP_NAME = re.compile(r"^(?P<dataset>[A-Za-z0-9_-]+)_(?P<stamp>[0-9_.-]{%d})$" % STAMP_LENGTH)
 _SNAPINFO_NAME = re.compile(r"^" + SNAPINFO_PREFIX + r"(?P<host>[A-Za-z0-9_-]+)_(?P<stamp>[0-9_.-]{%d})$" % STAMP_LENGTH)
@@ -65,6 +71,17 @@ def validate_name(kind, name):
         raise SmhvError("INVALID_ARGUMENT", "The %s name %r is a Windows device name and cannot be a file name on the SnapInfo LUN; "
                         "choose another." % (kind, name), {"kind": kind, "name": name})
     return name
+
+
+def as_guid(text):
+    """The lower-case GUID `text` spells (braces allowed), or None when it is a name."""
+    match = GUID.match(text)
+    return match.group(1).lower() if match else None
+
+
+def utcnow():
+    """Now, aware, in UTC: the default clock of every engine and of the catalog (tests pass their own)."""
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def _utc(when):

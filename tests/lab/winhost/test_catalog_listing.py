@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import LAYOUT, Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import LAYOUT
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import BackupVm, Dataset, encode
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository, MemoryRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import backup_name

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime
 import threading
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import backup_file_name, parse_backup_file_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.listing import backup_file_name, parse_backup_file_name
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import BackupFile, BackupRecord, BackupVm, Scope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import backup_name
 

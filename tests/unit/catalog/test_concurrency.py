@@ -6,7 +6,8 @@ import datetime
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import CAS_ATTEMPTS, Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import CAS_ATTEMPTS
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import DatasetMember, encode
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import WriteConflict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError

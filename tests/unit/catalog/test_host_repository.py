@@ -176,7 +176,7 @@ def test_conditional_write_sends_the_condition_and_maps_the_conflict():
 
 def test_catalog_over_the_host_uses_real_compare_and_swap():
     """With the agent's conditional file_write, a dataset update from a stale read is refused, then retried by update_dataset."""
-    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog
+    from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
     from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import Dataset
     from unit.catalog.factory import SCOPE
 

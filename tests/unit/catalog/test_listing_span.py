@@ -7,7 +7,9 @@ import random
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import LAYOUT, Catalog, backup_file_name, span_wildcard
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.listing import backup_file_name, span_wildcard
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import LAYOUT
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import MemoryRepository, wildcard
 from unit.catalog.factory import SCOPE, T0, make_backup, save_in_order
 

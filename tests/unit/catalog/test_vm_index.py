@@ -14,7 +14,8 @@ import random
 
 import pytest
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog, backup_file_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.listing import backup_file_name
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import Dataset, VmIndex, decode, encode
 from unit.catalog.factory import T0, make_backup, run_together
 

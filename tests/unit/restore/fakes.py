@@ -2,7 +2,7 @@
 the VM's lease, the journal and the mount records work as on a host."""
 from __future__ import annotations
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import Scope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import MemoryRepository
 

@@ -16,7 +16,8 @@ import dataclasses
 import types
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import backup_record
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import LAYOUT, backup_file_name, parse_backup_file_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.listing import backup_file_name, parse_backup_file_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import LAYOUT
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.retention import RetentionCandidate, plan_retention
 

@@ -20,7 +20,7 @@ import datetime
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines import snapinfo
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import BackupOptions
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import BackupEngine, SessionScope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
