@@ -16,21 +16,15 @@ snapshot, SnapMirror's common snapshot included.
 
 from __future__ import annotations
 
-import datetime
-
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import lun_facts, snapinfo_lun
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import SnapshotInfo
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import (
-    SNAPINFO_PREFIX, parse_snapinfo_snapshot_name, snapinfo_host, snapinfo_snapshot_name)
+    SNAPINFO_PREFIX, parse_snapinfo_snapshot_name, snapinfo_host, snapinfo_snapshot_name, utcnow)
 
 SNAPSHOT_COMMENT = "SnapInfo of %s (netapp_hyperv.smhv)"
-
-
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 class SnapInfoLocation:
@@ -75,7 +69,7 @@ def _source_relationships(storage, volume):
 
 
 def take(session, storage, snapinfo_path=None, retention=None, min_interval=0, snapmirror_update=True, snapmirror_label="",
-         check_mode=False, clock=_utcnow, location=None):
+         check_mode=False, clock=utcnow, location=None):
     """Snapshot the SnapInfo volume (unless the newest is younger than `min_interval` seconds),
     prune to the retention count, and SnapMirror-update the volume's relationships. `location`: the
     SnapInfoLocation if the caller found it already (a backup does, while ONTAP takes its snapshot)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import utcnow
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.schedule import runs_between
 
 ERROR = "error"
@@ -213,5 +214,5 @@ def validate_dataset(vms, dataset=None, others=(), start=None):
     problems = (check_files_on_ontap(vms) + check_clustered_mix(vms) + check_smb_san_mix(vms) + check_mbr_on_csv(vms)
                 + check_unprotected_disks(vms))
     if dataset is not None:
-        problems += check_csv_split(dataset, others, start or datetime.datetime.now(datetime.timezone.utc))
+        problems += check_csv_split(dataset, others, start or utcnow())
     return [p for p in problems if p.severity == ERROR] + [p for p in problems if p.severity == WARNING]

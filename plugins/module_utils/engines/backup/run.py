@@ -64,16 +64,12 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.undo import RollBack
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.steps import StepFailed, Steps
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import backup_name, snapinfo_snapshot_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import backup_name, snapinfo_snapshot_name, utcnow
 
 # Renewed every minute by the LeaseKeeper (heartbeat_seconds), so a long step never outlives it; a holder that died
 # frees the scope after at most this long (at once when it ran on the same controller).
 DEFAULT_LEASE_TTL = datetime.timedelta(minutes=5)
 CHECKPOINT_PREFIX = "smhv_"
-
-
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 class SessionScope:
@@ -102,7 +98,7 @@ class BackupEngine(InventorySteps, ClaimSteps, CaptureSteps, CommitSteps, AfterS
     lease through, over its own host connection (default: `catalog`). `fail_on_replication_error`: a failed
     replication fails the run (the backup is kept)."""
 
-    def __init__(self, scope, storage, catalog, snapinfo_step, clock=_utcnow, monotonic=time.monotonic,
+    def __init__(self, scope, storage, catalog, snapinfo_step, clock=utcnow, monotonic=time.monotonic,
                  lease_ttl=DEFAULT_LEASE_TTL, lease_wait=0.0, lease_poll=2.0, holder=None, sleep=time.sleep, lease_catalog=None,
                  fail_on_replication_error=False):
         self.scope = scope

@@ -32,11 +32,13 @@ import socket
 import uuid
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import journal as journals
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.leases import holder_gone
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import LAYOUT
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.cleanup import rules
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.connection import HAS_NETAPP_ONTAP, dig, fetch, parse_time
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.san import LUN_FIELDS, lun_ref
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import utcnow
 
 if HAS_NETAPP_ONTAP:
     from netapp_ontap.resources import ConsistencyGroup, Igroup, Lun, LunMap
@@ -62,26 +64,12 @@ DEFAULT_GRACE = datetime.timedelta(hours=1)
 LEASE_TTL = datetime.timedelta(minutes=30)
 
 
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _process_exists(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def lease_held(lease, now):
     """Whether a lease is held so that acquire_lease() would refuse it: unreleased, unexpired, and not a holder on this
     controller whose process is gone."""
     if lease is None or lease.free_at(now):
         return False
-    return not (lease.controller == socket.gethostname() and lease.pid and not _process_exists(lease.pid))
+    return not holder_gone(lease)
 
 
 def describe_lease(lease):
@@ -102,7 +90,7 @@ class RecoveryContext:
 
 class CleanupEngine:
     def __init__(self, session, storage, catalog, grace=DEFAULT_GRACE, mount_root=MOUNT_ROOT, break_lease=False, lease_ttl=LEASE_TTL,
-                 clock=_utcnow):
+                 clock=utcnow):
         self.session = session
         self.storage = storage
         self.catalog = catalog

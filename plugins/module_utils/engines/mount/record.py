@@ -14,12 +14,12 @@ the catalog's repository directly (plain JSON, no catalog record class), so the 
 
 from __future__ import annotations
 
-import datetime
 import json
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store import LAYOUT
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import WriteConflict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import utcnow
 
 MOUNTS = LAYOUT + "/mounts"
 
@@ -53,7 +53,7 @@ class MountRecord:
                 self.sha256 = None
             return
         text = json.dumps({"kind": "mount", "backup": self.backup, "host": self.host, "luns": self.luns,
-                           "updated": datetime.datetime.now(datetime.timezone.utc).isoformat()}, sort_keys=True, indent=1) + "\n"
+                           "updated": utcnow().isoformat()}, sort_keys=True, indent=1) + "\n"
         try:
             self.sha256 = self.catalog.repository.write(self.path, text, expected_sha256=self.sha256, create_only=self.sha256 is None,
                                                         fence=fence)

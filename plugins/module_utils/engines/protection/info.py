@@ -20,8 +20,7 @@ from __future__ import annotations
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection import budget as protection_budget
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.datasets import dataset_facts
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.policies import policy_facts
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.scopes import as_guid
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import refuse_surrounding_blanks
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import as_guid, refuse_surrounding_blanks
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.schedule import is_due, next_run, previous_run
 
 GATHER = ("datasets", "policies", "unprotected_vms", "backups", "vms_in_backups", "snapshot_budget", "due")

@@ -12,27 +12,12 @@ vm_inventory call per host (every node of a cluster, in parallel), never one per
 
 from __future__ import annotations
 
-import datetime
-import re
-
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import ScopeSession
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import refuse_surrounding_blanks
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import as_guid, refuse_surrounding_blanks, utcnow
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import HostClient, require_all
-
-GUID = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
-
-
-def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def as_guid(text):
-    """The lower-case GUID `text` spells (braces allowed), or None when it is a name."""
-    match = GUID.match(text)
-    return match.group(1).lower() if match else None
 
 
 class ScopeHandle:

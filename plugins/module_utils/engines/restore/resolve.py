@@ -11,12 +11,13 @@ Names with leading or trailing spaces are refused: Windows trims them in some pl
 
 from __future__ import annotations
 
-import re
-
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import parse_backup_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import as_guid, parse_backup_name
 
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+def _is_id(vm):
+    """Whether `vm` is a VM id as Hyper-V shows it: a GUID without braces (a braced one is taken as a name, as before)."""
+    return as_guid(vm) == vm.lower()
 
 
 def check_vm_option(vm):
@@ -48,7 +49,7 @@ def resolve_vm(host, catalog, vm, scope_name):
     """The id of the VM `vm` names: among the VMs registered on `host` first, else among the VMs the scope's backups hold
     (a deleted VM)."""
     check_vm_option(vm)
-    is_guid = bool(GUID.match(vm))
+    is_guid = _is_id(vm)
     args = {"names": [vm], "require_all": False}
     if is_guid:
         args["ids"] = [vm]
@@ -73,7 +74,7 @@ def resolve_backed_up_vm(record, vm):
     """The VMs of backup `record` (not skipped) that `vm` names, exactly as resolve_vm() does: [] when none."""
     check_vm_option(vm)
     held = [v for v in record.vms if v.outcome != "skipped"]
-    by_id = {v.vm_id: v.name for v in held if GUID.match(vm) and v.vm_id == vm.lower()}
+    by_id = {v.vm_id: v.name for v in held if _is_id(vm) and v.vm_id == vm.lower()}
     by_name = {v.vm_id: v.name for v in held if v.name.lower() == vm.lower()}
     chosen = pick(vm, by_id, by_name, "in backup %s" % record.name)
     return [v for v in held if v.vm_id == chosen]

@@ -24,17 +24,17 @@ stops after plan, takes no lease and returns the same actions.
 
 from __future__ import annotations
 
-import datetime
 import time
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import CHECKPOINT_PREFIX
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import Script, script_variables
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.operation import DEFAULT_TTL, LeasedOperation, RecoveryContext
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.plan import RestorePlanning, _under, _with_separator
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.resolve import GUID, find_backup, resolve_vm
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.resolve import find_backup, resolve_vm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.undo import drop_clone, settle_restore
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import host_igroup, igroup_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import utcnow
 
 MOUNT_ROOT = "C:\\SMHV\\Mounts"
 CLONE_PREFIX = "smhv_restore_"
@@ -54,7 +54,7 @@ class RestoreEngine(RestorePlanning):
         self.target_facts = self.target_session.facts
         self.storage = storage
         self.catalog = catalog
-        self.clock = clock or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        self.clock = clock or utcnow
         self.monotonic = monotonic
         self.lease_ttl = lease_ttl
         self.warnings = []  # need force
@@ -409,4 +409,4 @@ class RestoreEngine(RestorePlanning):
                 {"script": self.script})
 
 
-__all__ = ["RestoreEngine", "GUID", "MOUNT_ROOT", "CLONE_PREFIX"]
+__all__ = ["RestoreEngine", "MOUNT_ROOT", "CLONE_PREFIX"]
