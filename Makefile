@@ -46,7 +46,7 @@ PYTEST_BASE := -p no:cacheprovider -q -ra
 PYTEST_ARGS ?= -n auto --dist loadfile
 TEST_DIRS := tests/unit tests/lab tests/integration tests/molecule tests/e2e
 
-.PHONY: FORCE help venv system-packages collection-link env sanity units lab-tests integration e2e test demo bench build clean distclean
+.PHONY: FORCE help venv system-packages collection-link env agent sanity units lab-tests integration e2e test demo bench build clean distclean
 
 help:
 	@echo "make demo         start the lab and run the main job"
@@ -54,6 +54,7 @@ help:
 	@echo "make sanity       ansible-test sanity (core 2.19/py3.11, 2.21/py3.12) + changelog lint"
 	@echo "make units | lab-tests | integration | e2e    one pytest suite"
 	@echo "make bench        benchmarks (not part of CI)"
+	@echo "make agent        regenerate plugins/module_utils/agent/script.py from agent/*.ps1"
 	@echo "make build        collection tarball into .cache/dist"
 	@echo "make venv         create/refresh $(VENV) (implicit for every target)"
 	@echo 'eval "$$(make -s env)"   use this checkout'"'"'s venv and collection in your shell'
@@ -108,6 +109,10 @@ test: venv
 	exit $$tests
 
 # --- demo / bench / build ----------------------------------------------------------------------
+# The agent's PowerShell (agent/*.ps1) as the Python module AnsiballZ ships; standard library only, no venv.
+agent:
+	@python3 scripts/build_agent.py
+
 demo: venv
 	@if [ -f lab/smhv_lab/demo.py ]; then exec "$(VENV_PY)" -m smhv_lab.demo; else exec scripts/demo.sh; fi
 

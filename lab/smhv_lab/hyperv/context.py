@@ -28,7 +28,7 @@ class AgentFailure(Exception):
 class OpContext:
     world: Any
     host: Any  # world.windows.WindowsHost
-    agent: ModuleType  # the collection's agent.py: constants shared with the PowerShell
+    agent: ModuleType  # the collection's agent package (contract and generated script): constants shared with the PowerShell
     check_mode: bool = False
     warnings: list[str] = field(default_factory=list)
 

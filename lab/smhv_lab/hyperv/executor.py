@@ -9,8 +9,9 @@ It recognises the collection's agent the way a Windows host receives it, and not
   pool may then be that one command with -Request and -AgentSha. In a runspace where the script did not run,
   that command fails as PowerShell fails an unknown command (CommandNotFoundException); with another hash it
   answers AGENT_VERSION_MISMATCH, as the function does.
-Scripts are recognised by SHA-256 against agent.py as loaded at start-up, so a lab running an older
-agent than the controller says so instead of answering for code it does not have. Any other command
+Scripts are recognised by SHA-256 against the collection's agent package (plugins/module_utils/agent, its
+generated script.py) as loaded at start-up, so a lab running an older agent than the controller says so
+instead of answering for code it does not have. Any other command
 gets what Windows answers for an unknown one, and is logged in `unrecognised` for the control API.
 """
 from __future__ import annotations
@@ -258,8 +259,9 @@ class AgentExecutor:
 
     def _stale_agent_message(self) -> str:
         return (f"This lab host runs the netapp_hyperv.smhv agent loaded from {self.agent_file}, and the script "
-                "sent is a different version of it. Restart the lab (smhv-lab down/up) after changing agent.py, "
-                "or point SMHV_AGENT_PATH at the collection the controller uses.")
+                "sent is a different version of it. Restart the lab (smhv-lab down/up) after changing agent/*.ps1 "
+                "and running `make agent`, or point SMHV_AGENT_PATH at the agent package of the collection the "
+                "controller uses.")
 
     def _log_unrecognised(self, host: str, transport: str, reason: str, text: str) -> None:
         with self._log_lock:

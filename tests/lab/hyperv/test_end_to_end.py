@@ -9,6 +9,7 @@ from pypsrp.wsman import WSMan
 from winrm.protocol import Protocol
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.sessions import encoded_bootstrap, winrs_stdin
 from smhv_lab.winrm import WinRMServer
 
 USER, PASSWORD = "LAB\\smhv-admin", "Lab-Passw0rd!"
@@ -40,9 +41,9 @@ def winrs_call(server, op, args):
     shell = protocol.open_shell(codepage=65001)
     try:
         command = protocol.run_command(shell, "PowerShell", ["-NoProfile", "-NonInteractive", "-ExecutionPolicy",
-                                                             "Unrestricted", "-EncodedCommand", agent.encoded_bootstrap()],
+                                                             "Unrestricted", "-EncodedCommand", encoded_bootstrap()],
                                        console_mode_stdin=False)
-        data = agent.winrs_stdin(agent.encode_request(op, args, False))
+        data = winrs_stdin(agent.encode_request(op, args, False))
         chunk = 16_000  # several Sends, as a large request would need
         for start in range(0, len(data), chunk):
             protocol.send_command_input(shell, command, data[start:start + chunk], end=start + chunk >= len(data))

@@ -5,6 +5,7 @@ import base64
 import json
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.sessions import encoded_bootstrap, winrs_stdin
 from smhv_lab.hyperv.ops import OPS
 from smhv_lab.winrm import windows
 from smhv_lab.winrm.executor import PipelineCommand
@@ -20,17 +21,17 @@ def test_lab_implements_exactly_the_agent_ops():
 
 def test_winrs_bootstrap_and_stdin_run_the_agent(executor):
     request = agent.encode_request("host_facts", {}, False)
-    for command, arguments in (("PowerShell", [*BOOTSTRAP_ARGS, agent.encoded_bootstrap()]),  # pypsrp: one per argument
-                               ("powershell.exe", [" ".join([*BOOTSTRAP_ARGS[:-1], "-enc", agent.encoded_bootstrap()])])):
-        result = executor.run_command(HOST, command, arguments, agent.winrs_stdin(request))
+    for command, arguments in (("PowerShell", [*BOOTSTRAP_ARGS, encoded_bootstrap()]),  # pypsrp: one per argument
+                               ("powershell.exe", [" ".join([*BOOTSTRAP_ARGS[:-1], "-enc", encoded_bootstrap()])])):
+        result = executor.run_command(HOST, command, arguments, winrs_stdin(request))
         assert result.rc == 0 and result.stderr == b""
         answer = agent.decode_response(result.stdout.decode("ascii"))
         assert answer["ok"] and answer["result"]["computer_name"] == "HV1"
 
 
 def test_winrs_stdin_after_the_sentinel_is_ignored(executor):
-    stdin = agent.winrs_stdin(agent.encode_request("host_facts", {}, False)) + b"trailing input\r\n"
-    result = executor.run_command(HOST, "PowerShell", [*BOOTSTRAP_ARGS, agent.encoded_bootstrap()], stdin)
+    stdin = winrs_stdin(agent.encode_request("host_facts", {}, False)) + b"trailing input\r\n"
+    result = executor.run_command(HOST, "PowerShell", [*BOOTSTRAP_ARGS, encoded_bootstrap()], stdin)
     assert agent.decode_response(result.stdout.decode())["ok"]
 
 
@@ -51,7 +52,7 @@ def test_other_programs_get_cmd_exe_answer(executor):
 
 def test_stale_agent_on_stdin_is_refused_with_a_clear_message(executor):
     payload = json.dumps({"script": agent.AGENT_SCRIPT + "\n# changed", "request": "{}"}).encode() + agent.STDIN_SENTINEL
-    result = executor.run_command(HOST, "PowerShell", [*BOOTSTRAP_ARGS, agent.encoded_bootstrap()], payload)
+    result = executor.run_command(HOST, "PowerShell", [*BOOTSTRAP_ARGS, encoded_bootstrap()], payload)
     assert result.rc == 1 and b"different version" in result.stderr and b"Restart the lab" in result.stderr
 
 

@@ -1,7 +1,7 @@
 """Refresh tests/data/pscatalog/cmdlets.json: the catalog entries of the cmdlets the agent calls.
 
 The shared catalog (1.8 MB, ~1200 cmdlets) is not committed; the subset holds its entries verbatim
-for the cmdlets AGENT_SCRIPT and BOOTSTRAP_SCRIPT use, and test_pscatalog_subset checks that it stays
+for the cmdlets the agent (agent/*.ps1) uses, and test_pscatalog_subset checks that it stays
 faithful to the full catalog whenever that is available. After adding a cmdlet to the agent:
 
     .venv/bin/python tests/unit/agent/pscatalog_subset.py [FULL_CATALOG]
@@ -17,7 +17,7 @@ from unit.agent import pscheck  # noqa: E402
 
 
 def build_subset(full: dict) -> dict:
-    agent = pscheck.load_agent()
+    agent = pscheck.build_from_sources()
     catalog = pscheck.Catalog(full)
     used = set()
     for script in (agent.AGENT_SCRIPT, agent.BOOTSTRAP_SCRIPT):

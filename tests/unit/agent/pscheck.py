@@ -2,7 +2,8 @@
 
 Used by the agent's tests; each check returns a list of problems (strings naming the line), empty
 when the script is fine, so a test can assert both that the agent passes and that a broken snippet
-does not.
+does not. The agent's tests check AGENT_SCRIPT as agent/*.ps1 build it (build_from_sources) and name
+each problem's file and line with locate().
 """
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from pathlib import Path
 
 import tree_sitter
 import tree_sitter_powershell
+from smhv_lab.hyperv import agent_source
 
 REPO = Path(__file__).resolve().parents[3]
-AGENT_PATH = REPO / "plugins" / "module_utils" / "agent" / "__init__.py"
+AGENT_PACKAGE = REPO / "plugins" / "module_utils" / "agent"
+BUILD_SCRIPT = REPO / "scripts" / "build_agent.py"
 CATALOG_SUBSET = REPO / "tests" / "data" / "pscatalog" / "cmdlets.json"
 # The full catalog (../shared/pscatalog) where this checkout has it; only the subset is committed.
 FULL_CATALOG = Path(os.environ.get("SMHV_PSCATALOG", str(REPO.parent / "shared" / "pscatalog" / "cmdlets.json")))
@@ -55,14 +58,36 @@ SCRIPT_TYPES = {"scriptblock", "system.management.automation.scriptblock", "powe
 SUPPORTED_VERSIONS = {"WindowsPowerShell5.1", "WindowsServer2016"}
 VERSION_EXEMPT_MODULES = {"ServerManager"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LINE_PREFIX = re.compile(r"^line (\d+):")
 
 
 def load_agent():
-    """plugins/module_utils/agent/__init__.py as a module, by path (no collection install needed)."""
-    spec = importlib.util.spec_from_file_location("smhv_agent_under_test", AGENT_PATH)
+    """plugins/module_utils/agent as a module, by path (no collection install needed), as the lab loads it."""
+    return agent_source.load_agent(AGENT_PACKAGE)
+
+
+def load_build():
+    """scripts/build_agent.py as a module."""
+    spec = importlib.util.spec_from_file_location("smhv_build_agent", BUILD_SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def build_from_sources():
+    """The agent's generated module as agent/*.ps1 make it now (AGENT_SCRIPT, BOOTSTRAP_SCRIPT, source_of), not written anywhere."""
+    build = load_build()
+    return build.load(build.generate())
+
+
+def locate(problems: list[str], source_of) -> list[str]:
+    """Problems whose 'line N' is named as the file and line it comes from: 'agent/files.ps1:87: ...'."""
+    located = []
+    for problem in problems:
+        match = _LINE_PREFIX.match(problem)
+        where = source_of(int(match.group(1))) if match else None
+        located.append(f"{where}:{problem[match.end():]}" if where else problem)
+    return located
 
 
 def load_catalog(path: Path = CATALOG_SUBSET) -> dict:
@@ -282,10 +307,11 @@ def check_function_names(source: str) -> list[str]:
     problems = []
     for function in functions(source).values():
         verb, noun = (function.name.split("-", 1) + [""])[:2]
+        where = f"line {_line(function.node)}: function {function.name}"
         if verb not in APPROVED_VERBS:
-            problems.append(f"function {function.name}: {verb!r} is not an approved verb (Get-Verb)")
+            problems.append(f"{where}: {verb!r} is not an approved verb (Get-Verb)")
         if not noun.startswith("Smhv"):
-            problems.append(f"function {function.name}: agent functions use the Smhv noun prefix")
+            problems.append(f"{where}: agent functions use the Smhv noun prefix")
     return problems
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.sessions import encoded_bootstrap, winrs_stdin
 from unit.agent import pscheck
 
 AGENT = pscheck.load_agent()
@@ -26,7 +27,7 @@ def test_encode_request_refuses_unknown_ops_and_bad_args():
 
 
 def test_bootstrap_fits_the_command_line():
-    encoded = AGENT.encoded_bootstrap()
+    encoded = encoded_bootstrap()
     assert base64.b64decode(encoded).decode("utf-16-le") == AGENT.BOOTSTRAP_SCRIPT
     command_line = "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand " + encoded
     assert len(command_line) < 2000  # cmd.exe's limit is 8191
@@ -34,7 +35,7 @@ def test_bootstrap_fits_the_command_line():
 
 def test_winrs_stdin_is_one_json_line_and_the_sentinel():
     request = AGENT.encode_request("host_facts", {}, False)
-    data = AGENT.winrs_stdin(request)
+    data = winrs_stdin(request)
     assert data.endswith(AGENT.STDIN_SENTINEL) and data.count(b"\n") == 2
     payload = json.loads(data[: -len(AGENT.STDIN_SENTINEL)])
     assert payload == {"script": AGENT.AGENT_SCRIPT, "request": request}

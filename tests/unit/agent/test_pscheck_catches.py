@@ -79,3 +79,9 @@ def test_unapproved_verbs_are_reported():
     problems = pscheck.check_function_names(script)
     assert any("'Fetch' is not an approved verb" in p for p in problems)
     assert any("Smhv noun prefix" in p for p in problems)
+
+
+def test_problems_name_their_file_and_line():
+    problems = ["line 8: unknown command 'x'", "line 9: not mapped", "no line here"]
+    located = pscheck.locate(problems, {8: "agent/core.ps1:2"}.get)
+    assert located == ["agent/core.ps1:2: unknown command 'x'", "line 9: not mapped", "no line here"]

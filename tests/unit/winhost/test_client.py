@@ -15,7 +15,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost import sessions as winhost_sessions
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import READ_ONLY_OPS
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.sessions import clixml_to_text
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.sessions import clixml_to_text, encoded_bootstrap, winrs_stdin
 
 
 def reply(result=None, changed=False, warnings=()):
@@ -134,12 +134,12 @@ def test_winrs_runs_the_bootstrap_and_streams_agent_and_request_on_stdin(winrs, 
     assert protocol.shells == [{"codepage": 65001}]
     shell_id, command, arguments, options = protocol.commands[0]
     assert command == "PowerShell"
-    assert arguments == ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted", "-EncodedCommand", agent.encoded_bootstrap()]
+    assert arguments == ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted", "-EncodedCommand", encoded_bootstrap()]
     assert options == {"console_mode_stdin": False}
     command_ids, chunks, ends = zip(*protocol.inputs)
     assert set(command_ids) == {"COMMAND-1"}
     assert all(isinstance(data, bytes) and len(data) <= 64 for data in chunks)
-    assert b"".join(chunks) == agent.winrs_stdin(request)
+    assert b"".join(chunks) == winrs_stdin(request)
     assert ends == (False,) * (len(chunks) - 1) + (True,)
     assert protocol.cleaned == ["COMMAND-1"]
 
