@@ -331,6 +331,8 @@ def decode_response(text):
 
     Raises ValueError saying what is wrong when there is no answer, more than one, or it breaks the
     contract ({"ok": true, "changed", "result", "warnings"} or {"ok": false, "error": {code, message}}).
+    An AGENT_ERROR's line of AGENT_SCRIPT is named as the file and line it comes from (details.source,
+    and before the message).
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
@@ -359,9 +361,24 @@ def decode_response(text):
         error.setdefault("details", {})
         if not isinstance(error["details"], dict):
             error["details"] = {"value": error["details"]}
+        _name_source_line(error)
     else:
         raise ValueError("The agent's answer has ok=%r; expected true or false." % (response["ok"],))
     return response
+
+
+def _name_source_line(error):
+    """An unexpected error's file and line, 'agent/files.ps1:87', in details.source and before the message.
+
+    ConvertTo-SmhvErrorResponse reports PowerShell's ScriptLineNumber as details.line: a line of AGENT_SCRIPT,
+    which names nothing a reader can open.
+    """
+    source = source_of(error["details"].get("line"))
+    if error["code"] != "AGENT_ERROR" or source is None:
+        return
+    error["details"]["source"] = source
+    if isinstance(error["message"], str):
+        error["message"] = "%s: %s" % (source, error["message"])
 
 
 def _shape_problems(spec, value, where):

@@ -53,6 +53,24 @@ def test_decode_response_fills_error_details():
     assert answer["error"] == {"code": "VM_NOT_FOUND", "message": "no vm", "details": {}}
 
 
+def test_decode_response_names_the_file_and_line_of_an_unexpected_error():
+    # ConvertTo-SmhvErrorResponse reports PowerShell's ScriptLineNumber: a line of AGENT_SCRIPT.
+    line = AGENT.AGENT_SCRIPT.splitlines().index("function Get-SmhvFileList {") + 1
+    text = json.dumps({"ok": False, "error": {"code": "AGENT_ERROR", "message": "Cannot index into a null array.", "details": {
+        "op": "file_list", "exception_type": "System.Management.Automation.RuntimeException", "line": line + 1, "command": "$x[0]"}}})
+    error = AGENT.decode_response(text)["error"]
+    function_line = (pscheck.REPO / "agent" / "files.ps1").read_text(encoding="utf-8").splitlines().index("function Get-SmhvFileList {") + 1
+    where = "agent/files.ps1:%d" % (function_line + 1)
+    assert error["details"]["source"] == where and error["details"]["line"] == line + 1
+    assert error["message"] == where + ": Cannot index into a null array."
+
+
+def test_decode_response_leaves_other_errors_and_unknown_lines_alone():
+    for code, line in (("VM_NOT_FOUND", 10), ("AGENT_ERROR", None), ("AGENT_ERROR", 10 ** 6), ("AGENT_ERROR", True)):
+        text = json.dumps({"ok": False, "error": {"code": code, "message": "m", "details": {"line": line}}})
+        assert AGENT.decode_response(text)["error"] == {"code": code, "message": "m", "details": {"line": line}}
+
+
 @pytest.mark.parametrize("text, message", [
     ("", "no JSON document"),
     ("The term 'x' is not recognized", "no JSON document"),
