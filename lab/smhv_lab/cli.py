@@ -157,7 +157,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="smhv-lab", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    # `serve` is the background process `up` starts, not a command for users: left out of the list (argparse prints
+    # "==SUPPRESS==" for a sub-command whose help is SUPPRESS).
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{up,status,down}")
     up = sub.add_parser("up", help="start the lab in the background and print its endpoints")
     up.add_argument("--topology", help="topology YAML (default: the built-in two-site lab)")
     up.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
@@ -167,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=text)
         p.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
         p.set_defaults(func=func)
-    serve = sub.add_parser("serve", help=argparse.SUPPRESS)
+    serve = sub.add_parser("serve")
     serve.add_argument("--state-dir", required=True)
     serve.add_argument("--topology")
     serve.set_defaults(func=cmd_serve)
