@@ -36,6 +36,7 @@ def test_netapp_ontap_modules_are_idempotent(ontap_lab, tmp_path):
 
     lun = a.lun("/vol/vol_ans/lun_ans")
     assert lun.os_type == "hyper_v" and lun.size == 2 * 1024 ** 3 and len(lun.serial) == 12
+    assert not lun.space_reserved and a.lun("/vol/vol_ans/lun_ans_thick").space_reserved
     assert [(m.igroup.name, m.lun_id) for m in a.maps_of(lun)] == [("ig_ans", 0)]
     assert a.igroup("ig_ans").initiators == ["iqn.1991-05.com.microsoft:ans-host"]
     vol = a.volume("vol_ans")

@@ -9,7 +9,7 @@ from typing import Any
 
 from ...world.storage import (DUPLICATE_ENTRY, IGROUP_OS_TYPES, IGROUP_PROTOCOLS, INVALID_VALUE, LUN_OS_TYPES, Igroup,
                               Lun, LunMap, OntapError, new_uuid, not_found, split_lun_path)
-from ..request import Request, Response, links
+from ..request import Request, Response, as_bool, links
 from ..router import Collection, Router
 from .common import body_svm, choice, done, perform, positive_int, referenced, svm_ref, timestamp, volume_ref
 
@@ -45,7 +45,7 @@ class Luns(Collection):
             "class": "regular", "enabled": True, "comment": lun.comment, "create_time": timestamp(lun.create_time),
             "status": {"state": "online", "mapped": bool(maps), "read_only": lun.volume.type == "dp"},
             "space": {"size": lun.size, "used": lun.content.files.size(),
-                      "guarantee": {"requested": False, "reserved": False},
+                      "guarantee": space_guarantee(lun),
                       "scsi_thin_provisioning_support_enabled": False},
             "lun_maps": [{"igroup": igroup_ref(m.igroup), "logical_unit_number": m.lun_id} for m in maps],
             "_links": links(f"/api/storage/luns/{lun.uuid}"),
@@ -63,6 +63,7 @@ class Luns(Collection):
             path = f"/vol/{volume}/{request.required('location.logical_unit')}"
         volume, name = split_lun_path(path)
         source = request.field("clone.source.name")
+        reserve = requested_guarantee(request, False)
         uuid = new_uuid()
         if source is not None:
             if request.field("os_type") is not None or request.field("space.size") is not None:
@@ -70,14 +71,14 @@ class Luns(Collection):
                                  target="clone.source.name")
 
             def action():
-                cluster.clone_lun(source, path, svm.name, uuid=uuid)
+                cluster.clone_lun(source, path, svm.name, uuid=uuid, space_reserved=reserve)
         else:
             os_type = choice(request, "os_type", LUN_OS_TYPES)
             size = positive_int(request.required("space.size"), "space.size")
 
             def action():
                 cluster.create_lun(volume, name, size, os_type, svm=svm.name, uuid=uuid,
-                                   comment=request.field("comment", ""))
+                                   comment=request.field("comment", ""), space_reserved=reserve)
         location = f"/api/storage/luns/{uuid}"
         record = {"uuid": uuid, "name": path, "_links": links(location)}
         return perform(request, action, self.is_async(request), location=location, records=[record])
@@ -87,6 +88,7 @@ class Luns(Collection):
         source = request.field("clone.source.name")
         size = request.field("space.size")
         size = None if size is None else positive_int(size, "space.size")
+        reserve = requested_guarantee(request, lun.space_reserved)
 
         def action():
             if source is not None:
@@ -96,11 +98,23 @@ class Luns(Collection):
             if size is not None:
                 cluster.resize_lun(lun, size)
             lun.comment = body.get("comment", lun.comment)
+            lun.space_reserved = reserve
         return perform(request, action, self.is_async(request))
 
     def remove(self, request, lun: Lun):
         allow = request.flag("allow_delete_while_mapped")
         return perform(request, lambda: request.cluster.delete_lun(lun, allow), self.is_async(request))
+
+
+def requested_guarantee(request: Request, default: bool) -> bool:
+    value = request.field("space.guarantee.requested")
+    return default if value is None else as_bool(value, "space.guarantee.requested")
+
+
+def space_guarantee(lun: Lun) -> dict[str, bool]:
+    """A requested reservation holds only in a volume whose own guarantee is "volume" (ONTAP also wants
+    its fractional reserve at 100%, the default for such a volume, which the lab does not model)."""
+    return {"requested": lun.space_reserved, "reserved": lun.space_reserved and lun.volume.guarantee == "volume"}
 
 
 class Igroups(Collection):

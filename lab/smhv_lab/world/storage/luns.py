@@ -34,6 +34,7 @@ class Lun:
     create_time: datetime.datetime = field(default_factory=now)
     clone_source: "Snapshot | None" = None  # the snapshot a LUN clone was made from (keeps it busy)
     clone_source_path: str = ""
+    space_reserved: bool = False  # space.guarantee.requested: thick (True) or thin (ONTAP's REST default)
 
     @property
     def path(self) -> str:
@@ -41,7 +42,7 @@ class Lun:
 
     def image(self) -> "LunImage":
         return LunImage(self.name, self.uuid, self.serial, self.size, self.os_type, self.comment,
-                        self.content.copy())
+                        self.content.copy(), self.space_reserved)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class LunImage:
     os_type: str
     comment: str
     content: LunContent
+    space_reserved: bool = False
 
 
 class LunsMixin:
@@ -80,7 +82,7 @@ class LunsMixin:
 
     def create_lun(self, volume_name: str, lun_name: str, size: int, os_type: str = "hyper_v",
                    content: LunContent | None = None, svm: str | None = None, *, uuid: str | None = None,
-                   comment: str = "") -> Lun:
+                   comment: str = "", space_reserved: bool = False) -> Lun:
         vol = self.volume(volume_name, svm)
         self._check_new_lun(vol, lun_name)
         if os_type not in LUN_OS_TYPES:
@@ -88,7 +90,7 @@ class LunsMixin:
         if size <= 0:
             raise OntapError("LUN size must be positive.", INVALID_VALUE, target="space.size")
         lun = Lun(lun_name, vol, int(size), os_type, content or LunContent(partition_style="RAW"),
-                  uuid=uuid or new_uuid(), comment=comment)
+                  uuid=uuid or new_uuid(), comment=comment, space_reserved=space_reserved)
         vol.luns[lun_name] = lun
         return lun
 
@@ -102,7 +104,7 @@ class LunsMixin:
             raise OntapError(f'LUN "/vol/{vol.name}/{lun_name}" already exists.', DUPLICATE_ENTRY, target="name")
 
     def clone_lun(self, source_path: str, destination_path: str, svm: str | None = None, *,
-                  uuid: str | None = None) -> Lun:
+                  uuid: str | None = None, space_reserved: bool = False) -> Lun:
         """LUN clone from `/vol/<vol>/.snapshot/<snap>/<lun>` (or a live LUN) into the same volume."""
         vol, image, snap = self._clone_source(source_path, svm)
         dest_vol, dest_name = split_lun_path(destination_path)
@@ -111,7 +113,8 @@ class LunsMixin:
                              target="name")
         self._check_new_lun(vol, dest_name)
         lun = Lun(dest_name, vol, image.size, image.os_type, image.content.copy(), uuid=uuid or new_uuid(),
-                  comment=image.comment, clone_source=snap, clone_source_path=source_path)
+                  comment=image.comment, clone_source=snap, clone_source_path=source_path,
+                  space_reserved=space_reserved)
         vol.luns[dest_name] = lun
         return lun
 

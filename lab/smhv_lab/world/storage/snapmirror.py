@@ -222,7 +222,8 @@ class SnapMirrorMixin:
         for name, image in images.items():
             lun = dest.luns.get(name)
             serial, uuid = (lun.serial, lun.uuid) if lun else (new_serial(), new_uuid())
-            result[name] = LunImage(name, uuid, serial, image.size, image.os_type, image.comment, image.content)
+            result[name] = LunImage(name, uuid, serial, image.size, image.os_type, image.comment, image.content,
+                                    image.space_reserved)
         return result
 
     def _apply_restore(self, rel: Relationship, transfer: Transfer) -> None:

@@ -124,13 +124,14 @@ class SnapshotsMixin:
     def _restore_lun_image(self, vol: Volume, image: LunImage, name: str, keep_identity: bool) -> Lun:
         lun = vol.luns.get(name)
         if lun is None:
-            lun = Lun(name, vol, image.size, image.os_type, image.content.copy(), comment=image.comment)
+            lun = Lun(name, vol, image.size, image.os_type, image.content.copy(), comment=image.comment,
+                      space_reserved=image.space_reserved)
             if keep_identity and self.lun_by_serial(image.serial) is None:
                 lun.serial, lun.uuid = image.serial, image.uuid
             vol.luns[name] = lun
         else:
             lun.content = image.content.copy()
-            lun.size, lun.os_type = image.size, image.os_type
+            lun.size, lun.os_type, lun.space_reserved = image.size, image.os_type, image.space_reserved
         return lun
 
     def restore_file(self, vol: Volume, snap: Snapshot, path: str, restore_path: str = "") -> Lun:

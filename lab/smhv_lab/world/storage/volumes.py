@@ -118,7 +118,7 @@ class VolumesMixin:
         clone.clone_parent = parent_snapshot
         for image in parent_snapshot.luns.values():
             clone.luns[image.name] = Lun(image.name, clone, image.size, image.os_type, image.content.copy(),
-                                         comment=image.comment)
+                                         comment=image.comment, space_reserved=image.space_reserved)
         return clone
 
     def split_clone(self, vol: Volume) -> None:
