@@ -32,6 +32,7 @@ def describe(world, ca_path: Path, ontap_ports: dict[str, int], winrm_ports: dic
                   for name, (http, https) in winrm_ports.items()},
         "scopes": scopes,
         "control": {"url": control_url},
+        "software_share": world.settings.get("software_share") or {},
     }
 
 
@@ -60,10 +61,26 @@ def inventory(endpoints: dict[str, Any]) -> dict[str, Any]:
                            "protocol": "psrp"},
             "smhv_host_addresses": addresses,
             "smhv_lab_control_url": endpoints["control"]["url"],
+            **fleet_vars(endpoints.get("software_share") or {}, any_host),
         },
         "hosts": {"localhost": {}},
         "children": groups,
     }}
+
+
+def fleet_vars(share: dict[str, Any], account: dict[str, Any]) -> dict[str, str]:
+    """What fleet_install.yml and hotfix_compliance.yml need that only the topology knows: the first installer of each
+    product on the lab's software share, the share's folder of updates, and the lab's account for the services."""
+    root = share.get("root", "").rstrip("\\")
+    paths = {}
+    for item in share.get("files", []):
+        paths.setdefault(item.get("product") or "updates", f"{root}\\{item['path']}")
+    found = {"smhv_install_snapdrive_installer": paths.get("NetApp SnapDrive"),
+             "smhv_install_smhv_installer": paths.get("NetApp SnapManager for Hyper-V"),
+             "smhv_hotfix_source": paths["updates"].rpartition("\\")[0] if "updates" in paths else None}
+    if found["smhv_install_smhv_installer"]:
+        found.update(smhv_install_service_username=account["username"], smhv_install_service_password=account["password"])
+    return {name: value for name, value in found.items() if value}
 
 
 def write(state_dir: Path, endpoints: dict[str, Any]) -> None:
