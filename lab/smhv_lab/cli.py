@@ -1,6 +1,6 @@
 """smhv-lab: start, inspect and stop a simulated site (DESIGN §6).
 
-    smhv-lab up [--topology FILE] [--state-dir DIR]   starts in the background, prints endpoints
+    smhv-lab up [--topology FILE] [--state-dir DIR] [--base-port PORT]   starts in the background, prints endpoints
     smhv-lab status --state-dir DIR
     smhv-lab down --state-dir DIR
 """
@@ -73,6 +73,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "smhv_lab.cli", "serve", "--state-dir", str(state_dir)]
     if args.topology:
         command += ["--topology", str(Path(args.topology).resolve())]
+    if args.base_port:
+        command += ["--base-port", str(args.base_port)]
     with open(state_dir / LOG_FILE, "ab") as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    start_new_session=True, close_fds=True)
@@ -136,7 +138,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .runtime import Lab  # imported here so `status`/`down` stay light
 
     state_dir = Path(args.state_dir)
-    lab = Lab(state_dir, Path(args.topology) if args.topology else None)
+    lab = Lab(state_dir, Path(args.topology) if args.topology else None, base_port=args.base_port or 0)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -155,6 +157,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1024 <= port <= 65000:
+        raise argparse.ArgumentTypeError(f"{port} is not a port from 1024 to 65000")
+    return port
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="smhv-lab", description=__doc__.splitlines()[0])
     # `serve` is the background process `up` starts, not a command for users: left out of the list (argparse prints
@@ -163,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="start the lab in the background and print its endpoints")
     up.add_argument("--topology", help="topology YAML (default: the built-in two-site lab)")
     up.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
+    up.add_argument("--base-port", type=_port, metavar="PORT",
+                    help="fixed ports from PORT on, the same on every up (default: free ports, new on every up): the "
+                         "control API, then each ONTAP cluster, then each host's WinRM HTTP and HTTPS, in the topology's "
+                         "order (the default lab takes 11)")
     up.set_defaults(func=cmd_up)
     for name, func, text in (("status", cmd_status, "show whether the lab runs and its endpoints"),
                              ("down", cmd_down, "stop the lab, keeping its state")):
@@ -172,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve")
     serve.add_argument("--state-dir", required=True)
     serve.add_argument("--topology")
+    serve.add_argument("--base-port", type=_port)
     serve.set_defaults(func=cmd_serve)
     args = parser.parse_args(argv)
     return args.func(args)
