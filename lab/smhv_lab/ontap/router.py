@@ -6,11 +6,13 @@ list of jobs. Anything else (the cluster, jobs, CLI passthrough, file clone) is 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import unquote
 
 from ..world.storage import INVALID_VALUE, OntapError
 from . import query
+from .model import ResourceModel
 from .request import Request, Response
 
 API_NOT_FOUND = 3
@@ -26,6 +28,7 @@ class Collection:
     ignore: frozenset[str] = frozenset()  # action parameters that are not filters
     min_version = "0"
     asynchronous = True  # POST/PATCH/DELETE answer with a job
+    model: ResourceModel | None = None  # the fields ONTAP's model gives it (model.py)
 
     def is_async(self, request: Request) -> bool:
         return self.asynchronous
@@ -75,10 +78,19 @@ class Collection:
 Handler = Callable[[Request], Response]
 
 
+@dataclass
+class Route:
+    method: str
+    pattern: list[str]
+    handler: Handler
+    asynchronous: bool = False
+    model: ResourceModel | None = None
+
+
 class Router:
     def __init__(self) -> None:
         self._collections: list[tuple[list[str], Collection]] = []
-        self._routes: list[tuple[str, list[str], Handler, bool]] = []
+        self._routes: list[Route] = []
         # (method, route pattern or raw path when none matched) -> count: what a client called, for the
         # control API's GET /ontap-requests (the user guide's minimal REST role is checked against it)
         self.served: dict[tuple[str, str], int] = {}
@@ -90,18 +102,21 @@ class Router:
     def add_collection(self, collection: Collection) -> None:
         self._collections.append((_segments(collection.path), collection))
 
-    def add_route(self, method: str, pattern: str, handler: Handler, asynchronous: bool = False) -> None:
-        self._routes.append((method, _segments(pattern), handler, asynchronous))
+    def add_route(self, method: str, pattern: str, handler: Handler, asynchronous: bool = False,
+                  model: str | None = None) -> None:
+        self._routes.append(Route(method, _segments(pattern), handler, asynchronous,
+                                  ResourceModel(model) if model else None))
 
     def dispatch(self, request: Request) -> Response:
         parts = _segments(request.path)
-        for method, pattern, handler, asynchronous in self._routes:
-            params = _match(pattern, parts)
-            if params is not None and method == request.method:
+        for route in self._routes:
+            params = _match(route.pattern, parts)
+            if params is not None and route.method == request.method:
                 request.params = params
-                self._count(method, pattern, request.path)
-                _fail_if_injected(request, asynchronous)
-                return handler(request)
+                self._count(route.method, route.pattern, request.path)
+                check(request, route.model)
+                _fail_if_injected(request, route.asynchronous)
+                return route.handler(request)
         for pattern, collection in self._collections:
             for extra in (0, len(collection.keys)):
                 params = _match(pattern + ["{%s}" % k for k in collection.keys[:extra]], parts)
@@ -111,6 +126,7 @@ class Router:
                     break
                 request.params = params
                 self._count(request.method, pattern + ["{%s}" % k for k in collection.keys[:extra]], request.path)
+                check(request, collection.model, collection.ignore)
                 return self._run(collection, request, instance=bool(extra))
         self._count(request.method, None, request.path)
         raise OntapError(f"API not found: {request.method} {request.path}", API_NOT_FOUND, status=404)
@@ -126,6 +142,17 @@ class Router:
             verb = collection.modify if request.method == "PATCH" else collection.remove
             return verb(request, collection.find(request)) if instance else collection.bulk(request, verb)
         raise OntapError(f"{request.method} is not allowed on {request.path}.", INVALID_VALUE, status=405)
+
+
+def check(request: Request, model: ResourceModel | None, ignore: frozenset[str] = frozenset()) -> None:
+    """Refuse what ONTAP's model for the resource does not have, as ONTAP does (model.py)."""
+    if model is None:
+        return
+    if "fields" in request.query:
+        model.check_fields(request.query["fields"])
+    model.check_query(query.filters(request, ignore), request.method)
+    if request.method in ("POST", "PATCH"):
+        model.check_body(request.body, request.method)
 
 
 def _fail_if_injected(request: Request, asynchronous: bool) -> None:

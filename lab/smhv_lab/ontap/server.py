@@ -14,6 +14,7 @@ import logging
 import socket
 import ssl
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -24,6 +25,10 @@ from .resources import build_router
 
 LOG = logging.getLogger(__name__)
 NOT_AUTHORIZED = 6
+OPERATION_NOT_SUPPORTED = 3  # ONTAP's generic "The operation is not supported."
+INVALID_JSON = 262199  # ONTAP's generic "Invalid JSON with error location provided in body of the error."
+MAX_JSON_DEPTH = 64  # no ONTAP model nests nearly this deep
+METHODS = ("GET", "POST", "PATCH", "DELETE")
 KEEPALIVE_IDLE_SECONDS = 120  # an idle client connection is closed after this long
 
 
@@ -78,9 +83,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PATCH = do_DELETE = do_GET
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's errors (an unknown method, a malformed request line) as ONTAP's JSON."""
+        self.close_connection = True
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # no do_<METHOD>: ONTAP answers an unsupported method with 405
+            error = OntapError(f'The method "{self.command}" is not allowed. Use one of {", ".join(METHODS)}.',
+                               OPERATION_NOT_SUPPORTED, status=HTTPStatus.METHOD_NOT_ALLOWED)
+            self._send(error_response(error), {"Allow": ", ".join(METHODS)})
+        else:
+            self._send(error_response(OntapError(message or self.responses.get(code, ("Bad request",))[0],
+                                                 INVALID_VALUE, status=code)))
+
+    def _content_length(self) -> int | None:
+        value = self.headers.get("Content-Length")
+        if value is None:
+            return 0
+        value = value.strip()
+        return int(value) if value.isascii() and value.isdigit() else None
+
     def _serve(self) -> None:
         owner = self.server.owner
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self._content_length()
+        if length is None:  # the body's end is unknown, so the connection cannot be read any further
+            self.close_connection = True
+            header = self.headers.get("Content-Length")
+            self._send(error_response(OntapError(f'Invalid Content-Length header "{header}".', INVALID_VALUE)))
+            return
         raw_body = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
         path = "/" + "/".join(p for p in split.path.split("/") if p)
@@ -101,11 +129,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error_response(injected))
             return
         try:
-            body = expand_dotted(json.loads(raw_body)) if raw_body.strip() else {}
-            if not isinstance(body, dict):
-                raise ValueError("the body must be a JSON object")
-        except ValueError as exc:
-            self._send(error_response(OntapError(f"Invalid JSON body: {exc}", INVALID_VALUE)))
+            body = parse_body(raw_body)
+        except OntapError as exc:
+            self._send(error_response(exc))
             return
         # parse_qsl decodes %XX and '+' alike; a repeated key keeps its last value, like the client.
         query = dict(parse_qsl(split.query, keep_blank_values=True))
@@ -139,8 +165,53 @@ class _Handler(BaseHTTPRequestHandler):
         lines += [f"{k}: {v}" for k, v in {**response.headers, **(extra_headers or {})}.items()]
         if self.close_connection:
             lines.append("Connection: close")
+        if self.command == "HEAD":  # a HEAD answer carries the headers only
+            payload = b""
         self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload)
         self.wfile.flush()
+
+
+def parse_body(raw: bytes) -> dict:
+    """A request body as ONTAP reads it: a JSON object (dotted keys expanded), or 400 262199 saying where
+    it is not; nesting deeper than MAX_JSON_DEPTH is refused before parsing, so no depth can crash a thread."""
+    if not raw.strip():
+        return {}
+    too_deep = _nesting_over(raw, MAX_JSON_DEPTH)
+    if too_deep is not None:
+        raise OntapError(f"Invalid JSON input: nested deeper than {MAX_JSON_DEPTH} levels at offset {too_deep}.",
+                         INVALID_JSON)
+    try:
+        body = json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise OntapError(f"Invalid JSON input: {exc.reason} at offset {exc.start}.", INVALID_JSON) from None
+    except json.JSONDecodeError as exc:
+        raise OntapError(f"Invalid JSON input at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
+                         INVALID_JSON) from None
+    if not isinstance(body, dict):
+        raise OntapError("Invalid JSON input: the body must be a JSON object.", INVALID_JSON)
+    return expand_dotted(body)
+
+
+def _nesting_over(raw: bytes, limit: int) -> int | None:
+    """The offset where `raw` opens its (limit+1)th nested array or object, ignoring strings; or None."""
+    depth, in_string, escaped = 0, False, False
+    for offset, byte in enumerate(raw):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return offset
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return None
 
 
 class OntapServer:

@@ -6,6 +6,7 @@ from typing import Any
 
 from ...world.storage import StorageCluster, not_found
 from .. import jobs, query
+from ..model import ResourceModel
 from ..request import Request, Response, links
 from ..router import Collection, Router
 from .common import stable_uuid, svm_ref
@@ -34,6 +35,7 @@ def get_cluster(request: Request) -> Response:
 
 class Nodes(Collection):
     path = "/api/cluster/nodes"
+    model = ResourceModel("Node")
 
     def objects(self, request):
         return [request.cluster]
@@ -51,6 +53,7 @@ class Nodes(Collection):
 
 class Jobs(Collection):
     path = "/api/cluster/jobs"
+    model = ResourceModel("Job")
     identity = ("uuid",)
 
     def objects(self, request):
@@ -70,6 +73,7 @@ class Jobs(Collection):
 
 class Svms(Collection):
     path = "/api/svm/svms"
+    model = ResourceModel("Svm")
 
     def objects(self, request):
         return list(request.cluster.svms.values())
@@ -85,6 +89,7 @@ class SvmPeers(Collection):
     """Every local SVM is peered with every SVM of every peered cluster (the lab's idea of peering)."""
 
     path = "/api/svm/peers"
+    model = ResourceModel("SvmPeer")
 
     def objects(self, request):
         cluster = request.cluster
@@ -112,6 +117,7 @@ class SvmPeers(Collection):
 
 class Aggregates(Collection):
     path = "/api/storage/aggregates"
+    model = ResourceModel("Aggregate")
 
     def objects(self, request):
         return list(request.cluster.aggregates.values())
@@ -132,6 +138,7 @@ class Aggregates(Collection):
 
 class SnapmirrorPolicies(Collection):
     path = "/api/snapmirror/policies"
+    model = ResourceModel("SnapmirrorPolicy")
 
     def objects(self, request):
         return list(SYSTEM_POLICIES.items())
@@ -150,6 +157,6 @@ class SnapmirrorPolicies(Collection):
 
 
 def register(router: Router) -> None:
-    router.add_route("GET", "/api/cluster", get_cluster)
+    router.add_route("GET", "/api/cluster", get_cluster, model="Cluster")
     for collection in (Nodes(), Jobs(), Svms(), SvmPeers(), Aggregates(), SnapmirrorPolicies()):
         router.add_collection(collection)

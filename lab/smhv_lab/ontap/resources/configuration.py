@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...world.storage import not_found
+from ..model import ResourceModel
 from ..request import links
 from ..router import Collection, Router
 from .cluster import version
@@ -65,6 +66,7 @@ class _Fixed(Collection):
 
 class ClusterPeers(_Fixed):
     path = "/api/cluster/peers"
+    model = ResourceModel("ClusterPeer")
 
     def objects(self, request):
         return sorted(request.cluster.peers)
@@ -80,6 +82,7 @@ class ClusterPeers(_Fixed):
 
 class Schedules(_Fixed):
     path = "/api/cluster/schedules"
+    model = ResourceModel("Schedule")
     names = tuple(SCHEDULES)
 
     def describe(self, request, name):
@@ -90,6 +93,7 @@ class Schedules(_Fixed):
 
 class SnapshotPolicies(_Fixed):
     path = "/api/storage/snapshot-policies"
+    model = ResourceModel("SnapshotPolicy")
     names = tuple(SNAPSHOT_POLICIES)
 
     def describe(self, request, name):
@@ -101,6 +105,7 @@ class SnapshotPolicies(_Fixed):
 
 class Ipspaces(_Fixed):
     path = "/api/network/ipspaces"
+    model = ResourceModel("Ipspace")
     names = IPSPACES
 
     def describe(self, request, name):

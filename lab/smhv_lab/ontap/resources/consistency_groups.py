@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...world.storage import INVALID_VALUE, ConsistencyGroup, CgSnapshot, OntapError, new_uuid
+from ..model import ResourceModel
 from ..request import links
 from ..router import Collection, Router
 from .common import body_svm, choice, perform, referenced, svm_ref, timestamp, volume_ref
@@ -17,6 +18,7 @@ MIN_VERSION = "9.10.1"
 
 class ConsistencyGroups(Collection):
     path = "/api/application/consistency-groups"
+    model = ResourceModel("ConsistencyGroup")
     min_version = MIN_VERSION
 
     def objects(self, request):
@@ -60,6 +62,7 @@ class ConsistencyGroups(Collection):
 
 class CgSnapshots(Collection):
     path = "/api/application/consistency-groups/{consistency_group.uuid}/snapshots"
+    model = ResourceModel("ConsistencyGroupSnapshot")
     min_version = MIN_VERSION
 
     def _group(self, request) -> ConsistencyGroup:

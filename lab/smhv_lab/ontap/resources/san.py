@@ -9,6 +9,7 @@ from typing import Any
 
 from ...world.storage import (DUPLICATE_ENTRY, IGROUP_OS_TYPES, IGROUP_PROTOCOLS, INVALID_VALUE, LUN_OS_TYPES, Igroup,
                               Lun, LunMap, OntapError, new_uuid, not_found, split_lun_path)
+from ..model import ResourceModel
 from ..request import Request, Response, as_bool, links
 from ..router import Collection, Router
 from .common import body_svm, choice, done, perform, positive_int, referenced, svm_ref, timestamp, volume_ref
@@ -24,6 +25,7 @@ def igroup_ref(group: Igroup) -> dict[str, Any]:
 
 class Luns(Collection):
     path = "/api/storage/luns"
+    model = ResourceModel("Lun")
     expensive = frozenset({"lun_maps"})
     ignore = frozenset({"allow_delete_while_mapped"})
 
@@ -119,6 +121,7 @@ def space_guarantee(lun: Lun) -> dict[str, bool]:
 
 class Igroups(Collection):
     path = "/api/protocols/san/igroups"
+    model = ResourceModel("Igroup")
     ignore = frozenset({"allow_delete_while_mapped"})
     asynchronous = False
 
@@ -193,6 +196,7 @@ def remove_initiator(request: Request) -> Response:
 
 class LunMaps(Collection):
     path = "/api/protocols/san/lun-maps"
+    model = ResourceModel("LunMap")
     keys = ("lun.uuid", "igroup.uuid")
     identity = ("svm", "lun", "igroup", "logical_unit_number")
     asynchronous = False
@@ -231,7 +235,9 @@ class LunMaps(Collection):
 
 
 def register(router: Router) -> None:
-    router.add_route("POST", "/api/protocols/san/igroups/{igroup.uuid}/initiators", add_initiators)
-    router.add_route("DELETE", "/api/protocols/san/igroups/{igroup.uuid}/initiators/{name}", remove_initiator)
+    router.add_route("POST", "/api/protocols/san/igroups/{igroup.uuid}/initiators", add_initiators,
+                     model="IgroupInitiator")
+    router.add_route("DELETE", "/api/protocols/san/igroups/{igroup.uuid}/initiators/{name}", remove_initiator,
+                     model="IgroupInitiator")
     for collection in (Luns(), Igroups(), LunMaps()):
         router.add_collection(collection)

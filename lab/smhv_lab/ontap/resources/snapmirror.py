@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...world.storage import INVALID_VALUE, OntapError, Relationship, Transfer, new_uuid, not_found
+from ..model import ResourceModel
 from ..request import as_bool, links
 from ..router import Collection, Router
 from .cluster import SYSTEM_POLICIES
@@ -41,6 +42,7 @@ def policy_ref(name: str) -> dict[str, Any]:
 
 class Relationships(Collection):
     path = "/api/snapmirror/relationships"
+    model = ResourceModel("SnapmirrorRelationship")
     identity = ("uuid", "source.path", "destination.path")
     ignore = frozenset({"force", "list_destinations_only", "failback"})
 
@@ -125,6 +127,7 @@ class Relationships(Collection):
 
 class Transfers(Collection):
     path = "/api/snapmirror/relationships/{relationship.uuid}/transfers"
+    model = ResourceModel("SnapmirrorTransfer")
     identity = ("uuid",)
 
     def _relationship(self, request) -> Relationship:

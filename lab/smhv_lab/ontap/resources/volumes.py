@@ -5,6 +5,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ...world.storage import ENTRY_NOT_FOUND, INVALID_VALUE, OntapError, Snapshot, Volume, new_uuid
+from ..model import ResourceModel
 from ..request import as_bool, links
 from ..router import Collection, Router
 from .common import (body_svm, body_volume, choice, parse_time, perform, positive_int, referenced, svm_ref, timestamp,
@@ -21,6 +22,7 @@ def snapshot_by_ref(vol: Volume, ref: dict[str, Any], target: str) -> Snapshot:
 
 class Volumes(Collection):
     path = "/api/storage/volumes"
+    model = ResourceModel("Volume")
     expensive = frozenset({"clone"})
     ignore = frozenset({"force"})
 
@@ -130,6 +132,7 @@ class Volumes(Collection):
 
 class Snapshots(Collection):
     path = "/api/storage/volumes/{volume.uuid}/snapshots"
+    model = ResourceModel("Snapshot")
 
     def _volume(self, request) -> Volume:
         return request.cluster.volume(uuid=request.params["volume.uuid"])
