@@ -21,6 +21,8 @@
     DELETE /vm?vm=                    delete a VM as an administrator would (turned off, cluster role and
                                       registration removed, configuration file deleted; its disks stay)
     GET  /ontap-requests              per ONTAP cluster, each REST method and route the clients called, with counts
+    GET  /ontap-jobs   POST /ontap-jobs  how long each cluster's jobs take / set it {cluster?, profile?: realistic|instant,
+                                      durations?: {"snapshot.create": 0.3, ...}} (ontap/jobs.py)
     GET  /log                         commands the hosts did not recognise
     GET  /agent-requests              the agent requests the hosts ran, in order (host, op, ok, code; the newest 500)
     DELETE /agent-requests            forget them (and the unrecognised commands)
@@ -38,6 +40,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import sites, vm_admin, world_view
+from .ontap import jobs as ontap_jobs
 
 
 class ControlError(Exception):
@@ -179,6 +182,16 @@ def _ontap_requests(lab, body, query):
                 for name, server in sorted(lab.ontap.items())}
 
 
+def _ontap_jobs(lab, body, query):
+    with lab.world.lock:
+        return {cluster.name: ontap_jobs.timing(cluster) for cluster in lab.world.clusters.values()}
+
+
+def _ontap_jobs_set(lab, body, query):
+    with lab.world.lock:
+        return ontap_jobs.configure_world(lab.world, body)
+
+
 def _vm_storage(lab, body, query):
     with lab.world.lock:
         return vm_admin.vm_storage(lab.world, body)
@@ -237,6 +250,8 @@ ROUTES = {
     ("POST", "/volume-move"): _volume_move,
     ("DELETE", "/vm"): _vm_delete,
     ("GET", "/ontap-requests"): _ontap_requests,
+    ("GET", "/ontap-jobs"): _ontap_jobs,
+    ("POST", "/ontap-jobs"): _ontap_jobs_set,
     ("GET", "/log"): _log,
     ("GET", "/agent-requests"): _agent_requests,
     ("DELETE", "/agent-requests"): _agent_requests_clear,

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from .ontap import jobs as ontap_jobs
 from .world import LunContent, World
 from .world.storage import StorageCluster
 from .world.windows import (ClusterSharedVolume, Disk, FailoverCluster, VirtualMachine, WindowsHost,
@@ -65,6 +66,8 @@ def _build_storage(world: World, spec: dict[str, Any]) -> None:
         for vol in item.get("volumes", []):
             cluster.create_volume(item["svm"], vol["name"], item.get("aggregate", "aggr1"),
                                   int(vol["size"]) * GIB, type=vol.get("type", "rw"))
+        # How long ONTAP jobs take (ontap/jobs.py): {profile, durations} for every cluster, then per cluster.
+        ontap_jobs.configure(cluster, **{**spec.get("ontap_jobs", {}), **item.get("jobs", {})})
         world.clusters[cluster.name] = cluster
     clusters = list(world.clusters.values())
     for index, cluster in enumerate(clusters):

@@ -18,6 +18,7 @@ class Request:
     cluster: StorageCluster
     params: dict[str, str] = field(default_factory=dict)  # keys taken from the path by the router
     job_fault: FaultRule | None = None  # a job_failure fault aimed at this request
+    family: str = ""  # what a job of this request is called ("snapshot"), for its duration
 
     def flag(self, name: str) -> bool:
         return as_bool(self.query.get(name, False), name)
@@ -47,6 +48,8 @@ class Response:
     status: int
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    jobs: list[Any] = field(default_factory=list)  # the jobs.Job objects this call started
+    return_timeout: int = 0  # seconds the server may hold the reply for them
 
     def encode(self) -> bytes:
         return b"" if self.body is None else json.dumps(self.body, separators=(",", ":")).encode()

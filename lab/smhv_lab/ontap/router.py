@@ -11,11 +11,12 @@ from typing import Any, Callable
 from urllib.parse import unquote
 
 from ..world.storage import INVALID_VALUE, OntapError
-from . import query
+from . import jobs, query
 from .model import ResourceModel
 from .request import Request, Response
 
 API_NOT_FOUND = 3
+COLLECTION_RETURN_TIMEOUT = 15  # ONTAP's default for PATCH and DELETE on a collection
 
 
 class Collection:
@@ -29,6 +30,7 @@ class Collection:
     min_version = "0"
     asynchronous = True  # POST/PATCH/DELETE answer with a job
     model: ResourceModel | None = None  # the fields ONTAP's model gives it (model.py)
+    family = ""  # its jobs' name in jobs.REALISTIC ("snapshot")
 
     def is_async(self, request: Request) -> bool:
         return self.asynchronous
@@ -66,13 +68,15 @@ class Collection:
             raise OntapError("A PATCH or DELETE on a collection needs at least one query filter.", INVALID_VALUE)
         pairs = [(obj, self.render(request, obj)) for obj in self.objects(request)]
         chosen = query.select([record for _, record in pairs], request, self.ignore)
-        jobs = []
+        started = []
         for obj, record in pairs:
             if any(record is c for c in chosen):
-                reply = verb(request, obj)
-                if reply.body and "job" in reply.body:
-                    jobs.append(reply.body["job"])
-        return Response(202 if jobs else 200, {"num_records": len(chosen), "jobs": jobs})
+                started.extend(verb(request, obj).jobs)
+        wait = request.int_param("return_timeout", COLLECTION_RETURN_TIMEOUT)
+        links = [{"uuid": job.uuid, "_links": {"self": {"href": f"/api/cluster/jobs/{job.uuid}"}}} for job in started]
+        reply = Response(202 if started else 200, {"num_records": len(chosen), "jobs": links}, jobs=started,
+                         return_timeout=wait)
+        return jobs.finish_reply(reply, request.method)
 
 
 Handler = Callable[[Request], Response]
@@ -85,6 +89,7 @@ class Route:
     handler: Handler
     asynchronous: bool = False
     model: ResourceModel | None = None
+    family: str = ""
 
 
 class Router:
@@ -103,16 +108,17 @@ class Router:
         self._collections.append((_segments(collection.path), collection))
 
     def add_route(self, method: str, pattern: str, handler: Handler, asynchronous: bool = False,
-                  model: str | None = None) -> None:
+                  model: str | None = None, family: str = "") -> None:
         self._routes.append(Route(method, _segments(pattern), handler, asynchronous,
-                                  ResourceModel(model) if model else None))
+                                  ResourceModel(model) if model else None, family))
 
     def dispatch(self, request: Request) -> Response:
+        jobs.settle_all(request.cluster)  # what ended since the last request lands before this one is served
         parts = _segments(request.path)
         for route in self._routes:
             params = _match(route.pattern, parts)
             if params is not None and route.method == request.method:
-                request.params = params
+                request.params, request.family = params, route.family
                 self._count(route.method, route.pattern, request.path)
                 check(request, route.model)
                 _fail_if_injected(request, route.asynchronous)
@@ -124,7 +130,7 @@ class Router:
                     continue
                 if not request.cluster.at_least(collection.min_version):
                     break
-                request.params = params
+                request.params, request.family = params, collection.family
                 self._count(request.method, pattern + ["{%s}" % k for k in collection.keys[:extra]], request.path)
                 check(request, collection.model, collection.ignore)
                 return self._run(collection, request, instance=bool(extra))

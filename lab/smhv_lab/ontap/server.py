@@ -14,12 +14,14 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from ..faults import FaultRegistry
 from ..world.storage import INVALID_VALUE, OntapError
+from . import jobs
 from .request import Request, Response, error_response, expand_dotted
 from .resources import build_router
 
@@ -145,6 +147,12 @@ class _Handler(BaseHTTPRequestHandler):
             except Exception as exc:  # a simulator bug: tell the client instead of dropping the connection
                 LOG.exception("%s %s failed", self.command, self.path)
                 response = error_response(OntapError(f"Lab simulator error: {exc!r}", 1, status=500))
+        wait = jobs.wait_time(response)
+        if wait > 0:  # return_timeout: answer when the job ends, as ONTAP does, without holding the world
+            time.sleep(wait)
+            with owner.world.lock:
+                jobs.settle_all(cluster)
+                jobs.finish_reply(response, self.command)
         self._send(response)
 
     def _authorized(self, cluster) -> bool:

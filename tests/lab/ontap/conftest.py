@@ -10,7 +10,7 @@ from netapp_ontap import HostConnection
 
 from smhv_lab import tls
 from smhv_lab.faults import FaultRegistry
-from smhv_lab.ontap import OntapServer
+from smhv_lab.ontap import OntapServer, jobs
 from smhv_lab.world import FileTree, LunContent, World
 from smhv_lab.world.storage import StorageCluster
 
@@ -45,6 +45,8 @@ def build_world() -> World:
     a = StorageCluster("cluster-a", "9.13.1", site="site-a")
     b = StorageCluster("cluster-b", "9.13.1", site="site-b")
     world.clusters.update({a.name: a, b.name: b})
+    for cluster in (a, b):  # REST semantics, not time: jobs end at once here (test_job_timing.py times them)
+        jobs.configure(cluster, profile="instant")
     a.peer_with(b)
     a.add_svm("svm1")
     a.add_aggregate("aggr1", 1024 * GIB)

@@ -105,10 +105,13 @@ def test_unknown_query_fields_are_refused(conn, http):
                                    "target": "fields"}
 
 
-def test_post_query_parameters(http, ontap_lab):
+def test_post_query_parameters_and_return_timeout_limits(http, ontap_lab):
     vol = ontap_lab.cluster().volume("vol1")
     filtered = http("POST", f"/api/storage/volumes/{vol.uuid}/snapshots?name=s1", json={"name": "s1"})
     assert ontap_error(filtered)["code"] == "262211"
+    too_long = http("POST", f"/api/storage/volumes/{vol.uuid}/snapshots?return_timeout=600", json={"name": "s1"})
+    assert ontap_error(too_long) == {"message": 'The value "600" is invalid for field "return_timeout" (<0..120>)',
+                                     "code": "262197", "target": "return_timeout"}
     assert not vol.has_snapshot("s1")
 
 

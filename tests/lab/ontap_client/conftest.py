@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 from smhv_lab import tls
 from smhv_lab.faults import FaultRegistry
-from smhv_lab.ontap import OntapServer
+from smhv_lab.ontap import OntapServer, jobs
 from smhv_lab.world import FileTree, LunContent, World
 from smhv_lab.world.storage import StorageCluster
 
@@ -51,6 +51,8 @@ def build_world() -> World:
     b = StorageCluster("cluster-b", "9.13.1", site="site-b")
     old = StorageCluster("cluster-old", "9.8.0", site="site-a")
     world.clusters.update({c.name: c for c in (a, b, old)})
+    for cluster in (a, b, old):  # the client's semantics, not time: jobs end at once here
+        jobs.configure(cluster, profile="instant")
     a.peer_with(b)
     a.add_svm("svm1")
     a.add_aggregate("aggr1", 1024 * GIB)

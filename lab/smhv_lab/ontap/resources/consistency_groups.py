@@ -18,7 +18,7 @@ MIN_VERSION = "9.10.1"
 
 class ConsistencyGroups(Collection):
     path = "/api/application/consistency-groups"
-    model = ResourceModel("ConsistencyGroup")
+    model, family = ResourceModel("ConsistencyGroup"), "consistency_group"
     min_version = MIN_VERSION
 
     def objects(self, request):
@@ -62,7 +62,7 @@ class ConsistencyGroups(Collection):
 
 class CgSnapshots(Collection):
     path = "/api/application/consistency-groups/{consistency_group.uuid}/snapshots"
-    model = ResourceModel("ConsistencyGroupSnapshot")
+    model, family = ResourceModel("ConsistencyGroupSnapshot"), "cg_snapshot"
     min_version = MIN_VERSION
 
     def _group(self, request) -> ConsistencyGroup:

@@ -39,6 +39,7 @@ def cli_restore_volume(request: Request) -> Response:
 
 
 def register(router: Router) -> None:
-    router.add_route("POST", "/api/storage/file/clone", clone_file, asynchronous=True, model="FileClone")
+    router.add_route("POST", "/api/storage/file/clone", clone_file, asynchronous=True, model="FileClone",
+                     family="file_clone")
     router.add_route("POST", "/api/private/cli/volume/snapshot/restore-file", cli_restore_file)
     router.add_route("POST", "/api/private/cli/volume/snapshot/restore", cli_restore_volume)

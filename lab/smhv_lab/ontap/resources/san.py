@@ -25,7 +25,7 @@ def igroup_ref(group: Igroup) -> dict[str, Any]:
 
 class Luns(Collection):
     path = "/api/storage/luns"
-    model = ResourceModel("Lun")
+    model, family = ResourceModel("Lun"), "lun"
     expensive = frozenset({"lun_maps"})
     ignore = frozenset({"allow_delete_while_mapped"})
 

@@ -42,7 +42,7 @@ def policy_ref(name: str) -> dict[str, Any]:
 
 class Relationships(Collection):
     path = "/api/snapmirror/relationships"
-    model = ResourceModel("SnapmirrorRelationship")
+    model, family = ResourceModel("SnapmirrorRelationship"), "snapmirror"
     identity = ("uuid", "source.path", "destination.path")
     ignore = frozenset({"force", "list_destinations_only", "failback"})
 
@@ -127,7 +127,7 @@ class Relationships(Collection):
 
 class Transfers(Collection):
     path = "/api/snapmirror/relationships/{relationship.uuid}/transfers"
-    model = ResourceModel("SnapmirrorTransfer")
+    model, family = ResourceModel("SnapmirrorTransfer"), "snapmirror_transfer"
     identity = ("uuid",)
 
     def _relationship(self, request) -> Relationship:

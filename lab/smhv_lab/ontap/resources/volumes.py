@@ -22,7 +22,7 @@ def snapshot_by_ref(vol: Volume, ref: dict[str, Any], target: str) -> Snapshot:
 
 class Volumes(Collection):
     path = "/api/storage/volumes"
-    model = ResourceModel("Volume")
+    model, family = ResourceModel("Volume"), "volume"
     expensive = frozenset({"clone"})
     ignore = frozenset({"force"})
 
@@ -132,7 +132,7 @@ class Volumes(Collection):
 
 class Snapshots(Collection):
     path = "/api/storage/volumes/{volume.uuid}/snapshots"
-    model = ResourceModel("Snapshot")
+    model, family = ResourceModel("Snapshot"), "snapshot"
 
     def _volume(self, request) -> Volume:
         return request.cluster.volume(uuid=request.params["volume.uuid"])

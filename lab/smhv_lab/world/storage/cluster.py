@@ -50,7 +50,9 @@ class StorageCluster(VolumesMixin, SnapshotsMixin, LunsMixin, SanMixin, SnapMirr
         self.relationships: dict[str, Relationship] = {}  # uuid -> Relationship (this is the destination)
         self.consistency_groups: dict[str, ConsistencyGroup] = {}
         self.jobs: dict[str, object] = {}  # uuid -> ontap.jobs.Job (the REST layer owns job semantics)
-        self.job_polls = 0  # polls a job answers "running" before it lands; 0 = done at once
+        self.job_profile = "realistic"  # how long jobs take: a profile of ontap/jobs.py, "realistic" or "instant"
+        self.job_durations: dict[str, float] = {}  # seconds per operation, over the profile (ontap/jobs.py)
+        self.job_polls = 0  # polls a job answers "running" before it lands, whatever its duration
         self.transfer_polls = 0  # reads a SnapMirror transfer stays "transferring"; 0 = done at once
         self.peers: dict[str, StorageCluster] = {}
 
