@@ -10,6 +10,12 @@ is the context every ONTAP request runs in: it activates the thread's connection
 thread-local `with conn:`) and turns any `NetAppRestError` into an `SmhvError` that names the cluster,
 what was being done and what to do about it.
 
+Job waits: every POST, PATCH and DELETE carries ONTAP's `return_timeout`, so the cluster answers when
+the job has ended (or after the timeout) and the library's first poll of the job finds it done. Without
+it ONTAP answers 202 at once and the library, polling at a fixed interval, sleeps a whole interval
+(5 s with the default timeout) after its first look at even a 0.3 s job. What the cluster held of the
+timeout is taken off the library's polling, so a job still running fails after `timeout` as before.
+
 Job failures: the library polls ONTAP jobs itself but raises only "Job failed: <message>", losing
 the job's uuid and ONTAP's integer error code, and reports a poll timeout without the job's uuid. A
 response hook on each session therefore remembers the job links that mutating requests returned, and
@@ -38,12 +44,18 @@ else:
 
 PIP_INSTALL = "pip install netapp-ontap"
 DEFAULT_TIMEOUT = 60
-# Job poll interval: a sixth of the system's timeout, so a slow job is looked at about six times,
-# but at least MIN so a short timeout does not hammer the cluster and at most MAX so a long one
-# does not make every wait a multiple of minutes.
+# Job poll interval: a sixth of the time left to wait, so a slow job is looked at about six times, but
+# at least MIN so a short timeout does not hammer the cluster and at most MAX so a long one does not
+# make every wait a multiple of minutes.
 MIN_POLL_INTERVAL = 0.2
 MAX_POLL_INTERVAL = 5.0
 MAX_CONNECT_TIMEOUT = 10
+# ONTAP holds a call for its job at most this long ("The value ... is invalid for field return_timeout
+# (<0..120>)"); the HTTP read timeout leaves REPLY_MARGIN on top for the answer itself.
+MAX_RETURN_TIMEOUT = 120
+REPLY_MARGIN = 10
+JOB_METHODS = ("POST", "PATCH", "DELETE")
+CLI_PASSTHROUGH = "/api/private/cli/"  # synchronous ONTAP commands, no job to wait for
 
 ENTRY_NOT_FOUND = 4
 JOB_RUNNING_STATES = ("queued", "running", "paused")
@@ -87,6 +99,8 @@ class StorageEndpoint:
         self.port = int(system.get("port") or 443)
         self.timeout = int(system.get("timeout") or DEFAULT_TIMEOUT)
         self.poll_interval = poll_interval_for(self.timeout)
+        self.return_timeout = min(self.timeout, MAX_RETURN_TIMEOUT)
+        self.read_timeout = max(self.timeout, self.return_timeout + REPLY_MARGIN)
         self._username = system.get("username")
         self._password = system.get("password")
         self._cert = system.get("cert_filepath")
@@ -137,7 +151,7 @@ class StorageEndpoint:
             dict(username=self._username, password=self._password)
         return HostConnection(self.hostname, port=self.port, verify=self._verify, poll_timeout=self.timeout,
                               poll_interval=self.poll_interval,
-                              protocol_timeouts=(min(MAX_CONNECT_TIMEOUT, self.timeout), self.timeout),
+                              protocol_timeouts=(min(MAX_CONNECT_TIMEOUT, self.timeout), self.read_timeout),
                               **credentials)
 
     def connection(self):
@@ -150,6 +164,7 @@ class StorageEndpoint:
         session = conn.session
         if self._on_response not in session.hooks["response"]:
             session.hooks["response"].append(self._on_response)
+            _answer_when_jobs_end(session, self.return_timeout)
             if self._ca_path:
                 _pin_ca_bundle(session, self._ca_path)
         return conn
@@ -166,6 +181,16 @@ class StorageEndpoint:
             for job in jobs:
                 href = job.get("_links", {}).get("self", {}).get("href") or "/api/cluster/jobs/%s" % job.get("uuid")
                 self._local.job_links.append(href)
+            if jobs:
+                self._poll_for_the_rest(response.elapsed.total_seconds())
+
+    def _poll_for_the_rest(self, held):
+        """The library polls this call's jobs for what is left of the timeout after ONTAP held the call
+        (return_timeout): a job still running then is not given a second full timeout."""
+        conn = self._local.connection
+        left = max(self.timeout - held, 0.0)
+        conn.poll_interval = poll_interval_for(left)
+        conn.poll_timeout = max(left, conn.poll_interval)
 
     def identity_if_known(self):
         return self._identity
@@ -220,7 +245,7 @@ class StorageEndpoint:
         if isinstance(cause, requests.exceptions.SSLError):
             code, what = "STORAGE_TLS_ERROR", "the TLS handshake failed (%s)" % cause
         elif isinstance(cause, requests.exceptions.Timeout):
-            code, what = "STORAGE_UNREACHABLE", "it did not answer within %s seconds" % self.timeout
+            code, what = "STORAGE_UNREACHABLE", "it did not answer within %s seconds" % self.read_timeout
         elif isinstance(cause, requests.exceptions.ConnectionError):
             code, what = "STORAGE_UNREACHABLE", "it could not be reached (%s)" % cause
         else:
@@ -276,6 +301,20 @@ class StorageEndpoint:
         code = ontap_codes.get(ontap_code, "STORAGE_JOB_FAILED")
         return SmhvError(code, "Could not %s on ONTAP cluster %s: %s (ONTAP error %s, job %s)."
                          % (action, self.label, message, ontap_code, job_uuid), details)
+
+
+def _answer_when_jobs_end(session, seconds):
+    """Send `return_timeout` with every POST, PATCH and DELETE but the CLI passthrough's: ONTAP then
+    answers when the call's job has ended, up to `seconds` (NetApp/trident issue 1144 measured a volume
+    create at 1.0 s this way, against 3.9 s polling with backoff)."""
+    send = session.request
+
+    def request_answered_when_done(method, url, *args, **kwargs):
+        if method.upper() in JOB_METHODS and CLI_PASSTHROUGH not in url:
+            kwargs["params"] = dict(kwargs.get("params") or {}, return_timeout=seconds)
+        return send(method, url, *args, **kwargs)
+
+    session.request = request_answered_when_done
 
 
 def _pin_ca_bundle(session, ca_path):

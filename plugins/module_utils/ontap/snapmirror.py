@@ -15,7 +15,7 @@ import time
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.connection import (
-    HAS_NETAPP_ONTAP, dig, fetch, parse_time)
+    HAS_NETAPP_ONTAP, MIN_POLL_INTERVAL, dig, fetch, parse_time)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import (
     MirrorRelationship, TransferResult)
 
@@ -175,16 +175,21 @@ class SnapMirrorOperations:
 
     @staticmethod
     def _wait(endpoint, action, check, details):
+        """check() until it returns something: looked at again after MIN_POLL_INTERVAL, then twice as long
+        each time up to the endpoint's poll interval, so a short transfer is not waited for 5 s."""
         deadline = time.monotonic() + endpoint.timeout
+        pause = MIN_POLL_INTERVAL
         while True:
             result = check()
             if result is not None:
                 return result
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise SmhvError("STORAGE_JOB_TIMEOUT", "Could not %s on ONTAP cluster %s within %s seconds; it is still "
                                 "in progress on the cluster. Re-run when it has finished, or raise the storage system's "
                                 "timeout." % (action, endpoint.label, endpoint.timeout), details)
-            time.sleep(endpoint.poll_interval)
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, endpoint.poll_interval)
 
 
 def _describe(relationship):

@@ -76,7 +76,8 @@ def test_restore_sends_restore_to_as_a_query_patch(ontap, client):
     ontap.job("c1", "j9")
     client.restore_volume(SnapshotInfo(cluster="c1", svm="vs0", volume_name="v", volume_uuid="v-1", name="s1"))
     [patch] = ontap.sent_to("PATCH", "/api/storage/volumes")
-    assert patch.query == {"uuid": "v-1"} and patch.body == {"restore_to.snapshot.name": "s1"}
+    # return_timeout: ONTAP answers when the restore's job ends (the storage system's timeout, 30 s here)
+    assert patch.query == {"uuid": "v-1", "return_timeout": "30"} and patch.body == {"restore_to.snapshot.name": "s1"}
 
 
 def test_restore_of_a_volume_that_matches_nothing_is_not_found(ontap, client):
