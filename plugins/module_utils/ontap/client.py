@@ -72,6 +72,12 @@ class StorageClient:
         """ClusterIdentity of every configured system (raises if one cannot be reached)."""
         return self._clusters.identities()
 
+    def reachable_clusters(self):
+        """([ClusterIdentity of each system that answered], [the SmhvError of each that did not]): every configured
+        system asked who it is, once per client (the identity later calls use), none of them raising."""
+        found, errors = self._clusters.reachable()
+        return [identity for _endpoint, identity in found], errors
+
     def cluster_for(self, name):
         """ClusterIdentity of the cluster called `name` (or configured with that hostname)."""
         return self._clusters.endpoint(name).identity()

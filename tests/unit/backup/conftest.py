@@ -108,6 +108,9 @@ class WorldStorage:
                             uuid=snap.uuid, create_time=snap.create_time, comment=snap.comment, snapmirror_label=snap.snapmirror_label,
                             owners=tuple(cluster.snapshot_owners(snap)))
 
+    def reachable_clusters(self):
+        return [name for name in self.world.clusters], []
+
     def find_luns_by_serials(self, serials):
         self.faults.check("find_luns_by_serials")
         found = {}

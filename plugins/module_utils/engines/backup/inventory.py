@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, netapp_hyperv.smhv contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The backup's reads (no side effect, nothing journaled): the dataset's members, their inventory on every node,
-their files mapped to ONTAP LUNs and volumes, and the rules checked (DESIGN §5 steps 1-2)."""
+"""The backup's reads (no side effect, nothing journaled): the dataset's members, the storage systems' answer to the
+credentials, the members' inventory on every node, their files mapped to ONTAP LUNs and volumes, and the rules checked
+(DESIGN §5 steps 1-2)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,14 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.budget im
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.dataset import ERROR, validate_dataset
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import call_many, require_all
 
+# What a storage system answers that no later step changes: the account is refused, or its certificate is not trusted.
+CREDENTIAL_FAILURES = ("STORAGE_AUTH_FAILED", "STORAGE_TLS_ERROR")
+
 
 class InventorySteps:
-    """Steps catalog, inventory, map and validate of BackupEngine (a mixin: the engine holds the state)."""
+    """Steps catalog, credentials, inventory, map and validate of BackupEngine (a mixin: the engine holds the state)."""
+
+    credentials_checked = False
 
     def _warn(self, message):
         if message not in self.warnings:  # map and validate may run twice (pre-script, then checkpoint)
@@ -35,6 +41,21 @@ class InventorySteps:
             raise SmhvError("INVALID_ARGUMENT", "Dataset %s has no VM in %s." % (self.dataset, self.scope.name),
                             {"dataset": self.dataset, "scope": self.scope.name})
         return members
+
+    def _check_credentials(self):
+        """Before anything is touched, every storage system is asked who it is (GET /api/cluster: the identity each later
+        call needs, asked once per client, so no request is added), which ONTAP answers only to an account it accepts. A
+        refused account or an untrusted certificate fails the backup; a system that does not answer is left to the
+        steps that need it, as before (its site may be down). Step credentials does it when the first ONTAP call would
+        otherwise come after the checkpoints (the checkpoint method inventories in its checkpoint call), else the first
+        map. The hosts' side is checked by step catalog, the coordinator's first call: every node takes the same account."""
+        if self.credentials_checked:
+            return
+        _answered, errors = self.storage.reachable_clusters()
+        refused = [error for error in errors if error.code in CREDENTIAL_FAILURES]
+        if refused:
+            raise refused[0]
+        self.credentials_checked = True
 
     def _inventory(self):
         ids = [member.vm_id for member in self.members]
@@ -57,6 +78,7 @@ class InventorySteps:
 
     def _map(self):
         """LUNs and volumes of the inventory's ONTAP disks; only what an earlier map (before a pre-script) did not find."""
+        self._check_credentials()
         serials = sorted(set(entry["storage"]["disk_serial"] for vm, _node in self.inventory for entry in vm["files"]
                              if entry["storage"]["netapp_lun"] and entry["storage"]["disk_serial"]))
         unknown = [serial for serial in serials if serial not in self.luns]

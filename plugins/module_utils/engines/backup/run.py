@@ -9,6 +9,8 @@
 Steps, each timed and named in errors (the file that does it in brackets):
 
     catalog         the dataset, the scope's lease and the dataset's VM index, in one read [inventory]
+    credentials     checkpoint method: every storage system's identity, so a refused account fails before anything is
+                    touched (the first map does it for the other methods and in check mode) [inventory]
     inventory       vm_inventory of the dataset's VMs on every node, one call per node, in parallel [inventory]
     map             their files -> LUN serials -> ONTAP LUNs and volumes (one batched lookup per cluster) [inventory]
     validate        the dataset rules again, VM states (saved/off need allow_saved_state, migrating VMs
@@ -153,6 +155,8 @@ class BackupEngine(InventorySteps, ClaimSteps, CaptureSteps, CommitSteps, AfterS
                 self.steps.run("inventory", self._inventory)
                 self.steps.run("map", self._map)
                 self.steps.run("validate", self._validate)
+            else:
+                self.steps.run("credentials", self._check_credentials)
         except StepFailed as failed:
             raise self._error(failed, undo=None) from None
         if check_mode:
