@@ -29,7 +29,8 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.reposit
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import CHECKPOINT_PREFIX
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.clones import VolumeCloneMount
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import DRILL_ROOT, FailoverEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import FailoverEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planning import DRILL_ROOT
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import host_igroup
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import OperationJournal

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import ISCSI_SERVICE
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.discover import ISCSI_SERVICE
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.connection import fetch
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.san import IGROUP_FIELDS

@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, netapp_hyperv.smhv contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The phases of a failover (failover.py) that change the DR site: break the mirrors, SnapRestore the destinations to
+the recovery point, connect the LUNs, restore the VMs, start them group by group. All but start are journaled, and a
+resumed run skips what is done."""
+
+from __future__ import annotations
+
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.run import RestoreEngine
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+
+
+class ChangeSteps:
+    """Phases break, snaprestore, connect, restore and start of FailoverEngine."""
+
+    def _break_one(self, relationship):
+        current = self.storage.snapmirror.get(relationship)
+        if current.state == "broken_off":
+            return False
+        if current.state == "snapmirrored":
+            self.storage.snapmirror.quiesce(current)
+        self.storage.snapmirror.break_off(current)
+        return True
+
+    def _break(self, plan):
+        pending = [entry["relationship"] for _d, entry in sorted(plan["_volumes"].items()) if entry["relationship"].state != "broken_off"]
+        if not pending:
+            return
+        self.journal.intend("break", relationships=[r.destination_path for r in pending])
+        for relationship in pending:
+            self._break_one(relationship)
+        self.journal.done("break")
+
+    def _snaprestore(self, plan):
+        if self.journal.state_of("snaprestore") == "done":
+            return
+        work = [lun for lun in plan["luns"] if lun["restore"] != "none"]
+        self.journal.intend("snaprestore", luns=[lun["lun"] for lun in work], snapshots=sorted(set(lun["snapshot"] for lun in work)))
+        self.keeper.check()
+        done_volumes = set()
+        for lun in work:
+            entry = plan["_volumes"][lun["volume"]]
+            snapshot = next(s for s in self.storage.list_snapshots(entry["volume_ref"], lun["snapshot"]) if s.name == lun["snapshot"])
+            if lun["restore"] == "volume":
+                if lun["volume"] in done_volumes:
+                    continue
+                done_volumes.add(lun["volume"])
+                if lun["serial"] in self.disks and self.disks[lun["serial"]]["online"]:
+                    self.host.call("disk_disconnect", {"serial": lun["serial"]})
+                    lun["connected"] = False
+                try:
+                    self.storage.restore_volume(snapshot)
+                except SmhvError as error:
+                    if error.code != "SNAPSHOT_BUSY":
+                        raise
+                    # ONTAP keeps the relationship's newer base snapshot (owned by SnapMirror, for a resync) after the break,
+                    # and a volume SnapRestore would delete it: the volume's one LUN is restored alone instead.
+                    ref = lun["lun_ref"]
+                    self.storage.restore_file(snapshot, ref.path[len("/vol/%s" % ref.volume_name):])
+                    self.warnings.append("Volume %s could not be restored as a whole (%s); its LUN %s was restored from snapshot %s "
+                                         "instead (single-LUN SnapRestore), which keeps the relationship's base for a resync."
+                                         % (lun["volume"], error.message, lun["lun"], lun["snapshot"]))
+            else:
+                ref = lun["lun_ref"]
+                if lun["serial"] in self.disks and self.disks[lun["serial"]]["online"]:
+                    self.host.call("disk_disconnect", {"serial": lun["serial"]})
+                    lun["connected"] = False
+                self.storage.restore_file(snapshot, ref.path[len("/vol/%s" % ref.volume_name):])
+        self.journal.done("snaprestore")
+
+    def _connect(self, plan):
+        pending = [lun for lun in plan["luns"] if not lun["connected"]]
+        if not pending:
+            return
+        self._ensure_initiator()
+        self.journal.intend("connect", luns=[lun["lun"] for lun in pending])
+        self.disks = {disk["serial"]: disk for disk in self.host.call("disk_rescan", {}).result["disks"]}
+        for lun in pending:
+            self._map_and_connect(lun["lun_ref"], lun["access_path"])
+            lun["connected"] = True
+        self.journal.done("connect")
+
+    def _restore_vms(self, plan, catalog):
+        registered = self._registered([vm["id"] for vm in plan["vms"]])
+        path_map = {old: new for old, new in self.pairs if old.lower() != new.lower()}
+        for vm in plan["vms"]:
+            if vm["id"] in registered:
+                vm["outcome"] = "present" if vm["action"] == "none" else "restored"
+                vm["state"] = registered[vm["id"]]
+                continue
+            step = "vm~%s" % vm["id"]
+            self.journal.intend(step, vm=vm["name"], backup=vm["backup"])
+            engine = RestoreEngine(self.session, self.storage, catalog, clock=self.clock)
+            result = engine.run(vm["id"], backup=vm["backup"], force=True, start=False, path_map=path_map or None, verify_snapshot=False)
+            vm["outcome"], vm["state"] = "restored", result["vm"]["state"]
+            vm["luns"] = [{"lun": lun["lun"], "method": lun["method"], "snapshot": lun["snapshot"]} for lun in result["luns"]]
+            self.journal.done(step, vm_id=result["vm"]["id"])
+
+    def _start_vms(self, plan):
+        by_name = {vm["name"]: vm for vm in plan["vms"]}
+        groups = plan["start_groups"]
+        for index, group in enumerate(groups):
+            ids = [by_name[name]["id"] for name in group["vms"] if by_name[name]["start"]]
+            if not ids:
+                continue
+            reply = self.host.call("vm_start", {"ids": ids}).result
+            for item in reply["vms"]:
+                vm = next(v for v in plan["vms"] if v["id"] == item["vm_id"])
+                vm["state"] = item["state"]
+                vm["started"] = item["state_before"] != item["state"]
+            if group["wait_seconds"] and index < len(groups) - 1:
+                self.sleep(group["wait_seconds"])
