@@ -144,6 +144,21 @@ class OperationJournal:
         """A side effect that failed: it may still have acted, so it stays in the undo log."""
         return self._add(step, "failed", _error_data(error))
 
+    def effect(self, step, action, **intent):
+        """One side effect: its intent journaled before, what `action()` returned (a dict, or None) after; a failure is
+        journaled as such (it may still have acted), then raised."""
+        self.intend(step, **intent)
+        try:
+            made = action()
+        except SmhvError as error:
+            try:
+                self.failed(step, error)
+            except SmhvError:
+                pass  # the intent is there: the undo treats the step as possibly done either way
+            raise
+        self.done(step, **(made or {}))
+        return made
+
     def undone(self, step):
         return self._add(step, "undone", None)
 

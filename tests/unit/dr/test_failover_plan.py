@@ -11,6 +11,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr impo
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.site import dr_systems
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import LunRef
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules import paths
 
 VM1, VM2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 SOURCE, DESTINATION = "cluster-a:svm_hv:vol_hv03", "cluster-b:svm_dr:vol_hv03_dr"
@@ -41,10 +42,10 @@ def test_volume_root(path, root):
 
 
 def test_path_map_prefers_the_longest_prefix():
-    pairs = plan.path_pairs({"C:\\ClusterStorage": "M:", "C:\\ClusterStorage\\Volume2": "N:"})
-    assert plan.mapped("C:\\ClusterStorage\\Volume2\\vm\\a.vhdx", pairs) == "N:\\vm\\a.vhdx"
-    assert plan.mapped("c:\\clusterstorage\\Volume1\\a.vhdx", pairs) == "M:\\Volume1\\a.vhdx"
-    assert plan.mapped("J:\\a", pairs) == "J:\\a"
+    pairs = paths.path_pairs({"C:\\ClusterStorage": "M:", "C:\\ClusterStorage\\Volume2": "N:"})
+    assert paths.mapped("C:\\ClusterStorage\\Volume2\\vm\\a.vhdx", pairs) == "N:\\vm\\a.vhdx"
+    assert paths.mapped("c:\\clusterstorage\\Volume1\\a.vhdx", pairs) == "M:\\Volume1\\a.vhdx"
+    assert paths.mapped("J:\\a", pairs) == "J:\\a"
 
 
 def test_the_newest_backup_whose_snapshots_reached_the_destination_is_the_recovery_point():

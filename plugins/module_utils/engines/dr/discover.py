@@ -8,10 +8,10 @@ register the DR host with it); a DR host that already has it skips the second.""
 from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines import snapinfo as snapinfo_ops
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import host_igroup
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import SNAPINFO_PREFIX, snapinfo_host
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import with_separator
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import register
 
 ISCSI_SERVICE = "MSiSCSI"
@@ -52,7 +52,7 @@ class DiscoverSteps:
         lun = chosen[0]
         connected = self.disks.get(lun.serial)
         present = bool(connected and connected["online"] and any(
-            dr_plan.with_separator(path).lower() == self.snapinfo_root.lower() for path in connected["access_paths"]))
+            with_separator(path).lower() == self.snapinfo_root.lower() for path in connected["access_paths"]))
         registered = present and (self.session.registration()["snapinfo_path"] or "").rstrip("\\").lower() == self.snapinfo_path.lower()
         snapshot = ours[-1][0]
         self.snapinfo = {"present": registered, "relationship": relationship, "volume_ref": volume, "lun_ref": lun, "snapshot_ref": snapshot}
@@ -83,7 +83,7 @@ class DiscoverSteps:
 
     def _map_and_connect(self, lun, access_path):
         disk = self.disks.get(lun.serial)
-        if disk and disk["online"] and any(dr_plan.with_separator(p).lower() == access_path.lower() for p in disk["access_paths"]):
+        if disk and disk["online"] and any(with_separator(p).lower() == access_path.lower() for p in disk["access_paths"]):
             return False
         igroup = host_igroup(self.storage, lun, self.facts)
         self.storage.san.map_lun(lun, igroup)

@@ -27,7 +27,6 @@ from __future__ import annotations
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import CHECKPOINT_PREFIX
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.clones import VolumeCloneMount
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import FailoverEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planning import DRILL_ROOT
@@ -36,6 +35,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups i
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import OperationJournal
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.leases import LeaseKeeper, heartbeat_seconds
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import snapinfo_host
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import mapped, path_pairs, with_separator
 
 OPERATION = "drill"
 CLONE_PREFIX = "smhv_drill_"
@@ -67,7 +67,7 @@ class DrillEngine(FailoverEngine):
         started = self.monotonic()
         self.pairs = []
         self.lun_hints = {item["lun"].split(":", 1)[-1].lower() if not item["lun"].startswith("/") else item["lun"].lower():
-                          dr_plan.with_separator(item["access_path"]) for item in luns or []}
+                          with_separator(item["access_path"]) for item in luns or []}
         self.selection = {"vms": list(vms or []), "datasets": list(datasets or []), "backup": backup}
         self.start, self.start_order = True, start_order
         self._phase("discover", self._discover, snapinfo_lun)
@@ -221,12 +221,12 @@ class DrillEngine(FailoverEngine):
                 lun["clone_serial"] = clone_lun.serial
 
     def _register(self, plan):
-        pairs = dr_plan.path_pairs({lun["source_access_path"]: lun["access_path"] for lun in plan["luns"]})
+        pairs = path_pairs({lun["source_access_path"]: lun["access_path"] for lun in plan["luns"]})
         for vm in plan["vms"]:
             record = next(r for r in self._records(plan) if r.name == vm["backup"])
             backed_up = next(item for item in record.vms if item.vm_id == vm["id"])
             config = next(f.path for f in backed_up.files if f.kind == "config" and f.path.lower().endswith((".vmcx", ".xml")))
-            args = {"path": dr_plan.mapped(config, pairs), "map_from": [old for old, _new in pairs], "map_to": [new for _old, new in pairs],
+            args = {"path": mapped(config, pairs), "map_from": [old for old, _new in pairs], "map_to": [new for _old, new in pairs],
                     "new_name": vm["drill_name"]}
             if self.switch:
                 args["switch_name"] = self.switch

@@ -46,6 +46,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.disc
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planning import PlanSteps
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import utcnow
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import path_pairs, with_separator
 
 OPERATION = "failover"
 
@@ -92,9 +93,9 @@ class FailoverEngine(DiscoverSteps, PlanSteps, ChangeSteps):
             snapinfo_lun=None, primary=None, final_backup=True):
         """`primary` (planned.PrimarySite): a planned failover, whose final backup, shutdown and final update run first."""
         started = self.monotonic()
-        self.pairs = dr_plan.path_pairs(path_map)
+        self.pairs = path_pairs(path_map)
         self.lun_hints = {(item["lun"].split(":", 1)[-1] if ":" in item["lun"] and not item["lun"].startswith("/") else item["lun"]).lower():
-                          dr_plan.with_separator(item["access_path"]) for item in luns or []}
+                          with_separator(item["access_path"]) for item in luns or []}
         self.selection = {"vms": list(vms or []), "datasets": list(datasets or []), "backup": backup}
         self.start, self.start_order = start, start_order
         self._phase("discover", self._discover, snapinfo_lun)

@@ -9,13 +9,10 @@ from __future__ import annotations
 import re
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import with_separator
 
 _DRIVE = re.compile(r"^([A-Za-z]):\\")
 _CSV = re.compile(r"^([A-Za-z]:\\ClusterStorage\\[^\\]+\\)", re.IGNORECASE)
-
-
-def with_separator(path):
-    return path if path.endswith("\\") else path + "\\"
 
 
 def volume_root(path):
@@ -28,18 +25,6 @@ def volume_root(path):
     if drive and drive.group(1).lower() != "c":
         return path[:3].upper()
     return None
-
-
-def path_pairs(path_map):
-    """path_map as (old, new) prefixes with a trailing separator, longest first."""
-    return sorted(((with_separator(old), with_separator(new)) for old, new in (path_map or {}).items()), key=lambda pair: -len(pair[0]))
-
-
-def mapped(path, pairs):
-    for old, new in pairs:
-        if path.lower().startswith(old.lower()):
-            return new + path[len(old):]
-    return path
 
 
 def volume_key(cluster, svm, volume):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import mapped, path_pairs, with_separator
 
 DRILL_ROOT = "C:\\SMHV\\Drills"  # where drills (drill.py) connect their clones: VMs registered from there are a drill's
 
@@ -93,7 +94,7 @@ class PlanSteps:
                 in_use = sorted(vm_id for vm_id in vm_ids if vm_id in registered)
                 disk = self.disks.get(lun.serial)
                 access_path = self._lun_access_path(lun, source_root)
-                connected = bool(disk and disk["online"] and any(dr_plan.with_separator(p).lower() == access_path.lower()
+                connected = bool(disk and disk["online"] and any(with_separator(p).lower() == access_path.lower()
                                                                  for p in disk["access_paths"]))
                 plan = {"lun": "%s:%s" % (lun.cluster, lun.path), "serial": lun.serial, "source_serial": serial, "volume": destination,
                         "snapshot": entry["snapshot"], "source_access_path": source_root, "access_path": access_path,
@@ -101,7 +102,7 @@ class PlanSteps:
                         "vms": [known[vm_id]["name"] if vm_id in known else vm_id for vm_id in vm_ids], "lun_ref": lun}
                 lun_of_serial[serial] = plan
                 luns.append(plan)
-        vm_pairs = dr_plan.path_pairs({lun["source_access_path"]: lun["access_path"] for lun in luns})
+        vm_pairs = path_pairs({lun["source_access_path"]: lun["access_path"] for lun in luns})
         groups = dr_plan.start_groups([known[vm_id]["name"] for vm_id in chosen], self.start_order)
         group_of = {name.lower(): index for index, (names, _wait) in enumerate(groups) for name in names}
         vms = []
@@ -111,8 +112,8 @@ class PlanSteps:
             backed_up = next(vm for vm in record.vms if vm.vm_id == vm_id)
             configs = [f.path for f in backed_up.files if f.kind == "config" and f.path.lower().endswith((".vmcx", ".xml"))]
             vms.append({"id": vm_id, "name": backed_up.name, "dataset": dataset, "backup": record.name, "host": self.session.name,
-                        "source_host": backed_up.host, "config_path": dr_plan.mapped(configs[0], vm_pairs) if configs else None,
-                        "disks": [dr_plan.mapped(f.path, vm_pairs) for f in backed_up.files if f.kind == "vhd"],
+                        "source_host": backed_up.host, "config_path": mapped(configs[0], vm_pairs) if configs else None,
+                        "disks": [mapped(f.path, vm_pairs) for f in backed_up.files if f.kind == "vhd"],
                         "action": "none" if vm_id in registered else "restore", "start_group": group_of[backed_up.name.lower()],
                         "start": bool(self.start) and registered.get(vm_id) != "Running"})
         mirrors = []
@@ -128,7 +129,7 @@ class PlanSteps:
 
     def _lun_access_path(self, lun, source_root):
         """Where a destination LUN goes on the DR host: its source LUN's access path, through path_map."""
-        return dr_plan.mapped(source_root, self.pairs)
+        return mapped(source_root, self.pairs)
 
     def _snaprestored(self):
         journal = getattr(self, "journal", None)

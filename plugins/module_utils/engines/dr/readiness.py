@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.discover import ISCSI_SERVICE
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.connection import fetch
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.san import IGROUP_FIELDS
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import mapped, path_pairs, with_separator
 
 try:
     from netapp_ontap.resources import Igroup
@@ -96,8 +96,8 @@ def check_readiness(engine, max_lag_seconds, snapinfo_lun=None, path_map=None, l
     disks = engine.host.call("disk_rescan", {}, True).result["disks"]
     used = set(["C"]) | set(path[0].upper() for disk in disks if disk["online"] for path in disk["access_paths"]
                             if len(path.rstrip("\\")) == 2)
-    pairs = dr_plan.path_pairs(path_map)
-    wanted = [engine.snapinfo_root] + [dr_plan.mapped(dr_plan.with_separator(item["access_path"]), pairs) for item in luns or []]
+    pairs = path_pairs(path_map)
+    wanted = [engine.snapinfo_root] + [mapped(with_separator(item["access_path"]), pairs) for item in luns or []]
     letters = sorted(set(path[0].upper() for path in wanted if len(path.rstrip("\\")) == 2))
     present = engine.snapinfo.get("present") if getattr(engine, "snapinfo", None) else False
     taken = [letter for letter in letters if letter in used]

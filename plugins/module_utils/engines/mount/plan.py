@@ -14,6 +14,7 @@ import re
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.resolve import resolve_backed_up_vm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import parse_backup_name
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import with_separator
 
 MOUNT_ROOT = "C:\\SMHV\\Mounts"
 CLONE_PREFIX = "smhv_mount_"
@@ -67,10 +68,10 @@ def mounted_path(path, volume_root, access_path):
     `access_path` ('E:\\' or a mount folder): the same path below the root. None when either is unknown."""
     if not volume_root or not access_path:
         return None
-    root = volume_root if volume_root.endswith("\\") else volume_root + "\\"
+    root = with_separator(volume_root)
     if not path.lower().startswith(root.lower()):
         return None
-    return (access_path if access_path.endswith("\\") else access_path + "\\") + path[len(root):]
+    return with_separator(access_path) + path[len(root):]
 
 
 def _key(path):

@@ -136,20 +136,6 @@ class MountEngine(MountPlanning):
             return
         self.operation.finish()
 
-    def _effect(self, step, action, **intent):
-        journal = self.operation.journal
-        journal.intend(step, **intent)
-        try:
-            made = action()
-        except SmhvError as error:
-            try:
-                journal.failed(step, error)
-            except SmhvError:
-                pass
-            raise
-        journal.done(step, **(made or {}))
-        return made
-
     def _mount_result(self, plan, state):
         files = []
         for path in plan["files"]:
@@ -179,7 +165,7 @@ class MountEngine(MountPlanning):
             where = {"cluster": lun.cluster, "svm": lun.svm, "volume": lun.volume_name, "path": plan["clone"],
                      "mount": plan["folder"] if self.access == "folder" else None, "igroup": igroup_name(self.host_name),
                      "access_path": plan["access_path"]}
-            made = self._effect("clone:%d" % index, lambda: self._present(self._clone(plan), plan), **where)
+            made = self.operation.journal.effect("clone:%d" % index, lambda: self._present(self._clone(plan), plan), **where)
         else:
             made = self._present(clone, plan)
         plan["clone_serial"] = made["serial"]
@@ -240,13 +226,13 @@ class MountEngine(MountPlanning):
         lun = plan["lun_ref"]
         where = {"cluster": lun.cluster, "svm": lun.svm, "path": plan["clone"], "serial": clone.serial, "lun_serial": lun.serial,
                  "mount": plan["folder"]}
-        removed = self._effect("disconnect:%d" % index, lambda: {"removed": self.host.call(
+        removed = self.operation.journal.effect("disconnect:%d" % index, lambda: {"removed": self.host.call(
             "disk_disconnect", {"serial": clone.serial}).result.get("removed_access_paths") or []}, **where)["removed"]
         plan["removed"] = removed
         plan["access_path"] = removed[0] if removed else None
         self.actions.append("disconnect and delete clone %s%s" % (plan["clone"], " (mounted at %s)" % ", ".join(removed) if removed else ""))
         self.operation.keeper.check_now()
-        self._effect("delete:%d" % index, lambda: self.storage.san.delete_lun(clone, allow_mapped=True) and None, **where)
+        self.operation.journal.effect("delete:%d" % index, lambda: self.storage.san.delete_lun(clone, allow_mapped=True) and None, **where)
         plan["deleted"] = True
 
     def _remove_folders(self, plans):

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import mapped, with_separator
 
 _DIFFERENCING = (".avhdx", ".avhd")
 NTFS_FOLDERS = ("system volume information", "$recycle.bin")  # on every volume root; not a VM's, restored with the LUN
@@ -29,12 +30,8 @@ def _under(path, root):
     """`path` relative to the volume root `root` ('J:\\'), or None."""
     if not root:
         return None
-    root = root if root.endswith("\\") else root + "\\"
+    root = with_separator(root)
     return path[len(root):] if path.lower().startswith(root.lower()) else None
-
-
-def _with_separator(path):
-    return path if path.endswith("\\") else path + "\\"
 
 
 def _base_disks(paths):
@@ -333,7 +330,4 @@ class RestorePlanning:
         return True
 
     def _mapped(self, path):
-        for old, new in self.path_map:
-            if path.lower().startswith(old.lower()):
-                return new + path[len(old):]
-        return path
+        return mapped(path, self.path_map)

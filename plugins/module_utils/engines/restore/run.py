@@ -29,12 +29,13 @@ import time
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import CHECKPOINT_PREFIX
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import Script, script_variables
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.operation import DEFAULT_TTL, LeasedOperation, RecoveryContext
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.plan import RestorePlanning, _under, _with_separator
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.plan import RestorePlanning, _under
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.resolve import find_backup, resolve_vm
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.undo import drop_clone, settle_restore
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import host_igroup, igroup_name
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import utcnow
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import path_pairs
 
 MOUNT_ROOT = "C:\\SMHV\\Mounts"
 CLONE_PREFIX = "smhv_restore_"
@@ -79,8 +80,7 @@ class RestoreEngine(RestorePlanning):
         self.verify = verify_snapshot
         self.post_script = Script.from_option(post_script)
         self.script = None
-        self.path_map = sorted(((_with_separator(old), _with_separator(new)) for old, new in (path_map or {}).items()),
-                               key=lambda pair: -len(pair[0]))
+        self.path_map = path_pairs(path_map)
         self.alternate = self.target_session is not self.session or bool(self.path_map)
         self._step("backup", self._backup, vm, backup)
         if not check_mode:
@@ -159,21 +159,6 @@ class RestoreEngine(RestorePlanning):
     def _timings(self, started):
         return {"total": round(self.monotonic() - started, 3), "steps": list(self.steps)}
 
-    def _effect(self, step, action, **intent):
-        """One side effect: its intent journaled before, what it returned (a dict, or None) after; a failure is journaled
-        as such (it may still have acted), then raised."""
-        self.journal.intend(step, **intent)
-        try:
-            made = action()
-        except SmhvError as error:
-            try:
-                self.journal.failed(step, error)
-            except SmhvError:
-                pass  # the intent is there: the undo treats the step as possibly done either way
-            raise
-        self.journal.done(step, **(made or {}))
-        return made
-
     # -- backup, lease -----------------------------------------------------------------------------
     def _backup(self, vm, backup):
         self.vm_id = resolve_vm(self.host, self.catalog, vm, self.session.name)
@@ -247,12 +232,12 @@ class RestoreEngine(RestorePlanning):
     def _stop(self):
         ids = {"ids": [self.vm_id]}
         if self.current["state"] != "Off":
-            self._effect("vm_stop", lambda: self._call("vm_stop", ids), state=self.current["state"])
+            self.journal.effect("vm_stop", lambda: self._call("vm_stop", ids), state=self.current["state"])
         if self.current["clustered"]:
-            self._effect("cluster_role_remove", lambda: self._call("cluster_vm_role_remove", ids),
-                         group=self.current["cluster_group"])
+            self.journal.effect("cluster_role_remove", lambda: self._call("cluster_vm_role_remove", ids),
+                                 group=self.current["cluster_group"])
         self._save_configuration()
-        self._effect("vm_remove", lambda: self._call("vm_remove", ids))
+        self.journal.effect("vm_remove", lambda: self._call("vm_remove", ids))
 
     def _save_configuration(self):
         """Remove-VM deletes the VM's configuration files; a copy of each beside itself lets an undo register it again."""
@@ -262,7 +247,7 @@ class RestoreEngine(RestorePlanning):
         copies = [[path, "%s\\%s%s_%s" % (path.rpartition("\\")[0], UNDO_PREFIX, self.operation.short, path.rpartition("\\")[2])]
                   for path in configs]
         request = {"sources": [pair[0] for pair in copies], "destinations": [pair[1] for pair in copies]}
-        self._effect("config_save", lambda: self._call("file_copy", request), copies=copies)
+        self.journal.effect("config_save", lambda: self._call("file_copy", request), copies=copies)
 
     def _end(self):
         """The restore is done. What it could not clean up (a clone, the saved configuration) keeps its journal open,
@@ -298,17 +283,11 @@ class RestoreEngine(RestorePlanning):
     def _restore_lun(self, index, plan):
         lun, snapshot = plan["lun_ref"], plan["snapshot_ref"]
         disk = {"serial": lun.serial, "access_path": plan["access_path"]}
-        self._effect("disk_disconnect:%d" % index, lambda: self._call("disk_disconnect", {"serial": lun.serial}), **disk)
-        self._effect("snaprestore:%d" % index, lambda: self._snaprestore(snapshot, lun),
-                     lun=plan["lun"], snapshot=plan["snapshot"])
-        self._effect("disk_connect:%d" % index, lambda: self._call("disk_connect", disk), **disk)
+        self.journal.effect("disk_disconnect:%d" % index, lambda: self._call("disk_disconnect", {"serial": lun.serial}), **disk)
+        self.journal.effect("snaprestore:%d" % index, lambda: self._snaprestore(snapshot, lun),
+                             lun=plan["lun"], snapshot=plan["snapshot"])
+        self.journal.effect("disk_connect:%d" % index, lambda: self._call("disk_connect", disk), **disk)
         plan["restored"] = True
-
-    def _mapped(self, path):
-        for old, new in self.path_map:
-            if path.lower().startswith(old.lower()):
-                return new + path[len(old):]
-        return path
 
     def _copy_from_clone(self, index, plan):
         lun = plan["lun_ref"]
@@ -318,12 +297,12 @@ class RestoreEngine(RestorePlanning):
                  "mount": mount}
         where.update(igroup=igroup_name(self.target_facts["computer_name"]), access_path=mount)
         # one journal step for the clone, its map and its disk (the intent names all three; the undo drops the clone)
-        made = self._effect("clone:%d" % index, lambda: self._present(self._clone(plan, name), lun, mount), **where)
+        made = self.journal.effect("clone:%d" % index, lambda: self._present(self._clone(plan, name), lun, mount), **where)
         sources, destinations = [], []
         for path in self._clone_files(plan, mount):
             sources.append(mount + _under(path, plan["source_root"]))
             destinations.append(self._mapped(path))
-        copied = self._effect("copy:%d" % index, lambda: {"copied": [item["destination"] for item in self.target.call(
+        copied = self.journal.effect("copy:%d" % index, lambda: {"copied": [item["destination"] for item in self.target.call(
             "file_copy", {"sources": sources, "destinations": destinations}).result["copied"]]}, count=len(sources))
         plan["copied"] = copied["copied"]
         try:
@@ -384,15 +363,15 @@ class RestoreEngine(RestorePlanning):
         return args
 
     def _import(self):
-        reply = self._effect("vm_import", lambda: self.target.call("vm_import", self._import_args()).result, path=self._mapped(self.config_path))
+        reply = self.journal.effect("vm_import", lambda: self.target.call("vm_import", self._import_args()).result, path=self._mapped(self.config_path))
         self.final = {"id": reply["vm_id"], "name": reply["name"], "state": reply["state"]}
 
     def _cluster(self):
-        reply = self._effect("cluster_role_add", lambda: self.target.call("cluster_vm_role_add", {"ids": [self.vm_id]}).result)
+        reply = self.journal.effect("cluster_role_add", lambda: self.target.call("cluster_vm_role_add", {"ids": [self.vm_id]}).result)
         self.final["cluster_group"] = reply["added"][0]["group"] if reply["added"] else None
 
     def _start(self):
-        reply = self._effect("vm_start", lambda: self.target.call("vm_start", {"ids": [self.vm_id]}).result)
+        reply = self.journal.effect("vm_start", lambda: self.target.call("vm_start", {"ids": [self.vm_id]}).result)
         self.final["state"] = reply["vms"][0]["state"] if reply["vms"] else self.final["state"]
 
     def _run_post_script(self):
