@@ -51,7 +51,7 @@ MIN_POLL_INTERVAL = 0.2
 MAX_POLL_INTERVAL = 5.0
 MAX_CONNECT_TIMEOUT = 10
 # ONTAP holds a call for its job at most this long ("The value ... is invalid for field return_timeout
-# (<0..120>)"); the HTTP read timeout leaves REPLY_MARGIN on top for the answer itself.
+# (<0..120>)"); such a call's HTTP read timeout leaves REPLY_MARGIN on top for the answer itself.
 MAX_RETURN_TIMEOUT = 120
 REPLY_MARGIN = 10
 JOB_METHODS = ("POST", "PATCH", "DELETE")
@@ -100,7 +100,7 @@ class StorageEndpoint:
         self.timeout = int(system.get("timeout") or DEFAULT_TIMEOUT)
         self.poll_interval = poll_interval_for(self.timeout)
         self.return_timeout = min(self.timeout, MAX_RETURN_TIMEOUT)
-        self.read_timeout = max(self.timeout, self.return_timeout + REPLY_MARGIN)
+        self.connect_timeout = min(MAX_CONNECT_TIMEOUT, self.timeout)
         self._username = system.get("username")
         self._password = system.get("password")
         self._cert = system.get("cert_filepath")
@@ -151,7 +151,7 @@ class StorageEndpoint:
             dict(username=self._username, password=self._password)
         return HostConnection(self.hostname, port=self.port, verify=self._verify, poll_timeout=self.timeout,
                               poll_interval=self.poll_interval,
-                              protocol_timeouts=(min(MAX_CONNECT_TIMEOUT, self.timeout), self.read_timeout),
+                              protocol_timeouts=(self.connect_timeout, self.timeout),
                               **credentials)
 
     def connection(self):
@@ -164,7 +164,8 @@ class StorageEndpoint:
         session = conn.session
         if self._on_response not in session.hooks["response"]:
             session.hooks["response"].append(self._on_response)
-            _answer_when_jobs_end(session, self.return_timeout)
+            job_call_timeouts = (self.connect_timeout, self.return_timeout + REPLY_MARGIN)
+            _answer_when_jobs_end(session, self.return_timeout, job_call_timeouts)
             if self._ca_path:
                 _pin_ca_bundle(session, self._ca_path)
         return conn
@@ -240,12 +241,17 @@ class StorageEndpoint:
         return SmhvError("STORAGE_ERROR", "Could not %s on ONTAP cluster %s: %s" % (action, self.label, error),
                          details)
 
+    def _read_timeout(self, cause):
+        request = getattr(cause, "request", None)
+        waits_for_job = request is not None and request.method in JOB_METHODS and CLI_PASSTHROUGH not in request.url
+        return self.return_timeout + REPLY_MARGIN if waits_for_job else self.timeout
+
     def _transport_error(self, action, cause, details):
         details["reason"] = str(cause)
         if isinstance(cause, requests.exceptions.SSLError):
             code, what = "STORAGE_TLS_ERROR", "the TLS handshake failed (%s)" % cause
         elif isinstance(cause, requests.exceptions.Timeout):
-            code, what = "STORAGE_UNREACHABLE", "it did not answer within %s seconds" % self.read_timeout
+            code, what = "STORAGE_UNREACHABLE", "it did not answer within %s seconds" % self._read_timeout(cause)
         elif isinstance(cause, requests.exceptions.ConnectionError):
             code, what = "STORAGE_UNREACHABLE", "it could not be reached (%s)" % cause
         else:
@@ -303,15 +309,17 @@ class StorageEndpoint:
                          % (action, self.label, message, ontap_code, job_uuid), details)
 
 
-def _answer_when_jobs_end(session, seconds):
-    """Send `return_timeout` with every POST, PATCH and DELETE but the CLI passthrough's: ONTAP then
-    answers when the call's job has ended, up to `seconds` (NetApp/trident issue 1144 measured a volume
-    create at 1.0 s this way, against 3.9 s polling with backoff)."""
+def _answer_when_jobs_end(session, seconds, timeouts):
+    """Send `return_timeout` with every POST, PATCH and DELETE but the CLI passthrough's, read within
+    `timeouts` (connect, read): ONTAP then answers when the call's job has ended, up to `seconds`
+    (NetApp/trident issue 1144 measured a volume create at 1.0 s this way, against 3.9 s polling with
+    backoff). Reads keep the storage system's timeout."""
     send = session.request
 
     def request_answered_when_done(method, url, *args, **kwargs):
         if method.upper() in JOB_METHODS and CLI_PASSTHROUGH not in url:
             kwargs["params"] = dict(kwargs.get("params") or {}, return_timeout=seconds)
+            kwargs["timeout"] = timeouts
         return send(method, url, *args, **kwargs)
 
     session.request = request_answered_when_done
