@@ -239,7 +239,9 @@ class StorageClient:
 
         An existing consistency group with exactly these volumes is used as it is. Otherwise a
         temporary one is created and deleted right after (ONTAP keeps the member snapshots), unless a
-        volume already belongs to another group: a volume can be in only one."""
+        volume already belongs to another group: a volume can be in only one. ONTAP refusing the
+        temporary group is that case too, seen late: a group still being created (the job of a run that
+        was killed) is not in the listing yet."""
         endpoint = self._clusters.endpoint(cluster)
         wanted = {volume.uuid for volume in volumes}
         with endpoint.call("list consistency groups of SVM %s" % svm):
@@ -255,8 +257,15 @@ class StorageClient:
         if group is None:
             group, temporary = ConsistencyGroup(name=TEMPORARY_CG_PREFIX + name, svm={"name": svm}, volumes=[
                 {"name": volume.name, "provisioning_options": {"action": "add"}} for volume in volumes]), True
-            with endpoint.call("create temporary consistency group '%s' in SVM %s" % (group.name, svm)):
-                group.post()
+            try:
+                with endpoint.call("create temporary consistency group '%s' in SVM %s" % (group.name, svm)):
+                    group.post()
+            except SmhvError as error:
+                if error.details.get("ontap_code") is None:
+                    raise  # not ONTAP's answer (unreachable, TLS, timeout)
+                reason = error.details.get("ontap_message")
+                return None, ("temporary consistency group '%s' on cluster '%s' could not be created (%s): one snapshot "
+                              "per volume instead of a consistency-group snapshot" % (group.name, cluster, reason))
         snapshot = ConsistencyGroupSnapshot(group.uuid, name=name, consistency_type="crash")
         if comment:
             snapshot.comment = comment

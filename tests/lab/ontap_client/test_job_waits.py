@@ -7,6 +7,7 @@ import statistics
 import time
 
 import pytest
+import requests
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from smhv_lab.ontap import jobs
@@ -61,3 +62,22 @@ def test_snapmirror_update_waits_for_a_short_transfer_without_a_whole_interval(s
     result, seconds = timed(client, lambda: client.snapmirror.update(relationship))[:2]
     print("SnapMirror update with a transfer seen running twice: %.2f s" % seconds)
     assert result.state == "success" and seconds < 1.5  # a poll interval would be 1.7 s here (5 s by default)
+
+
+def test_a_temporary_group_still_being_made_by_a_killed_run_means_one_snapshot_per_volume(site):
+    """A run killed during its temporary consistency group's creation leaves the job running: the next run
+    does not see the group when it lists them, and ONTAP then refuses its own group (a volume is in one
+    group at most). The next run takes one snapshot per volume and says why, instead of failing."""
+    cluster = site.cluster()
+    jobs.configure(cluster, durations={"consistency_group.create": 1.5})  # the next run lists groups well within it
+    client = site.client("cluster-a")
+    volumes = [client.get_volume("cluster-a", "svm1", name) for name in ("vol1", "vol2")]
+    session = requests.Session()
+    session.auth, session.verify = (cluster.username, cluster.password), str(site.ca)
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify` (psf/requests#3829)
+    killed = session.post(site.servers["cluster-a"].url + "/api/application/consistency-groups", json={
+        "svm": {"name": "svm1"}, "name": "smhv_tmp_killed", "volumes": [{"name": "vol1"}, {"name": "vol2"}]})
+    assert killed.status_code == 202  # the killed run's job, still running while the next run lists groups
+    taken = client.create_snapshots(volumes, "ds_next")
+    assert taken.consistency_groups == () and "smhv_tmp_ds_next" in taken.notes[0]
+    assert all(cluster.volume(name).has_snapshot("ds_next") for name in ("vol1", "vol2"))
