@@ -49,6 +49,11 @@ VALUES_PER_QUERY = 150
 TEMPORARY_CG_PREFIX = "smhv_tmp_"
 
 
+def _in_another_group(group, cluster):
+    return ("volumes of consistency group '%s' on cluster '%s' cannot join another one: one snapshot per volume instead "
+            "of a consistency-group snapshot" % (group, cluster))
+
+
 def in_chunks(values, size=VALUES_PER_QUERY):
     values = list(values)
     return [values[start:start + size] for start in range(0, len(values), size)]
@@ -239,33 +244,28 @@ class StorageClient:
 
         An existing consistency group with exactly these volumes is used as it is. Otherwise a
         temporary one is created and deleted right after (ONTAP keeps the member snapshots), unless a
-        volume already belongs to another group: a volume can be in only one. ONTAP refusing the
-        temporary group is that case too, seen late: a group still being created (the job of a run that
-        was killed) is not in the listing yet."""
+        volume already belongs to another group: a volume can be in only one. That is looked at again
+        when ONTAP refuses the temporary group: a group still being created when the groups were listed
+        (the job of a run that was killed) may have landed first, and then holds these volumes."""
         endpoint = self._clusters.endpoint(cluster)
         wanted = {volume.uuid for volume in volumes}
-        with endpoint.call("list consistency groups of SVM %s" % svm):
-            existing = fetch(ConsistencyGroup, fields="name,uuid,volumes", **{"svm.name": svm})
-        group, temporary = None, False
-        for candidate in existing:
-            members = {volume["uuid"] for volume in candidate.get("volumes") or []}
-            if members == wanted:
-                group = ConsistencyGroup(uuid=candidate["uuid"], name=candidate["name"])
-            elif members & wanted:
-                return None, ("volumes of consistency group '%s' on cluster '%s' cannot join another one: one snapshot "
-                              "per volume instead of a consistency-group snapshot" % (candidate["name"], cluster))
-        if group is None:
-            group, temporary = ConsistencyGroup(name=TEMPORARY_CG_PREFIX + name, svm={"name": svm}, volumes=[
-                {"name": volume.name, "provisioning_options": {"action": "add"}} for volume in volumes]), True
+        group, conflict = self._groups_of(endpoint, cluster, svm, wanted)
+        if conflict:
+            return None, conflict
+        temporary = group is None
+        if temporary:
+            group = ConsistencyGroup(name=TEMPORARY_CG_PREFIX + name, svm={"name": svm}, volumes=[
+                {"name": volume.name, "provisioning_options": {"action": "add"}} for volume in volumes])
             try:
                 with endpoint.call("create temporary consistency group '%s' in SVM %s" % (group.name, svm)):
                     group.post()
             except SmhvError as error:
-                if error.details.get("ontap_code") is None:
-                    raise  # not ONTAP's answer (unreachable, TLS, timeout)
-                reason = error.details.get("ontap_message")
-                return None, ("temporary consistency group '%s' on cluster '%s' could not be created (%s): one snapshot "
-                              "per volume instead of a consistency-group snapshot" % (group.name, cluster, reason))
+                if not error.details.get("ontap_code"):
+                    raise  # not ONTAP's answer (unreachable, TLS, a timeout)
+                landed, conflict = self._groups_of(endpoint, cluster, svm, wanted)
+                if landed is None and conflict is None:
+                    raise
+                return None, conflict or _in_another_group(landed.name, cluster)
         snapshot = ConsistencyGroupSnapshot(group.uuid, name=name, consistency_type="crash")
         if comment:
             snapshot.comment = comment
@@ -280,6 +280,21 @@ class StorageClient:
                 self._delete_temporary_cg(endpoint, group)
         return [SnapshotInfo(cluster=cluster, svm=svm, volume_name=volume.name, volume_uuid=volume.uuid, name=name,
                              comment=comment, snapmirror_label=snapmirror_label) for volume in volumes], None
+
+    @staticmethod
+    def _groups_of(endpoint, cluster, svm, wanted):
+        """(the consistency group of exactly the volume uuids `wanted` or None, a note when one of them is in
+        another group and so cannot join a new one, else None)."""
+        with endpoint.call("list consistency groups of SVM %s" % svm):
+            existing = fetch(ConsistencyGroup, fields="name,uuid,volumes", **{"svm.name": svm})
+        group = None
+        for candidate in existing:
+            members = {volume["uuid"] for volume in candidate.get("volumes") or []}
+            if members == wanted:
+                group = ConsistencyGroup(uuid=candidate["uuid"], name=candidate["name"])
+            elif members & wanted:
+                return None, _in_another_group(candidate["name"], cluster)
+        return group, None
 
     @staticmethod
     def _delete_temporary_cg(endpoint, group):
