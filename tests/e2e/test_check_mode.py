@@ -89,7 +89,7 @@ def world(lab):
     was first met (a SnapMirror relationship names its source cluster as world.clusters/cluster-a)."""
     lab.control("POST", "/save")
     loaded = pickle.loads((lab.state_dir / STATE_FILE).read_bytes())
-    parts = {name: value for name, value in loaded.__getstate__().items()}
+    parts = dict(loaded.__getstate__().items())
     seen = {id(item): "world.%s/%s" % (name, key) for name, value in parts.items() if isinstance(value, dict)
             for key, item in value.items() if hasattr(item, "__dict__")}
     found = {name: {key: fields(item, seen[id(item)], seen) if id(item) in seen else plain(item, name, seen)

@@ -109,7 +109,7 @@ class WorldStorage:
                             owners=tuple(cluster.snapshot_owners(snap)))
 
     def reachable_clusters(self):
-        return [name for name in self.world.clusters], []
+        return list(self.world.clusters), []
 
     def find_luns_by_serials(self, serials):
         self.faults.check("find_luns_by_serials")

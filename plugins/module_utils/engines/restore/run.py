@@ -235,7 +235,7 @@ class RestoreEngine(RestorePlanning):
             self.journal.effect("vm_stop", lambda: self._call("vm_stop", ids), state=self.current["state"])
         if self.current["clustered"]:
             self.journal.effect("cluster_role_remove", lambda: self._call("cluster_vm_role_remove", ids),
-                                 group=self.current["cluster_group"])
+                                group=self.current["cluster_group"])
         self._save_configuration()
         self.journal.effect("vm_remove", lambda: self._call("vm_remove", ids))
 
@@ -285,7 +285,7 @@ class RestoreEngine(RestorePlanning):
         disk = {"serial": lun.serial, "access_path": plan["access_path"]}
         self.journal.effect("disk_disconnect:%d" % index, lambda: self._call("disk_disconnect", {"serial": lun.serial}), **disk)
         self.journal.effect("snaprestore:%d" % index, lambda: self._snaprestore(snapshot, lun),
-                             lun=plan["lun"], snapshot=plan["snapshot"])
+                            lun=plan["lun"], snapshot=plan["snapshot"])
         self.journal.effect("disk_connect:%d" % index, lambda: self._call("disk_connect", disk), **disk)
         plan["restored"] = True
 
