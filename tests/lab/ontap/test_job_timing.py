@@ -80,8 +80,8 @@ def test_profiles_durations_topology_and_control_api(ontap_lab):
     control = ControlServer(SimpleNamespace(world=ontap_lab.world))
     control.start()
     try:
-        answer = requests.post(control.url + "/ontap-jobs", json={"cluster": "cluster-b", "profile": "realistic",
-                                                                   "durations": {"snapshot.create": 0.3}}, timeout=5)
+        body = {"cluster": "cluster-b", "profile": "realistic", "durations": {"snapshot.create": 0.3}}
+        answer = requests.post(control.url + "/ontap-jobs", json=body, timeout=5)
         assert answer.status_code == 200
         assert answer.json()["cluster-b"]["durations"]["snapshot.create"] == 0.3
         assert answer.json()["cluster-a"]["profile"] == "instant"
