@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import threading
 
 import pytest
 
@@ -30,12 +31,24 @@ def test_two_writers_adding_members_lose_nothing(catalog, repository):
 
     repository.write = counting_write
 
+    # Both writers hold the same version before either writes, once, so they race on every run; left to the
+    # scheduler, one thread often finished its 50 updates before the other started.
+    both_read = threading.Barrier(2, timeout=10)
+
     def writer(prefix):
         def add_all():
             for number in range(50):
                 member = DatasetMember("%s-%02d" % (prefix, number), "hvc1", "%s%02d" % (prefix, number))
-                catalog.update_dataset("prod", lambda dataset, m=member: dataclasses.replace(dataset, members=dataset.members + (m,)))
+                catalog.update_dataset("prod", lambda dataset, m=member: add(dataset, m))
         return add_all
+
+    waited = set()
+
+    def add(dataset, member):
+        if member.vm_id.endswith("-00") and member.vm_id not in waited:
+            waited.add(member.vm_id)
+            both_read.wait()
+        return dataclasses.replace(dataset, members=dataset.members + (member,))
 
     run_together(writer("a"), writer("b"))
     members = catalog.get_dataset("prod").record.members
