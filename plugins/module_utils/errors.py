@@ -46,7 +46,7 @@ ERROR_CODES = {
     "CATALOG_VERSION_UNSUPPORTED": "The SnapInfo catalog was written by a newer version of the collection.",
     "CATALOG_CONFLICT": "A SnapInfo catalog record kept changing under concurrent writers.",
     "DATASET_EXISTS": "A dataset with that name already exists.",
-    "DATASET_NOT_FOUND": "No dataset has that name.",
+    "DATASET_NOT_FOUND": "No dataset has that name (the message and error_details.datasets list the datasets there are).",
     "POLICY_EXISTS": "A policy with that name already exists in the dataset.",
     "BACKUP_EXISTS": "A backup with that name already exists in the dataset.",
     "SNAPSHOT_BUDGET_EXCEEDED": "The retention asked for would push a volume past its snapshot limit.",
@@ -58,14 +58,15 @@ ERROR_CODES = {
     "WRITE_CONFLICT": "A conditional write of a SnapInfo file found other content than expected.",
     "WRITE_LOCKED": "A SnapInfo file stayed locked by another writer.",
     "VM_NOT_FOUND": "A VM (by name or id) is not registered on the host or on any node of the cluster.",
-    "DATASET_INVALID": "A dataset breaks one of SMHV's rules (the details list every problem).",
+    "DATASET_INVALID": "A dataset breaks one of SMHV's rules (error_details.problems lists every problem).",
     "VM_STATE_NOT_ALLOWED": "A VM's state does not allow the backup (saved or off without allow_saved_state, or none left to back up).",
     "CHECKPOINT_FAILED": "Hyper-V could not create or remove a production checkpoint.",
     "VSS_PROVIDER_MISSING": "The Data ONTAP VSS hardware provider (SnapDrive) is not installed on the host.",
     "VSS_BACKUP_FAILED": "The VSS backup through the Data ONTAP provider did not produce its snapshots.",
     "SCRIPT_FAILED": "A pre- or post-script ended with a non-zero exit code.",
     "SCRIPT_TIMEOUT": "A pre- or post-script did not finish in time.",
-    "RESTORE_NEEDS_FORCE": "SMHV's restore warnings apply (VM not running, disks or paths changed); force=true restores anyway.",
+    "RESTORE_NEEDS_FORCE": "SMHV's restore warnings apply (VM not running, disks or paths changed); the module's force=true "
+                           "(restore_vm.yml's -e smhv_force=true) restores anyway.",
     "BACKUP_NOT_FOUND": "The catalog has no good backup of that name, or none holding the VM.",
     "SNAPSHOT_NOT_FOUND": "A snapshot a backup record names is gone from its volume.",
     "VM_EXISTS": "The VM is registered on the target host already (an alternate-host restore needs it absent).",
@@ -87,7 +88,7 @@ ERROR_CODES = {
     "FEATURE_INSTALL_FAILED": "Install-WindowsFeature failed.",
     "SERVICE_NOT_FOUND": "A service to configure is not installed on the host.",
     "MISSING_DEPENDENCY": "A Python library the module needs is not installed on the controller.",
-    "INTERNAL_ERROR": "A bug in the collection; please report it with the details.",
+    "INTERNAL_ERROR": "A bug in the collection; please report it with the task's error_details.",
 }
 
 

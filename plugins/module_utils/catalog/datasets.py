@@ -35,6 +35,12 @@ class DatasetsMixin:
         return sorted(entry.name[:-len(".json")] for entry in self.repository.list(LAYOUT + "/datasets")
                       if not entry.is_directory and entry.name.endswith(".json"))
 
+    def dataset_not_found(self, name, message, **details):
+        """DATASET_NOT_FOUND whose message ends with the datasets the catalog has, so a misspelt name shows its neighbour."""
+        existing = self.list_datasets()
+        return SmhvError("DATASET_NOT_FOUND", "%s Datasets there: %s." % (message, ", ".join(existing) or "none"),
+                         dict(details, dataset=name, datasets=existing))
+
     def get_datasets(self):
         """Every dataset record of the scope: one listing and one batched read, whatever their number."""
         self._ready()
@@ -61,7 +67,7 @@ class DatasetsMixin:
         for attempt in range(CAS_ATTEMPTS):
             current = self.get_dataset(name)
             if current is None:
-                raise SmhvError("DATASET_NOT_FOUND", "Dataset %s does not exist in this scope's catalog." % name, {"dataset": name})
+                raise self.dataset_not_found(name, "Dataset %s does not exist in this scope's catalog." % name)
             changed = change(current.record)
             if changed == current.record:
                 return current
@@ -113,8 +119,8 @@ class DatasetsMixin:
                             "vss_provider, crash backups method crash." % (policy.name, policy.backup_type, policy.method),
                             {"policy": policy.name})
         if self.get_dataset(policy.dataset) is None:
-            raise SmhvError("DATASET_NOT_FOUND", "Policy %s belongs to dataset %s, which does not exist in this scope's catalog."
-                            % (policy.name, policy.dataset), {"dataset": policy.dataset})
+            raise self.dataset_not_found(policy.dataset, "Policy %s belongs to dataset %s, which does not exist in this scope's catalog."
+                                         % (policy.name, policy.dataset))
         policy = dataclasses.replace(policy, created=policy.created or self.clock())
         try:
             return self._write(path, policy, expected_sha256=expected_sha256, create_only=expected_sha256 is None)

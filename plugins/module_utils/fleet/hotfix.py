@@ -134,7 +134,8 @@ def ensure_hotfixes(scope_name, winrm_options, host_addresses, install, source, 
                 if not check_mode:
                     timings[node] = scope.reboot(node, reboot_timeout, "netapp_hyperv.smhv: hotfix installation")
             elif reboot_needed:
-                warnings.append("%s needs a restart to complete its updates (reboot=never)." % node)
+                warnings.append("%s needs a restart to complete its updates (reboot=never; with the smhv_hotfix role or the "
+                                "hotfix_compliance.yml playbook, smhv_hotfix_reboot=if_required restarts it)." % node)
             if not check_mode and (kbs or node in timings):
                 scope.refresh_facts([node])
                 reports[node] = evaluate(node, scope.facts[node], extra_kbs, exclude_kbs, minimum_builds)

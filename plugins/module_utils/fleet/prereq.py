@@ -57,7 +57,8 @@ def ensure_prerequisites(scope_name, winrm_options, host_addresses, features, mp
                 if not check_mode:
                     timings[node] = scope.reboot(node, reboot_timeout, "netapp_hyperv.smhv: Multipath-IO")
             else:
-                warnings.append("%s needs a restart for Multipath-IO and its claim to take effect (reboot=never)." % node)
+                warnings.append("%s needs a restart for Multipath-IO and its claim to take effect (reboot=never; with the smhv_install "
+                                "role or the fleet_install.yml playbook, smhv_install_reboot=if_required restarts it)." % node)
         nodes = []
         for node in scope.nodes:
             os_info = scope.node_os(node)

@@ -30,8 +30,8 @@ class InventorySteps:
         found, self.lease_read, self.index_read = self.catalog.read_for_backup(self.dataset, self.scope.name)
         self._after_the_last_lease()
         if found is None:
-            raise SmhvError("DATASET_NOT_FOUND", "Dataset %s is not in the SnapInfo catalog of %s. Create it with "
-                            "netapp_hyperv.smhv.smhv_dataset first." % (self.dataset, self.scope.name), {"dataset": self.dataset})
+            raise self.catalog.dataset_not_found(self.dataset, "Dataset %s is not in the SnapInfo catalog of %s. Create it with "
+                                                 "netapp_hyperv.smhv.smhv_dataset first." % (self.dataset, self.scope.name))
         members = [m for m in found.record.members if m.scope.lower() == self.scope.name.lower()]
         others = sorted(set(m.scope for m in found.record.members) - set(m.scope for m in members))
         if others:

@@ -113,8 +113,8 @@ def ensure_policy(scopes, storage, hyperv_host, dataset, name, state="present", 
     home = scopes.get(hyperv_host)
     found = home.catalog.get_dataset(dataset)
     if found is None:
-        raise SmhvError("DATASET_NOT_FOUND", "Dataset %s does not exist in scope %s. Create it with netapp_hyperv.smhv.smhv_dataset first, or "
-                        "name a scope that has members in it." % (dataset, home.name), {"dataset": dataset, "scope": home.name})
+        raise home.catalog.dataset_not_found(dataset, "Dataset %s does not exist in scope %s. Create it with netapp_hyperv.smhv.smhv_dataset "
+                                             "first, or name a scope that has members in it." % (dataset, home.name), scope=home.name)
     record = found.record
     handles = [home] + [scopes.get(scope) for scope in sorted(set(m.scope for m in record.members)) if scopes.get(scope) is not home]
     copies = {handle.name: handle.catalog.get_policy(record.name, name) for handle in handles}

@@ -112,7 +112,8 @@ class RestoreEngine(RestorePlanning):
             return result
         if blocked:
             self.operation.finish()
-            raise SmhvError("RESTORE_NEEDS_FORCE", "Restore of VM %s from backup %s stopped: %s Set force=true to restore anyway."
+            raise SmhvError("RESTORE_NEEDS_FORCE", "Restore of VM %s from backup %s stopped: %s Set force=true (the module's option; "
+                            "-e smhv_force=true with the restore_vm.yml playbook) to restore anyway."
                             % (self.vm_name, self.record.name, " ".join(self.warnings)), {"warnings": list(self.warnings)})
         self.journal.done("plan", **self._journal_plan())
         if self.extra_disks:
