@@ -12,6 +12,10 @@
 # second one's output is shown when it is done. All stages run even when one fails; the exit status
 # is non-zero if any failed.
 # Extra ansible-test arguments: SANITY_ARGS="--test pylint" make sanity.
+# ansible-test keeps its per-test venvs and pip bootstrap in ~/.ansible/test; two checkouts sharing
+# that directory remove each other's half-built venvs. So ansible-test runs with HOME=$SANITY_HOME,
+# one per checkout (.cache/sanity/home), whose .cache/pip links the user's pip cache (a new checkout
+# still builds its venvs, but from cached wheels).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,9 +29,22 @@ SANITY_ROOT=${SANITY_ROOT:-.cache/sanity}
 SANITY_ARGS=${SANITY_ARGS:-}
 SANITY_CORE_NEXT=${SANITY_CORE_NEXT:-auto}   # auto | no
 SANITY_PARALLEL=${SANITY_PARALLEL:-auto}     # auto | no
+SANITY_HOME=${SANITY_HOME:-$SANITY_ROOT/home}
 
 abs() { case $1 in /*) echo "$1";; *) echo "$repo/$1";; esac; }
-VENV=$(abs "$VENV"); VENV_CORE_NEXT=$(abs "$VENV_CORE_NEXT")
+VENV=$(abs "$VENV"); VENV_CORE_NEXT=$(abs "$VENV_CORE_NEXT"); SANITY_HOME=$(abs "$SANITY_HOME")
+
+# ansible-test's venvs live at ~/.ansible/test/venv/sanity.<test>/<python>/<hash>, and their scripts'
+# shebangs must stay within Linux's 127 characters: a checkout at a long path gets a short home in /tmp.
+venv_python="$SANITY_HOME/.ansible/test/venv/sanity.validate-modules/3.12/12345678/bin/python"
+if [[ ${#venv_python} -gt 127 ]]; then
+    SANITY_HOME="${TMPDIR:-/tmp}/smhv-sanity-$(printf '%s' "$repo" | cksum | cut -d' ' -f1)"
+fi
+real_home=$HOME
+mkdir -p "$SANITY_HOME/.cache"
+if [[ -d "$real_home/.cache/pip" && ! -e "$SANITY_HOME/.cache/pip" ]]; then
+    ln -s "$real_home/.cache/pip" "$SANITY_HOME/.cache/pip"
+fi
 
 run_sanity() {   # run_sanity VENV PYTHON_VERSION LABEL
     local venv=$1 python_version=$2 label=$3 core dest started=$SECONDS rc=0 extra=()
@@ -35,12 +52,12 @@ run_sanity() {   # run_sanity VENV PYTHON_VERSION LABEL
     dest="$repo/$SANITY_ROOT/$label/ansible_collections/netapp_hyperv/smhv"
     echo "== ansible-test sanity: ansible-core $core, Python $python_version (${venv#"$repo"/})"
     "$VENV/bin/python" "$repo/scripts/sync_tree.py" "$repo" "$dest"
-    "$venv/bin/python" "$repo/scripts/ansible_test_getpip.py" --python "$python_version"
+    HOME="$SANITY_HOME" "$venv/bin/python" "$repo/scripts/ansible_test_getpip.py" --python "$python_version"
     read -r -a extra <<< "$SANITY_ARGS"
-    # --venv: ansible-test makes one venv per test with its pinned linters (cached in ~/.ansible/test).
+    # --venv: ansible-test makes one venv per test with its pinned linters (cached in $SANITY_HOME/.ansible/test).
     # pslint needs pwsh and shellcheck needs shellcheck; ansible-test skips them when missing.
     # PATH: ansible-test looks up python$python_version there; the venv's own comes first.
-    (cd "$dest" && PATH="$venv/bin:$PATH" "$venv/bin/ansible-test" sanity --venv \
+    (cd "$dest" && HOME="$SANITY_HOME" PATH="$venv/bin:$PATH" "$venv/bin/ansible-test" sanity --venv \
         --python "$python_version" --color "${ANSIBLE_TEST_COLOR:-auto}" "${extra[@]}") || rc=$?
     echo "== ansible-test sanity (ansible-core $core): $([[ $rc -eq 0 ]] && echo passed || echo FAILED) in $((SECONDS - started)) s"
     return $rc
