@@ -23,6 +23,9 @@
     GET  /ontap-requests              per ONTAP cluster, each REST method and route the clients called, with counts
     GET  /ontap-jobs   POST /ontap-jobs  how long each cluster's jobs take / set it {cluster?, profile?: realistic|instant,
                                       durations?: {"snapshot.create": 0.3, ...}} (ontap/jobs.py)
+    GET  /hyperv-timing   POST /hyperv-timing  how long each host's checkpoints and merges take and how many it runs at
+                                      once / set it {host?, profile?: realistic|instant, durations?: {"checkpoint.create":
+                                      5}, concurrency?} (hyperv/timing.py)
     GET  /log                         commands the hosts did not recognise
     GET  /agent-requests              the agent requests the hosts ran, in order (host, op, ok, code; the newest 500)
     DELETE /agent-requests            forget them (and the unrecognised commands)
@@ -40,6 +43,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import sites, vm_admin, world_view
+from .hyperv import timing as hyperv_timing
 from .ontap import jobs as ontap_jobs
 
 
@@ -192,6 +196,16 @@ def _ontap_jobs_set(lab, body, query):
         return ontap_jobs.configure_world(lab.world, body)
 
 
+def _hyperv_timing(lab, body, query):
+    with lab.world.lock:
+        return {host.name: hyperv_timing.timing(host) for host in lab.world.hosts.values()}
+
+
+def _hyperv_timing_set(lab, body, query):
+    with lab.world.lock:
+        return hyperv_timing.configure_world(lab.world, body)
+
+
 def _vm_storage(lab, body, query):
     with lab.world.lock:
         return vm_admin.vm_storage(lab.world, body)
@@ -252,6 +266,8 @@ ROUTES = {
     ("GET", "/ontap-requests"): _ontap_requests,
     ("GET", "/ontap-jobs"): _ontap_jobs,
     ("POST", "/ontap-jobs"): _ontap_jobs_set,
+    ("GET", "/hyperv-timing"): _hyperv_timing,
+    ("POST", "/hyperv-timing"): _hyperv_timing_set,
     ("GET", "/log"): _log,
     ("GET", "/agent-requests"): _agent_requests,
     ("DELETE", "/agent-requests"): _agent_requests_clear,

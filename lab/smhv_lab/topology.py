@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from .hyperv import timing as hyperv_timing
 from .ontap import jobs as ontap_jobs
 from .world import LunContent, World
 from .world.storage import StorageCluster
@@ -118,6 +119,8 @@ def _build_windows(world: World, spec: dict[str, Any]) -> None:
         host.vss_providers.append({"name": "Microsoft Software Shadow Copy provider 1.0",
                                    "id": "{b5946137-7b9f-4925-af80-51abd60b20d5}", "type": "System",
                                    "version": "1.0.0.7"})
+        # How long its checkpoints take (hyperv/timing.py): {profile, durations, concurrency} for every host, then per host.
+        hyperv_timing.configure(host, **{**spec.get("hyperv_timing", {}), **item.get("timing", {})})
         world.hosts[host.name] = host
     for item in spec.get("failover_clusters", []):
         missing = [n for n in item["nodes"] if n not in world.hosts]

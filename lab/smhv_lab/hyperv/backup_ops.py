@@ -7,7 +7,8 @@ given VM on the host, the policy's outcome for it, and checkpoint_create's check
 
 checkpoint_create / checkpoint_remove use the world's checkpoint model: a production checkpoint of a
 running VM flushes the guest's writes in flight first, then puts an .avhdx on every disk; removing it
-merges the layer back (world/windows.py).
+merges the layer back (world/windows.py). Each checkpoint and each merge takes the host's time for it,
+one VM after another as the agent's loop does (hyperv/timing.py).
 
 vss_backup plays diskshadow, the Hyper-V writer and the Data ONTAP VSS hardware provider in one step:
 the writer has each running guest (with the backup integration service) flush its writes, and the
@@ -64,7 +65,10 @@ def _failure(vm_id: str, vm_name: str | None, code: str, message: str) -> dict[s
 
 def _production_checkpoint(ctx: OpContext, vm, name: str) -> dict[str, Any]:
     """New-SmhvProductionCheckpoint: Set-VM -CheckpointType ProductionOnly, Checkpoint-VM, then the type set
-    back; the VM's own type never changes, so passing the type for this one checkpoint is the same thing."""
+    back; the VM's own type never changes, so passing the type for this one checkpoint is the same thing.
+    Checkpoint-VM takes the host's checkpoint time (hyperv/timing.py) before the checkpoint exists; the VM may
+    have gone meanwhile (world_checkpoint_create's KeyError)."""
+    ctx.take_time("checkpoint.create")
     checkpoint = world_checkpoint_create(ctx.world, vm.id, name, checkpoint_type="ProductionOnly")
     return {"vm_id": vm.id.lower(), "vm_name": vm.name, "checkpoint_id": checkpoint.id, "name": checkpoint.name,
             "created": checkpoint.created, "checkpoint_type": vm.checkpoint_type}
@@ -85,7 +89,7 @@ def checkpoint_create(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, A
             continue
         try:
             checkpoints.append(_production_checkpoint(ctx, vm, name))
-        except (ValueError, OSError) as error:
+        except (KeyError, ValueError, OSError) as error:
             failures.append(_failure(key, vm.name, "CHECKPOINT_FAILED", str(error)))
     changed = bool(checkpoints) or (ctx.check_mode and planned > 0)
     return {"checkpoints": checkpoints, "failures": failures}, changed
@@ -135,7 +139,7 @@ def backup_checkpoint(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, A
         for vm in online:
             try:
                 checkpoints.append(_production_checkpoint(ctx, vm, name))
-            except (ValueError, OSError) as error:
+            except (KeyError, ValueError, OSError) as error:
                 failures.append(_failure(vm.id.lower(), vm.name, "CHECKPOINT_FAILED", str(error)))
     changed = bool(checkpoints) or (ctx.check_mode and not refused and bool(online))
     return {"vms": vms, "missing": missing, "outcomes": outcomes, "checkpoints": checkpoints, "failures": failures}, changed
@@ -155,6 +159,7 @@ def checkpoint_remove(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, A
         for checkpoint in found:
             try:
                 if not ctx.check_mode:
+                    ctx.take_time("checkpoint.remove")  # Remove-VMSnapshot returns once the merge is done
                     world_checkpoint_remove(ctx.world, vm.id, checkpoint.id)
             except (KeyError, ValueError, OSError) as error:
                 failures.append(_failure(key, vm.name, "CHECKPOINT_FAILED", str(error)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
 _MISSING = object()
 _EXPECTED = {"String": "a string", "Boolean": "true or false", "StringList": "a list of strings",
@@ -31,6 +31,13 @@ class OpContext:
     agent: ModuleType  # the collection's agent package (contract and generated script): constants shared with the PowerShell
     check_mode: bool = False
     warnings: list[str] = field(default_factory=list)
+    # Spends a Hyper-V operation's time on this host (hyperv/timing.py); the executor's lets go of the world's
+    # lock meanwhile. Without one (an op called directly) the operation takes no time.
+    spend: Callable[[Any, str], None] | None = None
+
+    def take_time(self, operation: str) -> None:
+        if self.spend is not None and not self.check_mode:
+            self.spend(self.host, operation)
 
     @property
     def computer_name(self) -> str:

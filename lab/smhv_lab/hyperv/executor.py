@@ -27,6 +27,7 @@ from typing import Any
 from ..faults import FaultRegistry
 from ..winrm import windows
 from ..winrm.executor import CommandResult, PipelineCommand, PipelineResult, Runspace
+from . import timing as hyperv_timing
 from .agent_source import agent_path, digest, load_agent
 from .context import AgentFailure, OpContext, argument
 from .ops import OPS
@@ -51,6 +52,7 @@ class AgentExecutor:
         self._agent_sha = str(getattr(self.agent, "AGENT_SHA", ""))  # what its Invoke-SmhvAgent compares with
         self._bootstrap_digest = digest(self.agent.BOOTSTRAP_SCRIPT)
         self._stopping = threading.Event()
+        self.slots = hyperv_timing.HostSlots()  # checkpoint operations each host is running
         self._log_lock = threading.Lock()
         # What the control API shows: commands this lab does not simulate, and the agent requests it ran.
         self.unrecognised: collections.deque[dict[str, Any]] = collections.deque(maxlen=_LOG_SIZE)
@@ -182,7 +184,7 @@ class AgentExecutor:
         return json.loads(self._answer(host, "direct", request_json) or "null")
 
     def _answer(self, host: str, transport: str, request_json: str) -> str | None:
-        started = time.monotonic()
+        started, waited = time.monotonic(), [0.0]
         op = self._peek_op(request_json)
         rule = self.faults.hit("agent", op=op, host=host)  # a "delay" rule has already slept
         if rule is not None and rule.kind == "timeout":
@@ -192,17 +194,18 @@ class AgentExecutor:
                                                "message": str(rule.params.get("message", "Injected agent error.")),
                                                "details": {"op": op, "injected": True}}}
         else:
-            response = self._dispatch(host, request_json)
+            response = self._dispatch(host, request_json, waited)
         with self._log_lock:
             self.requests.append({"time": time.time(), "host": host, "transport": transport, "op": op,
                                   "ok": response["ok"], "code": None if response["ok"] else response["error"]["code"],
-                                  "seconds": round(time.monotonic() - started, 4)})
+                                  "seconds": round(time.monotonic() - started, 4), "lock_wait": round(waited[0], 4)})
         if rule is not None and rule.kind == "drop":
             return None
         # Like ConvertTo-SmhvJson: compact and ASCII-only.
         return json.dumps(response, ensure_ascii=True, separators=(",", ":"))
 
-    def _dispatch(self, host_name: str, request_json: str) -> dict[str, Any]:
+    def _dispatch(self, host_name: str, request_json: str, waited: list[float]) -> dict[str, Any]:
+        """The op's answer; `waited` gets the seconds it waited for the world's lock."""
         op = ""
         try:
             request = self._parse_request(request_json)
@@ -210,9 +213,13 @@ class AgentExecutor:
             implementation = OPS.get(op)
             if implementation is None:
                 raise AgentFailure("UNKNOWN_OP", f"Unknown op '{op}'.", {"op": op})
-            with self.world.lock:
-                ctx = OpContext(self.world, self.world.host(host_name), self.agent, request["check_mode"])
+            self._acquire_world(waited)
+            try:
+                ctx = OpContext(self.world, self.world.host(host_name), self.agent, request["check_mode"],
+                                spend=lambda host, operation: self._spend(host, operation, waited))
                 result, changed = implementation(ctx, request["args"])
+            finally:
+                self.world.lock.release()
             return {"ok": True, "changed": bool(changed), "result": result, "warnings": ctx.warnings}
         except AgentFailure as failure:
             return {"ok": False, "error": {"code": failure.code, "message": failure.message, "details": failure.details}}
@@ -221,6 +228,25 @@ class AgentExecutor:
             return {"ok": False, "error": {"code": "AGENT_ERROR", "message": str(message) or type(error).__name__,
                                            "details": {"op": op, "exception_type": type(error).__name__,
                                                        "line": None, "command": None}}}
+
+    def _acquire_world(self, waited: list[float]) -> None:
+        asked = time.monotonic()
+        self.world.lock.acquire()
+        waited[0] += time.monotonic() - asked
+
+    def _spend(self, host, operation: str, waited: list[float]) -> None:
+        """A checkpoint operation's time on `host` (hyperv/timing.py), in one of the host's slots and outside the
+        world's lock, which the op holds once (from _dispatch) and gets back before its change lands."""
+        seconds = hyperv_timing.duration(host, operation)
+        if seconds <= 0:
+            return
+        limit = hyperv_timing.concurrency(host)
+        self.world.lock.release()
+        try:
+            with self.slots.held(host.name, limit):
+                self._stopping.wait(seconds)
+        finally:
+            self._acquire_world(waited)
 
     @staticmethod
     def _parse_request(request_json: str) -> dict[str, Any]:

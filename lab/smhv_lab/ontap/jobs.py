@@ -13,7 +13,8 @@ in the job with an integer code; the HTTP reply stays 202/201/200.
 
 Durations are per operation, `<family>.<verb>` ("snapshot.create", "volume.restore"), looked up in
 the cluster's own `job_durations` (operation, then family, then "*"), then in its profile
-(`job_profile`): "realistic" (the default, below) or "instant" (every job done at once).
+(`job_profile`): "realistic" (the default, below) or "instant" (every job done at once). The lookup
+is smhv_lab.timing's, which Hyper-V's checkpoint durations use too.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..timing import Timing
 from ..world.storage import OntapError, new_uuid, not_found, now
 from .request import Request, Response, links
 
@@ -115,28 +117,17 @@ class Job:
 
 
 # -- durations ---------------------------------------------------------------------------------
+TIMING = Timing("job", PROFILES, DEFAULT_PROFILE, profile_attr="job_profile", overrides_attr="job_durations")
+
+
 def duration(cluster, operation: str) -> float:
-    family = operation.split(".", 1)[0]
-    profile = PROFILES[getattr(cluster, "job_profile", DEFAULT_PROFILE)]
-    for table in (getattr(cluster, "job_durations", {}), profile):
-        for key in (operation, family, "*"):
-            if key in table:
-                return float(table[key])
-    return 0.0
+    return TIMING.duration(cluster, operation)
 
 
 def configure(cluster, profile: str | None = None, durations: dict[str, float] | None = None) -> dict[str, Any]:
     """Set a cluster's profile and per-operation durations (seconds; an operation, a family or "*");
     a new profile drops earlier durations. The topology and the control API call this."""
-    if profile is not None:
-        if profile not in PROFILES:
-            raise ValueError(f"unknown job profile {profile!r}: choose one of {', '.join(PROFILES)}")
-        cluster.job_profile, cluster.job_durations = profile, {}
-    for operation, seconds in (durations or {}).items():
-        if float(seconds) < 0:
-            raise ValueError(f"job duration of {operation} must not be negative")
-        cluster.job_durations[operation] = float(seconds)
-    return timing(cluster)
+    return TIMING.configure(cluster, profile, durations)
 
 
 def configure_world(world, settings: dict[str, Any]) -> dict[str, Any]:
@@ -150,10 +141,7 @@ def configure_world(world, settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def timing(cluster) -> dict[str, Any]:
-    profile = getattr(cluster, "job_profile", DEFAULT_PROFILE)
-    operations = sorted({*PROFILES[profile], *REALISTIC, *getattr(cluster, "job_durations", {})} - {"*"})
-    return {"profile": profile, "overrides": dict(getattr(cluster, "job_durations", {})),
-            "durations": {op: duration(cluster, op) for op in ["*", *operations]}}
+    return TIMING.timing(cluster)
 
 
 def operation_of(request: Request, family: str) -> str:

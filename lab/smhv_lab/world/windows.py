@@ -158,6 +158,10 @@ class WindowsHost:
     reboot_pending: bool = False
     pending_ubr: int = 0  # a cumulative update's build revision, in effect after the restart
     mpio_hardware: list[list[str]] = field(default_factory=list)
+    # How long its checkpoints take and how many it runs at once (hyperv/timing.py; None: the profile's).
+    timing_profile: str = "instant"
+    timing_durations: dict[str, float] = field(default_factory=dict)
+    checkpoint_concurrency: int | None = None
 
     @property
     def build(self) -> int:
