@@ -212,6 +212,7 @@ function Invoke-SmhvOperation {
         'file_copy' { return Copy-SmhvFile @call }
         'cluster_vm_role_add' { return Add-SmhvClusterVmRole @call }
         'cluster_vm_role_remove' { return Remove-SmhvClusterVmRole @call }
+        'cluster_disk_add' { return Add-SmhvClusterDisk @call }
         'vm_health' { return Get-SmhvVmHealth @call }
     }
     throw (New-SmhvError -Code 'UNKNOWN_OP' -Message "Unknown op '$Operation'." -Details @{ op = $Operation })

@@ -452,6 +452,95 @@ function Remove-SmhvClusterVmRole {
     New-SmhvOpResult -Result ([ordered]@{ removed = $removed; absent = $absent }) -Changed ($removed.Count -gt 0)
 }
 
+function Get-SmhvClusterDiskResource {
+    # The cluster's Physical Disk resource (a CSV or a cluster disk) for a disk, found by the disk id the resource
+    # records (DiskIdGuid for GPT, DiskSignature for MBR), or $null.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Disk
+    )
+    $resources = @(Get-ClusterSharedVolume) + @(Get-ClusterResource | Where-Object -FilterScript { [string]$_.ResourceType -eq 'Physical Disk' })
+    foreach ($resource in $resources) {
+        if ($Disk.Guid) {
+            $id = [string](Get-ClusterParameter -InputObject $resource -Name 'DiskIdGuid').Value
+            if ($id -and $id.Trim('{', '}') -eq ([string]$Disk.Guid).Trim('{', '}')) {
+                return $resource
+            }
+        } elseif ([uint32](Get-ClusterParameter -InputObject $resource -Name 'DiskSignature').Value -eq [uint32]$Disk.Signature) {
+            return $resource
+        }
+    }
+    $null
+}
+
+function Add-SmhvClusterDisk {
+    # A LUN every node sees made a disk of this failover cluster (Get-ClusterAvailableDisk offers only disks every node
+    # has discovered; Add-ClusterDisk), then either a cluster shared volume (Add-ClusterSharedVolume) whose folder
+    # C:\ClusterStorage\VolumeN is renamed to the access path asked for, or a cluster disk whose partition gets the drive
+    # letter on this node, its owner. A disk already in the cluster at that path is left as it is (a re-run).
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $serial = Get-SmhvArgument -Arguments $Arguments -Name 'serial' -Type String -Required
+    $accessPath = Get-SmhvArgument -Arguments $Arguments -Name 'access_path' -Type String -Required
+    $csv = Get-SmhvArgument -Arguments $Arguments -Name 'csv' -Type Boolean -Default $false
+    Assert-SmhvAbsolutePath -Path $accessPath -Argument 'access_path'
+    $accessPath = $accessPath.TrimEnd('\') + '\'
+    $root = 'C:\ClusterStorage\'
+    $folder = ''
+    if ($accessPath.StartsWith($root, [StringComparison]::OrdinalIgnoreCase)) {
+        $folder = $accessPath.Substring($root.Length).TrimEnd('\')
+    }
+    if (($csv -and (-not $folder -or $folder.Contains('\'))) -or (-not $csv -and $accessPath.Length -ne 3)) {
+        $message = "Argument 'access_path': a cluster shared volume is at $root<folder>, a cluster disk at a drive letter 'X:\', not '$accessPath'."
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = 'access_path' })
+    }
+    if (-not $CheckMode) {
+        Update-HostStorageCache
+    }
+    $disk = Get-SmhvDiskBySerial -Serial $serial
+    $number = [int]$disk.Number
+    $changed = $false
+    $resource = Get-SmhvClusterDiskResource -Disk $disk
+    if ($null -eq $resource) {
+        $available = @(Get-ClusterAvailableDisk | Where-Object -FilterScript { [int]$_.Number -eq $number })
+        if ($available.Count -eq 0) {
+            $message = "The disk with serial number '$serial' is not available to the cluster: every node must see it. Map the LUN to every node's igroup and rescan them."
+            throw (New-SmhvError -Code 'DISK_NOT_FOUND' -Message $message -Details @{ serial = $serial })
+        }
+        $changed = $true
+        if (-not $CheckMode) {
+            $resource = $available[0] | Add-ClusterDisk
+        }
+    }
+    $name = if ($null -eq $resource) { '' } else { [string]$resource.Name }
+    if ($csv) {
+        $shared = @(Get-ClusterSharedVolume | Where-Object -FilterScript { [string]$_.Name -eq $name })
+        if ($shared.Count -eq 0 -and -not $CheckMode) {
+            $shared = @(Add-ClusterSharedVolume -Name $name)
+            $changed = $true
+        }
+        if ($shared.Count -gt 0) {
+            $current = [string]@($shared[0].SharedVolumeInfo)[0].FriendlyVolumeName
+            if ($current.TrimEnd('\') -ne $accessPath.TrimEnd('\') -and -not $CheckMode) {
+                Rename-Item -LiteralPath $current -NewName $folder
+                $changed = $true
+            }
+        }
+    } elseif (-not $CheckMode) {
+        $partition = Get-SmhvDataPartition -Number $number
+        if (@($partition.AccessPaths | Where-Object -FilterScript { $_ -eq $accessPath }).Count -eq 0) {
+            Assert-SmhvDriveLetterFree -AccessPath $accessPath
+            Add-PartitionAccessPath -DiskNumber $number -PartitionNumber $partition.PartitionNumber -AccessPath $accessPath
+            $changed = $true
+        }
+    }
+    $record = Get-SmhvDiskRecord -Disk (Get-Disk -Number $number)
+    New-SmhvOpResult -Result ([ordered]@{ disk = $record; resource = $name; csv = $csv; access_path = $accessPath }) -Changed $changed
+}
+
 function Copy-SmhvFile {
     # sources[i] -> destinations[i] on this host, overwriting; the destination's folder is created.
     [CmdletBinding()]

@@ -36,9 +36,20 @@ def load_topology(path: Path | None = None) -> dict[str, Any]:
         spec = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
         raise TopologyError(f"cannot read topology {path}: {error}") from error
+    if isinstance(spec, dict) and "extends" in spec:
+        spec = _extended(load_topology(DEFAULT_TOPOLOGY.parent / spec.pop("extends")), spec)
     if not isinstance(spec, dict) or "hosts" not in spec or "ontap_clusters" not in spec:
         raise TopologyError(f"{path}: a topology needs 'ontap_clusters' and 'hosts'")
     return spec
+
+
+def _extended(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`extends: <topology>` (a built-in one's file name, or an absolute path): the base's lists with this file's items
+    after them (more hosts, clusters, LUNs, igroups), its other keys replaced by this file's."""
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = list(base.get(key) or []) + list(value) if isinstance(value, list) else value
+    return merged
 
 
 def build_world(spec: dict[str, Any]) -> World:
@@ -50,6 +61,7 @@ def build_world(spec: dict[str, Any]) -> World:
     with world.lock:
         _build_storage(world, spec)
         _build_windows(world, spec)
+        _build_igroups(world, spec)
         _build_luns(world, spec)
         _build_vms(world, spec)
         _build_snapmirrors(world, spec)
@@ -155,6 +167,16 @@ def _scope_hosts(world: World, names: list[str]) -> list[WindowsHost]:
         else:
             raise TopologyError(f"unknown host or cluster {name!r}")
     return hosts
+
+
+def _build_igroups(world: World, spec: dict[str, Any]) -> None:
+    """igroups made ahead of any LUN, as an administrator prepares a DR site: `{cluster, name, hosts}`, where `hosts`
+    names hosts or failover clusters (every node's IQN)."""
+    for item in spec.get("igroups", []):
+        cluster = world.cluster(item["cluster"])
+        svm = item.get("svm") or next(c["svm"] for c in spec["ontap_clusters"] if c["name"] == item["cluster"])
+        cluster.create_igroup(svm, item["name"], os_type="hyper_v", protocol="iscsi",
+                              initiators=[host.iscsi_iqn for host in _scope_hosts(world, item["hosts"])])
 
 
 def _build_luns(world: World, spec: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ agent.RESULT_SCHEMAS documents and the PowerShell builds.
 from __future__ import annotations
 
 from .backup_ops import OPS as BACKUP_OPS
+from .cluster_ops import OPS as CLUSTER_OPS
 from .file_ops import file_delete, file_list, file_read, file_write, path_info
 from .fleet_ops import OPS as FLEET_OPS
 from .host_ops import disk_rescan, host_facts
@@ -26,4 +27,5 @@ OPS = {
     "registry_write": registry_write,
     **BACKUP_OPS,
     **RESTORE_OPS,
+    **CLUSTER_OPS,
 }

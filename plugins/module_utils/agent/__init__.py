@@ -201,6 +201,7 @@ RESTORE_RESULT_SCHEMAS = {
     "file_copy": {"copied": [{"source": str, "destination": str, "size": int}]},
     "cluster_vm_role_add": {"added": [{"vm_id": str, "group": str}], "present": [str], "missing": [str]},
     "cluster_vm_role_remove": {"removed": [{"vm_id": str, "group": str}], "absent": [str]},
+    "cluster_disk_add": {"disk": DISK_SCHEMA, "resource": str, "csv": bool, "access_path": str},
     # DR drills (engines/dr): is a VM up (state, the guest's heartbeat) and cut off from the network (no adapter on a switch,
     # or only on the drill's isolated switch: `switches` names them).
     "vm_health": {"vms": [{"vm_id": str, "name": str, "state": str, "heartbeat": Nullable(str), "network_connected": bool,

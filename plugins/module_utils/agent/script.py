@@ -10,7 +10,7 @@ AGENT_SCRIPT is agent/main.ps1 with the files it dot-sources inlined in its orde
 
 from __future__ import annotations
 
-AGENT_SHA = "7099b5eb1ec663c3"
+AGENT_SHA = "46e57af0ea9dd60c"
 # The function AGENT_SCRIPT defines and calls, and that the PSRP short call invokes.
 ENTRY_FUNCTION = "Invoke-SmhvAgent"
 
@@ -234,6 +234,7 @@ function Invoke-SmhvOperation {
         'file_copy' { return Copy-SmhvFile @call }
         'cluster_vm_role_add' { return Add-SmhvClusterVmRole @call }
         'cluster_vm_role_remove' { return Remove-SmhvClusterVmRole @call }
+        'cluster_disk_add' { return Add-SmhvClusterDisk @call }
         'vm_health' { return Get-SmhvVmHealth @call }
     }
     throw (New-SmhvError -Code 'UNKNOWN_OP' -Message "Unknown op '$Operation'." -Details @{ op = $Operation })
@@ -2988,6 +2989,95 @@ function Remove-SmhvClusterVmRole {
     New-SmhvOpResult -Result ([ordered]@{ removed = $removed; absent = $absent }) -Changed ($removed.Count -gt 0)
 }
 
+function Get-SmhvClusterDiskResource {
+    # The cluster's Physical Disk resource (a CSV or a cluster disk) for a disk, found by the disk id the resource
+    # records (DiskIdGuid for GPT, DiskSignature for MBR), or $null.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Disk
+    )
+    $resources = @(Get-ClusterSharedVolume) + @(Get-ClusterResource | Where-Object -FilterScript { [string]$_.ResourceType -eq 'Physical Disk' })
+    foreach ($resource in $resources) {
+        if ($Disk.Guid) {
+            $id = [string](Get-ClusterParameter -InputObject $resource -Name 'DiskIdGuid').Value
+            if ($id -and $id.Trim('{', '}') -eq ([string]$Disk.Guid).Trim('{', '}')) {
+                return $resource
+            }
+        } elseif ([uint32](Get-ClusterParameter -InputObject $resource -Name 'DiskSignature').Value -eq [uint32]$Disk.Signature) {
+            return $resource
+        }
+    }
+    $null
+}
+
+function Add-SmhvClusterDisk {
+    # A LUN every node sees made a disk of this failover cluster (Get-ClusterAvailableDisk offers only disks every node
+    # has discovered; Add-ClusterDisk), then either a cluster shared volume (Add-ClusterSharedVolume) whose folder
+    # C:\ClusterStorage\VolumeN is renamed to the access path asked for, or a cluster disk whose partition gets the drive
+    # letter on this node, its owner. A disk already in the cluster at that path is left as it is (a re-run).
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $serial = Get-SmhvArgument -Arguments $Arguments -Name 'serial' -Type String -Required
+    $accessPath = Get-SmhvArgument -Arguments $Arguments -Name 'access_path' -Type String -Required
+    $csv = Get-SmhvArgument -Arguments $Arguments -Name 'csv' -Type Boolean -Default $false
+    Assert-SmhvAbsolutePath -Path $accessPath -Argument 'access_path'
+    $accessPath = $accessPath.TrimEnd('\') + '\'
+    $root = 'C:\ClusterStorage\'
+    $folder = ''
+    if ($accessPath.StartsWith($root, [StringComparison]::OrdinalIgnoreCase)) {
+        $folder = $accessPath.Substring($root.Length).TrimEnd('\')
+    }
+    if (($csv -and (-not $folder -or $folder.Contains('\'))) -or (-not $csv -and $accessPath.Length -ne 3)) {
+        $message = "Argument 'access_path': a cluster shared volume is at $root<folder>, a cluster disk at a drive letter 'X:\', not '$accessPath'."
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = 'access_path' })
+    }
+    if (-not $CheckMode) {
+        Update-HostStorageCache
+    }
+    $disk = Get-SmhvDiskBySerial -Serial $serial
+    $number = [int]$disk.Number
+    $changed = $false
+    $resource = Get-SmhvClusterDiskResource -Disk $disk
+    if ($null -eq $resource) {
+        $available = @(Get-ClusterAvailableDisk | Where-Object -FilterScript { [int]$_.Number -eq $number })
+        if ($available.Count -eq 0) {
+            $message = "The disk with serial number '$serial' is not available to the cluster: every node must see it. Map the LUN to every node's igroup and rescan them."
+            throw (New-SmhvError -Code 'DISK_NOT_FOUND' -Message $message -Details @{ serial = $serial })
+        }
+        $changed = $true
+        if (-not $CheckMode) {
+            $resource = $available[0] | Add-ClusterDisk
+        }
+    }
+    $name = if ($null -eq $resource) { '' } else { [string]$resource.Name }
+    if ($csv) {
+        $shared = @(Get-ClusterSharedVolume | Where-Object -FilterScript { [string]$_.Name -eq $name })
+        if ($shared.Count -eq 0 -and -not $CheckMode) {
+            $shared = @(Add-ClusterSharedVolume -Name $name)
+            $changed = $true
+        }
+        if ($shared.Count -gt 0) {
+            $current = [string]@($shared[0].SharedVolumeInfo)[0].FriendlyVolumeName
+            if ($current.TrimEnd('\') -ne $accessPath.TrimEnd('\') -and -not $CheckMode) {
+                Rename-Item -LiteralPath $current -NewName $folder
+                $changed = $true
+            }
+        }
+    } elseif (-not $CheckMode) {
+        $partition = Get-SmhvDataPartition -Number $number
+        if (@($partition.AccessPaths | Where-Object -FilterScript { $_ -eq $accessPath }).Count -eq 0) {
+            Assert-SmhvDriveLetterFree -AccessPath $accessPath
+            Add-PartitionAccessPath -DiskNumber $number -PartitionNumber $partition.PartitionNumber -AccessPath $accessPath
+            $changed = $true
+        }
+    }
+    $record = Get-SmhvDiskRecord -Disk (Get-Disk -Number $number)
+    New-SmhvOpResult -Result ([ordered]@{ disk = $record; resource = $name; csv = $csv; access_path = $accessPath }) -Changed $changed
+}
+
 function Copy-SmhvFile {
     # sources[i] -> destinations[i] on this host, overwriting; the destination's folder is created.
     [CmdletBinding()]
@@ -3038,9 +3128,9 @@ function Invoke-SmhvAgent {
     $ErrorActionPreference = 'Stop'
     Set-StrictMode -Version 3
     $ProgressPreference = 'SilentlyContinue'
-    if ($AgentSha -cne '7099b5eb1ec663c3') {
+    if ($AgentSha -cne '46e57af0ea9dd60c') {
         '{"ok":false,"error":{"code":"AGENT_VERSION_MISMATCH",' +
-        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"7099b5eb1ec663c3"}}}'
+        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"46e57af0ea9dd60c"}}}'
         return
     }
     # Per call: nothing of a previous call's warnings or volume map is reused.
@@ -3054,9 +3144,9 @@ function Invoke-SmhvAgent {
     }
 }
 
-Invoke-SmhvAgent -Request $Request -AgentSha '7099b5eb1ec663c3'
+Invoke-SmhvAgent -Request $Request -AgentSha '46e57af0ea9dd60c'
 """
-AGENT_LINES = 3041
+AGENT_LINES = 3131
 
 # Runs first over WinRS and starts AGENT_SCRIPT (agent/bootstrap.ps1).
 BOOTSTRAP_SCRIPT = r"""$ErrorActionPreference = 'Stop'
@@ -3076,25 +3166,25 @@ $agent = [scriptblock]::Create($payload.script)
 LINE_MAP = (
     (1, "agent/main.ps1", 1),
     (7, "agent/core.ps1", 1),
-    (247, "agent/main.ps1", 8),
-    (248, "agent/storage.ps1", 1),
-    (454, "agent/main.ps1", 10),
-    (455, "agent/host_facts.ps1", 1),
-    (672, "agent/main.ps1", 12),
-    (673, "agent/vm_inventory.ps1", 1),
-    (899, "agent/main.ps1", 14),
-    (900, "agent/files.ps1", 1),
-    (1345, "agent/main.ps1", 16),
-    (1346, "agent/disk_rescan.ps1", 1),
-    (1383, "agent/main.ps1", 18),
-    (1384, "agent/registry.ps1", 1),
-    (1524, "agent/main.ps1", 20),
-    (1525, "agent/fleet.ps1", 1),
-    (1994, "agent/main.ps1", 22),
-    (1995, "agent/backup.ps1", 1),
-    (2520, "agent/main.ps1", 24),
-    (2521, "agent/restore.ps1", 1),
-    (3006, "agent/main.ps1", 26),
+    (248, "agent/main.ps1", 8),
+    (249, "agent/storage.ps1", 1),
+    (455, "agent/main.ps1", 10),
+    (456, "agent/host_facts.ps1", 1),
+    (673, "agent/main.ps1", 12),
+    (674, "agent/vm_inventory.ps1", 1),
+    (900, "agent/main.ps1", 14),
+    (901, "agent/files.ps1", 1),
+    (1346, "agent/main.ps1", 16),
+    (1347, "agent/disk_rescan.ps1", 1),
+    (1384, "agent/main.ps1", 18),
+    (1385, "agent/registry.ps1", 1),
+    (1525, "agent/main.ps1", 20),
+    (1526, "agent/fleet.ps1", 1),
+    (1995, "agent/main.ps1", 22),
+    (1996, "agent/backup.ps1", 1),
+    (2521, "agent/main.ps1", 24),
+    (2522, "agent/restore.ps1", 1),
+    (3096, "agent/main.ps1", 26),
 )
 
 
