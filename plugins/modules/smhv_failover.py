@@ -46,8 +46,7 @@ description:
     no adapter connected (or only to O(drill_switch)). The
     SnapMirror relationships stay as they are and keep updating. O(action=end_drill) removes the drill's VMs, disks,
     folders, maps and clones, found by those names; a drill also ends an earlier or aborted drill of the scope first.
-  - Not built yet - failover to a DR failover cluster (CSVs, highly available VMs), a DR SnapInfo already active at the DR site, drills on a named isolated
-    switch or with a guest check script.
+  - Not built yet - failover to a DR failover cluster (CSVs, highly available VMs), a DR SnapInfo already active at the DR site.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
@@ -187,6 +186,27 @@ options:
       - Seconds a drill waits for every drill VM to run with the guest's heartbeat.
     type: int
     default: 300
+  drill_check_script:
+    description:
+      - A guest check run on the DR host once per drill VM that passed the heartbeat check, as a backup's post-script runs
+        (C(.ps1) in PowerShell, anything else directly). C($DrillVMName), C($VMName), C($VMId), C($VMSnapshot) (the backup),
+        C($SnapInfoName) and C($SnapInfoSnapshot) in its arguments are replaced, and are also its environment variables.
+        A non-zero exit code, a timeout or a missing script fails that VM (its C(check_script) in RV(vms)); the drill goes on.
+    type: dict
+    suboptions:
+      path:
+        description: The script on the DR host.
+        type: str
+        required: true
+      arguments:
+        description: Its arguments, one list entry each.
+        type: list
+        elements: str
+        default: []
+      timeout:
+        description: Seconds each run may take before it is stopped and its VM fails.
+        type: int
+        default: 300
 notes:
   - The DR host needs an iSCSI (or FC) initiator; a stopped Microsoft iSCSI Initiator service is started.
   - Destination LUNs get the DR host's igroup C(smhv_<host>) (an existing igroup holding the host's initiators is used).
@@ -307,7 +327,8 @@ plan:
 vms:
   description: Per VM, the plan's entry with its C(outcome) (C(restored), C(present), C(planned); for a drill C(passed) or
     C(failed)), C(state) and the LUNs it was restored from; a drill's VMs have C(drill_name) and C(health) (C(state),
-    C(heartbeat), C(network_connected), C(switches), C(isolated)).
+    C(heartbeat), C(network_connected), C(switches), C(isolated)), and with O(drill_check_script) C(check_script) (C(path),
+    C(exit_code), C(stdout), C(stderr), C(error) when it did not end; null when the VM failed before it).
   returned: with O(action=failover) or O(action=drill)
   type: list
   elements: dict
@@ -365,7 +386,8 @@ action:
   returned: with O(action=drill), O(action=end_drill) or O(action=readiness)
   type: str
 passed:
-  description: Whether every drill VM ran with the guest's heartbeat and no network adapter connected (each VM's C(health) in RV(vms)).
+  description: Whether every drill VM ran with the guest's heartbeat and no network adapter connected, and passed the guest check
+    script if one was given (each VM's C(health) and C(check_script) in RV(vms)).
   returned: with O(action=drill)
   type: bool
 ended_earlier_drill:
@@ -410,7 +432,8 @@ def run(params, check_mode):
                                    luns=params["luns"])
         if params["action"] != "failover":
             drill = DrillEngine(session, storage, params["source_scope"], params["snapinfo_path"], suffix=params["drill_suffix"],
-                                check_timeout=params["drill_check_timeout"], switch=params["drill_switch"], **options)
+                                check_timeout=params["drill_check_timeout"], switch=params["drill_switch"],
+                                check_script=params["drill_check_script"], **options)
             if params["action"] == "end_drill":
                 return drill.end(check_mode=check_mode, snapinfo_lun=params["snapinfo_lun"])
             return drill.run(vms=params["vms"], datasets=params["datasets"], backup=params["backup"], luns=params["luns"],
@@ -452,6 +475,8 @@ def main():
         drill_suffix=dict(type="str", default="-drill"),
         drill_check_timeout=dict(type="int", default=300),
         drill_switch=dict(type="str"),
+        drill_check_script=dict(type="dict", options=dict(path=dict(type="str", required=True), timeout=dict(type="int", default=300),
+                                                          arguments=dict(type="list", elements="str", default=[]))),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     run_module(module, run)

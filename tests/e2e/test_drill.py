@@ -26,7 +26,7 @@ def params(site, lab, **changes):
     values = dict(site.common, hyperv_host="hvdr01", action="drill", mode="unplanned", source_scope="hv03",
                   dr_storage_systems=["127.0.0.1:%d" % port], snapinfo_path=SNAPINFO, snapinfo_lun=None, report_path="C:\\SMHV\\Reports",
                   vms=None, datasets=None, backup=None, path_map=None, luns=LUNS, start=True, start_order=None, lease_ttl=1800,
-                  drill_suffix="-drill", drill_check_timeout=30, drill_switch=None, final_backup=True)
+                  drill_suffix="-drill", drill_check_timeout=30, drill_switch=None, drill_check_script=None, final_backup=True)
     values.update(changes)
     return values
 
@@ -182,3 +182,55 @@ def test_a_drill_on_an_isolated_switch(lab):
     assert "with its network adapters on isolated switch drill-isolated" in " ".join(result["actions"])
     smhv_failover.run(params(site, lab, action="end_drill"), False)
     assert nothing_of_the_drill(lab) == []
+
+
+CHECK_SCRIPT = "C:\\scripts\\drill-check.cmd"
+
+
+def put_check_script(site, content):
+    """A guest check script on hvdr01, in the lab's script language (lab/smhv_lab/hyperv/backup_ops.py)."""
+    with site.session("hvdr01") as session:
+        session.owner.call("file_write", {"path": CHECK_SCRIPT, "content": content, "create_dirs": True})
+
+
+def test_a_guest_check_script_runs_once_per_drill_vm_with_its_names(lab):
+    site = prepare(lab)
+    put_check_script(site, "echo %DrillVMName% (%VMId%, was %VMName%) from %VMSnapshot% answers\r\n"
+                           "write C:\\scripts\\checked\\%1.txt %2 %VMSnapshot%\r\nexit 0\r\n")
+    script = {"path": CHECK_SCRIPT, "arguments": ["$DrillVMName", "$VMId"], "timeout": 60}
+    planned = smhv_failover.run(params(site, lab, drill_check_script=script), True)
+    result = smhv_failover.run(params(site, lab, drill_check_script=script), False)
+    assert planned["actions"] == result["actions"] and "then run guest check %s" % CHECK_SCRIPT in " ".join(result["actions"])
+    assert result["passed"] is True, result["vms"]
+    for vm in result["vms"]:
+        assert vm["outcome"] == "passed" and vm["check_script"] == {
+            "path": CHECK_SCRIPT, "exit_code": 0, "error": None, "stderr": "",
+            "stdout": "%s (%s, was %s) from %s answers" % (vm["drill_name"], vm["id"], vm["name"], site.first)}
+    with site.session("hvdr01") as session:
+        written = {item["path"]: item["content"] for item in session.owner.call("file_read", {"paths": [
+            "C:\\scripts\\checked\\%s-drill.txt" % name for name in VMS]}).result["files"]}
+    assert sorted(written.values()) == sorted("%s %s" % (site.ids[name], site.first) for name in VMS)
+    smhv_failover.run(params(site, lab, action="end_drill"), False)
+    assert nothing_of_the_drill(lab) == []
+
+
+@pytest.mark.parametrize("content, script, failure", [
+    ("error %DrillVMName%: no answer on port 445\r\nexit 3\r\n", {}, {"exit_code": 3, "error": None}),
+    ("sleep 120\r\n", {"timeout": 5}, {"exit_code": None, "error": "SCRIPT_TIMEOUT"}),
+    (None, {"path": "C:\\scripts\\missing.cmd"}, {"exit_code": None, "error": "FILE_NOT_FOUND"}),
+], ids=["exit_code", "timeout", "missing"])
+def test_a_failing_guest_check_fails_the_vm_and_the_drill_still_ends(lab, content, script, failure):
+    site = prepare(lab)
+    if content is not None:
+        put_check_script(site, content)
+    script = dict({"path": CHECK_SCRIPT, "arguments": [], "timeout": 60}, **script)
+    result = smhv_failover.run(params(site, lab, vms=["vm-print01"], drill_check_script=script), False)
+    (vm,) = result["vms"]
+    assert result["passed"] is False and vm["outcome"] == "failed"
+    assert vm["health"]["state"] == "Running" and vm["health"]["isolated"]  # the VM itself came up: the guest check failed it
+    check = vm["check_script"]
+    assert check["exit_code"] == failure["exit_code"] and (check["error"] or {}).get("code") == failure["error"], check
+    if failure["exit_code"]:
+        assert check["stderr"] == "vm-print01-drill: no answer on port 445"
+    ended = smhv_failover.run(params(site, lab, action="end_drill"), False)
+    assert ended["removed"]["vms"] == ["vm-print01-drill"] and nothing_of_the_drill(lab) == []

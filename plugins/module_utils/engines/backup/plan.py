@@ -94,11 +94,11 @@ class Script:
         return script
 
     def arguments_for(self, variables):
-        """The arguments with $VMSnapshot, $SnapInfoName and $SnapInfoSnapshot replaced (as SMHV did), as data;
-        checked again for a .cmd or .bat script once the values are in."""
+        """The arguments with each of `variables` ($VMSnapshot, $SnapInfoName and $SnapInfoSnapshot, as SMHV did; a drill's
+        guest check adds its own) replaced, as data; checked again for a .cmd or .bat script once the values are in."""
         out = []
         for argument in self.arguments:
-            for name in SCRIPT_VARIABLES:
+            for name in variables:
                 argument = re.sub(re.escape("$" + name), lambda _m, value=variables[name]: value, argument, flags=re.IGNORECASE)
             out.append(argument)
         check_cmd_arguments(self.path, out)

@@ -14,7 +14,9 @@ the SnapMirror destinations, under drill names and cut off from the network, whi
     register   each VM registered from its clone (Import-VM -Register, the backup's checkpoint applied and removed) as
                <name><suffix>, every network adapter disconnected
     start      the drill VMs started
-    check      each one running with the guest's heartbeat and no network adapter connected (up to check_timeout seconds)
+    check      each one running with the guest's heartbeat and no network adapter connected (up to check_timeout seconds);
+               then the optional guest check script, once per drill VM that passed, on the DR host (agent op run_script,
+               as a backup's pre/post-script): a non-zero exit code, a timeout or a missing script fails that VM only
 
 Nothing the collection did not make is touched: SnapMirror relationships are never quiesced or broken, and the drill's
 objects carry its names (FlexClones smhv_drill_<scope>_<volume>, folders under C:\\SMHV\\Drills\\<scope>, VMs registered
@@ -27,6 +29,7 @@ from __future__ import annotations
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import CHECKPOINT_PREFIX
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import Script, script_variables
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.clones import VolumeCloneMount
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import FailoverEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planning import DRILL_ROOT
@@ -39,14 +42,17 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths imp
 
 OPERATION = "drill"
 CLONE_PREFIX = "smhv_drill_"
+# What a guest check script that did not run to an exit code reports; any other agent error stops the drill as usual.
+CHECK_SCRIPT_FAILURES = ("FILE_NOT_FOUND", "SCRIPT_TIMEOUT")
 
 
 class DrillEngine(FailoverEngine):
     """Start (run) or end (end) a drill of `source_scope`'s VMs on the DR host of `session`."""
 
     def __init__(self, session, storage, source_scope, snapinfo_path, suffix="-drill", check_timeout=300, poll=2.0, switch=None,
-                 **options):
+                 check_script=None, **options):
         super().__init__(session, storage, source_scope, snapinfo_path, **options)
+        self.check_script = Script.from_option(check_script)  # refused (INVALID_ARGUMENT) before anything changes
         self.suffix = suffix
         self.switch = switch  # an isolated virtual switch for the drill VMs' adapters; None: adapters disconnected
         self.mode_refuses_drills = False
@@ -125,8 +131,9 @@ class DrillEngine(FailoverEngine):
             self.actions.append("map the clone of LUN %s to %s and connect it at %s" % (lun["lun"], self.session.name, lun["access_path"]))
         for vm in plan["vms"]:
             network = "on isolated switch %s" % self.switch if self.switch else "disconnected"
-            self.actions.append("register VM %s (%s) from backup %s as %s with its network adapters %s, start and check it"
-                                % (vm["name"], vm["id"], vm["backup"], vm["drill_name"], network))
+            script = ", then run guest check %s" % self.check_script.path if self.check_script else ""
+            self.actions.append("register VM %s (%s) from backup %s as %s with its network adapters %s, start and check it%s"
+                                % (vm["name"], vm["id"], vm["backup"], vm["drill_name"], network, script))
 
     # -- the drill's objects ------------------------------------------------------------------------
     def _leftovers(self):
@@ -261,6 +268,28 @@ class DrillEngine(FailoverEngine):
             vm["health"] = {"state": item.get("state"), "heartbeat": item.get("heartbeat"), "network_connected": item.get("network_connected"),
                             "switches": switches, "isolated": isolated}
             vm["outcome"] = "passed" if (item.get("state") == "Running" and item.get("heartbeat") and isolated) else "failed"
+            if self.check_script:
+                vm["check_script"] = self._run_check_script(plan, vm) if vm["outcome"] == "passed" else None
+                if vm["check_script"] and vm["check_script"]["exit_code"] != 0:
+                    vm["outcome"] = "failed"
+
+    def _run_check_script(self, plan, vm):
+        """The guest check of one drill VM on the DR host, with the backup's variables (as a restore's post-script has them)
+        and the VM's: $DrillVMName, $VMName, $VMId. Its exit code and output, or the agent's error when it did not end."""
+        record = next(r for r in self._records(plan) if r.name == vm["backup"])
+        variables = dict(script_variables(record.name, record.time, record.snapinfo_snapshot or ""),
+                         DrillVMName=vm["drill_name"], VMName=vm["name"], VMId=vm["id"])
+        args = {"path": self.check_script.path, "arguments": self.check_script.arguments_for(variables), "environment": variables,
+                "timeout_seconds": self.check_script.timeout}
+        try:
+            reply = self.host.call("run_script", args).result
+        except SmhvError as error:
+            if error.code not in CHECK_SCRIPT_FAILURES:
+                raise
+            return {"path": self.check_script.path, "exit_code": None, "stdout": error.details.get("stdout", ""), "stderr": "",
+                    "error": {"code": error.code, "message": error.message}}
+        return {"path": self.check_script.path, "exit_code": reply["exit_code"], "stdout": reply["stdout"], "stderr": reply["stderr"],
+                "error": None}
 
     # -- end a drill --------------------------------------------------------------------------------
     def end(self, check_mode=False, snapinfo_lun=None):
