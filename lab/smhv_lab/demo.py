@@ -13,10 +13,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 from . import endpoints as endpoints_file
 from .cli import main as lab_cli
 from .client import LabHandle
+from .world.windows import read_vhdx, split_drive
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOKS = REPO_ROOT / "playbooks"
@@ -106,9 +108,9 @@ def step_configure(inventory: Path, env: dict[str, str], lab) -> None:
                   f"{policy.get('backup_type', 'application')}-consistent, keep {policy['retention']['count']}")
 
 
-def _backup(inventory: Path, env: dict[str, str], scope: str, dataset: str, kind: str) -> dict:
+def _backup(inventory: Path, env: dict[str, str], scope: str, dataset: str, kind: str, *extra: str) -> dict:
     tasks = run_playbook("backup_now.yml", inventory, env, "-e", f"smhv_scope={scope}", "-e", f"smhv_dataset={dataset}",
-                         "-e", f"smhv_backup_type={kind}")
+                         "-e", f"smhv_backup_type={kind}", *extra)
     return tasks["Back up the dataset"][0]
 
 
@@ -215,7 +217,79 @@ def step_mount(inventory: Path, env: dict[str, str], lab) -> None:
     print(f"   unmounted: {tasks['Say that it is unmounted'][0]['msg'].split(': ', 1)[1]}; no clone or mount folder is left")
 
 
-STEPS = [step_connectivity, step_configure, step_backups, step_restore, step_restore_deleted, step_mount]
+DR_LUNS = [{"lun": "/vol/vol_hv03_dr/lun_j", "access_path": "J:\\"}, {"lun": "/vol/vol_hv03_dr/lun_k", "access_path": "K:\\"}]
+DRILL_ROOT = "C:\\SMHV\\Drills"
+LATER_PRINT_DATA = "print queue: 7 jobs"
+
+
+def _drill_vars(work: Path, lab, **more) -> str:
+    """The extra-vars file of playbooks/dr_drill.yml for hv03 drilled on hvdr01 at site B (its ONTAP cluster-b only)."""
+    cluster_b = lab.endpoints["ontap"]["cluster-b"]
+    extra = work / "drill.json"
+    extra.write_text(json.dumps(dict({"smhv_source_scope": "hv03", "smhv_dr_host": "hvdr01", "smhv_snapinfo_path": "S:\\SnapInfo",
+                                      "smhv_dr_storage_systems": [f"{cluster_b['host']}:{cluster_b['port']}"],
+                                      "smhv_luns": DR_LUNS}, **more)))
+    return f"@{extra}"
+
+
+def _drilled_guest_file(lab, vhdx: str) -> dict | None:
+    """GUEST_FILE as the drill VM's first virtual disk holds it, read on hvdr01 from the FlexClone LUN it sits on."""
+    folder, _sep, name = vhdx.rpartition("\\")
+    files = lab.control("GET", f"/host-files?host=hvdr01&path={quote(folder)}")["files"]
+    guest_files = read_vhdx(files[name].encode())["guest_files"]
+    inner = split_drive(GUEST_FILE)[1]  # a virtual disk keeps a guest file by its path inside the guest's volume
+    return next((record for path, record in guest_files.items() if path.lower() == inner.lower()), None)
+
+
+def _drill_leftovers(lab) -> list[str]:
+    """Whatever of a drill the DR site still has: FlexClones, VMs on hvdr01, disks or folders under the drill root."""
+    state = lab.state()
+    hvdr01 = state["hosts"]["hvdr01"]
+    found = [f"FlexClone {name}" for name in state["ontap"]["cluster-b"]["volumes"] if name.startswith("smhv_drill_")]
+    found += [f"VM {vm['name']}" for vm in hvdr01["vms"]]
+    found += [f"disk at {path}" for disk in hvdr01["disks"] for path in disk["access_paths"] if path.startswith(DRILL_ROOT)]
+    found += [f"folder {folder}" for folder in hvdr01["folders"] if folder.startswith(DRILL_ROOT)]
+    return found
+
+
+def step_drill(inventory: Path, env: dict[str, str], lab) -> None:
+    print("\n7. Drill hv03's failover at site B while site A runs on (playbooks/dr_drill.yml)")
+    result = _backup(inventory, env, "hv03", "files", "application", "-e", "smhv_update_snapmirror=true")
+    print(f"   {result['backup']['name']}: application-consistent, replicated to "
+          f"{', '.join(r['destination'] for r in result['replication'])} at site B")
+    lab.control("POST", "/guest-data", {"vm": "vm-print01", "path": GUEST_FILE, "data": LATER_PRINT_DATA})
+    print(f"   then vm-print01 at site A writes '{LATER_PRINT_DATA}' (not replicated: the drill must not show it)")
+    work = Path(env["ANSIBLE_LOCAL_TEMP"]).parent
+    tasks = run_playbook("dr_drill.yml", inventory, env, "-e", _drill_vars(work, lab, smhv_keep_drill=True))
+    drill = tasks["Start the drill"][0]
+    point = drill["recovery_points"][0]
+    print(f"   recovery point {point['backup']}; FlexClones {', '.join(c['clone'] for c in drill['plan']['clones'])} "
+          f"of the mirrors at its snapshot, mapped to hvdr01; the VMs were up and checked in {drill['rto']['total']:.1f} s")
+    for vm in drill["vms"]:
+        health = vm["health"]
+        network = "no network adapter connected" if not health["network_connected"] else f"on {', '.join(health['switches'])}"
+        print(f"   {vm['drill_name']:<17} {vm['outcome']}: {health['state']}, heartbeat {health['heartbeat']}, {network}")
+    shown = {}
+    for vm in drill["vms"]:
+        found = _drilled_guest_file(lab, vm["disks"][0])
+        shown[vm["name"]] = found["data"] if found else None
+        if found:
+            print(f"   on hvdr01, {vm['drill_name']}'s {GUEST_FILE} reads '{found['data']}'")
+    if not drill["passed"] or shown.get("vm-print01") != PRINT_DATA or shown.get("vm-file01") != GUEST_DATA:
+        raise StepFailed(f"the drill passed={drill['passed']} and its VMs hold {shown}, expected '{PRINT_DATA}' and '{GUEST_DATA}'")
+    mirrors = {m["destination"]: m["state"] for m in lab.state()["ontap"]["cluster-b"]["snapmirrors"]}
+    print(f"   meanwhile the {len(mirrors)} SnapMirror relationships stay {', '.join(sorted(set(mirrors.values())))}; "
+          f"vm-print01 at site A still reads '{_guest(lab, 'vm-print01')['data']}'")
+    tasks = run_playbook("dr_drill.yml", inventory, env, "-e", _drill_vars(work, lab, smhv_end_drill_only=True))
+    removed = tasks["End a kept drill"][0]["removed"]
+    left = _drill_leftovers(lab)
+    if left or set(mirrors.values()) != {"snapmirrored"}:
+        raise StepFailed(f"ending the drill left {left}; mirrors {mirrors}")
+    print(f"   drill ended: {len(removed['vms'])} VMs, {len(removed['disks'])} disks and {len(removed['clones'])} FlexClones "
+          f"removed; nothing of the drill is left on cluster-b or hvdr01")
+
+
+STEPS = [step_connectivity, step_configure, step_backups, step_restore, step_restore_deleted, step_mount, step_drill]
 
 
 def main() -> int:

@@ -23,7 +23,13 @@ GUIDE = REPO_ROOT / "docs" / "user-guide.md"
 ROLE_BEGIN, ROLE_END = "<!-- ontap-rest-role:begin", "<!-- ontap-rest-role:end -->"
 ACCESS = ("readonly", "all")
 STEPS = ("1. Check that the controller reaches both sites", "2. Register the scopes", "3. A guest is writing",
-         "4. A guest's data goes wrong", "5. An administrator deletes a VM", "6. Mount vm-web01's newest backup")
+         "4. A guest's data goes wrong", "5. An administrator deletes a VM", "6. Mount vm-web01's newest backup",
+         "7. Drill hv03's failover at site B")
+DR_DOC = REPO_ROOT / "docs" / "dr.md"
+# What docs/dr.md ("The ONTAP account at the DR site") adds to the user guide's role on the DR cluster: FlexClones of
+# the mirrors for a drill (created, taken offline, deleted) and quiesce and break, which are PATCHes.
+DR_ROLE = {"/api/storage/volumes": "all", "/api/snapmirror/relationships": "all"}
+DR_CLUSTER = "cluster-b"
 
 
 def documented_role() -> dict[str, str]:
@@ -103,6 +109,11 @@ def test_role_covers_every_rest_resource_the_code_names():
     assert [path for path in sorted(paths) if covering_entry(role, path) is None] == []
 
 
+def test_the_dr_role_is_what_docs_dr_md_says():
+    text = " ".join(DR_DOC.read_text().split())  # its lines wrap anywhere
+    assert all(f"`{access}` on `{path}`" in text for path, access in DR_ROLE.items()), "docs/dr.md no longer documents the DR role"
+
+
 def test_demo_tells_every_step_and_its_rest_calls_fit_the_role(tmp_path):
     log = tmp_path / "ontap-requests.json"
     env = dict(os.environ, SMHV_DEMO_REST_LOG=str(log))
@@ -114,7 +125,15 @@ def test_demo_tells_every_step_and_its_rest_calls_fit_the_role(tmp_path):
     missing = [step for step in STEPS if step not in run.stdout]
     assert missing == [], f"steps not told: {missing}\n{run.stdout}"
     assert "{" not in run.stdout.split("1. Check that", 1)[1], "the demo printed raw JSON:\n" + run.stdout
+    drill = run.stdout.split("7. Drill hv03's failover", 1)[1]
+    assert "vm-file01-drill's C:\\data\\orders.db reads 'order 1001: paid'" in drill, drill
+    assert "vm-print01-drill's C:\\data\\orders.db reads 'print queue: 3 jobs'" in drill, drill  # the recovery point's, not the later 7 jobs
+    assert "relationships stay snapmirrored" in drill and "nothing of the drill is left on cluster-b or hvdr01" in drill, drill
     served = json.loads(log.read_text())
-    calls = sorted({(call["method"], call["path"]) for cluster in served.values() for call in cluster})
-    assert ("POST", "/api/storage/luns") in calls and ("POST", "/api/private/cli/volume/snapshot/restore-file") in calls, calls
-    assert uncovered(documented_role(), calls) == []
+    calls = {name: sorted({(call["method"], call["path"]) for call in cluster}) for name, cluster in served.items()}
+    everywhere = sorted(set(call for cluster in calls.values() for call in cluster))
+    assert ("POST", "/api/storage/luns") in everywhere and ("POST", "/api/private/cli/volume/snapshot/restore-file") in everywhere, calls
+    assert ("POST", "/api/storage/volumes") in calls[DR_CLUSTER], calls[DR_CLUSTER]  # the drill's FlexClones
+    role = documented_role()
+    assert [problem for name, cluster in calls.items() if name != DR_CLUSTER for problem in uncovered(role, cluster)] == []
+    assert uncovered(dict(role, **DR_ROLE), calls[DR_CLUSTER]) == []
