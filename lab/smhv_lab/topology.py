@@ -16,7 +16,7 @@ import yaml
 
 from .hyperv import timing as hyperv_timing
 from .ontap import jobs as ontap_jobs
-from .world import LunContent, World
+from .world import FileTree, LunContent, World
 from .world.storage import StorageCluster
 from .world.windows import (ClusterSharedVolume, Disk, FailoverCluster, VirtualMachine, WindowsHost,
                             new_vhdx)
@@ -133,6 +133,7 @@ def _build_windows(world: World, spec: dict[str, Any]) -> None:
                                    "version": "1.0.0.7"})
         # How long its checkpoints take (hyperv/timing.py): {profile, durations, concurrency} for every host, then per host.
         hyperv_timing.configure(host, **{**spec.get("hyperv_timing", {}), **item.get("timing", {})})
+        host.smb_shares = {"\\\\" + share.strip("\\").lower(): FileTree() for share in item.get("smb_shares", [])}
         world.hosts[host.name] = host
     for item in spec.get("failover_clusters", []):
         missing = [n for n in item["nodes"] if n not in world.hosts]
@@ -182,7 +183,7 @@ def _build_igroups(world: World, spec: dict[str, Any]) -> None:
 def _build_luns(world: World, spec: dict[str, Any]) -> None:
     for item in spec.get("luns", []):
         cluster = world.cluster(item["cluster"])
-        content = LunContent(label=item.get("label", item["name"]))
+        content = LunContent(label=item.get("label", item["name"]), partition_style=item.get("partition_style", "GPT"))
         lun = cluster.create_lun(item["volume"], item["name"], int(item["size"]) * GIB, os_type="hyper_v",
                                  content=content)
         for host in _scope_hosts(world, item["hosts"]):
@@ -224,12 +225,25 @@ def _build_vms(world: World, spec: dict[str, Any]) -> None:
             vhds.append(vhd)
         vm = VirtualMachine(id=vm_id, name=item["name"],
                             config_path=f"{folder}\\Virtual Machines\\{vm_id.upper()}.vmcx",
-                            state=item.get("state", "Running"), vhd_paths=vhds, snapshot_location=folder)
+                            state=item.get("state", "Running"), vhd_paths=vhds, snapshot_location=folder,
+                            passthrough_disks=_passthrough(host, item.get("passthrough", [])))
         host.write_file(world, vm.config_path, json.dumps(vm.config_document(), sort_keys=True).encode())
         host.vms[vm.id] = vm
         if clustered:
             role = {"name": vm.name, "owner_node": host.name, "state": vm.state}
             world.failover_clusters[scope].vm_roles[vm.id] = role
+
+
+def _passthrough(host: WindowsHost, luns: list[str]) -> list[int]:
+    """The numbers of the host's disks of these LUNs (by name), taken offline as Hyper-V wants a pass-through disk."""
+    numbers = []
+    for name in luns:
+        disk = next((d for d in host.disks.values() if d.lun_path.rpartition("/")[2] == name), None)
+        if disk is None:
+            raise TopologyError(f"host {host.name} sees no LUN named {name!r} to pass through")
+        disk.online, disk.offline_reason = False, "Policy"
+        numbers.append(disk.number)
+    return numbers
 
 
 def _build_snapmirrors(world: World, spec: dict[str, Any]) -> None:

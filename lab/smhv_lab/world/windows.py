@@ -162,6 +162,9 @@ class WindowsHost:
     timing_profile: str = "instant"
     timing_durations: dict[str, float] = field(default_factory=dict)
     checkpoint_concurrency: int | None = None
+    # SMB 3 shares the host keeps VMs on (\\fs01\vms, lower case, -> its files). The lab does not serve them from
+    # ONTAP: what a UNC path changes here is that no disk is behind it (the dataset rules' SMB case).
+    smb_shares: dict[str, FileTree] = field(default_factory=dict)
 
     @property
     def build(self) -> int:
@@ -185,7 +188,9 @@ class WindowsHost:
         return best
 
     def resolve(self, world, path: str) -> tuple[FileTree, str, Disk | None]:
-        """The file tree holding `path` and the path inside it: a LUN's volume, or the system drive."""
+        """The file tree holding `path` and the path inside it: an SMB share, a LUN's volume, or the system drive."""
+        if path.startswith(("\\\\", "//")):
+            return self._smb_location(path)
         disk = self.online_disk_for(path)
         if disk is None:
             drive, rest = split_drive(path)
@@ -200,6 +205,13 @@ class WindowsHost:
         _, prefix = split_drive(best)
         inner = rest[len(prefix):]  # same length as the lower-cased key, original case kept
         return lun.content.files, normalize(inner), disk
+
+    def _smb_location(self, path: str) -> tuple[FileTree, str, None]:
+        unc = "\\\\" + normalize(path)
+        for share, tree in self.smb_shares.items():
+            if unc.lower() == share or unc.lower().startswith(share + "\\"):
+                return tree, normalize(unc[len(share):]), None
+        raise FileNotFoundError(f"The network path was not found: '{path}'.")
 
     def read_file(self, world, path: str) -> bytes:
         tree, inner, _ = self.resolve(world, path)
