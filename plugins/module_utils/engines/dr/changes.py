@@ -104,8 +104,7 @@ class ChangeSteps:
             ids = [by_name[name]["id"] for name in group["vms"] if by_name[name]["start"]]
             if not ids:
                 continue
-            reply = self.host.call("vm_start", {"ids": ids}).result
-            for item in reply["vms"]:
+            for item in self._start_on(ids):
                 vm = next(v for v in plan["vms"] if v["id"] == item["vm_id"])
                 vm["state"] = item["state"]
                 vm["started"] = item["state_before"] != item["state"]

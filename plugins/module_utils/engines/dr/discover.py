@@ -8,6 +8,7 @@ register the DR host with it); a DR host that already has it skips the second.""
 from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines import snapinfo as snapinfo_ops
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.cluster import is_csv_path, is_drive_letter
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import host_igroup
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import SNAPINFO_PREFIX, snapinfo_host
@@ -22,6 +23,8 @@ class DiscoverSteps:
 
     def _discover(self, snapinfo_lun):
         self.facts = self.session.facts
+        if self.on_cluster:
+            self._node_facts()
         self.relationships = self.storage.relationships()
         self.disks = {disk["serial"]: disk for disk in self.host.call("disk_rescan", {}, True).result["disks"]}
         host = snapinfo_host(self.source_scope)
@@ -76,6 +79,9 @@ class DiscoverSteps:
         self.warnings.extend(outcome["warnings"])
 
     def _ensure_initiator(self):
+        if self.on_cluster:
+            self._ensure_cluster_initiators()
+            return
         service = next((s for s in self.facts["services"] if s["name"].lower() == ISCSI_SERVICE.lower()), None)
         if service is not None and service["status"] != "Running":
             self.host.call("prerequisites_ensure", {"features": [], "services": [ISCSI_SERVICE]})
@@ -85,6 +91,9 @@ class DiscoverSteps:
         disk = self.disks.get(lun.serial)
         if disk and disk["online"] and any(with_separator(p).lower() == access_path.lower() for p in disk["access_paths"]):
             return False
+        if self.on_cluster and (is_csv_path(access_path) or is_drive_letter(access_path)):
+            self._present_to_cluster(lun, access_path)
+            return True
         igroup = host_igroup(self.storage, lun, self.facts)
         self.storage.san.map_lun(lun, igroup)
         reply = self.host.call("disk_connect", {"serial": lun.serial, "access_path": access_path}).result

@@ -1,10 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, netapp_hyperv.smhv contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Unplanned failover of a source scope's VMs to a standalone DR host (smhv_failover), the seed's chapter 8 automated.
+"""Unplanned failover of a source scope's VMs to a standalone DR host or a DR failover cluster (smhv_failover), the seed's
+chapter 8 automated.
 
 Phases (each timed: the result's RTO), a class of steps each, which FailoverEngine composes: discover and snapinfo in
-discover.py, plan in planning.py, break to start in changes.py.
+discover.py, plan in planning.py, break to start in changes.py, and what a DR cluster does differently (every node, CSVs,
+cluster roles) in cluster.py.
     discover   the DR site's SnapMirror relationships, the SnapInfo destination volume, its LUN and the source scope's
                newest SnapInfo snapshot there; the DR host's facts and disks
     snapinfo   break the SnapInfo mirror, map its LUN to the DR host's igroup, connect it at the SnapInfo path's drive,
@@ -19,6 +21,7 @@ discover.py, plan in planning.py, break to start in changes.py.
                restored again
     connect    map each LUN to the DR host's igroup and connect it at its access path
     restore    each VM through the restore engine (verify_snapshot=false, path_map), unless the DR host has it already
+    cluster_roles  on a DR cluster: each VM made highly available (Add-ClusterVirtualMachineRole)
     start      start the VMs group by group (start_order), waiting between groups
 
 Everything after the SnapInfo is journaled in the restored SnapInfo (the DR site's) under the DR scope's lease: a run that
@@ -42,6 +45,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.reposit
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.changes import ChangeSteps
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.clones import VolumeCloneMount
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.cluster import ClusterSteps
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.discover import DiscoverSteps
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planning import PlanSteps
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
@@ -63,8 +67,8 @@ def _resume(journal, context):
 register_recovery(OPERATION, _resume)
 
 
-class FailoverEngine(DiscoverSteps, PlanSteps, ChangeSteps):
-    """Fail the VMs of `source_scope` over to the DR host of `session` (a ScopeSession), on `storage` (DrStorage)."""
+class FailoverEngine(DiscoverSteps, PlanSteps, ChangeSteps, ClusterSteps):
+    """Fail the VMs of `source_scope` over to the DR host or cluster of `session` (a ScopeSession), on `storage` (DrStorage)."""
 
     def __init__(self, session, storage, source_scope, snapinfo_path, report_path="C:\\SMHV\\Reports", clock=utcnow,
                  monotonic=time.monotonic, sleep=time.sleep, lease_ttl=datetime.timedelta(minutes=30)):
@@ -87,6 +91,8 @@ class FailoverEngine(DiscoverSteps, PlanSteps, ChangeSteps):
         self.phases = []
         self.actions = []
         self.warnings = []
+        self.vm_nodes = {}  # VM id -> the node it is registered on (a cluster's VM may run on any)
+        self.clustered = {}  # VM id -> whether it is highly available (a cluster role)
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self, vms=None, datasets=None, backup=None, path_map=None, luns=None, start=True, start_order=None, check_mode=False,
@@ -139,7 +145,11 @@ class FailoverEngine(DiscoverSteps, PlanSteps, ChangeSteps):
                 self._phase("break", self._break, plan)
                 self._phase("snaprestore", self._snaprestore, plan)
                 self._phase("connect", self._connect, plan)
-                self._phase("restore", self._restore_vms, plan, catalog)
+                if self.on_cluster:
+                    self._phase("restore", self._register_vms, plan)
+                    self._phase("cluster_roles", self._make_highly_available, plan)
+                else:
+                    self._phase("restore", self._restore_vms, plan, catalog)
                 if start:
                     self._phase("start", self._start_vms, plan)
             except SmhvError as error:

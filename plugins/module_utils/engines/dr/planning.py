@@ -8,6 +8,7 @@ rules it applies are plan.py's; this side reads the catalog, the DR site's stora
 from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.cluster import is_csv_path
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import mapped, path_pairs, with_separator
 
@@ -99,9 +100,11 @@ class PlanSteps:
                 plan = {"lun": "%s:%s" % (lun.cluster, lun.path), "serial": lun.serial, "source_serial": serial, "volume": destination,
                         "snapshot": entry["snapshot"], "source_access_path": source_root, "access_path": access_path,
                         "restore": "none" if in_use or self._snaprestored() else entry["method"], "connected": connected,
+                        "csv": self.on_cluster and is_csv_path(access_path),
                         "vms": [known[vm_id]["name"] if vm_id in known else vm_id for vm_id in vm_ids], "lun_ref": lun}
                 lun_of_serial[serial] = plan
                 luns.append(plan)
+        self._check_cluster_paths(luns)
         vm_pairs = path_pairs({lun["source_access_path"]: lun["access_path"] for lun in luns})
         groups = dr_plan.start_groups([known[vm_id]["name"] for vm_id in chosen], self.start_order)
         group_of = {name.lower(): index for index, (names, _wait) in enumerate(groups) for name in names}
@@ -115,17 +118,18 @@ class PlanSteps:
                         "source_host": backed_up.host, "config_path": mapped(configs[0], vm_pairs) if configs else None,
                         "disks": [mapped(f.path, vm_pairs) for f in backed_up.files if f.kind == "vhd"],
                         "action": "none" if vm_id in registered else "restore", "start_group": group_of[backed_up.name.lower()],
+                        "highly_available": self.clustered.get(vm_id, False) if self.on_cluster else None,
                         "start": bool(self.start) and registered.get(vm_id) != "Running"})
         mirrors = []
         for destination, entry in sorted(volumes.items()):
             relationship = entry["relationship"]
             mirrors.append({"source": "%s:%s" % (relationship.source_cluster, relationship.source_path), "destination": destination,
                             "state": relationship.state, "action": "none" if relationship.state == "broken_off" else "break"})
-        return {"snapinfo": dict(self.snapinfo_plan), "recovery_points": recovery_points, "mirrors": mirrors,
+        return {"snapinfo": dict(self.snapinfo_plan), "cluster": self._cluster_plan(), "recovery_points": recovery_points, "mirrors": mirrors,
                 "volumes": [{key: entry[key] for key in ("volume", "source", "dataset", "backup", "snapshot", "method", "lun_count")}
                             for _d, entry in sorted(volumes.items())],
                 "luns": luns, "vms": vms, "start_groups": [{"vms": names, "wait_seconds": wait} for names, wait in groups],
-                "_volumes": volumes, "_records": list(records.values())}
+                "_volumes": volumes, "_records": list(records.values()), "_vm_pairs": vm_pairs}
 
     def _lun_access_path(self, lun, source_root):
         """Where a destination LUN goes on the DR host: its source LUN's access path, through path_map."""
@@ -157,7 +161,17 @@ class PlanSteps:
     def _registered(self, vm_ids):
         if not vm_ids:
             return {}
-        found = self.host.call("vm_inventory", {"ids": sorted(vm_ids), "require_all": False}).result["vms"]
+        args = {"ids": sorted(vm_ids), "require_all": False}
+        if self.on_cluster:  # a VM of the cluster may be on any node
+            found = []
+            for node, outcome in self.session.call_nodes("vm_inventory", args).items():
+                if isinstance(outcome, SmhvError):
+                    raise outcome
+                found.extend(outcome.result["vms"])
+                self.vm_nodes.update((vm["id"], node) for vm in outcome.result["vms"])
+            self.clustered.update((vm["id"], bool(vm["clustered"])) for vm in found)
+        else:
+            found = self.host.call("vm_inventory", args).result["vms"]
         drilled = [vm["name"] for vm in found if (vm["config_path"] or vm["configuration_location"] or "").lower().startswith(
             DRILL_ROOT.lower() + "\\")]
         if drilled and self.mode_refuses_drills:
@@ -182,11 +196,21 @@ class PlanSteps:
                 self.actions.append("restore volume %s to snapshot %s (it holds one LUN)" % (lun["volume"], lun["snapshot"]))
             elif lun["restore"] == "lun":
                 self.actions.append("restore LUN %s from snapshot %s (single-LUN SnapRestore)" % (lun["lun"], lun["snapshot"]))
-            if not lun["connected"]:
+            if not lun["connected"] and plan["cluster"]:
+                self.actions.append("map LUN %s to the nodes of %s (%s) and add it to the cluster as %s %s" % (
+                    lun["lun"], self.session.name, ", ".join(plan["cluster"]["nodes"]), "a CSV at" if lun["csv"] else "a cluster disk at",
+                    lun["access_path"]))
+            elif not lun["connected"]:
                 self.actions.append("map LUN %s to %s and connect it at %s" % (lun["lun"], self.session.name, lun["access_path"]))
         for vm in plan["vms"]:
-            if vm["action"] == "restore":
+            if vm["action"] == "restore" and plan["cluster"]:
+                self.actions.append("register VM %s (%s) of backup %s on node %s of %s from %s" % (
+                    vm["name"], vm["id"], vm["backup"], self.session.owner_node, vm["host"], vm["config_path"]))
+            elif vm["action"] == "restore":
                 self.actions.append("restore VM %s (%s) from backup %s on %s at %s" % (vm["name"], vm["id"], vm["backup"], vm["host"], vm["config_path"]))
+        lone = [vm["name"] for vm in plan["vms"] if vm["highly_available"] is False]
+        if lone:
+            self.actions.append("make VM(s) %s highly available on cluster %s (Add-ClusterVirtualMachineRole)" % (", ".join(lone), self.session.name))
         starting = set(vm["name"] for vm in plan["vms"] if vm["start"])
         for index, group in enumerate(plan["start_groups"]):
             names = [name for name in group["vms"] if name in starting]

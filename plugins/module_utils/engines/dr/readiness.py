@@ -5,19 +5,21 @@
 site alone and changing nothing, so that it can run any day (and first thing in dr_failover.yml).
 
 Checks, each {"check", "ok", "detail"}:
-    dr_host          the DR host answers over WinRM (its facts), and is standalone
-    initiator        it has an iSCSI or FC initiator, and the Microsoft iSCSI Initiator service runs
+    dr_host          the DR host answers over WinRM (its facts); a DR failover cluster: every node answers
+    initiator        it (every node) has an iSCSI or FC initiator, and the Microsoft iSCSI Initiator service runs
     snapinfo_mirror  the source scope's SnapInfo has a SnapMirror destination at the DR site holding its SnapInfo snapshots,
                      and the newest one's age
     relationships    every SnapMirror relationship on the DR site's clusters: state snapmirrored, healthy, lag
-    igroup           per DR SVM, whether an igroup holds the DR host's initiators already (made on failover otherwise)
-    access_paths     the drive letters the failover would connect at (the SnapInfo path's, `luns` after path_map) are free
+    igroup           per DR SVM, whether an igroup holds the DR host's (each node's) initiators already (made on failover otherwise)
+    access_paths     the drive letters the failover would connect at (the SnapInfo path's, `luns` after path_map) are free, and on a
+                     cluster the CSV paths (C:\\ClusterStorage\\<folder>) path_map and the SnapInfo path name are no CSV's yet
 """
 
 from __future__ import annotations
 
 import re
 
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.cluster import is_csv_path
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.discover import ISCSI_SERVICE
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.connection import fetch
@@ -49,16 +51,18 @@ def check_readiness(engine, max_lag_seconds, snapinfo_lun=None, path_map=None, l
     def add(check, ok, detail):
         checks.append({"check": check, "ok": bool(ok), "detail": detail})
 
-    facts = engine.session.facts
-    add("dr_host", engine.session.kind == "standalone", "%s answers (%s %s); %s" % (
-        engine.session.name, facts["os"]["caption"], facts["os"]["version"],
-        "standalone" if engine.session.kind == "standalone" else "a failover cluster: not supported as a DR target yet"))
-    service = next((s for s in facts["services"] if s["name"].lower() == ISCSI_SERVICE.lower()), None)
-    initiators = [port["node_address"] for port in facts["initiator_ports"]]
-    running = service is None or service["status"] == "Running"
-    add("initiator", initiators and running, "initiators %s; %s service %s" % (
-        ", ".join(initiators) or "none", ISCSI_SERVICE, service["status"] if service else "not installed") +
-        ("" if running else " (a failover starts it; smhv_prerequisites sets it to start automatically)"))
+    nodes = _check_nodes(engine, add)
+    initiators = sorted(set(port["node_address"] for facts in nodes.values() for port in facts["initiator_ports"]))
+    ready, details = True, []
+    for name, facts in nodes.items():
+        service = next((s for s in facts["services"] if s["name"].lower() == ISCSI_SERVICE.lower()), None)
+        own = [port["node_address"] for port in facts["initiator_ports"]]
+        running = service is None or service["status"] == "Running"
+        ready = ready and bool(own) and running
+        details.append("%sinitiators %s; %s service %s" % (
+            "%s: " % name if engine.on_cluster else "", ", ".join(own) or "none", ISCSI_SERVICE, service["status"] if service else
+            "not installed") + ("" if running else " (a failover starts it; smhv_prerequisites sets it to start automatically)"))
+    add("initiator", ready and nodes, "; ".join(details) or "no node answered")
     try:
         engine._discover(snapinfo_lun)  # pylint: disable=protected-access
     except SmhvError as error:
@@ -90,7 +94,7 @@ def check_readiness(engine, max_lag_seconds, snapinfo_lun=None, path_map=None, l
         endpoint = engine.storage._clusters.endpoint(cluster)  # pylint: disable=protected-access
         with endpoint.call("list igroups of SVM %s" % svm):
             groups = fetch(Igroup, fields=IGROUP_FIELDS, **{"svm.name": svm})
-        names = [g["name"] for g in groups if initiators and set(initiators) <= set(i["name"] for i in g.get("initiators") or [])]
+        names = [g["name"] for g in groups if initiators and set(initiators) & set(i["name"] for i in g.get("initiators") or [])]
         held.append("%s:%s %s" % (cluster, svm, ", ".join(names) if names else "none (created on failover)"))
     add("igroup", True, "; ".join(held) or "no DR SVM")
     disks = engine.host.call("disk_rescan", {}, True).result["disks"]
@@ -101,10 +105,33 @@ def check_readiness(engine, max_lag_seconds, snapinfo_lun=None, path_map=None, l
     letters = sorted(set(path[0].upper() for path in wanted if len(path.rstrip("\\")) == 2))
     present = engine.snapinfo.get("present") if getattr(engine, "snapinfo", None) else False
     taken = [letter for letter in letters if letter in used]
-    add("access_paths", present or not taken, "drive letters %s %s" % (", ".join(l + ":" for l in letters), (
-        "in use already: %s" % ", ".join(l + ":" for l in taken)) if taken and not present else "free" if not present else
-        "in use by the failed-over LUNs"))
+    csvs = {with_separator(csv["path"]).lower() for csv in (engine.session.cluster or {}).get("csvs") or []}
+    shared = sorted(set(with_separator(path) for path in wanted + [new for _old, new in pairs] if engine.on_cluster and is_csv_path(path)))
+    busy = [path for path in shared if path.lower() in csvs]
+    drives = "drive letters %s %s" % (", ".join(letter + ":" for letter in letters), (
+        "in use already: %s" % ", ".join(letter + ":" for letter in taken)) if taken and not present else "free" if not present else
+        "in use by the failed-over LUNs")
+    if shared and not present:
+        drives += "; CSV paths %s %s" % (", ".join(shared), "are CSVs already: %s" % ", ".join(busy) if busy else "free")
+    add("access_paths", present or not (taken or busy), drives)
     return {"changed": False, "action": "readiness", "actions": [], "source_scope": engine.source_scope, "dr_host": engine.session.name,
             "rto": {"total": round(engine.monotonic() - started, 3), "phases": []},
             "ready": all(check["ok"] for check in checks), "checks": checks, "relationships": rows,
             "free_drive_letters": [chr(code) + ":" for code in range(ord("D"), ord("Z") + 1) if chr(code) not in used]}
+
+
+def _check_nodes(engine, add):
+    """Check dr_host: {node name: host_facts} of the DR host, or of every node of a DR cluster that answered."""
+    if not engine.on_cluster:
+        facts = engine.session.facts
+        add("dr_host", True, "%s answers (%s %s); standalone" % (engine.session.name, facts["os"]["caption"], facts["os"]["version"]))
+        return {engine.session.name: facts}
+    nodes, failed = {}, []
+    for name, outcome in engine.session.call_nodes("host_facts").items():
+        if isinstance(outcome, SmhvError):
+            failed.append("%s (%s)" % (name, outcome.message))
+        else:
+            nodes[engine.session.owner_node if name == engine.session.owner.name else name] = outcome.result
+    add("dr_host", not failed, "failover cluster %s, owner node %s; node(s) %s answer%s" % (
+        engine.session.name, engine.session.owner_node, ", ".join(sorted(nodes)), "; not answering: " + ", ".join(failed) if failed else ""))
+    return nodes
