@@ -11,7 +11,7 @@ family ("checkpoint"), then "*", in the host's own overrides, then in its profil
 - "realistic": estimates (no public measurement of production checkpoint or merge times is known; see
   docs/lab.md, "Hyper-V timing"). `checkpoint.create` 5 s: a production checkpoint asks the guest for a VSS
   snapshot (writers prepare, freeze, flush, thaw) and puts an .avhdx on every disk; VSS lets a guest stay
-  frozen 10 s at most, and "a few seconds" is what Microsoft's own guidance gives for a running VM.
+  frozen 10 s at most, and a Hyper-V book gives "a few seconds" for a running VM's checkpoint.
   `checkpoint.remove` 3 s: a backup's checkpoint lives for seconds to a minute, so its .avhdx holds little to
   merge back. `concurrency` 4 per host: an estimate, Hyper-V documents no limit for checkpoint jobs.
 - "instant" (the lab's default, and the fidelity suites'): every checkpoint at once, no limit. A backup of
