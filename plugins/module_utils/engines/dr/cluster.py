@@ -126,27 +126,31 @@ class ClusterSteps:
 
     # -- restore, cluster_roles, start -----------------------------------------------------------------
     def _register_vms(self, plan):
-        """Register each VM no node has on the owner node (restore phase on a cluster)."""
+        """Register each VM no node has on the owner node (restore phase on a cluster). One journal step for them all: what
+        the nodes have registered is the evidence a re-run goes by, so a VM imported whose answer was lost is not imported
+        again, and a large failover costs one call per VM."""
         registered = self._registered([vm["id"] for vm in plan["vms"]])
         methods = {record.name: record.method for record in plan["_records"]}
         pairs = [(old, new) for old, new in plan["_vm_pairs"] if old.lower() != new.lower()]
+        pending = [vm for vm in plan["vms"] if vm["id"] not in registered]
         for vm in plan["vms"]:
             if vm["id"] in registered:
                 vm["outcome"] = "present" if vm["action"] == "none" else "restored"
                 vm["state"] = registered[vm["id"]]
-                continue
-            step = "vm~%s" % vm["id"]
+        if not pending:
+            return
+        self.journal.intend("register", vms=[vm["id"] for vm in pending], node=self.session.owner_node)
+        for vm in pending:
             args = {"path": vm["config_path"]}
             if methods[vm["backup"]] == "checkpoint":
                 args["discard_checkpoint"] = CHECKPOINT_PREFIX + vm["backup"]
             if pairs:
                 args.update(map_from=[old for old, _new in pairs], map_to=[new for _old, new in pairs])
-            self.journal.intend(step, vm=vm["name"], backup=vm["backup"], node=self.session.owner_node)
             reply = self.host.call("vm_import", args).result
             self.vm_nodes[vm["id"]] = self.host.name
             self.clustered[vm["id"]] = False
             vm["outcome"], vm["state"] = "restored", reply["state"]
-            self.journal.done(step, vm_id=reply["vm_id"])
+        self.journal.done("register")
 
     def _make_highly_available(self, plan):
         pending = [vm for vm in plan["vms"] if not self.clustered.get(vm["id"])]
