@@ -10,34 +10,34 @@ module: smhv_failover
 short_description: Fail a scope's Hyper-V VMs over to a DR host from their SnapMirror destinations
 version_added: 0.2.0
 description:
-  - Does what the SnapManager for Hyper-V disaster-recovery runbook does by hand (TR-4226 chapter 8), for the VMs of one
-    source scope (a standalone host or failover cluster of the primary site) onto a standalone DR host (O(hyperv_host)).
-  - A planned failover (O(mode=planned)), with the primary site reachable, first backs up each dataset whose VMs fail over
-    with SnapMirror update (O(final_backup)), shuts those VMs down on the source scope's hosts, and updates the mirrors of
-    their volumes and of the SnapInfo volume once more; the failover then goes to that final backup, so nothing committed
-    before it is lost. The VMs stay registered, off, at the primary site. A re-run that finds the SnapInfo at the DR host
-    does none of this again.
-  - Unplanned failover (O(mode=unplanned)) works with only the DR site reachable. Only the storage systems named in
-    O(dr_storage_systems) are contacted, and only the DR host over WinRM; SnapMirror relationships are quiesced and broken
-    from their destination cluster.
-  - The SnapInfo LUN of the source scope is found in its SnapMirror destination volume (the volume with the scope's SnapInfo
-    snapshots), its relationship broken, the LUN mapped to the DR host's igroup and connected at the drive of
-    O(snapinfo_path), restored from the newest SnapInfo snapshot of the source scope there (single-LUN SnapRestore), and the
-    DR host registered with it.
-  - The recovery point, per dataset, is the newest good backup holding the chosen VMs whose snapshot is on every
-    destination volume those VMs need, or O(backup). Each destination volume goes back to that snapshot - a volume
-    SnapRestore when the volume holds one LUN, else a single-LUN SnapRestore per LUN, as the runbook says. A LUN holding a VM
-    the DR host already has is never restored again.
-  - Each destination LUN is mapped to the DR host's igroup and connected at the access path its source LUN had, or the one
-    O(path_map) maps it to; the VMs are restored on the DR host by the restore engine (M(netapp_hyperv.smhv.smhv_restore)
-    with O(netapp_hyperv.smhv.smhv_restore#module:verify_snapshot=false) and the path map), with their ids, and started
-    group by group (O(start_order)).
-  - Every step after the SnapInfo is journaled in the restored SnapInfo under the DR host's lease. A run that stopped (a
-    fault, a lost connection) leaves the journal open; running the task again continues from where it stopped, with the
-    same recovery point, and never restores a VM the DR host has already. A failover that is complete reports C(changed=false).
-  - Check mode changes nothing and returns the whole plan. Before the SnapInfo is at the DR host, its catalog is read from a
-    FlexClone of the SnapInfo destination volume at the snapshot the run would restore, connected to the DR host under
-    C(C:\SMHV\Mounts) and removed before the module returns.
+  - Does what the SnapManager for Hyper-V disaster-recovery runbook does by hand (TR-4226 chapter 8), for the VMs of one source scope (a standalone
+    host or failover cluster of the primary site) onto a standalone DR host or a DR failover cluster (O(hyperv_host)).
+  - A planned failover (O(mode=planned)), with the primary site reachable, first backs up each dataset whose VMs fail over with SnapMirror update
+    (O(final_backup)), shuts those VMs down on the source scope's hosts, and updates the mirrors of their volumes and of the SnapInfo volume once
+    more; the failover then goes to that final backup, so nothing committed before it is lost. The VMs stay registered, off, at the primary site. A
+    re-run that finds the SnapInfo at the DR host does none of this again.
+  - Unplanned failover (O(mode=unplanned)) works with only the DR site reachable. Only the storage systems named in O(dr_storage_systems) are
+    contacted, and only the DR host over WinRM; SnapMirror relationships are quiesced and broken from their destination cluster.
+  - The SnapInfo LUN of the source scope is found in its SnapMirror destination volume (the volume with the scope's SnapInfo snapshots), its
+    relationship broken, the LUN mapped to the DR host's igroup and connected at the drive of O(snapinfo_path), restored from the newest SnapInfo
+    snapshot of the source scope there (single-LUN SnapRestore), and the DR host registered with it.
+  - The recovery point, per dataset, is the newest good backup holding the chosen VMs whose snapshot is on every destination volume those VMs need, or
+    O(backup). Each destination volume goes back to that snapshot - a volume SnapRestore when the volume holds one LUN, else a single-LUN SnapRestore
+    per LUN, as the runbook says. A LUN holding a VM the DR host already has is never restored again.
+  - Each destination LUN is mapped to the DR host's igroup and connected at the access path its source LUN had, or the one O(path_map) maps it to; the
+    VMs are restored on the DR host by the restore engine (M(netapp_hyperv.smhv.smhv_restore) with
+    O(netapp_hyperv.smhv.smhv_restore#module:verify_snapshot=false) and the path map), with their ids, and started group by group (O(start_order)).
+  - On a DR failover cluster (O(hyperv_host) names it or a node; every node must answer), each destination LUN is mapped to the igroups holding every
+    node's initiators, every node rescans, and the owner node adds the disk to the cluster - a CSV at its access path when that is
+    C(C:\ClusterStorage\<folder>) (the source CSV's, or where O(path_map) maps it, such as C(C:\ClusterStorage\Volume1) to
+    C(C:\ClusterStorage\Volume3)), else a cluster disk at its drive letter, as the SnapInfo LUN at the drive of O(snapinfo_path). The VMs are
+    registered on the owner node (their LUNs are at the recovery point already), made highly available (Add-ClusterVirtualMachineRole) and started;
+    check mode's plan names the nodes and CSVs.
+  - Every step after the SnapInfo is journaled in the restored SnapInfo under the DR host's lease. A run that stopped (a fault, a lost connection)
+    leaves the journal open; running the task again continues from where it stopped, with the same recovery point, and never restores a VM the DR host
+    has already. A failover that is complete reports C(changed=false).
+  - Check mode changes nothing and returns the whole plan. Before the SnapInfo is at the DR host, its catalog is read from a FlexClone of the SnapInfo
+    destination volume at the snapshot the run would restore, connected to the DR host under C(C:\SMHV\Mounts) and removed before the module returns.
   - A DR drill (O(action=drill)) brings the same VMs up on the DR host without breaking anything. FlexClones of the
     SnapInfo destination volume (at its newest SnapInfo snapshot of the source scope) and of each destination volume (at the
     recovery point's snapshot) are made, named C(smhv_drill_<scope>_<volume>), their LUNs mapped to the DR host and
@@ -46,7 +46,7 @@ description:
     no adapter connected (or only to O(drill_switch)). The
     SnapMirror relationships stay as they are and keep updating. O(action=end_drill) removes the drill's VMs, disks,
     folders, maps and clones, found by those names; a drill also ends an earlier or aborted drill of the scope first.
-  - Not built yet - failover to a DR failover cluster (CSVs, highly available VMs), a DR SnapInfo already active at the DR site.
+  - Not built yet - a DR SnapInfo already active at the DR site.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
@@ -54,7 +54,7 @@ extends_documentation_fragment:
 options:
   hyperv_host:
     description:
-      - The standalone DR host the VMs go to.
+      - Where the VMs go - a standalone DR host, or a DR failover cluster (its name or any node's; its owner node coordinates).
     required: true
   action:
     description:
@@ -209,7 +209,7 @@ options:
         default: 300
 notes:
   - The DR host needs an iSCSI (or FC) initiator; a stopped Microsoft iSCSI Initiator service is started.
-  - Destination LUNs get the DR host's igroup C(smhv_<host>) (an existing igroup holding the host's initiators is used).
+  - Destination LUNs get the DR host's igroup C(smhv_<host>) (an existing igroup holding its initiators is used); on a DR cluster each node's.
 """
 
 EXAMPLES = r"""
@@ -226,6 +226,14 @@ EXAMPLES = r"""
     start_order:
       - {vms: [vm-sql01], wait_seconds: 60}
   register: failover
+
+- name: Fail hvclus01's VMs over to the DR cluster hvdrclus01 (CSVs, highly available VMs)
+  netapp_hyperv.smhv.smhv_failover:
+    hyperv_host: hvdrclus01
+    source_scope: hvclus01
+    dr_storage_systems: [cluster-b.lab.local]
+    snapinfo_path: S:\SnapInfo                # a cluster disk at S: on the owner node
+    path_map: {'C:\ClusterStorage\Volume1': 'C:\ClusterStorage\Volume3'}  # Volume2 stays Volume2
 
 - name: Drill hv03's failover on hvdr01 (the mirrors keep updating)
   netapp_hyperv.smhv.smhv_failover:
@@ -298,6 +306,9 @@ plan:
     snapinfo:
       description: The SnapInfo relationship, LUN, snapshot restored from, access path and path, and C(action) (C(restore) or C(none)).
       type: dict
+    cluster:
+      description: On a DR failover cluster its C(name), C(owner_node) and C(nodes); null for a standalone DR host.
+      type: dict
     recovery_points:
       description: Per dataset, the backup failed over to, its time and age, and the newer backups skipped with why.
       type: list
@@ -312,12 +323,12 @@ plan:
       elements: dict
     luns:
       description: Per destination LUN, its serial, the source LUN's serial and access path, the access path on the DR host,
-        the snapshot, C(restore) (C(volume), C(lun) or C(none)), whether it is connected, and its VMs.
+        the snapshot, C(restore) (C(volume), C(lun) or C(none)), whether it is connected, C(csv) (a CSV of the DR cluster), its VMs.
       type: list
       elements: dict
     vms:
       description: Per VM, its id, name, dataset, backup, source host, configuration and disk paths on the DR host, C(action)
-        (C(restore) or C(none)) and start group.
+        (C(restore) or C(none)), start group, and on a DR cluster C(highly_available) (a cluster role already).
       type: list
       elements: dict
     start_groups:
@@ -344,7 +355,7 @@ rpo_seconds:
   returned: with O(action=failover) or O(action=drill)
   type: int
 rto:
-  description: Seconds in total and per phase (discover, snapinfo, plan, break, snaprestore, connect, restore, start).
+  description: Seconds in total and per phase (discover, snapinfo, plan, break, snaprestore, connect, restore, cluster_roles, start).
   returned: always
   type: dict
 ready:
