@@ -204,8 +204,9 @@ class AgentExecutor:
         # Like ConvertTo-SmhvJson: compact and ASCII-only.
         return json.dumps(response, ensure_ascii=True, separators=(",", ":"))
 
-    def _dispatch(self, host_name: str, request_json: str, waited: list[float]) -> dict[str, Any]:
+    def _dispatch(self, host_name: str, request_json: str, waited: list[float] | None = None) -> dict[str, Any]:
         """The op's answer; `waited` gets the seconds it waited for the world's lock."""
+        waited = [0.0] if waited is None else waited
         op = ""
         try:
             request = self._parse_request(request_json)
