@@ -207,13 +207,14 @@ function Invoke-SmhvOperation {
         'vm_start' { return Start-SmhvVm @call }
         'vm_remove' { return Remove-SmhvVm @call }
         'vm_import' { return Import-SmhvVm @call }
+        'vm_import_batch' { return Import-SmhvVmBatch @call }
         'disk_connect' { return Connect-SmhvDisk @call }
         'disk_disconnect' { return Disconnect-SmhvDisk @call }
         'file_copy' { return Copy-SmhvFile @call }
         'cluster_vm_role_add' { return Add-SmhvClusterVmRole @call }
         'cluster_vm_role_remove' { return Remove-SmhvClusterVmRole @call }
-        'cluster_disk_add' { return Add-SmhvClusterDisk @call }
         'vm_health' { return Get-SmhvVmHealth @call }
+        'cluster_disk_add' { return Add-SmhvClusterDisk @call }
     }
     throw (New-SmhvError -Code 'UNKNOWN_OP' -Message "Unknown op '$Operation'." -Details @{ op = $Operation })
 }

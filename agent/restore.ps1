@@ -202,6 +202,34 @@ function Import-SmhvVm {
     New-SmhvOpResult -Result ([ordered]@{ vm_id = $id; name = $name; state = $state; checkpoint_discarded = $discarded }) -Changed $true
 }
 
+function Import-SmhvVmBatch {
+    # Import-SmhvVm for each configuration of 'paths' in one call (a failover to a DR cluster registers every VM on the
+    # owner node): 'discard_checkpoints' pairs with 'paths' ('' for none), 'map_from' and 'map_to' apply to every VM.
+    # The first failure ends the call; the VMs registered before it stay registered (the caller's inventory finds them).
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $paths = Get-SmhvArgument -Arguments $Arguments -Name 'paths' -Type StringList -Required
+    $discards = Get-SmhvArgument -Arguments $Arguments -Name 'discard_checkpoints' -Type StringList
+    $mapFrom = Get-SmhvArgument -Arguments $Arguments -Name 'map_from' -Type StringList
+    $mapTo = Get-SmhvArgument -Arguments $Arguments -Name 'map_to' -Type StringList
+    if ($discards.Count -ne 0 -and $discards.Count -ne $paths.Count) {
+        $message = "Arguments 'paths' and 'discard_checkpoints' must have the same length."
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = 'discard_checkpoints' })
+    }
+    $vms = New-SmhvList
+    for ($index = 0; $index -lt $paths.Count; $index++) {
+        $one = [ordered]@{ path = $paths[$index]; map_from = $mapFrom; map_to = $mapTo }
+        if ($discards.Count -gt 0 -and $discards[$index]) {
+            $one['discard_checkpoint'] = $discards[$index]
+        }
+        $vms.Add((Import-SmhvVm -Arguments ([pscustomobject]$one) -CheckMode $CheckMode).Result)
+    }
+    New-SmhvOpResult -Result ([ordered]@{ vms = $vms }) -Changed ($vms.Count -gt 0)
+}
+
 function Get-SmhvVmHealth {
     # Per VM id: its state, the guest's heartbeat (the Heartbeat integration service's primary status, null when the VM is
     # not running or the service is off) and whether any network adapter is connected to a switch.

@@ -167,7 +167,7 @@ FAULTS = {
     # phase: the fault rule that stops the first run at a step the cluster path added
     "snapinfo": {"target": "agent", "kind": "agent_error", "match": {"host": "hvdr02", "op": "cluster_disk_add"}},
     "connect": {"target": "agent", "kind": "drop", "nth": 2, "match": {"host": "hvdr02", "op": "cluster_disk_add"}},  # added, answer lost
-    "restore": {"target": "agent", "kind": "drop", "nth": 2, "match": {"host": "hvdr02", "op": "vm_import"}},
+    "restore": {"target": "agent", "kind": "drop", "match": {"host": "hvdr02", "op": "vm_import_batch"}},  # registered, answer lost
     "cluster_roles": {"target": "agent", "kind": "drop", "match": {"host": "hvdr02", "op": "cluster_vm_role_add"}},
 }
 

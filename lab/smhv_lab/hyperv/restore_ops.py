@@ -132,6 +132,19 @@ def vm_import(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], boo
     return {"vm_id": vm.id, "name": vm.name, "state": vm.state, "checkpoint_discarded": discarded}, True
 
 
+def vm_import_batch(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """vm_import of each of `paths` in one call; the first failure ends it, the VMs imported before it stay."""
+    paths = argument(args, "paths", "StringList", required=True)
+    discards = argument(args, "discard_checkpoints", "StringList", [])
+    if discards and len(discards) != len(paths):
+        raise AgentFailure("BAD_REQUEST", "Arguments 'paths' and 'discard_checkpoints' must have the same length.",
+                           {"argument": "discard_checkpoints"})
+    shared = {"map_from": argument(args, "map_from", "StringList", []), "map_to": argument(args, "map_to", "StringList", [])}
+    vms = [vm_import(ctx, dict(shared, path=path, discard_checkpoint=discards[index] if discards else None))[0]
+           for index, path in enumerate(paths)]
+    return {"vms": vms}, bool(vms)
+
+
 def vm_health(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Get-SmhvVmHealth: state, the Heartbeat integration service's status while running ('OK'), network connection."""
     vms, missing = [], []
@@ -333,6 +346,7 @@ OPS = {
     "vm_start": vm_start,
     "vm_remove": vm_remove,
     "vm_import": vm_import,
+    "vm_import_batch": vm_import_batch,
     "disk_connect": disk_connect,
     "disk_disconnect": disk_disconnect,
     "file_copy": file_copy,

@@ -196,16 +196,17 @@ RESTORE_RESULT_SCHEMAS = {
     "vm_start": VM_POWER_SCHEMA,
     "vm_remove": {"removed": [str], "missing": [str]},
     "vm_import": {"vm_id": str, "name": str, "state": str, "checkpoint_discarded": bool},
+    "vm_import_batch": {"vms": [{"vm_id": str, "name": str, "state": str, "checkpoint_discarded": bool}]},
     "disk_connect": {"disk": DISK_SCHEMA, "resignatured": bool},
     "disk_disconnect": {"serial": str, "found": bool, "was_online": bool, "removed_access_paths": [str]},
     "file_copy": {"copied": [{"source": str, "destination": str, "size": int}]},
     "cluster_vm_role_add": {"added": [{"vm_id": str, "group": str}], "present": [str], "missing": [str]},
     "cluster_vm_role_remove": {"removed": [{"vm_id": str, "group": str}], "absent": [str]},
-    "cluster_disk_add": {"disk": DISK_SCHEMA, "resource": str, "csv": bool, "access_path": str},
     # DR drills (engines/dr): is a VM up (state, the guest's heartbeat) and cut off from the network (no adapter on a switch,
     # or only on the drill's isolated switch: `switches` names them).
     "vm_health": {"vms": [{"vm_id": str, "name": str, "state": str, "heartbeat": Nullable(str), "network_connected": bool,
                            "switches": [str]}], "missing": [str]},
+    "cluster_disk_add": {"disk": DISK_SCHEMA, "resource": str, "csv": bool, "access_path": str},
 }
 # The Hyper-V VSS writer; the Data ONTAP provider's id is NETAPP_VSS_PROVIDER_ID.
 HYPERV_VSS_WRITER_ID = "{66841cd4-6ded-4f4b-8f17-fd23f8ddc3de}"

@@ -10,7 +10,7 @@ AGENT_SCRIPT is agent/main.ps1 with the files it dot-sources inlined in its orde
 
 from __future__ import annotations
 
-AGENT_SHA = "46e57af0ea9dd60c"
+AGENT_SHA = "80bf2857c8394bd9"
 # The function AGENT_SCRIPT defines and calls, and that the PSRP short call invokes.
 ENTRY_FUNCTION = "Invoke-SmhvAgent"
 
@@ -229,13 +229,14 @@ function Invoke-SmhvOperation {
         'vm_start' { return Start-SmhvVm @call }
         'vm_remove' { return Remove-SmhvVm @call }
         'vm_import' { return Import-SmhvVm @call }
+        'vm_import_batch' { return Import-SmhvVmBatch @call }
         'disk_connect' { return Connect-SmhvDisk @call }
         'disk_disconnect' { return Disconnect-SmhvDisk @call }
         'file_copy' { return Copy-SmhvFile @call }
         'cluster_vm_role_add' { return Add-SmhvClusterVmRole @call }
         'cluster_vm_role_remove' { return Remove-SmhvClusterVmRole @call }
-        'cluster_disk_add' { return Add-SmhvClusterDisk @call }
         'vm_health' { return Get-SmhvVmHealth @call }
+        'cluster_disk_add' { return Add-SmhvClusterDisk @call }
     }
     throw (New-SmhvError -Code 'UNKNOWN_OP' -Message "Unknown op '$Operation'." -Details @{ op = $Operation })
 }
@@ -2739,6 +2740,34 @@ function Import-SmhvVm {
     New-SmhvOpResult -Result ([ordered]@{ vm_id = $id; name = $name; state = $state; checkpoint_discarded = $discarded }) -Changed $true
 }
 
+function Import-SmhvVmBatch {
+    # Import-SmhvVm for each configuration of 'paths' in one call (a failover to a DR cluster registers every VM on the
+    # owner node): 'discard_checkpoints' pairs with 'paths' ('' for none), 'map_from' and 'map_to' apply to every VM.
+    # The first failure ends the call; the VMs registered before it stay registered (the caller's inventory finds them).
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $paths = Get-SmhvArgument -Arguments $Arguments -Name 'paths' -Type StringList -Required
+    $discards = Get-SmhvArgument -Arguments $Arguments -Name 'discard_checkpoints' -Type StringList
+    $mapFrom = Get-SmhvArgument -Arguments $Arguments -Name 'map_from' -Type StringList
+    $mapTo = Get-SmhvArgument -Arguments $Arguments -Name 'map_to' -Type StringList
+    if ($discards.Count -ne 0 -and $discards.Count -ne $paths.Count) {
+        $message = "Arguments 'paths' and 'discard_checkpoints' must have the same length."
+        throw (New-SmhvError -Code 'BAD_REQUEST' -Message $message -Details @{ argument = 'discard_checkpoints' })
+    }
+    $vms = New-SmhvList
+    for ($index = 0; $index -lt $paths.Count; $index++) {
+        $one = [ordered]@{ path = $paths[$index]; map_from = $mapFrom; map_to = $mapTo }
+        if ($discards.Count -gt 0 -and $discards[$index]) {
+            $one['discard_checkpoint'] = $discards[$index]
+        }
+        $vms.Add((Import-SmhvVm -Arguments ([pscustomobject]$one) -CheckMode $CheckMode).Result)
+    }
+    New-SmhvOpResult -Result ([ordered]@{ vms = $vms }) -Changed ($vms.Count -gt 0)
+}
+
 function Get-SmhvVmHealth {
     # Per VM id: its state, the guest's heartbeat (the Heartbeat integration service's primary status, null when the VM is
     # not running or the service is off) and whether any network adapter is connected to a switch.
@@ -3128,9 +3157,9 @@ function Invoke-SmhvAgent {
     $ErrorActionPreference = 'Stop'
     Set-StrictMode -Version 3
     $ProgressPreference = 'SilentlyContinue'
-    if ($AgentSha -cne '46e57af0ea9dd60c') {
+    if ($AgentSha -cne '80bf2857c8394bd9') {
         '{"ok":false,"error":{"code":"AGENT_VERSION_MISMATCH",' +
-        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"46e57af0ea9dd60c"}}}'
+        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"80bf2857c8394bd9"}}}'
         return
     }
     # Per call: nothing of a previous call's warnings or volume map is reused.
@@ -3144,9 +3173,9 @@ function Invoke-SmhvAgent {
     }
 }
 
-Invoke-SmhvAgent -Request $Request -AgentSha '46e57af0ea9dd60c'
+Invoke-SmhvAgent -Request $Request -AgentSha '80bf2857c8394bd9'
 """
-AGENT_LINES = 3131
+AGENT_LINES = 3160
 
 # Runs first over WinRS and starts AGENT_SCRIPT (agent/bootstrap.ps1).
 BOOTSTRAP_SCRIPT = r"""$ErrorActionPreference = 'Stop'
@@ -3166,25 +3195,25 @@ $agent = [scriptblock]::Create($payload.script)
 LINE_MAP = (
     (1, "agent/main.ps1", 1),
     (7, "agent/core.ps1", 1),
-    (248, "agent/main.ps1", 8),
-    (249, "agent/storage.ps1", 1),
-    (455, "agent/main.ps1", 10),
-    (456, "agent/host_facts.ps1", 1),
-    (673, "agent/main.ps1", 12),
-    (674, "agent/vm_inventory.ps1", 1),
-    (900, "agent/main.ps1", 14),
-    (901, "agent/files.ps1", 1),
-    (1346, "agent/main.ps1", 16),
-    (1347, "agent/disk_rescan.ps1", 1),
-    (1384, "agent/main.ps1", 18),
-    (1385, "agent/registry.ps1", 1),
-    (1525, "agent/main.ps1", 20),
-    (1526, "agent/fleet.ps1", 1),
-    (1995, "agent/main.ps1", 22),
-    (1996, "agent/backup.ps1", 1),
-    (2521, "agent/main.ps1", 24),
-    (2522, "agent/restore.ps1", 1),
-    (3096, "agent/main.ps1", 26),
+    (249, "agent/main.ps1", 8),
+    (250, "agent/storage.ps1", 1),
+    (456, "agent/main.ps1", 10),
+    (457, "agent/host_facts.ps1", 1),
+    (674, "agent/main.ps1", 12),
+    (675, "agent/vm_inventory.ps1", 1),
+    (901, "agent/main.ps1", 14),
+    (902, "agent/files.ps1", 1),
+    (1347, "agent/main.ps1", 16),
+    (1348, "agent/disk_rescan.ps1", 1),
+    (1385, "agent/main.ps1", 18),
+    (1386, "agent/registry.ps1", 1),
+    (1526, "agent/main.ps1", 20),
+    (1527, "agent/fleet.ps1", 1),
+    (1996, "agent/main.ps1", 22),
+    (1997, "agent/backup.ps1", 1),
+    (2522, "agent/main.ps1", 24),
+    (2523, "agent/restore.ps1", 1),
+    (3125, "agent/main.ps1", 26),
 )
 
 

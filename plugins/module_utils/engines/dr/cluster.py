@@ -8,10 +8,10 @@
                node rescanned, then from the owner node (the core cluster group's, which the scope session talks to) the
                disk added to the cluster: a CSV at its access path when that is C:\\ClusterStorage\\<folder>\\ (the source
                CSV's, or path_map's), else a cluster disk with its drive letter on the owner (the SnapInfo LUN at S:\\)
-    restore    each VM registered on the owner node from its configuration on the LUNs (Import-VM -Register with the path
-               map; a checkpoint-method backup's checkpoint applied and removed), as the restore engine imports it: the
-               LUNs are at the recovery point already, and a CSV holds many VMs, which the restore engine would copy file
-               by file from a LUN clone per VM
+    restore    the VMs registered on the owner node from their configuration on the LUNs in one call (vm_import_batch:
+               Import-VM -Register with the path map; a checkpoint-method backup's checkpoint applied and removed), as the
+               restore engine imports one: the LUNs are at the recovery point already, and a CSV holds many VMs, which the
+               restore engine would copy file by file from a LUN clone per VM
     cluster_roles  every VM not highly available yet gets its cluster role (Add-ClusterVirtualMachineRole), in one call
     start      on the node each VM is registered on
 
@@ -126,9 +126,9 @@ class ClusterSteps:
 
     # -- restore, cluster_roles, start -----------------------------------------------------------------
     def _register_vms(self, plan):
-        """Register each VM no node has on the owner node (restore phase on a cluster). One journal step for them all: what
-        the nodes have registered is the evidence a re-run goes by, so a VM imported whose answer was lost is not imported
-        again, and a large failover costs one call per VM."""
+        """Register each VM no node has on the owner node (restore phase on a cluster), all in one agent call and one journal
+        step: what the nodes have registered is the evidence a re-run goes by, so a VM imported whose answer was lost is not
+        imported again, and a failover of many VMs costs the same few WinRM messages as one of a few."""
         registered = self._registered([vm["id"] for vm in plan["vms"]])
         methods = {record.name: record.method for record in plan["_records"]}
         pairs = [(old, new) for old, new in plan["_vm_pairs"] if old.lower() != new.lower()]
@@ -140,13 +140,12 @@ class ClusterSteps:
         if not pending:
             return
         self.journal.intend("register", vms=[vm["id"] for vm in pending], node=self.session.owner_node)
-        for vm in pending:
-            args = {"path": vm["config_path"]}
-            if methods[vm["backup"]] == "checkpoint":
-                args["discard_checkpoint"] = CHECKPOINT_PREFIX + vm["backup"]
-            if pairs:
-                args.update(map_from=[old for old, _new in pairs], map_to=[new for _old, new in pairs])
-            reply = self.host.call("vm_import", args).result
+        args = {"paths": [vm["config_path"] for vm in pending],
+                "discard_checkpoints": [CHECKPOINT_PREFIX + vm["backup"] if methods[vm["backup"]] == "checkpoint" else "" for vm in pending]}
+        if pairs:
+            args.update(map_from=[old for old, _new in pairs], map_to=[new for _old, new in pairs])
+        replies = self.host.call("vm_import_batch", args).result["vms"]
+        for vm, reply in zip(pending, replies):
             self.vm_nodes[vm["id"]] = self.host.name
             self.clustered[vm["id"]] = False
             vm["outcome"], vm["state"] = "restored", reply["state"]
