@@ -20,24 +20,37 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models im
     MirrorRelationship, TransferResult)
 
 if HAS_NETAPP_ONTAP:
-    from netapp_ontap.resources import SnapmirrorRelationship, SnapmirrorTransfer
+    from netapp_ontap.resources import SnapmirrorPolicy, SnapmirrorRelationship, SnapmirrorTransfer
 
 RELATIONSHIP_FIELDS = ("uuid,state,healthy,unhealthy_reason,source.path,source.cluster.name,destination.path,"
-                       "policy.name,policy.type,transfer.uuid,transfer.state,exported_snapshot,lag_time")
+                       "policy.name,policy.uuid,policy.type,transfer.uuid,transfer.state,exported_snapshot,lag_time")
 TRANSFER_FIELDS = "uuid,state,bytes_transferred,snapshot,end_time"
 TRANSFER_RUNNING_STATES = ("queued", "transferring")
 
 
-def _relationship(cluster, record):
+def _relationship(cluster, record, vaults=()):
+    """`vaults`: the uuids of vault policies. ONTAP's REST API reports a vault policy (the CLI's type vault, e.g.
+    XDPDefault) as type "async" with create_snapshot_on_source false; policy_type says "vault" for those."""
+    vault = dig(record, "policy.uuid") in vaults
     return MirrorRelationship(cluster=cluster, uuid=record["uuid"], source_path=dig(record, "source.path"),
                               destination_path=dig(record, "destination.path"),
                               source_cluster=dig(record, "source.cluster.name", cluster), state=record.get("state", ""),
                               healthy=bool(record.get("healthy", True)), policy_name=dig(record, "policy.name", ""),
-                              policy_type=dig(record, "policy.type", ""), transfer_state=dig(record, "transfer.state"),
+                              policy_type="vault" if vault else dig(record, "policy.type", ""), transfer_state=dig(record, "transfer.state"),
                               transfer_uuid=dig(record, "transfer.uuid"),
                               exported_snapshot=record.get("exported_snapshot"), lag_time=record.get("lag_time"),
                               unhealthy_reasons=tuple(reason.get("message", "")
                                                       for reason in record.get("unhealthy_reason") or []))
+
+
+def _vault_policies(endpoint, records):
+    """The uuids of the async policies of these relationships that are vaults: one query, none without such a policy."""
+    uuids = sorted(set(dig(record, "policy.uuid") for record in records if dig(record, "policy.type") == "async" and dig(record, "policy.uuid")))
+    if not uuids:
+        return set()
+    with endpoint.call("read SnapMirror policies"):
+        policies = fetch(SnapmirrorPolicy, uuid="|".join(uuids), fields="uuid,create_snapshot_on_source")
+    return set(policy["uuid"] for policy in policies if policy.get("create_snapshot_on_source") is False)
 
 
 class SnapMirrorOperations:
@@ -62,7 +75,9 @@ class SnapMirrorOperations:
         found = []
         for endpoint, identity in reachable:
             with endpoint.call("list SnapMirror relationships"):
-                found.extend(_relationship(identity.name, record) for record in fetch(SnapmirrorRelationship, **query))
+                records = fetch(SnapmirrorRelationship, **query)
+            vaults = _vault_policies(endpoint, records)
+            found.extend(_relationship(identity.name, record, vaults) for record in records)
         return found
 
     def get(self, relationship):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...world.storage import StorageCluster, not_found
+from ...world.storage.snapmirror import VAULT_POLICIES
 from .. import jobs, query
 from ..model import ResourceModel
 from ..request import Request, Response, links
@@ -12,7 +13,7 @@ from ..router import Collection, Router
 from .common import stable_uuid, svm_ref
 
 # ONTAP's built-in SnapMirror policies: they have no SVM, which is how clients tell them apart.
-SYSTEM_POLICIES = {"Asynchronous": "async", "MirrorAllSnapshots": "async", "MirrorAndVault": "async",
+SYSTEM_POLICIES = {"Asynchronous": "async", "MirrorAllSnapshots": "async", "MirrorAndVault": "async", "XDPDefault": "async",
                    "DailyBackup": "async", "Sync": "sync", "StrictSync": "sync"}
 
 
@@ -152,8 +153,13 @@ class SnapmirrorPolicies(Collection):
     def render(self, request, item):
         name, kind = item
         uuid = stable_uuid("snapmirror-policy", name)
-        return {"uuid": uuid, "name": name, "type": kind, "scope": "cluster",
-                "_links": links(f"/api/snapmirror/policies/{uuid}")}
+        record = {"uuid": uuid, "name": name, "type": kind, "scope": "cluster", "_links": links(f"/api/snapmirror/policies/{uuid}")}
+        if kind == "async":  # a vault is the async policy that takes no snapshot on the source and keeps labels
+            rules = VAULT_POLICIES.get(name)
+            record["create_snapshot_on_source"] = rules is None
+            if rules:
+                record["retention"] = [{"label": label, "count": count} for label, count in rules.items()]
+        return record
 
 
 def register(router: Router) -> None:

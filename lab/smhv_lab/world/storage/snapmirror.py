@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from .cluster import StorageCluster
     from .volumes import Volume
 
+# Vault policies (the CLI's type vault; REST: async with create_snapshot_on_source false) and the snapshots each keeps
+# on its destination: label -> count. XDPDefault's rules as ONTAP creates it (daily 7, weekly 52).
+VAULT_POLICIES = {"XDPDefault": {"daily": 7, "weekly": 52}}
+
 
 @dataclass(eq=False)
 class Transfer:
@@ -140,6 +144,8 @@ class SnapMirrorMixin:
         kind = "initialize" if rel.state == "uninitialized" else "update"
         if source_snapshot:
             snap = rel.source.snapshot(source_snapshot)
+        elif rel.policy in VAULT_POLICIES:  # a vault takes no snapshot on the source: it sends the newest there is
+            snap = self._newest(rel.source)
         else:
             snap = rel.source_cluster._take_snapshot(rel.source, self._mirror_snapshot_name(rel))
         return self._begin(rel, Transfer(kind, snap, uuid=uuid or new_uuid()))
@@ -187,11 +193,15 @@ class SnapMirrorMixin:
         transfer.bytes_transferred = transfer.snapshot.size
 
     def _apply_mirror(self, rel: Relationship, snap: Snapshot) -> None:
-        """The destination becomes the source snapshot, with every older source snapshot (MirrorAllSnapshots)."""
+        """The destination becomes the source snapshot, with every older source snapshot (MirrorAllSnapshots); a vault
+        adds the source snapshots its rules' labels name and keeps its own, the newest `count` of each label."""
         dest, source = rel.destination, rel.source
         wanted = source.snapshots[:source.snapshots.index(snap) + 1]
+        vault = VAULT_POLICIES.get(rel.policy)
+        if vault is not None:
+            wanted = [s for s in wanted if s.snapmirror_label in vault or s is snap]
         missing = [s for s in wanted if not dest.has_snapshot(s.name)]
-        keep = [s for s in dest.snapshots if any(s.name == w.name for w in wanted)]
+        keep = [s for s in dest.snapshots if vault is not None or any(s.name == w.name for w in wanted)]
         limit = self.snapshot_limit(dest)
         if len(keep) + len(missing) > limit:
             raise OntapError(f'Destination volume "{dest.name}" would exceed its limit of {limit} Snapshot copies.',
@@ -202,8 +212,14 @@ class SnapMirrorMixin:
             keep.append(Snapshot(s.name, dest, self._mirrored_images(dest, s.luns), s.volume_size,
                                  create_time=s.create_time, comment=s.comment,
                                  snapmirror_label=s.snapmirror_label))
-        order = {w.name: i for i, w in enumerate(wanted)}
-        dest.snapshots = sorted(keep, key=lambda s: order[s.name])
+        if vault is not None:
+            for label, count in vault.items():
+                labelled = sorted((s for s in keep if s.snapmirror_label == label), key=lambda s: s.create_time)
+                keep = [s for s in keep if s not in labelled[:max(0, len(labelled) - count)]]
+            dest.snapshots = sorted(keep, key=lambda s: s.create_time)
+        else:
+            order = {w.name: i for i, w in enumerate(wanted)}
+            dest.snapshots = sorted(keep, key=lambda s: order[s.name])
         previous = rel.exported_snapshot
         rel.exported_snapshot, rel.exported_snapshot_time = snap.name, snap.create_time
         if rel.state == "uninitialized":
