@@ -222,4 +222,3 @@ def lookup(cluster, uuid: str) -> Job:
     if uuid not in cluster.jobs:
         raise not_found(f"job {uuid}")
     return cluster.jobs[uuid]
-
