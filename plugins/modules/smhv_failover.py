@@ -307,7 +307,7 @@ plan:
       description: The SnapInfo relationship, LUN, snapshot restored from, access path and path, and C(action) (C(restore) or C(none)).
       type: dict
     cluster:
-      description: On a DR failover cluster its C(name), C(owner_node) and C(nodes); null for a standalone DR host.
+      description: On a DR failover cluster its C(name), C(owner_node), C(nodes) and the C(csvs) the LUNs become; null for a standalone DR host.
       type: dict
     recovery_points:
       description: Per dataset, the backup failed over to, its time and age, and the newer backups skipped with why.

@@ -115,7 +115,7 @@ def failed_over(drlab):
 def test_check_mode_plans_the_cluster_nodes_and_csvs_and_changes_nothing(failed_over):
     assert failed_over.state_changes == []
     plan = failed_over.planned["plan"]
-    assert plan["cluster"] == {"name": "hvdrclus01", "owner_node": "hvdr02", "nodes": NODES}
+    assert plan["cluster"] == {"name": "hvdrclus01", "owner_node": "hvdr02", "nodes": NODES, "csvs": [CSV2, CSV3]}
     (point,) = plan["recovery_points"]
     assert point["backup"] == failed_over.first and [s["backup"] for s in point["newer_skipped"]] == [failed_over.second]
     assert (plan["snapinfo"]["action"], plan["snapinfo"]["access_path"]) == ("restore", "S:\\")

@@ -119,10 +119,12 @@ class ClusterSteps:
                                     lun["lun"], path, taken[path.lower()], self.session.name, lun["source_access_path"]),
                                 {"lun": lun["lun"], "access_path": path})
 
-    def _cluster_plan(self):
+    def _cluster_plan(self, luns):
+        """plan.cluster: the DR cluster, its owner node, its nodes, and the CSV paths the LUNs go to."""
         if not self.on_cluster:
             return None
-        return {"name": self.session.name, "owner_node": self.session.owner_node, "nodes": list(self.session.node_names)}
+        return {"name": self.session.name, "owner_node": self.session.owner_node, "nodes": list(self.session.node_names),
+                "csvs": sorted(lun["access_path"] for lun in luns if lun["csv"])}
 
     # -- restore, cluster_roles, start -----------------------------------------------------------------
     def _register_vms(self, plan):

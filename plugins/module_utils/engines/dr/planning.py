@@ -125,7 +125,7 @@ class PlanSteps:
             relationship = entry["relationship"]
             mirrors.append({"source": "%s:%s" % (relationship.source_cluster, relationship.source_path), "destination": destination,
                             "state": relationship.state, "action": "none" if relationship.state == "broken_off" else "break"})
-        return {"snapinfo": dict(self.snapinfo_plan), "cluster": self._cluster_plan(), "recovery_points": recovery_points, "mirrors": mirrors,
+        return {"snapinfo": dict(self.snapinfo_plan), "cluster": self._cluster_plan(luns), "recovery_points": recovery_points, "mirrors": mirrors,
                 "volumes": [{key: entry[key] for key in ("volume", "source", "dataset", "backup", "snapshot", "method", "lun_count")}
                             for _d, entry in sorted(volumes.items())],
                 "luns": luns, "vms": vms, "start_groups": [{"vms": names, "wait_seconds": wait} for names, wait in groups],
