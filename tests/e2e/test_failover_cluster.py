@@ -186,3 +186,23 @@ def test_a_fault_at_a_cluster_step_then_a_rerun_finishes_with_no_duplicate(drlab
     with site.session("hvdrclus01") as session:
         assert session.owner.call("file_list", {"path": SNAPINFO + "\\smhv\\v1\\journals"}).result["entries"] == []  # closed
     drlab.control("DELETE", "/faults")
+
+
+def test_a_snapinfo_path_on_a_csv_makes_the_snapinfo_lun_a_csv(drlab):
+    """snapinfo_path on C:\\ClusterStorage\\<folder>: the SnapInfo LUN becomes a CSV of the DR cluster (the cluster scope's
+    registration takes a CSV), and without path_map the data CSVs keep their source paths."""
+    site = prepare(drlab)
+    snapinfo = "C:\\ClusterStorage\\SnapInfo\\SnapInfo"
+    result = smhv_failover.run(cluster_params(site, drlab, snapinfo_path=snapinfo, path_map=None), False)
+    assert result["plan"]["cluster"]["csvs"] == [CSV1, CSV2] and seen(drlab, site.down) == 0
+    state = drlab.state()
+    ontap = state["ontap"]["cluster-b"]["volumes"]
+    serial = ontap["vol_snapinfo_dr"]["luns"]["/vol/vol_snapinfo_dr/snapinfo_hvclus01"]["serial"]
+    assert sorted(csv["path"] for csv in state["failover_clusters"]["hvdrclus01"]["csvs"]) == [
+        "C:\\ClusterStorage\\SnapInfo", CSV1.rstrip("\\"), CSV2.rstrip("\\")]
+    assert {csv["path"]: csv["serial"] for csv in state["failover_clusters"]["hvdrclus01"]["csvs"]}["C:\\ClusterStorage\\SnapInfo"] == serial
+    assert at_site_b(drlab) == sorted((name, site.ids[name], "Running", "hvdr02") for name in VMS)
+    assert all(read(drlab, vm, DATA) == ("%s: before" % vm, True) for vm in VMS)
+    with site.session("hvdrclus01") as session:
+        assert session.registration()["snapinfo_path"] == snapinfo
+    drlab.control("DELETE", "/faults")
