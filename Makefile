@@ -46,12 +46,13 @@ PYTEST_BASE := -p no:cacheprovider -q -ra
 PYTEST_ARGS ?= -n auto --dist loadfile
 TEST_DIRS := tests/unit tests/lab tests/integration tests/molecule tests/e2e
 
-.PHONY: FORCE help venv system-packages collection-link env agent sanity units lab-tests integration e2e test demo bench build clean distclean
+.PHONY: FORCE help venv system-packages collection-link env agent sanity lint units lab-tests integration e2e test demo bench build clean distclean
 
 help:
 	@echo "make demo         start the lab and run the main job"
 	@echo "make test         sanity + unit + lab + integration + e2e tests (CI runs this)"
 	@echo "make sanity       ansible-test sanity (core 2.19/py3.11, 2.21/py3.12) + changelog lint"
+	@echo "make lint         ansible-lint --profile production (.ansible-lint; also a test of make test)"
 	@echo "make units | lab-tests | integration | e2e    one pytest suite"
 	@echo "make bench        benchmarks (not part of CI)"
 	@echo "make agent        regenerate plugins/module_utils/agent/script.py from agent/*.ps1"
@@ -87,6 +88,10 @@ FORCE:
 # --- tests -------------------------------------------------------------------------------------
 sanity: venv
 	@scripts/sanity.sh
+
+# The run users make from the repository root; tests/molecule/test_lint.py runs the same in `make test`.
+lint: venv
+	@"$(VENV)/bin/ansible-lint" --profile production
 
 units: venv
 	@scripts/pytest.sh tests/unit -- $(PYTEST_BASE) $(PYTEST_ARGS)
