@@ -11,10 +11,14 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # What a user of the collection gets; each must be in the tarball whenever the checkout has it.
 SHIPPED = ("plugins", "roles", "playbooks", "docs", "meta", "changelogs",
-           "README.md", "LICENSE", "requirements.txt", "execution-environment.yml")
+           "README.md", "LICENSE", "requirements.txt", "execution-environment.yml", "bindep.txt",
+           "agent")  # agent/*.ps1: the source of plugins/module_utils/agent/script.py (docs/agent.md)
 # Development-only content (galaxy.yml build_ignore); none of it may be shipped.
 NOT_SHIPPED = ("lab", "tests", "benchmarks", "scripts", ".ci", ".cache", ".venv", "Makefile",
-               "requirements-dev.txt", "pytest.ini", ".gitignore", "molecule")
+               "requirements-dev.txt", "pytest.ini", ".gitignore", "molecule", ".ruff_cache", ".pytest_cache",
+               ".ansible-lint", ".ansible")
+# Written by ansible-galaxy itself.
+GENERATED = ("MANIFEST.json", "FILES.json")
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +69,15 @@ def test_collection_content_is_shipped(members, name):
 def test_development_content_is_not_shipped(members, name):
     leaked = sorted(m for m in members if m == name or m.startswith(name + "/"))
     assert not leaked, f"{name} must be in galaxy.yml build_ignore; tarball has {leaked[:5]}"
+
+
+def test_nothing_else_is_shipped(members):
+    """Every top-level entry of the tarball is collection content: a new tool's cache or config left in the checkout
+    (.ruff_cache was one) fails here until galaxy.yml's build_ignore or SHIPPED says where it belongs."""
+    top = sorted({member.split("/")[0] for member in members} - set(SHIPPED) - set(GENERATED))
+    assert not top, f"not collection content, add to galaxy.yml build_ignore: {top}"
+
+
+def test_agent_sources_ship(members):
+    sources = sorted(p.name for p in (REPO_ROOT / "agent").glob("*.ps1"))
+    assert sources and {f"agent/{name}" for name in sources} <= members
