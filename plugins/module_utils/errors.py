@@ -70,6 +70,7 @@ ERROR_CODES = {
     "BACKUP_NOT_FOUND": "The catalog has no good backup of that name, or none holding the VM.",
     "SNAPSHOT_NOT_FOUND": "A snapshot a backup record names is gone from its volume.",
     "VM_EXISTS": "The VM is registered on the target host already (an alternate-host restore needs it absent).",
+    "FAILBACK_NOT_READY": "The sites are not where a failback or reprotect starts from (nothing failed over, or not failed back yet).",
     "DISK_NOT_FOUND": "A LUN mapped to the host did not appear as a disk after a rescan.",
     "DRIVE_LETTER_IN_USE": "A drive letter asked for belongs to another volume of the host, or no drive letter is free.",
     "HOST_NOT_READY": "The host reports no iSCSI or FC initiator for a LUN clone to be presented to.",
@@ -88,7 +89,7 @@ ERROR_CODES = {
     "FEATURE_INSTALL_FAILED": "Install-WindowsFeature failed.",
     "SERVICE_NOT_FOUND": "A service to configure is not installed on the host.",
     "MISSING_DEPENDENCY": "A Python library the module needs is not installed on the controller.",
-    "INTERNAL_ERROR": "A bug in the collection; please report it with the task's error_details.",
+    "INTERNAL_ERROR": "A bug in the collection; please report it with the task's msg and its traceback (-vvv).",
 }
 
 
@@ -115,4 +116,4 @@ def fail_from_error(module, error):
     if isinstance(error, SmhvError):
         module.fail_json(**error.as_result())
     message = "Unexpected %s: %s. This is a bug in netapp_hyperv.smhv; please report it." % (type(error).__name__, error)
-    module.fail_json(msg=message, error_code="INTERNAL_ERROR", exception=traceback.format_exc())
+    module.fail_json(msg=message, error_code="INTERNAL_ERROR", error_details={"exception": type(error).__name__}, exception=traceback.format_exc())
