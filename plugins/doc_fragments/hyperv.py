@@ -93,4 +93,7 @@ options:
         cannot resolve them through DNS (and for the lab).
     type: dict
     default: {}
+requirements:
+  - pypsrp >= 0.8.1 (O(winrm.protocol=psrp)) or pywinrm >= 0.4.3 (O(winrm.protocol=winrm))
+  - pyspnego >= 0.10 (C(negotiate), C(ntlm) and C(kerberos) authentication; C(kerberos) also needs C(pyspnego[kerberos]))
 """

@@ -89,7 +89,7 @@ ERROR_CODES = {
     "FEATURE_INSTALL_FAILED": "Install-WindowsFeature failed.",
     "SERVICE_NOT_FOUND": "A service to configure is not installed on the host.",
     "MISSING_DEPENDENCY": "A Python library the module needs is not installed on the controller.",
-    "INTERNAL_ERROR": "A bug in the collection; please report it with the task's error_details.",
+    "INTERNAL_ERROR": "A bug in the collection; please report it with the task's msg and its traceback (-vvv).",
 }
 
 
@@ -116,4 +116,4 @@ def fail_from_error(module, error):
     if isinstance(error, SmhvError):
         module.fail_json(**error.as_result())
     message = "Unexpected %s: %s. This is a bug in netapp_hyperv.smhv; please report it." % (type(error).__name__, error)
-    module.fail_json(msg=message, error_code="INTERNAL_ERROR", exception=traceback.format_exc())
+    module.fail_json(msg=message, error_code="INTERNAL_ERROR", error_details={"exception": type(error).__name__}, exception=traceback.format_exc())

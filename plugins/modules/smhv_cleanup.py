@@ -62,9 +62,6 @@ notes:
 seealso:
   - module: netapp_hyperv.smhv.smhv_backup
   - module: netapp_hyperv.smhv.smhv_mount
-requirements:
-  - netapp-ontap >= 9.14
-  - pypsrp >= 0.8.1 (O(winrm.protocol=psrp)) or pywinrm >= 0.4.3 (O(winrm.protocol=winrm))
 """
 
 EXAMPLES = r"""
@@ -169,6 +166,11 @@ error_code:
   description: Stable code of the failure, for example C(LEASE_HELD) (O(break_lease) with a live holder) or C(SCOPE_NOT_REGISTERED).
   returned: failure
   type: str
+error_details:
+  description: On failure, what the message says as data (names, paths, numbers); its keys depend on RV(error_code), empty when there is nothing to add.
+  returned: failure
+  type: dict
+  sample: {}
 """
 
 import datetime

@@ -83,9 +83,6 @@ notes:
   - Every member scope must be registered with M(netapp_hyperv.smhv.smhv_host).
   - Disks that a guest connects with its own iSCSI initiator are invisible to the host, so this module
     cannot warn about them; like pass-through disks, backups never include them.
-requirements:
-  - pypsrp >= 0.8.1 (O(winrm.protocol=psrp)) or pywinrm >= 0.4.3 (O(winrm.protocol=winrm))
-  - netapp-ontap >= 9.13 (when the dataset has policies whose budget must be checked again)
 seealso:
   - module: netapp_hyperv.smhv.smhv_policy
   - module: netapp_hyperv.smhv.smhv_backup_info

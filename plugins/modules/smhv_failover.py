@@ -414,6 +414,12 @@ error_code:
     C(STORAGE_OBJECT_NOT_FOUND), C(VM_NOT_FOUND), C(SCOPE_BUSY), ...); C(error_details.journal) names the journal a re-run continues.
   returned: failure
   type: str
+error_details:
+  description: On failure, what the message says as data (names, paths, numbers; C(journal) once the failover has begun); its keys
+    depend on RV(error_code), empty when there is nothing to add.
+  returned: failure
+  type: dict
+  sample: {}
 """
 
 import datetime

@@ -69,8 +69,6 @@ notes:
 seealso:
   - module: community.windows.win_firewall_rule
   - module: netapp_hyperv.smhv.smhv_package
-requirements:
-  - pypsrp >= 0.8.1 (O(winrm.protocol=psrp)) or pywinrm >= 0.4.3 (O(winrm.protocol=winrm))
 """
 
 EXAMPLES = r"""
@@ -127,6 +125,18 @@ nodes:
       returned: always
       sample: [{"name": "NetApp-SMHV-NetTcp", "display_name": "NetApp SnapManager for Hyper-V (Net.Tcp)",
                 "state": "present", "ports_before": ["809"], "ports": ["808"], "changed": true}]
+error_code:
+  description:
+    - On failure, the error's stable code; the user guide's troubleshooting table says what each means and what to do.
+    - Absent when Ansible refuses the task's options before the module runs.
+  returned: failure
+  type: str
+  sample: HOST_UNREACHABLE
+error_details:
+  description: On failure, what the message says as data (names, paths, numbers); its keys depend on RV(error_code), empty when there is nothing to add.
+  returned: failure
+  type: dict
+  sample: {}
 """
 
 from ansible.module_utils.basic import AnsibleModule

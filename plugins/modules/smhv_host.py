@@ -79,9 +79,6 @@ notes:
 seealso:
   - module: netapp_hyperv.smhv.smhv_host_info
   - module: netapp_hyperv.smhv.smhv_snapinfo
-requirements:
-  - netapp-ontap >= 9.8
-  - pypsrp >= 0.8.1 (O(winrm.protocol=psrp)) or pywinrm >= 0.4.3 (O(winrm.protocol=winrm))
 """
 
 EXAMPLES = r"""
@@ -217,6 +214,11 @@ error_code:
   returned: failure
   type: str
   sample: PATH_NOT_ALLOWED
+error_details:
+  description: On failure, what the message says as data (names, paths, numbers); its keys depend on RV(error_code), empty when there is nothing to add.
+  returned: failure
+  type: dict
+  sample: {}
 """
 
 from ansible.module_utils.basic import AnsibleModule

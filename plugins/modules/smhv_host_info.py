@@ -41,9 +41,6 @@ notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
 seealso:
   - module: netapp_hyperv.smhv.smhv_host
-requirements:
-  - pypsrp >= 0.8.1 (O(winrm.protocol=psrp)) or pywinrm >= 0.4.3 (O(winrm.protocol=winrm))
-  - netapp-ontap >= 9.8 (with O(storage_systems))
 """
 
 EXAMPLES = r"""
@@ -97,6 +94,18 @@ actions:
   type: list
   elements: str
   sample: []
+error_code:
+  description:
+    - On failure, the error's stable code; the user guide's troubleshooting table says what each means and what to do.
+    - Absent when Ansible refuses the task's options before the module runs.
+  returned: failure
+  type: str
+  sample: HOST_UNREACHABLE
+error_details:
+  description: On failure, what the message says as data (names, paths, numbers); its keys depend on RV(error_code), empty when there is nothing to add.
+  returned: failure
+  type: dict
+  sample: {}
 """
 
 from ansible.module_utils.basic import AnsibleModule

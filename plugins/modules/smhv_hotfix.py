@@ -75,13 +75,13 @@ notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
   - Reading a share from a WinRM session needs credentials that can reach the file server (Kerberos with
     delegation, CredSSP, or a share the computer accounts can read), because NTLM cannot pass them on.
-  - M(community.windows.win_hotfix) installs one KB on one host; this module decides which KBs a Hyper-V
-    host needs and orders restarts across a cluster.
+  - M(ansible.windows.win_hotfix) installs one C(.msu) on one host and M(ansible.windows.win_updates) installs
+    what Windows Update or WSUS offers; this module decides which KBs a Hyper-V host needs and orders restarts
+    across a cluster.
 seealso:
-  - module: community.windows.win_hotfix
+  - module: ansible.windows.win_hotfix
+  - module: ansible.windows.win_updates
   - module: ansible.windows.win_reboot
-requirements:
-  - pypsrp >= 0.8.1 (O(winrm.protocol=psrp)) or pywinrm >= 0.4.3 (O(winrm.protocol=winrm))
 """
 
 EXAMPLES = r"""
@@ -157,6 +157,18 @@ timings:
   returned: when a node was restarted
   type: dict
   sample: {"reboot_seconds": {"hvdr01": 64.2}}
+error_code:
+  description:
+    - On failure, the error's stable code; the user guide's troubleshooting table says what each means and what to do.
+    - Absent when Ansible refuses the task's options before the module runs.
+  returned: failure
+  type: str
+  sample: HOST_UNREACHABLE
+error_details:
+  description: On failure, what the message says as data (names, paths, numbers); its keys depend on RV(error_code), empty when there is nothing to add.
+  returned: failure
+  type: dict
+  sample: {}
 """
 
 from ansible.module_utils.basic import AnsibleModule

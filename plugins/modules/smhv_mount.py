@@ -204,6 +204,11 @@ error_code:
     C(DISK_NOT_FOUND), C(DRIVE_LETTER_IN_USE), C(INVALID_ARGUMENT), C(STORAGE_ERROR), ...).
   returned: failure
   type: str
+error_details:
+  description: On failure, what the message says as data (names, paths, numbers); its keys depend on RV(error_code), empty when there is nothing to add.
+  returned: failure
+  type: dict
+  sample: {}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -103,8 +103,6 @@ notes:
 seealso:
   - module: ansible.windows.win_package
   - module: netapp_hyperv.smhv.smhv_prerequisites
-requirements:
-  - pypsrp >= 0.8.1 (O(winrm.protocol=psrp)) or pywinrm >= 0.4.3 (O(winrm.protocol=winrm))
 """
 
 EXAMPLES = r"""
@@ -160,6 +158,11 @@ error_code:
   returned: failure
   type: str
   sample: HOST_NOT_SUPPORTED
+error_details:
+  description: On failure, what the message says as data (names, paths, numbers); its keys depend on RV(error_code), empty when there is nothing to add.
+  returned: failure
+  type: dict
+  sample: {}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -202,7 +205,7 @@ def main():
         for name in ("snapdrive", "smhv"):
             if p[name] and not (p[name]["installer"] and p[name]["service_username"] and p[name]["service_password"]):
                 module.fail_json(msg="%s.installer, %s.service_username and %s.service_password are required with state=present."
-                                 % (name, name, name), error_code="INVALID_ARGUMENT")
+                                 % (name, name, name), error_code="INVALID_ARGUMENT", error_details={"option": name})
     run_module(module, run)
 
 

@@ -35,8 +35,6 @@ attributes:
     support: none
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
-requirements:
-  - pypsrp >= 0.8.1 (O(winrm.protocol=psrp)) or pywinrm >= 0.4.3 (O(winrm.protocol=winrm))
 """
 
 EXAMPLES = r"""
@@ -116,6 +114,11 @@ error_code:
   returned: failure
   type: str
   sample: HOST_UNREACHABLE
+error_details:
+  description: On failure, what the message says as data (names, paths, numbers); its keys depend on RV(error_code), empty when there is nothing to add.
+  returned: failure
+  type: dict
+  sample: {}
 """
 
 from ansible.module_utils.basic import AnsibleModule

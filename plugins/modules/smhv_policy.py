@@ -172,9 +172,6 @@ attributes:
     details: Shows the policy before and after.
 notes:
   - Runs on the controller, in a play on C(localhost) or with C(delegate_to=localhost).
-requirements:
-  - pypsrp >= 0.8.1 (O(winrm.protocol=psrp)) or pywinrm >= 0.4.3 (O(winrm.protocol=winrm))
-  - netapp-ontap >= 9.13
 seealso:
   - module: netapp_hyperv.smhv.smhv_dataset
   - module: netapp_hyperv.smhv.smhv_backup_info
@@ -236,6 +233,13 @@ policy:
     next_run: {description: The next scheduled run (UTC)., type: str, returned: when scheduled, sample: "2026-03-14T10:15:00+00:00"}
     retention: {description: "Tag, count, age and a description.", type: dict, returned: always,
                 sample: {tag: hourly, count: 30, age: null, describe: the newest 30 hourly}}
+    retention_tag: {description: "The retention tag, as stored (RV(policy.retention) has it as C(tag)).", type: str, returned: always, sample: hourly}
+    retention_count: {description: How many backups of the tag are kept (null without a count)., type: int, returned: always, sample: 30}
+    retention_age_seconds:
+      description: The age in seconds past which backups of the tag are deleted (null without an age); C(retention.age) in words.
+      type: int
+      returned: always
+      sample: 2592000
     backup_type: {description: C(application) or C(crash)., type: str, returned: always, sample: application}
     method: {description: 'C(checkpoint), C(vss_provider) or C(crash).', type: str, returned: always, sample: checkpoint}
     allow_saved_state: {description: Whether saved or off VMs are backed up., type: bool, returned: always, sample: false}

@@ -63,8 +63,6 @@ seealso:
   - module: ansible.windows.win_feature
   - module: ansible.windows.win_service
   - module: netapp_hyperv.smhv.smhv_package
-requirements:
-  - pypsrp >= 0.8.1 (O(winrm.protocol=psrp)) or pywinrm >= 0.4.3 (O(winrm.protocol=winrm))
 """
 
 EXAMPLES = r"""
@@ -114,6 +112,18 @@ timings:
   returned: when a node was restarted
   type: dict
   sample: {"reboot_seconds": {"hvdr01": 64.2}}
+error_code:
+  description:
+    - On failure, the error's stable code; the user guide's troubleshooting table says what each means and what to do.
+    - Absent when Ansible refuses the task's options before the module runs.
+  returned: failure
+  type: str
+  sample: HOST_UNREACHABLE
+error_details:
+  description: On failure, what the message says as data (names, paths, numbers); its keys depend on RV(error_code), empty when there is nothing to add.
+  returned: failure
+  type: dict
+  sample: {}
 """
 
 from ansible.module_utils.basic import AnsibleModule

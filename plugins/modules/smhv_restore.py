@@ -241,6 +241,12 @@ luns:
       type: list
       elements: str
       returned: when the files moved to another LUN
+    restored:
+      description: True once the LUN was restored whole from the snapshot (C(method=lun)); the files of a C(file_copy) are in
+        RV(luns[].destinations).
+      type: bool
+      returned: after a LUN-level restore (not in check mode)
+      sample: true
     recorded:
       description: What the backup recorded for these files (C(cluster), C(svm), C(volume), C(serial)).
       type: dict
@@ -304,6 +310,11 @@ error_code:
     what the VM is now.
   returned: failure
   type: str
+error_details:
+  description: On failure, what the message says as data (names, paths, numbers); its keys depend on RV(error_code), empty when there is nothing to add.
+  returned: failure
+  type: dict
+  sample: {}
 """
 
 from ansible.module_utils.basic import AnsibleModule

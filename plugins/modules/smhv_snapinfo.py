@@ -95,9 +95,6 @@ notes:
 seealso:
   - module: netapp_hyperv.smhv.smhv_snapinfo_info
   - module: netapp_hyperv.smhv.smhv_host
-requirements:
-  - netapp-ontap >= 9.8
-  - pypsrp >= 0.8.1 (O(winrm.protocol=psrp)) or pywinrm >= 0.4.3 (O(winrm.protocol=winrm))
 """
 
 EXAMPLES = r"""
@@ -175,6 +172,11 @@ error_code:
   description: Stable code of the failure, for example C(SCOPE_NOT_REGISTERED), C(VOLUME_READ_ONLY) or C(STORAGE_OBJECT_NOT_FOUND).
   returned: failure
   type: str
+error_details:
+  description: On failure, what the message says as data (names, paths, numbers); its keys depend on RV(error_code), empty when there is nothing to add.
+  returned: failure
+  type: dict
+  sample: {}
 """
 
 from ansible.module_utils.basic import AnsibleModule
