@@ -86,8 +86,9 @@ options:
     elements: str
   path_map:
     description:
-      - Access paths at the DR site mapped to the primary's, e.g. C({"K:\\": "J:\\"}). Default for each LUN the mount point
-        its twin LUN has on the primary host now, else the same access path as at the DR site.
+      - "Access paths at the DR site mapped to the primary's, e.g. C({'K:\\': 'J:\\'})."
+      - For each LUN without an entry, the mount point
+        its twin LUN (same name in the primary volume) has on the primary host now, else the same access path as at the DR site.
     type: dict
   rebuild:
     description:
@@ -235,6 +236,11 @@ error_code:
     C(INVALID_ARGUMENT), C(STORAGE_UNREACHABLE), C(HOST_UNREACHABLE), C(SCOPE_BUSY), ...); C(error_details.phase) names the phase.
   returned: failure
   type: str
+error_details:
+  description: On failure, what the message says as data (names, paths, numbers, C(phase)); empty when there is nothing to add.
+  returned: failure
+  type: dict
+  sample: {}
 """
 
 import datetime
