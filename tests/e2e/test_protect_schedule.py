@@ -28,13 +28,16 @@ MIRROR = "vol_hv03_dr"  # cluster-b's SnapMirror destination of vol_hv03, which 
 
 
 def policies(now):
-    later = (now + datetime.timedelta(hours=12)).strftime("%H:%M")  # its last slot was 12 hours ago, before its creation
+    """Every slot is half a day or half an hour away from now, so no slot falls while the test runs."""
+    half_hour_on = (now.minute + 30) % 60
+    half_day_on = (now + datetime.timedelta(hours=12)).strftime("%H:%M")
     return [
-        Policy("dr", "hourly", "hourly", retention_count=1, schedule={"frequency": "hourly", "minute": 0}, snapmirror_update=True,
+        Policy("dr", "hourly", "hourly", retention_count=1, schedule={"frequency": "hourly", "minute": half_hour_on}, snapmirror_update=True,
                created=now - datetime.timedelta(hours=5)),
-        Policy("dr", "nightly", "daily", retention_count=7, schedule={"frequency": "daily", "at": "00:00"}, backup_type="crash",
+        Policy("dr", "nightly", "daily", retention_count=7, schedule={"frequency": "daily", "at": half_day_on}, backup_type="crash",
                method="crash", created=now - datetime.timedelta(days=3)),
-        Policy("dr", "evening", "weekly", retention_count=4, schedule={"frequency": "daily", "at": later}, created=now),
+        # its last slot was 12 hours ago, before it was created
+        Policy("dr", "evening", "weekly", retention_count=4, schedule={"frequency": "daily", "at": half_day_on}, created=now),
         Policy("dr", "manual", "monthly", retention_count=2, created=now - datetime.timedelta(days=30)),
     ]
 
