@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: smhv_failback
 short_description: Fail Hyper-V VMs back to the primary site after a failover, and protect them again from there
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - The second half of the SnapManager for Hyper-V disaster-recovery runbook (TR-4226 chapter 8, "Steps to Fail Back VMs
     to Primary Site" and the steps after it), after M(netapp_hyperv.smhv.smhv_failover) brought the VMs of the primary scope

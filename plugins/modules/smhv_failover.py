@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: smhv_failover
 short_description: Fail a scope's Hyper-V VMs over to a DR host from their SnapMirror destinations
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Does what the SnapManager for Hyper-V disaster-recovery runbook does by hand (TR-4226 chapter 8), for the VMs of one source scope (a standalone
     host or failover cluster of the primary site) onto a standalone DR host or a DR failover cluster (O(hyperv_host)).
