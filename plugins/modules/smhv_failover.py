@@ -188,10 +188,9 @@ options:
     default: 300
   drill_check_script:
     description:
-      - A guest check run on the DR host once per drill VM that passed the heartbeat check, as a backup's post-script runs
-        (C(.ps1) in PowerShell, anything else directly). C($DrillVMName), C($VMName), C($VMId), C($VMSnapshot) (the backup),
-        C($SnapInfoName) and C($SnapInfoSnapshot) in its arguments are replaced, and are also its environment variables.
-        A non-zero exit code, a timeout or a missing script fails that VM (its C(check_script) in RV(vms)); the drill goes on.
+      - A guest check on the DR host, run once per drill VM that passed the heartbeat check as a backup's post-script runs. C($DrillVMName),
+        C($VMName), C($VMId), C($VMSnapshot) (the backup), C($SnapInfoName), C($SnapInfoSnapshot) are replaced in its arguments and set in its
+        environment. A non-zero exit code, a timeout or a missing script fails that VM (C(check_script) in RV(vms)); the drill goes on.
     type: dict
     suboptions:
       path:
@@ -202,7 +201,6 @@ options:
         description: Its arguments, one list entry each.
         type: list
         elements: str
-        default: []
       timeout:
         description: Seconds each run may take before it is stopped and its VM fails.
         type: int
@@ -336,10 +334,10 @@ plan:
       type: list
       elements: dict
 vms:
-  description: Per VM, the plan's entry with its C(outcome) (C(restored), C(present), C(planned); for a drill C(passed) or
-    C(failed)), C(state) and the LUNs it was restored from; a drill's VMs have C(drill_name) and C(health) (C(state),
-    C(heartbeat), C(network_connected), C(switches), C(isolated)), and with O(drill_check_script) C(check_script) (C(path),
-    C(exit_code), C(stdout), C(stderr), C(error) when it did not end; null when the VM failed before it).
+  description: Per VM, the plan's entry with its C(outcome) (C(restored), C(present), C(planned); for a drill C(passed) or C(failed)), C(state) and
+    the LUNs it was restored from; a drill's VMs have C(drill_name) and C(health) (C(state), C(heartbeat), C(network_connected), C(switches),
+    C(isolated)), and with O(drill_check_script) C(check_script) (C(path), C(exit_code), C(stdout), C(stderr), C(error) when it did not end; null
+    when the VM failed before it).
   returned: with O(action=failover) or O(action=drill)
   type: list
   elements: dict
@@ -397,8 +395,7 @@ action:
   returned: with O(action=drill), O(action=end_drill) or O(action=readiness)
   type: str
 passed:
-  description: Whether every drill VM ran with the guest's heartbeat and no network adapter connected, and passed the guest check
-    script if one was given (each VM's C(health) and C(check_script) in RV(vms)).
+  description: Whether every drill VM passed - running, guest heartbeat, no adapter connected, and the guest check script if any (RV(vms)).
   returned: with O(action=drill)
   type: bool
 ended_earlier_drill:
@@ -449,8 +446,8 @@ def run(params, check_mode):
                                    luns=params["luns"])
         if params["action"] != "failover":
             drill = DrillEngine(session, storage, params["source_scope"], params["snapinfo_path"], suffix=params["drill_suffix"],
-                                check_timeout=params["drill_check_timeout"], switch=params["drill_switch"],
-                                check_script=params["drill_check_script"], **options)
+                                check_timeout=params["drill_check_timeout"], switch=params["drill_switch"], check_script=params["drill_check_script"],
+                                **options)
             if params["action"] == "end_drill":
                 return drill.end(check_mode=check_mode, snapinfo_lun=params["snapinfo_lun"])
             return drill.run(vms=params["vms"], datasets=params["datasets"], backup=params["backup"], luns=params["luns"],
@@ -493,7 +490,7 @@ def main():
         drill_check_timeout=dict(type="int", default=300),
         drill_switch=dict(type="str"),
         drill_check_script=dict(type="dict", options=dict(path=dict(type="str", required=True), timeout=dict(type="int", default=300),
-                                                          arguments=dict(type="list", elements="str", default=[]))),
+                                                          arguments=dict(type="list", elements="str"))),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     run_module(module, run)
