@@ -1,12 +1,14 @@
 """The published collection tarball holds the collection and nothing of the development tooling."""
 from __future__ import annotations
 
+import fnmatch
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # What a user of the collection gets; each must be in the tarball whenever the checkout has it.
@@ -81,3 +83,19 @@ def test_nothing_else_is_shipped(members):
 def test_agent_sources_ship(members):
     sources = sorted(p.name for p in (REPO_ROOT / "agent").glob("*.ps1"))
     assert sources and {f"agent/{name}" for name in sources} <= members
+
+
+def test_execution_environment_builds_from_this_checkouts_tarball(members):
+    """execution-environment.yml installs the tarball `make build` writes (the collection is not on Galaxy), on the
+    published community EE, with the Python and system requirements the tarball ships (docs/development.md)."""
+    ee = yaml.safe_load((REPO_ROOT / "execution-environment.yml").read_text())
+    version = yaml.safe_load((REPO_ROOT / "galaxy.yml").read_text())["version"]
+    assert ee["version"] == 3 and ee["images"]["base_image"]["name"].startswith("ghcr.io/ansible-community/community-ee-")
+    assert "galaxy" not in ee["dependencies"]
+    assert [entry["src"] for entry in ee["additional_build_files"]
+            if fnmatch.fnmatch(f".cache/dist/netapp_hyperv-smhv-{version}.tar.gz", entry["src"])]
+    assert "--output-path .cache/dist" in (REPO_ROOT / "Makefile").read_text()
+    assert ee["dependencies"]["python"] == "requirements.txt" and ee["dependencies"]["system"] == "bindep.txt"
+    assert {"requirements.txt", "bindep.txt"} <= members
+    steps = " ".join(ee["additional_build_steps"]["append_final"])
+    assert "ansible-galaxy collection install --offline" in steps and "pyspnego[kerberos]" in steps
