@@ -6,6 +6,8 @@ fails the way PowerShell fails an unknown command, so a client that skipped the 
 """
 from __future__ import annotations
 
+import collections
+
 import pytest
 from pypsrp.complex_objects import PSInvocationState
 from pypsrp.powershell import PowerShell, RunspacePool
@@ -13,6 +15,7 @@ from pypsrp.wsman import WSMan
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
 from smhv_lab.hyperv.executor import PS_NOT_RECOGNIZED
+from smhv_lab.winrm import soap
 from smhv_lab.winrm.psrp import PsrpShell
 
 REQUEST = agent.encode_request("path_info", {"paths": ["J:\\"]}, False)
@@ -107,7 +110,16 @@ def only_runspace(server):
     return shells[0].runspace
 
 
-def test_a_series_of_calls_sends_the_script_once(connect, executor):
+def messages(server, since=0):
+    """The WS-Management messages the lab received from its `since`th on, counted by action, and the Receives among them
+    answered with OperationTimeout. A call's pipeline takes one Receive, one more when its first output comes before its
+    end, and one per OperationTimeout (after 0.2 s here): how many of those depends on the machine's load."""
+    received = server.requests[since:]
+    timeouts = sum(1 for request in received if request.action == "Receive" and request.fault == soap.OPERATION_TIMEOUT)
+    return collections.Counter(request.action for request in received), timeouts
+
+
+def test_a_series_of_calls_sends_the_script_once(connect, server, executor):
     client = connect("psrp", "ntlm-https")
     facts = client.call("host_facts").result
     for _round in range(10):
@@ -115,9 +127,11 @@ def test_a_series_of_calls_sends_the_script_once(connect, executor):
         assert client.call("path_info", {"paths": ["J:\\"]}).result["paths"][0]["exists"] is True
     client.close()
     assert client.stats.agent_scripts == 1 and client.stats.agent_resends == 0
-    # Open 2, Command + Receive per call, close 1; a Receive that the lab answers with OperationTimeout before
-    # the op ends (0.2 s here, on a loaded machine) is one more exchange, and counted.
-    assert 2 + 21 * 2 + 1 <= client.stats.round_trips <= 2 + 21 * 2 + 1 + 3
+    # Open (Create + Receive), one Command and at least one Receive per call, close (Delete); nothing else, and the
+    # client counts every message it sent.
+    sent, timeouts = messages(server)
+    assert sent == {"Create": 1, "Command": 21, "Receive": sent["Receive"], "Delete": 1}
+    assert 1 + 21 <= sent["Receive"] <= 1 + 21 * 2 + timeouts and client.stats.round_trips == sum(sent.values())
     assert len(executor.requests) == 21 and all(request["ok"] for request in executor.requests)
 
 
@@ -139,12 +153,16 @@ def test_the_client_resends_the_script_when_the_runspace_lost_or_changed_the_age
         runspace.functions["invoke-smhvagent"] = "0123456789abcdef"
     else:
         runspace.functions.clear()
-    before = client.stats.round_trips
+    before, logged = client.stats.round_trips, len(server.requests)
     assert client.call("path_info", {"paths": ["J:\\"]}).result["paths"][0]["exists"] is True
-    # The short call's Command + Receive, then the script's (each Receive answered OperationTimeout counts too).
-    assert 4 <= client.stats.round_trips - before <= 6
+    # The short call's Command and Receives, then the script's.
+    sent, timeouts = messages(server, logged)
+    assert sent == {"Command": 2, "Receive": sent["Receive"]} and 2 <= sent["Receive"] <= 2 * 2 + timeouts
+    assert client.stats.round_trips - before == sum(sent.values())
     assert client.stats.agent_resends == 1 and client.stats.agent_scripts == 2
-    before = client.stats.round_trips
+    before, logged = client.stats.round_trips, len(server.requests)
     client.call("host_facts")
-    assert 2 <= client.stats.round_trips - before <= 3 and client.stats.agent_scripts == 2
+    sent, timeouts = messages(server, logged)
+    assert sent == {"Command": 1, "Receive": sent["Receive"]} and 1 <= sent["Receive"] <= 2 + timeouts
+    assert client.stats.round_trips - before == sum(sent.values()) and client.stats.agent_scripts == 2
     assert [request["op"] for request in executor.requests] == ["host_facts", "path_info", "host_facts"]
