@@ -17,7 +17,7 @@ GUIDE = ROOT / "docs" / "user-guide.md"
 PREFIX = "netapp_hyperv.smhv."
 FRAGMENT_OPTIONS = {**yaml.safe_load(hyperv.ModuleDocFragment.DOCUMENTATION)["options"],
                     **yaml.safe_load(ontap.ModuleDocFragment.DOCUMENTATION)["options"]}
-TASK_KEYS = {"name", "delegate_to", "register", "check_mode", "when", "loop", "loop_control", "vars", "tags"}
+TASK_KEYS = {"name", "delegate_to", "register", "check_mode", "when", "loop", "loop_control", "vars", "tags", "async", "poll"}
 
 
 def yaml_blocks():
