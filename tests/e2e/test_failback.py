@@ -150,3 +150,43 @@ def test_failback_refuses_when_nothing_failed_over(lab):
     with pytest.raises(SmhvError) as error:
         smhv_failback.run(params(site, lab), True)
     assert error.value.code in ("FAILBACK_NOT_READY", "SCOPE_NOT_REGISTERED")
+
+
+def journals(site, host, path=SNAPINFO):
+    with site.session(host) as session:
+        return [entry["name"] for entry in session.owner.call("file_list", {"path": path + "\\smhv\\v1\\journals"}).result["entries"]]
+
+
+FAULTS = {
+    # phase: the fault rule that stops the first failback there (DR site's phases, then the arrival's at the primary)
+    "resync": {"target": "ontap", "kind": "http_error", "nth": 2, "match": {
+        "cluster": SITE_B, "method": "PATCH", "path": "/api/snapmirror/relationships/.*"}},
+    "shutdown": {"target": "agent", "kind": "agent_error", "match": {"host": "hvdr01", "op": "vm_stop"}},
+    "final_update": {"target": "ontap", "kind": "http_error", "nth": 3, "match": {
+        "cluster": SITE_A, "method": "POST", "path": "/api/snapmirror/relationships/.*/transfers"}},
+    "snapinfo": {"target": "ontap", "kind": "http_error", "match": {
+        "cluster": SITE_A, "method": "POST", "path": "/api/private/cli/volume/snapshot/restore-file"}},
+    "break": {"target": "ontap", "kind": "http_error", "nth": 3, "match": {
+        "cluster": SITE_A, "method": "PATCH", "path": "/api/snapmirror/relationships/.*"}},
+    "connect": {"target": "agent", "kind": "agent_error", "nth": 2, "match": {"host": "hv03", "op": "disk_connect"}},
+    "restore": {"target": "agent", "kind": "drop", "nth": 2, "match": {"host": "hv03", "op": "vm_import"}},  # imported, answer lost
+    "start": {"target": "agent", "kind": "agent_error", "match": {"host": "hv03", "op": "vm_start"}},
+}
+
+
+@pytest.mark.parametrize("phase", sorted(FAULTS))
+def test_a_fault_in_each_phase_then_a_rerun_finishes_the_failback(lab, phase):
+    site = failed_over_and_worked_at_b(lab)
+    site.ids = {name: vm_id for name, vm_id in site.ids.items()}
+    lab.control("POST", "/faults", dict(FAULTS[phase], times=1))
+    with pytest.raises(SmhvError) as error:
+        smhv_failback.run(params(site, lab), False)
+    assert error.value.details.get("phase") == phase, error.value
+    lab.control("DELETE", "/faults")
+    again = smhv_failback.run(params(site, lab), False)
+    assert again["changed"]
+    site.failback = again
+    assert_back_at_a(site, lab)
+    assert len([b for b in again["departure"]["final_backups"] if b]) <= 1 if again["departure"] else True
+    assert journals(site, "hv03") == [] and journals(site, "hvdr01") == []
+    assert smhv_failback.run(params(site, lab), False)["changed"] is False

@@ -36,6 +36,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import OperationJournal, recover, register_recovery
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.leases import LeaseKeeper, heartbeat_seconds
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_arrival import DEPARTURE_OPERATION, Arrival
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import RoundTrip, public_entry, rehome_members, require_entries
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planned import PrimarySite
@@ -143,7 +144,7 @@ class FailbackEngine(RoundTrip):
                             "new storage, fail back with rebuild=true (and primary_volumes naming the new volumes)." % ", ".join(missing),
                             {"volumes": missing})
         self.departure = DepartureSite(self.dr, self.storage, lease_ttl=self.lease_ttl)
-        pairs = self.path_pairs(path_map)
+        pairs = self.path_pairs(path_map, self._recorded_roots())
         roots = [lun["dr_access_path"] for entry in entries for lun in entry["luns"] if lun["dr_access_path"]]
         chosen = self._vms_at_dr(vms, datasets, roots)
         at_primary = {vm["id"]: vm["state"] for vm in self.primary.owner.call("vm_inventory", {"ids": sorted(chosen), "require_all": False}).result["vms"]}
@@ -167,6 +168,22 @@ class FailbackEngine(RoundTrip):
                 "final_backup": {"datasets": datasets_used if departing else [], "host": self.dr.name},
                 "shutdown": sorted(vm["name"] for vm in plan_vms if departing and vm["state_at_dr"] not in ("Off",) and vm["action"] == "fail back"),
                 "snapinfo": {"path": self.snapinfo_path, "dr_path": self.departure.path}}
+
+    def _recorded_roots(self):
+        """{primary LUN serial: the drive or CSV its files were under} from the newest backups that recorded it: the backups
+        the primary scope took before the failover are in the DR site's catalog (the SnapInfo came from there)."""
+        wanted = set(lun["primary_lun"].serial for entry in self.entries for lun in entry["luns"] if lun["primary_lun"] is not None)
+        found = {}
+        summaries = list(reversed(self.departure.catalog.list_backups(status="ok")))
+        for start in range(0, len(summaries), 10):
+            if wanted <= set(found):
+                break
+            for record in self.departure.catalog.get_backups(summaries[start:start + 10]):
+                for serial, lun in dr_plan.source_luns(record).items():
+                    roots = [root for root in lun["roots"] if root]
+                    if serial in wanted and serial not in found and len(roots) == 1:
+                        found[serial] = roots[0]
+        return found
 
     def _vms_at_dr(self, vms, datasets, roots):
         """{vm id: {name, dataset, state, config_path}} of the VMs of the DR scope's datasets the DR host has on the round

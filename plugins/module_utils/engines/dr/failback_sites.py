@@ -183,16 +183,19 @@ class RoundTrip:
             return with_separator(disk["access_paths"][0])
         return None
 
-    def path_pairs(self, path_map=None):
-        """[(DR access path, primary access path)]: `path_map` first, then each LUN's twin where the primary host has it
-        connected now (same mount points as before the failover), else the same access path as at the DR site."""
+    def path_pairs(self, path_map=None, recorded=None):
+        """[(DR access path, primary access path)]: `path_map` first, then the mount point of each LUN's twin: where the
+        primary host has it connected now, else where the primary's backups recorded its files (`recorded`: {serial:
+        root}; stable while a failback that stopped has the LUN disconnected), else the same access path as at the DR site."""
         pairs = path_pairs(path_map)
         given = set(old.lower() for old, _new in pairs)
         for entry in self.entries:
             for lun in entry["luns"]:
                 if lun["dr_access_path"] and lun["dr_access_path"].lower() not in given:
                     given.add(lun["dr_access_path"].lower())
-                    pairs.append((lun["dr_access_path"], lun["primary_access_path"] or lun["dr_access_path"]))
+                    twin = lun["primary_lun"]
+                    before = (recorded or {}).get(twin.serial) if twin is not None else None
+                    pairs.append((lun["dr_access_path"], lun["primary_access_path"] or before or lun["dr_access_path"]))
         return pairs
 
 
