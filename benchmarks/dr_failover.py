@@ -141,7 +141,7 @@ def baseline(target, vms, volumes, ontap_task, requests_per_task):
     ontap_tasks = 3 * volumes + volumes + 3  # quiesce, break, SnapRestore per volume; map per LUN; SnapInfo break, restore, map
     windows_tasks = volumes + 3 + 2 * vms + (vms if target == "cluster" else 0)  # connects; SnapInfo connect, host, list; VMs
     return {"ontap_tasks": ontap_tasks, "windows_tasks": windows_tasks, "seconds": round(ontap_tasks * ontap_task + windows_tasks * windows_task, 1),
-            "ontap_task_seconds": round(ontap_task, 3), "windows_task_seconds": round(windows_task, 3)}
+            "ontap_task_seconds": round(ontap_task, 3), "ontap_requests_per_task": requests_per_task, "windows_task_seconds": round(windows_task, 3)}
 
 
 def main(argv=None):
@@ -149,8 +149,10 @@ def main(argv=None):
     parser.add_argument("--dr", choices=["cluster", "standalone", "both"], default="cluster", help="the DR target (default cluster)")
     parser.add_argument("--jobs", choices=["instant", "realistic", "both"], default="both", help="ONTAP job durations (default both)")
     parser.add_argument("--no-baseline", action="store_true", help="skip measuring an na_ontap task for the runbook estimate")
-    parser.add_argument("--cases", type=int, default=len(CASES), help="run only the first N cases (default all)")
+    parser.add_argument("--case", action="append", metavar="VMS:VOLUMES", help="run this case instead of %s (repeatable)"
+                        % " ".join("%d:%d" % case for case in CASES))
     options = parser.parse_args(argv)
+    cases = [tuple(int(part) for part in case.split(":")) for case in options.case] if options.case else CASES
     targets = ["cluster", "standalone"] if options.dr == "both" else [options.dr]
     profiles = ["instant", "realistic"] if options.jobs == "both" else [options.jobs]
     tmp = Path(tempfile.mkdtemp(prefix="smhv-bench-dr-"))
@@ -161,7 +163,7 @@ def main(argv=None):
             measured = ontap_task_seconds(lab, tmp)
         for target in targets:
             for jobs in profiles:
-                for count, volumes in CASES[:options.cases] if jobs == "instant" else CASES[:1]:
+                for count, volumes in cases if jobs == "instant" else cases[:1]:
                     runs.append(failover(site, lab, recorder, target, case_vms(count, volumes), volumes, jobs))
                     print("failover: %s" % json.dumps(runs[-1]), flush=True)
     report = {"latency": {"ontap_s": ONTAP_LATENCY, "winrm_s": WINRM_LATENCY}, "runs": runs}
