@@ -190,3 +190,63 @@ def test_a_fault_in_each_phase_then_a_rerun_finishes_the_failback(lab, phase):
     assert len([b for b in again["departure"]["final_backups"] if b]) <= 1 if again["departure"] else True
     assert journals(site, "hv03") == [] and journals(site, "hvdr01") == []
     assert smhv_failback.run(params(site, lab), False)["changed"] is False
+
+
+def assert_reprotected(site, lab, result):
+    states = mirrors(lab)
+    for destination, source in ROUND_TRIP.items():
+        assert states[(SITE_B, "cluster-a:" + source, destination)] == "snapmirrored"
+        assert (SITE_A, "cluster-b:" + destination, source) not in states
+    (backup,) = result["proof"]["backups"]
+    (data,) = [volume for volume in result["proof"]["volumes"] if volume["dr_volume"].endswith(":vol_hv03_dr")]
+    assert data["backups"] == [backup]
+    state = lab.state()
+    assert [vm for vm in state["hosts"]["hvdr01"]["vms"] if vm["name"] in VMS] == []
+    assert [disk for disk in state["hosts"]["hvdr01"]["disks"] if disk["access_paths"]] == []
+    assert [m for m in state["ontap"][SITE_B]["lun_maps"] if m["igroup"] == "smhv_hvdr01"] == []
+    for vm in VMS:
+        assert read(lab, vm, DATA) == ("%s: written at B" % vm, True)
+
+
+REPROTECT_FAULTS = {
+    "clean": {"target": "agent", "kind": "agent_error", "match": {"host": "hvdr01", "op": "vm_remove"}},
+    "resync": {"target": "ontap", "kind": "http_error", "nth": 2, "match": {
+        "cluster": SITE_A, "method": "PATCH", "path": "/api/snapmirror/relationships/.*"}},
+    "prove": {"target": "ontap", "kind": "http_error", "match": {
+        "cluster": SITE_B, "method": "POST", "path": "/api/snapmirror/relationships/.*/transfers"}},
+}
+
+
+@pytest.mark.parametrize("phase", sorted(REPROTECT_FAULTS))
+def test_a_fault_in_each_phase_then_a_rerun_finishes_the_reprotect(lab, phase):
+    site = failed_over_and_worked_at_b(lab)
+    assert smhv_failback.run(params(site, lab), False)["changed"]
+    lab.control("POST", "/faults", dict(REPROTECT_FAULTS[phase], times=1))
+    with pytest.raises(SmhvError) as error:
+        smhv_failback.run(params(site, lab, action="reprotect"), False)
+    assert error.value.details.get("phase") == phase, error.value
+    lab.control("DELETE", "/faults")
+    again = smhv_failback.run(params(site, lab, action="reprotect"), False)
+    assert again["changed"] and again["resumed"]
+    assert_reprotected(site, lab, again)
+    assert journals(site, "hv03") == []
+    assert smhv_failback.run(params(site, lab, action="reprotect"), False)["changed"] is False
+
+
+def test_readiness_reports_both_sites_and_changes_nothing(lab):
+    site = failed_over_and_worked_at_b(lab)
+    before = lab.state()
+    report = smhv_failback.run(params(site, lab, action="readiness"), False)
+    assert differences(before, lab.state()) == []
+    checks = {check["check"]: check for check in report["checks"]}
+    assert report["ready"] is True and report["changed"] is False, checks
+    assert "failed_over" in checks["relationships"]["detail"] and sorted(vm["name"] for vm in report["vms"]) == VMS
+    lab.control("POST", "/site", {"site": "a", "state": "down"})
+    started = time.monotonic()
+    report = smhv_failback.run(params(site, lab, action="readiness"), False)
+    checks = {check["check"]: check for check in report["checks"]}
+    assert report["ready"] is False and not checks["primary_host"]["ok"] and not checks["primary_storage"]["ok"], checks
+    assert checks["dr_host"]["ok"] and checks["dr_storage"]["ok"]
+    assert time.monotonic() - started < 120
+    lab.control("POST", "/site", {"site": "a", "state": "up"})
+    lab.control("DELETE", "/faults")
