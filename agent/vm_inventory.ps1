@@ -113,6 +113,17 @@ function Get-SmhvVmRecord {
             $files.Add((Get-SmhvFileRecord -Path $path -Kind 'vhd'))
         }
     }
+    # A virtual Fibre Channel adapter gives the guest LUNs that the host never mounts, so no backup can hold them.
+    $fibreChannelHbas = New-SmhvList
+    foreach ($hba in @(Get-VMFibreChannelHba -VM $VM)) {
+        $fibreChannelHbas.Add([ordered]@{
+            san_name = [string]$hba.SanName
+            wwnn_set_a = [string]$hba.WorldWideNodeNameSetA
+            wwpn_set_a = [string]$hba.WorldWidePortNameSetA
+            wwnn_set_b = [string]$hba.WorldWideNodeNameSetB
+            wwpn_set_b = [string]$hba.WorldWidePortNameSetB
+        })
+    }
     $checkpoints = New-SmhvList
     $checkpointDirectory = Join-Path -Path $VM.SnapshotFileLocation -ChildPath 'Snapshots'
     foreach ($checkpoint in @(Get-VMSnapshot -VM $VM | Sort-Object -Property CreationTime)) {
@@ -166,6 +177,7 @@ function Get-SmhvVmRecord {
         backup_integration_enabled = $backupIntegration
         hard_disks = $hardDisks
         passthrough_disks = $passthroughDisks
+        fibre_channel_hbas = $fibreChannelHbas
         checkpoints = $checkpoints
         files = $files
     }

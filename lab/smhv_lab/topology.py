@@ -7,6 +7,7 @@ site that has been running for a while.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from pathlib import Path
@@ -226,7 +227,8 @@ def _build_vms(world: World, spec: dict[str, Any]) -> None:
         vm = VirtualMachine(id=vm_id, name=item["name"],
                             config_path=f"{folder}\\Virtual Machines\\{vm_id.upper()}.vmcx",
                             state=item.get("state", "Running"), vhd_paths=vhds, snapshot_location=folder,
-                            passthrough_disks=_passthrough(host, item.get("passthrough", [])))
+                            passthrough_disks=_passthrough(host, item.get("passthrough", [])),
+                            fibre_channel_hbas=[_fibre_channel_hba(vm_id, index, san) for index, san in enumerate(item.get("vfc", []))])
         host.write_file(world, vm.config_path, json.dumps(vm.config_document(), sort_keys=True).encode())
         host.vms[vm.id] = vm
         if clustered:
@@ -244,6 +246,14 @@ def _passthrough(host: WindowsHost, luns: list[str]) -> list[int]:
         disk.online, disk.offline_reason = False, "Policy"
         numbers.append(disk.number)
     return numbers
+
+
+def _fibre_channel_hba(vm_id: str, index: int, san_name: str) -> dict[str, str]:
+    """A virtual Fibre Channel adapter on the host's virtual SAN `san_name`, with the names Hyper-V generates: its default
+    node name, and port names in Hyper-V's range (C003FF...), set B one after set A."""
+    port = int(hashlib.sha256(f"{vm_id}/{index}".encode()).hexdigest()[:9], 16) * 2
+    return {"san_name": san_name, "wwnn_set_a": "C003FF0000FFFF00", "wwpn_set_a": f"C003FF{port:010X}",
+            "wwnn_set_b": "C003FF0000FFFF00", "wwpn_set_b": f"C003FF{port + 1:010X}"}
 
 
 def _build_snapmirrors(world: World, spec: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ a user gets from smhv_dataset or smhv_backup."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,11 @@ def dataset_task(host, name, vms, register="saved"):
     members = ", ".join("{vm: %s}" % vm for vm in vms)
     return ("    - netapp_hyperv.smhv.smhv_dataset: {hyperv_host: %s, name: %s, members: [%s]}\n"
             "      register: %s\n      ignore_errors: true" % (host, name, members, register))
+
+
+def vm_id(lab, host, name):
+    (found,) = [vm["id"] for vm in lab.state()["hosts"][host]["vms"] if vm["name"] == name]
+    return found
 
 
 def refused(result, code):
@@ -106,6 +112,25 @@ def test_a_passthrough_disk_is_warned_about_and_left_out_of_the_backup(rules_lab
     assert any(w.endswith(warning % serial) for w in backup["warnings"])
     assert [(v["cluster"], v["volume"]) for v in backup["snapshots"]] == [("cluster-a", "vol_r03")]  # not lun_pt's vol_pt
     assert [(vm["name"], vm["outcome"]) for vm in backup["vms"]] == [("vm-passthrough", "online")]
+
+
+def test_a_virtual_fibre_channel_adapter_is_warned_about_and_left_out_of_the_backup(rules_lab, tmp_path):
+    results = run(rules_lab, tmp_path, dataset_task("hvr03", "vfc", ["vm-vfc"]) + """
+    - netapp_hyperv.smhv.smhv_backup: {hyperv_host: hvr03, dataset: vfc}
+      register: backup
+      ignore_errors: true""")
+    # Hyper-V's port names for the adapter's two sets (C003FF and 10 hex digits), the second one after the first.
+    warning = re.compile(r"VM vm-vfc \(%s\) on hvr03: the LUNs of its virtual Fibre Channel adapter on SAN fabric-a \(WWPN "
+                         r"(C003FF[0-9A-F]{10}), (C003FF[0-9A-F]{10})\) are not in the backup; protect their data inside the guest, "
+                         r"or move it to a VHDX on an ONTAP LUN\.$" % vm_id(rules_lab, "hvr03", "vm-vfc"))
+    saved, backup = results["saved"], results["backup"]
+    assert not saved.get("failed") and saved["changed"], saved
+    (said,) = [found for found in map(warning.match, saved["warnings"]) if found]
+    assert int(said[2], 16) == int(said[1], 16) + 1
+    assert not backup.get("failed"), backup
+    assert said[0] in backup["warnings"]
+    assert [(v["cluster"], v["volume"]) for v in backup["snapshots"]] == [("cluster-a", "vol_r03")]  # its VHDX's volume only
+    assert [(vm["name"], vm["outcome"]) for vm in backup["vms"]] == [("vm-vfc", "online")]
 
 
 @pytest.mark.parametrize("kind", ["live", "storage"])

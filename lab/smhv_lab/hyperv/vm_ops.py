@@ -82,6 +82,7 @@ def _vm_record(ctx: OpContext, vm) -> dict[str, Any]:
         "backup_integration_enabled": vm.integration_services.get("Backup (volume shadow copy)"),
         "hard_disks": hard_disks,
         "passthrough_disks": passthrough,
+        "fibre_channel_hbas": [dict(hba) for hba in vm.fibre_channel_hbas],
         "checkpoints": checkpoints,
         "files": files,
     }

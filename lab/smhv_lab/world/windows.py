@@ -73,6 +73,8 @@ class VirtualMachine:
     memory_mb: int = 2048
     processor_count: int = 2
     passthrough_disks: list[int] = field(default_factory=list)
+    # virtual Fibre Channel adapters: {san_name, wwnn_set_a, wwpn_set_a, wwnn_set_b, wwpn_set_b}; their LUNs are the guest's
+    fibre_channel_hbas: list[dict[str, str]] = field(default_factory=list)
     iscsi_direct_disks: list[str] = field(default_factory=list)  # serials of LUNs the guest mounts itself
     integration_services: dict[str, bool] = field(default_factory=lambda: {
         "Backup (volume shadow copy)": True, "Heartbeat": True, "Time Synchronization": True})
@@ -88,6 +90,7 @@ class VirtualMachine:
                 "memory_mb": self.memory_mb, "processor_count": self.processor_count,
                 "vhd_paths": list(self.vhd_paths), "snapshot_location": self.snapshot_location,
                 "passthrough_disks": list(self.passthrough_disks),
+                "fibre_channel_hbas": [dict(hba) for hba in self.fibre_channel_hbas],
                 "iscsi_direct_disks": list(self.iscsi_direct_disks), "checkpoint_type": self.checkpoint_type,
                 "checkpoints": [vars(c) for c in self.checkpoints]}
 
@@ -101,6 +104,7 @@ class VirtualMachine:
                    generation=document.get("generation", 2), memory_mb=document.get("memory_mb", 2048),
                    processor_count=document.get("processor_count", 2),
                    passthrough_disks=list(document.get("passthrough_disks", [])),
+                   fibre_channel_hbas=[dict(hba) for hba in document.get("fibre_channel_hbas", [])],
                    iscsi_direct_disks=list(document.get("iscsi_direct_disks", [])),
                    checkpoint_type=document.get("checkpoint_type", "Production"),
                    checkpoints=[Checkpoint(**c) for c in document.get("checkpoints", [])])

@@ -139,6 +139,14 @@ VM_SCHEMA = {
         "controller_number": int,
         "controller_location": int,
     }],
+    # Virtual Fibre Channel adapters (Get-VMFibreChannelHba): the LUNs behind them are the guest's, never in a backup.
+    "fibre_channel_hbas": [{
+        "san_name": str,  # the host's virtual SAN the adapter connects to
+        "wwnn_set_a": str,  # world wide node and port names, as Hyper-V shows them (16 hex digits); set B is
+        "wwpn_set_a": str,  # the one the VM uses while it live-migrates
+        "wwnn_set_b": str,
+        "wwpn_set_b": str,
+    }],
     "checkpoints": [{"id": str, "name": str, "created": str}],
     "files": [{"path": str, "kind": str, "storage": STORAGE_SCHEMA}],  # kind: config | vhd | checkpoint_config
 }

@@ -10,7 +10,7 @@ AGENT_SCRIPT is agent/main.ps1 with the files it dot-sources inlined in its orde
 
 from __future__ import annotations
 
-AGENT_SHA = "80bf2857c8394bd9"
+AGENT_SHA = "e563e988596b73b1"
 # The function AGENT_SCRIPT defines and calls, and that the PSRP short call invokes.
 ENTRY_FUNCTION = "Invoke-SmhvAgent"
 
@@ -803,6 +803,17 @@ function Get-SmhvVmRecord {
             $files.Add((Get-SmhvFileRecord -Path $path -Kind 'vhd'))
         }
     }
+    # A virtual Fibre Channel adapter gives the guest LUNs that the host never mounts, so no backup can hold them.
+    $fibreChannelHbas = New-SmhvList
+    foreach ($hba in @(Get-VMFibreChannelHba -VM $VM)) {
+        $fibreChannelHbas.Add([ordered]@{
+            san_name = [string]$hba.SanName
+            wwnn_set_a = [string]$hba.WorldWideNodeNameSetA
+            wwpn_set_a = [string]$hba.WorldWidePortNameSetA
+            wwnn_set_b = [string]$hba.WorldWideNodeNameSetB
+            wwpn_set_b = [string]$hba.WorldWidePortNameSetB
+        })
+    }
     $checkpoints = New-SmhvList
     $checkpointDirectory = Join-Path -Path $VM.SnapshotFileLocation -ChildPath 'Snapshots'
     foreach ($checkpoint in @(Get-VMSnapshot -VM $VM | Sort-Object -Property CreationTime)) {
@@ -856,6 +867,7 @@ function Get-SmhvVmRecord {
         backup_integration_enabled = $backupIntegration
         hard_disks = $hardDisks
         passthrough_disks = $passthroughDisks
+        fibre_channel_hbas = $fibreChannelHbas
         checkpoints = $checkpoints
         files = $files
     }
@@ -3157,9 +3169,9 @@ function Invoke-SmhvAgent {
     $ErrorActionPreference = 'Stop'
     Set-StrictMode -Version 3
     $ProgressPreference = 'SilentlyContinue'
-    if ($AgentSha -cne '80bf2857c8394bd9') {
+    if ($AgentSha -cne 'e563e988596b73b1') {
         '{"ok":false,"error":{"code":"AGENT_VERSION_MISMATCH",' +
-        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"80bf2857c8394bd9"}}}'
+        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"e563e988596b73b1"}}}'
         return
     }
     # Per call: nothing of a previous call's warnings or volume map is reused.
@@ -3173,9 +3185,9 @@ function Invoke-SmhvAgent {
     }
 }
 
-Invoke-SmhvAgent -Request $Request -AgentSha '80bf2857c8394bd9'
+Invoke-SmhvAgent -Request $Request -AgentSha 'e563e988596b73b1'
 """
-AGENT_LINES = 3160
+AGENT_LINES = 3172
 
 # Runs first over WinRS and starts AGENT_SCRIPT (agent/bootstrap.ps1).
 BOOTSTRAP_SCRIPT = r"""$ErrorActionPreference = 'Stop'
@@ -3201,19 +3213,19 @@ LINE_MAP = (
     (457, "agent/host_facts.ps1", 1),
     (674, "agent/main.ps1", 12),
     (675, "agent/vm_inventory.ps1", 1),
-    (901, "agent/main.ps1", 14),
-    (902, "agent/files.ps1", 1),
-    (1347, "agent/main.ps1", 16),
-    (1348, "agent/disk_rescan.ps1", 1),
-    (1385, "agent/main.ps1", 18),
-    (1386, "agent/registry.ps1", 1),
-    (1526, "agent/main.ps1", 20),
-    (1527, "agent/fleet.ps1", 1),
-    (1996, "agent/main.ps1", 22),
-    (1997, "agent/backup.ps1", 1),
-    (2522, "agent/main.ps1", 24),
-    (2523, "agent/restore.ps1", 1),
-    (3125, "agent/main.ps1", 26),
+    (913, "agent/main.ps1", 14),
+    (914, "agent/files.ps1", 1),
+    (1359, "agent/main.ps1", 16),
+    (1360, "agent/disk_rescan.ps1", 1),
+    (1397, "agent/main.ps1", 18),
+    (1398, "agent/registry.ps1", 1),
+    (1538, "agent/main.ps1", 20),
+    (1539, "agent/fleet.ps1", 1),
+    (2008, "agent/main.ps1", 22),
+    (2009, "agent/backup.ps1", 1),
+    (2534, "agent/main.ps1", 24),
+    (2535, "agent/restore.ps1", 1),
+    (3137, "agent/main.ps1", 26),
 )
 
 

@@ -138,7 +138,8 @@ def check_mbr_on_csv(vms):
 
 
 def check_unprotected_disks(vms):
-    """Warn about pass-through disks: a backup never includes them."""
+    """Warn about pass-through disks and virtual Fibre Channel adapters: a backup never includes their LUNs (the seed:
+    "It does not back up data on pass-through or direct-attached iSCSI or VFC disks")."""
     problems = []
     for vm in vms:
         for disk in vm["passthrough_disks"]:
@@ -147,6 +148,13 @@ def check_unprotected_disks(vms):
                 "PASSTHROUGH_DISK_EXCLUDED", WARNING,
                 "%s: pass-through disk %d (serial %s) at %s is not in the backup; protect its data inside the guest, or convert it "
                 "to a VHDX on an ONTAP LUN." % (_vm_label(vm), disk["disk_number"], disk["disk_serial"] or "unknown", slot),
+                vm["id"], vm["name"]))
+        for hba in vm["fibre_channel_hbas"]:
+            problems.append(Problem(
+                "VFC_DISK_EXCLUDED", WARNING,
+                "%s: the LUNs of its virtual Fibre Channel adapter on SAN %s (WWPN %s, %s) are not in the backup; protect their "
+                "data inside the guest, or move it to a VHDX on an ONTAP LUN." % (
+                    _vm_label(vm), hba["san_name"], hba["wwpn_set_a"], hba["wwpn_set_b"]),
                 vm["id"], vm["name"]))
     return problems
 

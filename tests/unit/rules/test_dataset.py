@@ -17,7 +17,7 @@ def storage(**changes):
     return dict(CSV1, **changes)
 
 
-def vm(name, clustered=True, files=None, passthrough=()):
+def vm(name, clustered=True, files=None, passthrough=(), vfc=()):
     files = files or [("C:\\ClusterStorage\\Volume1\\%s\\%s.vmcx" % (name, name), "config", storage()),
                       ("C:\\ClusterStorage\\Volume1\\%s\\disk0.vhdx" % name, "vhd", storage())]
     return {"id": "id-" + name, "name": name, "host": "hv01", "state": "Running", "generation": 2, "clustered": clustered,
@@ -27,11 +27,13 @@ def vm(name, clustered=True, files=None, passthrough=()):
             "backup_integration_enabled": True, "hard_disks": [], "checkpoints": [],
             "passthrough_disks": [{"disk_number": n, "disk_serial": "80AbCpass%03d" % n, "controller_type": "SCSI", "controller_number": 0,
                                    "controller_location": n} for n in passthrough],
+            "fibre_channel_hbas": [{"san_name": san, "wwnn_set_a": "C003FF0000FFFF00", "wwpn_set_a": "C003FF5E2A7B0000",
+                                    "wwnn_set_b": "C003FF0000FFFF00", "wwpn_set_b": "C003FF5E2A7B0001"} for san in vfc],
             "files": [{"path": path, "kind": kind, "storage": where} for path, kind, where in files]}
 
 
 def test_fixture_vms_have_the_agents_shape():
-    assert agent.validate_result("vm_inventory", {"vms": [vm("a", passthrough=(5,))], "missing": {"names": [], "ids": []}}) == []
+    assert agent.validate_result("vm_inventory", {"vms": [vm("a", passthrough=(5,), vfc=("fabric-a",))], "missing": {"names": [], "ids": []}}) == []
 
 
 def test_a_clean_dataset_has_no_problems():
@@ -92,6 +94,14 @@ def test_pass_through_disks_are_a_warning_after_errors():
     problems = validate_dataset([vm("a", passthrough=(7,), files=[("D:\\a.vmcx", "config", local)])])
     assert [(p.code, p.severity) for p in problems] == [("NOT_ON_ONTAP", "error"), ("PASSTHROUGH_DISK_EXCLUDED", "warning")]
     assert "pass-through disk 7 (serial 80AbCpass007) at SCSI 0:7 is not in the backup" in problems[1].message
+
+
+def test_a_virtual_fibre_channel_adapter_is_a_warning():
+    (problem,) = validate_dataset([vm("a", vfc=("fabric-a",))])
+    assert (problem.code, problem.severity, problem.vm_name) == ("VFC_DISK_EXCLUDED", "warning", "a")
+    assert problem.message == ("VM a (id-a) on hv01: the LUNs of its virtual Fibre Channel adapter on SAN fabric-a (WWPN C003FF5E2A7B0000, "
+                               "C003FF5E2A7B0001) are not in the backup; protect their data inside the guest, or move it to a VHDX on an "
+                               "ONTAP LUN.")
 
 
 def test_schedules_overlap_within_the_window():
