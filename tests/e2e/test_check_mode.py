@@ -65,6 +65,11 @@ PLAYBOOK_RUNS = [
     ("mount_backup.yml", lambda lab, folder: {"smhv_scope": "hv03", "smhv_vm": "vm-file01"}, "its files would be at:"),
     ("dr_drill.yml", lambda lab, folder: dr_vars(lab), "Check mode: the drill of vm-file01-drill"),
     ("dr_failover.yml", lambda lab, folder: dict(dr_vars(lab), smhv_confirm=True), "Check mode: the failover of vm-file01"),
+    # Nothing is failed over here: the failback finds hv03 running its VMs, mirrored to site B (tests/e2e/test_dr_round_trip.py
+    # runs it in check mode after a failover).
+    ("dr_failback.yml", lambda lab, folder: {"smhv_primary_host": "hv03", "smhv_dr_host": "hvdr01", "smhv_snapinfo_path": SNAPINFO,
+                                             "smhv_dr_storage_systems": dr_vars(lab)["smhv_dr_storage_systems"], "smhv_confirm": True},
+     "Check mode: the failback of hv03 from hvdr01 would do nothing"),
     ("fleet_install.yml", lambda lab, folder: dict(INSTALL_VARS, **HOTFIX_VARS), "Check mode: hvdr01 would run"),
     ("hotfix_compliance.yml", lambda lab, folder: dict(HOTFIX_VARS, hotfix_compliance_dir=str(folder / "report")),
      "check mode, the report would be written to"),
