@@ -250,3 +250,38 @@ def test_readiness_reports_both_sites_and_changes_nothing(lab):
     assert time.monotonic() - started < 120
     lab.control("POST", "/site", {"site": "a", "state": "up"})
     lab.control("DELETE", "/faults")
+
+
+def test_failback_to_a_rebuilt_site_then_reprotect(lab):
+    """Site A comes back rebuilt: hv03 has none of its old disks, and its VMs and SnapInfo go to new volumes. rebuild=true
+    creates and initializes B -> A relationships to them (ONTAP creates the volumes), the VMs come back with site B's
+    data, and reprotect mirrors the new volumes to site B, the failover's relationships from the old volumes deleted."""
+    site = failed_over_and_worked_at_b(lab)
+    with site.session("hv03") as session:
+        disks = session.owner.call("disk_rescan", {}).result["disks"]
+        old = site.storage().find_luns_by_serials([disk["serial"] for disk in disks if disk["netapp_lun"]])
+        for serial, lun in old.items():
+            if lun.volume_name in ("vol_hv03", "vol_snapinfo"):
+                session.owner.call("disk_disconnect", {"serial": serial})
+    new_volumes = {"svm_dr:vol_hv03_dr": "svm_hv:vol_hv03_new", "svm_dr:vol_snapinfo_dr": "svm_hv:vol_snapinfo_new"}
+    options = dict(rebuild=True, primary_volumes=new_volumes, path_map={"K:\\": "J:\\", "L:\\": "K:\\"})
+    planned = smhv_failback.run(params(site, lab, **options), True)
+    assert sorted((m["primary_volume"], m["action"]) for m in planned["plan"]["mirrors"]) == [
+        ("cluster-a:svm_hv:vol_hv03_new", "create"), ("cluster-a:svm_hv:vol_snapinfo_new", "create")]
+    result = smhv_failback.run(params(site, lab, **options), False)
+    assert result["plan"] == planned["plan"] and result["actions"] == planned["actions"]
+    site.failback = result
+    assert_back_at_a(site, lab)
+    states = mirrors(lab)
+    for source, destination in new_volumes.items():
+        assert states[(SITE_A, "cluster-b:" + source, destination)] == "broken_off"
+    assert smhv_failback.run(params(site, lab, **options), False)["changed"] is False
+    protected = smhv_failback.run(params(site, lab, action="reprotect"), False)
+    states = mirrors(lab)
+    for destination, source in new_volumes.items():
+        assert states[(SITE_B, "cluster-a:" + source, destination)] == "snapmirrored"
+    assert not [key for key in states if key[0] == SITE_B and key[1] in ("cluster-a:svm_hv:vol_hv03", "cluster-a:svm_hv:vol_snapinfo")]
+    (backup,) = protected["proof"]["backups"]
+    assert [v["backups"] for v in protected["proof"]["volumes"] if v["dr_volume"].endswith(":vol_hv03_dr")] == [[backup]]
+    for vm in VMS:
+        assert read(lab, vm, DATA) == ("%s: written at B" % vm, True)

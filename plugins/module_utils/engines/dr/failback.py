@@ -277,6 +277,7 @@ class FailbackEngine(RoundTrip):
         for entry in pending:
             if self.rebuild:
                 entry["back"] = self._create_back(entry)
+                self._pair_luns(entry)  # the new volume's LUNs, which the arrival pairs with the DR site's by name
             else:
                 entry["back"] = self.storage.snapmirror.reverse_resync(entry["original"])
             entry["stage"] = "reversed"

@@ -59,6 +59,12 @@ class RoundTripStorage(DrStorage):
             relationship = self.snapmirror.get(relationship)
         return relationship
 
+    def delete_relationship(self, relationship):
+        """Delete `relationship` on its destination cluster (a rebuilt site's old relationship, whose source is gone)."""
+        endpoint = self._clusters.endpoint(relationship.cluster)
+        with endpoint.call("delete SnapMirror relationship %s -> %s" % (relationship.source_path, relationship.destination_path)):
+            SnapmirrorRelationship(uuid=relationship.uuid).delete()
+
     def lun_maps(self, luns, igroup):
         """[(LunRef, IgroupRef)] of the maps of `luns` to the igroup named `igroup`: one query per cluster."""
         by_cluster, found = {}, []

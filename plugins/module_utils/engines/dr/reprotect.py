@@ -11,7 +11,7 @@ Phases (each timed):
                LUNs disconnected from the DR host and unmapped from its igroup, the DR scope's registration removed when its
                SnapInfo was on one of them
     resync     each reversed relationship (DR -> primary, broken off at the primary by the failback) reverse-resynced back
-               into primary -> DR: the DR volume loses nothing the VMs still need (they were shut down before the failback's
+               into primary -> DR (after a rebuilt primary, the failover's relationship from the old volume is deleted first): the DR volume loses nothing the VMs still need (they were shut down before the failback's
                final update) and becomes a mirror again
     prove      a backup at the primary site with SnapMirror update of each dataset of those VMs, and its snapshot looked
                for on every DR volume (prove=false: the result says the next scheduled backup with update will)
@@ -197,7 +197,12 @@ class ReprotectEngine(RoundTrip):
         if not pending:
             return
         self.journal.intend("resync", volumes=[entry["primary_volume"] for entry in pending])
+        at_dr = self.dr_storage.relationships()
         for entry in pending:
+            # A rebuilt primary: the failover's relationship still names the old source; its destination can have one.
+            stale = [r for r in at_dr if "%s:%s" % (r.cluster, r.destination_path) == entry["dr_volume"] and r.uuid != entry["back"].uuid]
+            for relationship in stale:
+                self.storage.delete_relationship(relationship)
             self.storage.snapmirror.reverse_resync(entry["back"])
             entry["stage"] = "protected"
         self.journal.done("resync")
