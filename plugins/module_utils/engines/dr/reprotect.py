@@ -11,8 +11,9 @@ Phases (each timed):
                LUNs disconnected from the DR host and unmapped from its igroup, the DR scope's registration removed when its
                SnapInfo was on one of them
     resync     each reversed relationship (DR -> primary, broken off at the primary by the failback) reverse-resynced back
-               into primary -> DR (after a rebuilt primary, the failover's relationship from the old volume is deleted first): the DR volume loses nothing the VMs still need (they were shut down before the failback's
-               final update) and becomes a mirror again
+               into primary -> DR (after a rebuilt primary, the failover's relationship from the old volume is deleted
+               first): the DR volume loses nothing the VMs still need (they were shut down before the failback's final
+               update) and becomes a mirror again
     prove      a backup at the primary site with SnapMirror update of each dataset of those VMs, and its snapshot looked
                for on every DR volume (prove=false: the result says the next scheduled backup with update will)
 
