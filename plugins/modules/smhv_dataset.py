@@ -24,8 +24,8 @@ description:
     (C(DATASET_MIXES_CLUSTERED)); VMs on SMB shares with VMs on LUNs (C(DATASET_MIXES_SMB_SAN)); a VM on a
     CSV whose LUN is MBR-partitioned (C(MBR_LUN_ON_CSV)); names other than letters, digits, C(_) and C(-)
     (C(INVALID_ARGUMENT))."
-  - Warns about pass-through disks (never in a backup), and about VMs on one CSV split over datasets whose
-    schedules collide (one of the two backups would fail).
+  - Warns about pass-through disks and virtual Fibre Channel adapters (their LUNs are never in a backup), and about
+    VMs on one CSV split over datasets whose schedules collide (one of the two backups would fail).
   - When the members of a dataset with policies change, the snapshot budget of its volumes is checked
     again, as M(netapp_hyperv.smhv.smhv_policy) does.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
