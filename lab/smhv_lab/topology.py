@@ -46,10 +46,23 @@ def load_topology(path: Path | None = None) -> dict[str, Any]:
 
 def _extended(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     """`extends: <topology>` (a built-in one's file name, or an absolute path): the base's lists with this file's items
-    after them (more hosts, clusters, LUNs, igroups), its other keys replaced by this file's."""
+    after them (more hosts, clusters, LUNs, igroups), its other keys replaced by this file's. An item named like one of
+    the base's (an ONTAP cluster) adds to that one's lists instead (more volumes on cluster-b)."""
     merged = dict(base)
     for key, value in extra.items():
-        merged[key] = list(base.get(key) or []) + list(value) if isinstance(value, list) else value
+        if not isinstance(value, list):
+            merged[key] = value
+            continue
+        items = [dict(item) if isinstance(item, dict) else item for item in base.get(key) or []]
+        by_name = {item["name"]: item for item in items if isinstance(item, dict) and "name" in item}
+        for item in value:
+            same = by_name.get(item.get("name")) if isinstance(item, dict) else None
+            if same is None:
+                items.append(item)
+                continue
+            for field, more in item.items():
+                same[field] = list(same.get(field) or []) + list(more) if isinstance(more, list) else more
+        merged[key] = items
     return merged
 
 

@@ -20,7 +20,8 @@ description:
     contacted, and only the DR host over WinRM; SnapMirror relationships are quiesced and broken from their destination cluster.
   - The SnapInfo LUN of the source scope is found in its SnapMirror destination volume (the volume with the scope's SnapInfo snapshots), its
     relationship broken, the LUN mapped to the DR host's igroup and connected at the drive of O(snapinfo_path), restored from the newest SnapInfo
-    snapshot of the source scope there (single-LUN SnapRestore), and the DR host registered with it.
+    snapshot of the source scope there (single-LUN SnapRestore), and the DR host registered with it. A DR scope registered with a SnapInfo of its
+    own (an active DR site) keeps it and its catalog; the source scope's is recorded beside it, and M(netapp_hyperv.smhv.smhv_backup_info) lists both.
   - The recovery point, per dataset, is the newest good backup holding the chosen VMs whose snapshot is on every destination volume those VMs need, or
     O(backup). Each destination volume goes back to that snapshot - a volume SnapRestore when the volume holds one LUN, else a single-LUN SnapRestore
     per LUN, as the runbook says. A LUN holding a VM the DR host already has is never restored again.
@@ -33,20 +34,18 @@ description:
     C(C:\ClusterStorage\Volume3)), else a cluster disk at its drive letter, as the SnapInfo LUN at the drive of O(snapinfo_path). The VMs are
     registered on the owner node (their LUNs are at the recovery point already), made highly available (Add-ClusterVirtualMachineRole) and started;
     check mode's plan names the nodes and CSVs.
-  - Every step after the SnapInfo is journaled in the restored SnapInfo under the DR host's lease. A run that stopped (a fault, a lost connection)
+  - Every step after the SnapInfo is journaled in the DR scope's SnapInfo under the DR host's lease. A run that stopped (a fault, a lost connection)
     leaves the journal open; running the task again continues from where it stopped, with the same recovery point, and never restores a VM the DR host
     has already. A failover that is complete reports C(changed=false).
   - Check mode changes nothing and returns the whole plan. Before the SnapInfo is at the DR host, its catalog is read from a FlexClone of the SnapInfo
     destination volume at the snapshot the run would restore, connected to the DR host under C(C:\SMHV\Mounts) and removed before the module returns.
-  - A DR drill (O(action=drill)) brings the same VMs up on the DR host without breaking anything. FlexClones of the
-    SnapInfo destination volume (at its newest SnapInfo snapshot of the source scope) and of each destination volume (at the
-    recovery point's snapshot) are made, named C(smhv_drill_<scope>_<volume>), their LUNs mapped to the DR host and
-    connected under C(C:\SMHV\Drills\<scope>); each VM is registered from its clone as C(<name><drill_suffix>) (same id)
-    with its network adapters disconnected (or on O(drill_switch)), started, and checked - running, the guest's heartbeat,
-    no adapter connected (or only to O(drill_switch)). The
-    SnapMirror relationships stay as they are and keep updating. O(action=end_drill) removes the drill's VMs, disks,
-    folders, maps and clones, found by those names; a drill also ends an earlier or aborted drill of the scope first.
-  - Not built yet - a DR SnapInfo already active at the DR site.
+  - A DR drill (O(action=drill)) brings the same VMs up on the DR host without breaking anything. FlexClones of the SnapInfo destination volume (at
+    its newest SnapInfo snapshot of the source scope) and of each destination volume (at the recovery point's snapshot) are made, named
+    C(smhv_drill_<scope>_<volume>), their LUNs mapped to the DR host and connected under C(C:\SMHV\Drills\<scope>); each VM is registered from its
+    clone as C(<name><drill_suffix>) (same id) with its network adapters disconnected (or on O(drill_switch)), started, and checked - running, the
+    guest's heartbeat, no adapter connected (or only to O(drill_switch)). The SnapMirror relationships stay as they are and keep updating.
+    O(action=end_drill) removes the drill's VMs, disks, folders, maps and clones, found by those names; a drill first ends an earlier or aborted one.
+  - Not built yet - a drill (O(action=drill)) to a DR failover cluster.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
@@ -99,7 +98,7 @@ options:
   snapinfo_path:
     description:
       - The SnapInfo path on the DR host, on the drive (or CSV) the SnapInfo LUN is connected at, such as C(S:\SnapInfo).
-        Its folder inside the LUN must be the one the source scope used.
+        Its folder inside the LUN must be the one the source scope used. On a DR scope registered with a SnapInfo of its own, not on that one's disk.
     type: str
     required: true
   snapinfo_lun:
@@ -302,7 +301,8 @@ plan:
   type: dict
   contains:
     snapinfo:
-      description: The SnapInfo relationship, LUN, snapshot restored from, access path and path, and C(action) (C(restore) or C(none)).
+      description: The SnapInfo relationship, LUN, snapshot restored from, access path and path, C(action) (C(restore) or C(none)), and C(beside),
+        the DR scope's own SnapInfo path when the source scope's comes in beside it (else null).
       type: dict
     cluster:
       description: On a DR failover cluster its C(name), C(owner_node), C(nodes) and the C(csvs) the LUNs become; null for a standalone DR host.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.backups import BackupsMixin
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.datasets import DatasetsMixin
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.imports import ImportsMixin
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import JournalsMixin
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.leases import LeasesMixin
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.listing import ListingMixin
@@ -20,5 +21,5 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.store i
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.vm_index import VmIndexMixin
 
 
-class Catalog(DatasetsMixin, BackupsMixin, ListingMixin, VmIndexMixin, JournalsMixin, LeasesMixin, Store):
+class Catalog(DatasetsMixin, BackupsMixin, ListingMixin, VmIndexMixin, JournalsMixin, LeasesMixin, ImportsMixin, Store):
     """The records of one scope's SnapInfo repository, over any Repository: Catalog(repository, clock=, sleep=)."""

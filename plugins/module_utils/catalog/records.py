@@ -296,7 +296,22 @@ class VmIndex(Record):
     absent: dict = dataclasses.field(default_factory=dict)  # vm_id -> [[from, to], ...] (ISO times), only VMs with gaps
 
 
-KINDS = {cls.KIND: cls for cls in (CatalogFormat, Scope, Dataset, Policy, BackupRecord, Journal, Lease, VmIndex)}
+@dataclasses.dataclass(frozen=True)
+class ImportedCatalog(Record):
+    """Another scope's SnapInfo catalog brought in beside this scope's own (a failover onto a DR scope that has its own
+    SnapInfo, catalog/imports.py): where it is on this scope's hosts, and the SnapInfo snapshot it was restored from."""
+
+    KIND = "import"
+    _TIMES = ("imported",)
+    source_scope: str
+    snapinfo_path: str
+    lun: str
+    snapshot: str
+    imported: datetime.datetime | None = None
+    journal: str | None = None
+
+
+KINDS = {cls.KIND: cls for cls in (CatalogFormat, Scope, Dataset, Policy, BackupRecord, Journal, Lease, VmIndex, ImportedCatalog)}
 
 
 def _backup_v0_to_v1(data):

@@ -24,7 +24,8 @@ cluster roles) in cluster.py.
     cluster_roles  on a DR cluster: each VM made highly available (Add-ClusterVirtualMachineRole)
     start      start the VMs group by group (start_order), waiting between groups
 
-Everything after the SnapInfo is journaled in the restored SnapInfo (the DR site's) under the DR scope's lease: a run that
+Everything after the SnapInfo is journaled in the DR scope's SnapInfo (the restored one, or the DR scope's own when the
+primary's came in beside it, discover.py) under the DR scope's lease: a run that
 stopped anywhere leaves its journal open, and the next run takes it over (journal.recover, operation "failover") and
 continues from it with the same recovery point, skipping what is done; a VM already registered on the DR host is never
 restored twice. Check mode changes nothing and returns the whole plan; before the SnapInfo is at the DR host, its catalog is
@@ -105,6 +106,7 @@ class FailoverEngine(DiscoverSteps, PlanSteps, ChangeSteps, ClusterSteps):
         self.selection = {"vms": list(vms or []), "datasets": list(datasets or []), "backup": backup}
         self.start, self.start_order = start, start_order
         self._phase("discover", self._discover, snapinfo_lun)
+        self._require_separate_disk()
         self.mode, self.prepared = ("planned" if primary is not None else "unplanned"), None
         if primary is not None and not self.snapinfo["present"]:
             chosen = primary.scope_vms(datasets, vms)
@@ -126,12 +128,16 @@ class FailoverEngine(DiscoverSteps, PlanSteps, ChangeSteps, ClusterSteps):
             return self._result(plan, started, check_mode=True)
         self._phase("snapinfo", self._bring_snapinfo)
         catalog = self._catalog()
+        # The failover's lease and journal live in the DR scope's SnapInfo: the restored one it is registered with, or its
+        # own when the primary's was brought in beside it.
+        ledger_path = self.snapinfo_plan["beside"] or self.snapinfo_path
+        ledger = self.dr_catalog or catalog
         holder = "smhv_failover of %s to %s" % (self.source_scope, self.session.name)
-        held = catalog.acquire_lease(self.session.name, holder, self.lease_ttl, heartbeat=heartbeat_seconds(self.lease_ttl))
-        keeper_catalog = Catalog(HostRepository(self.session.spare_owner(), self.snapinfo_path))
+        held = ledger.acquire_lease(self.session.name, holder, self.lease_ttl, heartbeat=heartbeat_seconds(self.lease_ttl))
+        keeper_catalog = Catalog(HostRepository(self.session.spare_owner(), ledger_path))
         with LeaseKeeper(keeper_catalog, held, self.lease_ttl) as keeper:
-            recovered = recover(catalog, held, self, operations=[OPERATION])
-            journal = self.adopted or OperationJournal.begin(catalog, OPERATION, self.session.name, held, subject=self.source_scope)
+            recovered = recover(ledger, held, self, operations=[OPERATION])
+            journal = self.adopted or OperationJournal.begin(ledger, OPERATION, self.session.name, held, subject=self.source_scope)
             self.journal, self.keeper = journal, keeper
             try:
                 if self.adopted is not None:
@@ -155,7 +161,7 @@ class FailoverEngine(DiscoverSteps, PlanSteps, ChangeSteps, ClusterSteps):
             except SmhvError as error:
                 error.details.setdefault("journal", journal.id)
                 error.message += (" The failover's journal %s stays open in %s: run smhv_failover again with the same options to "
-                                  "continue from where it stopped." % (journal.id, self.snapinfo_path))
+                                  "continue from where it stopped." % (journal.id, ledger_path))
                 try:
                     journal.set_state("running", error)
                 except SmhvError:

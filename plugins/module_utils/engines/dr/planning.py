@@ -182,7 +182,13 @@ class PlanSteps:
 
     def _describe(self, plan):
         snapinfo = plan["snapinfo"]
-        if snapinfo["action"] == "restore":
+        if snapinfo["action"] == "restore" and snapinfo["beside"]:
+            self.actions.append("break SnapMirror %s -> %s, connect SnapInfo LUN %s at %s on %s and restore it from %s; %s keeps its own "
+                                "SnapInfo %s, whose catalog records the catalog of %s at %s beside it (smhv_backup_info of %s lists its backups)"
+                                % (snapinfo["source"], snapinfo["destination"], snapinfo["lun"], snapinfo["access_path"], self.session.name,
+                                   snapinfo["snapshot"], self.session.name, snapinfo["beside"], self.source_scope, snapinfo["path"],
+                                   self.session.name))
+        elif snapinfo["action"] == "restore":
             self.actions.append("break SnapMirror %s -> %s, connect SnapInfo LUN %s at %s on %s, restore it from %s and register %s with %s"
                                 % (snapinfo["source"], snapinfo["destination"], snapinfo["lun"], snapinfo["access_path"], self.session.name,
                                    snapinfo["snapshot"], self.session.name, snapinfo["path"]))

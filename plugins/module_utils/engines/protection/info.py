@@ -8,6 +8,8 @@
 - backups, filtered by dataset, VM, type, status, retention tag and time: answered from file names
   (no record read) unless `backup_details` or a VM filter needs the records;
 - VMs found in backups (SMHV's Get-VMsFromBackup), from the datasets' VM indexes;
+- backups and VMs in backups of the catalogs imported beside the scope's own (an active DR scope after a failover,
+  catalog/imports.py), each item with its `source_scope`;
 - the snapshot budget of every volume the datasets use (protection_budget);
 - due policies: a scheduled policy is due when its latest scheduled time at or before `due_at` is
   after its last run (rules_schedule.is_due), so missed runs catch up once. The last run is the newest
@@ -17,6 +19,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection import budget as protection_budget
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.datasets import dataset_facts
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.policies import policy_facts
@@ -86,6 +90,7 @@ def backup_info(scopes, storage, hyperv_host, dataset=None, vm=None, backup_type
                                                                          "snapinfo_path": handle.snapinfo_path, "nodes": handle.session.node_names},
               "due_at": due_at.isoformat()}
     needs_inventory = gather & {"datasets", "unprotected_vms", "snapshot_budget"} or vm is not None
+    imported = _imported(handle, scopes.clock, result) if gather & {"backups", "vms_in_backups"} else []
     inventory = handle.vm_by_id() if needs_inventory else {}
     if "datasets" in gather:
         by_dataset = {}
@@ -112,12 +117,27 @@ def backup_info(scopes, storage, hyperv_host, dataset=None, vm=None, backup_type
             result["backups"] = [_record_facts(record) for record in sorted(catalog.get_backups(summaries), key=lambda r: (r.time, r.name))]
         else:
             result["backups"] = [_summary_facts(summary) for summary in summaries]
+        for source_scope, other in imported:
+            other_id = vm_id or (_imported_vm_id(other, vm) if vm is not None else None)
+            if vm is not None and other_id is None:
+                continue
+            found = other.list_backups(dataset=dataset, since=since, until=until, backup_type=backup_type, status=status,
+                                       retention_tag=retention_tag, vm_id=other_id)
+            facts = [_record_facts(record) for record in sorted(other.get_backups(found), key=lambda r: (r.time, r.name))] \
+                if backup_details else [_summary_facts(summary) for summary in found]
+            result["backups"] += [dict(item, source_scope=source_scope) for item in facts]
     if "vms_in_backups" in gather:
         found = catalog.backed_up_vms([dataset] if dataset is not None else [d.name for d in chosen])
         result["vms_in_backups"] = [{"vm_id": vm_id, "name": entry["name"], "datasets": sorted(entry["datasets"]),
                                      "first_backup": entry["first"].isoformat(), "last_backup": entry["last"].isoformat(),
                                      "in_scope_now": vm_id in inventory if needs_inventory else None}
                                     for vm_id, entry in sorted(found.items(), key=lambda item: item[1]["name"].casefold())]
+        for source_scope, other in imported:
+            names = [name for name in other.list_datasets() if dataset is None or name.casefold() == dataset.casefold()]
+            result["vms_in_backups"] += [{"vm_id": vm_id, "name": entry["name"], "datasets": sorted(entry["datasets"]),
+                                          "first_backup": entry["first"].isoformat(), "last_backup": entry["last"].isoformat(),
+                                          "in_scope_now": vm_id in inventory if needs_inventory else None, "source_scope": source_scope}
+                                         for vm_id, entry in sorted(other.backed_up_vms(names).items(), key=lambda item: item[1]["name"].casefold())]
     if "snapshot_budget" in gather:
         uses = protection_budget.gather_volume_uses([handle], storage, datasets=[d.name for d in chosen])
         result["snapshot_budget"] = protection_budget.budgets(uses)
@@ -134,6 +154,24 @@ def backup_info(scopes, storage, hyperv_host, dataset=None, vm=None, backup_type
         result["due_policies"] = [{"dataset": e["dataset"], "policy": e["policy"], "scheduled_at": e["scheduled_at"],
                                    "last_run": e["last_run"]} for e in entries if e["due"]]
     return result
+
+
+def _imported(handle, clock, result):
+    """[(source scope, Catalog)] of the catalogs imported beside the scope's own; result["imported_catalogs"] says which."""
+    records = handle.catalog.imported_catalogs()
+    if records:
+        result["imported_catalogs"] = [{"source_scope": r.source_scope, "snapinfo_path": r.snapinfo_path, "snapshot": r.snapshot,
+                                        "imported": r.imported.isoformat() if r.imported else None} for r in records]
+    return [(r.source_scope, Catalog(HostRepository(handle.session.owner, r.snapinfo_path), clock=clock)) for r in records]
+
+
+def _imported_vm_id(catalog, vm):
+    """The GUID a VM filter names in an imported catalog: as given, or the one VM of that name in its backups."""
+    guid = as_guid(vm)
+    if guid is not None:
+        return guid
+    found = [vm_id for vm_id, entry in catalog.backed_up_vms(catalog.list_datasets()).items() if entry["name"].casefold() == vm.casefold()]
+    return found[0] if len(found) == 1 else None
 
 
 def _vm_id(handle, vm, inventory, catalog, datasets):
