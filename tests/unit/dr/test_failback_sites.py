@@ -86,8 +86,8 @@ def test_a_failed_over_volume_is_found_from_the_dr_host_and_its_luns_paired_by_n
     assert round_trip.path_pairs(recorded={"a-k": "K:\\"}) == [("K:\\", "J:\\"), ("L:\\", "K:\\")]
     assert round_trip.path_pairs() == [("K:\\", "J:\\"), ("L:\\", "L:\\")]
     assert round_trip.path_pairs({"L:\\": "M:\\"}, {"a-k": "K:\\"}) == [("L:\\", "M:\\"), ("K:\\", "J:\\")]
-    assert public_entry(entry, "reverse_resync")["luns"][0] == {"dr_lun": "cluster-b:/vol/vol_hv03_dr/lun_j", "dr_access_path": "K:\\",
-                                                                  "primary_lun": "cluster-a:/vol/vol_hv03/lun_j"}
+    first = public_entry(entry, "reverse_resync")["luns"][0]
+    assert first == {"dr_lun": "cluster-b:/vol/vol_hv03_dr/lun_j", "dr_access_path": "K:\\", "primary_lun": "cluster-a:/vol/vol_hv03/lun_j"}
 
 
 @pytest.mark.parametrize("at_primary, at_dr, stage", [
