@@ -215,6 +215,7 @@ function Invoke-SmhvOperation {
         'cluster_vm_role_remove' { return Remove-SmhvClusterVmRole @call }
         'vm_health' { return Get-SmhvVmHealth @call }
         'cluster_disk_add' { return Add-SmhvClusterDisk @call }
+        'cluster_disk_remove' { return Remove-SmhvClusterDisk @call }
     }
     throw (New-SmhvError -Code 'UNKNOWN_OP' -Message "Unknown op '$Operation'." -Details @{ op = $Operation })
 }

@@ -569,6 +569,33 @@ function Add-SmhvClusterDisk {
     New-SmhvOpResult -Result ([ordered]@{ disk = $record; resource = $name; csv = $csv; access_path = $accessPath }) -Changed $changed
 }
 
+function Remove-SmhvClusterDisk {
+    # A disk taken out of this failover cluster (the end of a drill on a DR cluster): a cluster shared volume first back
+    # to available storage (Remove-ClusterSharedVolume), then its Physical Disk resource removed (Remove-ClusterResource
+    # -Force), which leaves the disk offline on every node, so its LUN can be unmapped. A disk the cluster does not have
+    # (or this node no longer sees) is no change: a re-run.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $serial = Get-SmhvArgument -Arguments $Arguments -Name 'serial' -Type String -Required
+    $disk = @(Get-Disk | Where-Object -FilterScript { ([string]$_.SerialNumber).Trim() -eq $serial }) | Select-Object -First 1
+    $resource = if ($null -eq $disk) { $null } else { Get-SmhvClusterDiskResource -Disk $disk }
+    if ($null -eq $resource) {
+        return New-SmhvOpResult -Result ([ordered]@{ serial = $serial; found = $false; resource = ''; csv = $false }) -Changed $false
+    }
+    $name = [string]$resource.Name
+    $csv = @(Get-ClusterSharedVolume | Where-Object -FilterScript { [string]$_.Name -eq $name }).Count -gt 0
+    if (-not $CheckMode) {
+        if ($csv) {
+            Remove-ClusterSharedVolume -Name $name -Confirm:$false
+        }
+        Remove-ClusterResource -Name $name -Force
+    }
+    New-SmhvOpResult -Result ([ordered]@{ serial = $serial; found = $true; resource = $name; csv = $csv }) -Changed $true
+}
+
 function Copy-SmhvFile {
     # sources[i] -> destinations[i] on this host, overwriting; the destination's folder is created.
     [CmdletBinding()]

@@ -1,7 +1,8 @@
 """cluster_disk_add over the world (Add-SmhvClusterDisk in the agent): a LUN every node of a failover cluster sees made a
 cluster disk (Get-ClusterAvailableDisk | Add-ClusterDisk), then a cluster shared volume at the path asked for
 (Add-ClusterSharedVolume, its C:\\ClusterStorage\\VolumeN folder renamed), or a cluster disk with a drive letter on
-this node, its owner.
+this node, its owner. cluster_disk_remove (Remove-SmhvClusterDisk) takes one out again: the CSV gone from the cluster,
+the disk offline on every node.
 
 As on Windows, the cluster offers only a disk every node has discovered (each node rescanned after the LUN was mapped
 to its igroup): one a node does not see is DISK_NOT_FOUND naming the node. A CSV is online at the same path on every
@@ -21,8 +22,8 @@ CSV_ROOT = "C:\\ClusterStorage\\"
 RESERVED = "Reserved by the failover cluster"
 
 
-def _failure(ctx: OpContext, message: str, exception: str) -> AgentFailure:
-    return AgentFailure("AGENT_ERROR", message, {"op": "cluster_disk_add", "exception": exception, "host": ctx.computer_name})
+def _failure(ctx: OpContext, message: str, exception: str, op: str = "cluster_disk_add") -> AgentFailure:
+    return AgentFailure("AGENT_ERROR", message, {"op": op, "exception": exception, "host": ctx.computer_name})
 
 
 def _node_disks(ctx: OpContext, cluster, serial: str) -> dict[str, Any]:
@@ -102,4 +103,25 @@ def _result(ctx: OpContext, serial: str, access_path: str, csv: bool) -> dict[st
     return {"disk": _record(ctx, serial), "resource": resource, "csv": csv, "access_path": access_path}
 
 
-OPS = {"cluster_disk_add": cluster_disk_add}
+def cluster_disk_remove(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Remove-ClusterSharedVolume (a CSV), then Remove-ClusterResource -Force: the disk offline on every node ("Policy", as
+    a disk no cluster holds comes up on a SAN), its access paths gone. A disk the cluster does not hold is no change."""
+    serial = argument(args, "serial", "String", required=True)
+    cluster = ctx.world.failover_clusters.get(ctx.host.cluster)
+    if cluster is None:
+        raise _failure(ctx, f"Host {ctx.computer_name} is not a node of a failover cluster.", "ClusterCmdletException", "cluster_disk_remove")
+    disks = {name: ctx.world.hosts[name].disks[serial] for name in cluster.nodes if serial in ctx.world.hosts[name].disks}
+    existing = next((c for c in cluster.csvs if c.serial == serial), None)
+    reserved = [d for n, d in disks.items() if n != ctx.host.name and not d.online and d.offline_reason == RESERVED]
+    if serial not in ctx.host.disks or (existing is None and not reserved):
+        return {"serial": serial, "found": False, "resource": "", "csv": False}, False
+    resource = existing.name if existing is not None else f"Cluster Disk ({serial})"
+    if not ctx.check_mode:
+        if existing is not None:
+            cluster.csvs.remove(existing)
+        for disk in disks.values():
+            disk.online, disk.offline_reason, disk.access_paths, disk.is_csv = False, "Policy", [], False
+    return {"serial": serial, "found": True, "resource": resource, "csv": existing is not None}, True
+
+
+OPS = {"cluster_disk_add": cluster_disk_add, "cluster_disk_remove": cluster_disk_remove}

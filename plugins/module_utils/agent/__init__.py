@@ -215,6 +215,7 @@ RESTORE_RESULT_SCHEMAS = {
     "vm_health": {"vms": [{"vm_id": str, "name": str, "state": str, "heartbeat": Nullable(str), "network_connected": bool,
                            "switches": [str]}], "missing": [str]},
     "cluster_disk_add": {"disk": DISK_SCHEMA, "resource": str, "csv": bool, "access_path": str},
+    "cluster_disk_remove": {"serial": str, "found": bool, "resource": str, "csv": bool},
 }
 # The Hyper-V VSS writer; the Data ONTAP provider's id is NETAPP_VSS_PROVIDER_ID.
 HYPERV_VSS_WRITER_ID = "{66841cd4-6ded-4f4b-8f17-fd23f8ddc3de}"

@@ -10,7 +10,7 @@ AGENT_SCRIPT is agent/main.ps1 with the files it dot-sources inlined in its orde
 
 from __future__ import annotations
 
-AGENT_SHA = "e563e988596b73b1"
+AGENT_SHA = "6d324dc30376654f"
 # The function AGENT_SCRIPT defines and calls, and that the PSRP short call invokes.
 ENTRY_FUNCTION = "Invoke-SmhvAgent"
 
@@ -237,6 +237,7 @@ function Invoke-SmhvOperation {
         'cluster_vm_role_remove' { return Remove-SmhvClusterVmRole @call }
         'vm_health' { return Get-SmhvVmHealth @call }
         'cluster_disk_add' { return Add-SmhvClusterDisk @call }
+        'cluster_disk_remove' { return Remove-SmhvClusterDisk @call }
     }
     throw (New-SmhvError -Code 'UNKNOWN_OP' -Message "Unknown op '$Operation'." -Details @{ op = $Operation })
 }
@@ -3119,6 +3120,33 @@ function Add-SmhvClusterDisk {
     New-SmhvOpResult -Result ([ordered]@{ disk = $record; resource = $name; csv = $csv; access_path = $accessPath }) -Changed $changed
 }
 
+function Remove-SmhvClusterDisk {
+    # A disk taken out of this failover cluster (the end of a drill on a DR cluster): a cluster shared volume first back
+    # to available storage (Remove-ClusterSharedVolume), then its Physical Disk resource removed (Remove-ClusterResource
+    # -Force), which leaves the disk offline on every node, so its LUN can be unmapped. A disk the cluster does not have
+    # (or this node no longer sees) is no change: a re-run.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][psobject]$Arguments,
+        [bool]$CheckMode
+    )
+    $serial = Get-SmhvArgument -Arguments $Arguments -Name 'serial' -Type String -Required
+    $disk = @(Get-Disk | Where-Object -FilterScript { ([string]$_.SerialNumber).Trim() -eq $serial }) | Select-Object -First 1
+    $resource = if ($null -eq $disk) { $null } else { Get-SmhvClusterDiskResource -Disk $disk }
+    if ($null -eq $resource) {
+        return New-SmhvOpResult -Result ([ordered]@{ serial = $serial; found = $false; resource = ''; csv = $false }) -Changed $false
+    }
+    $name = [string]$resource.Name
+    $csv = @(Get-ClusterSharedVolume | Where-Object -FilterScript { [string]$_.Name -eq $name }).Count -gt 0
+    if (-not $CheckMode) {
+        if ($csv) {
+            Remove-ClusterSharedVolume -Name $name -Confirm:$false
+        }
+        Remove-ClusterResource -Name $name -Force
+    }
+    New-SmhvOpResult -Result ([ordered]@{ serial = $serial; found = $true; resource = $name; csv = $csv }) -Changed $true
+}
+
 function Copy-SmhvFile {
     # sources[i] -> destinations[i] on this host, overwriting; the destination's folder is created.
     [CmdletBinding()]
@@ -3169,9 +3197,9 @@ function Invoke-SmhvAgent {
     $ErrorActionPreference = 'Stop'
     Set-StrictMode -Version 3
     $ProgressPreference = 'SilentlyContinue'
-    if ($AgentSha -cne 'e563e988596b73b1') {
+    if ($AgentSha -cne '6d324dc30376654f') {
         '{"ok":false,"error":{"code":"AGENT_VERSION_MISMATCH",' +
-        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"e563e988596b73b1"}}}'
+        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"6d324dc30376654f"}}}'
         return
     }
     # Per call: nothing of a previous call's warnings or volume map is reused.
@@ -3185,9 +3213,9 @@ function Invoke-SmhvAgent {
     }
 }
 
-Invoke-SmhvAgent -Request $Request -AgentSha 'e563e988596b73b1'
+Invoke-SmhvAgent -Request $Request -AgentSha '6d324dc30376654f'
 """
-AGENT_LINES = 3172
+AGENT_LINES = 3200
 
 # Runs first over WinRS and starts AGENT_SCRIPT (agent/bootstrap.ps1).
 BOOTSTRAP_SCRIPT = r"""$ErrorActionPreference = 'Stop'
@@ -3207,25 +3235,25 @@ $agent = [scriptblock]::Create($payload.script)
 LINE_MAP = (
     (1, "agent/main.ps1", 1),
     (7, "agent/core.ps1", 1),
-    (249, "agent/main.ps1", 8),
-    (250, "agent/storage.ps1", 1),
-    (456, "agent/main.ps1", 10),
-    (457, "agent/host_facts.ps1", 1),
-    (674, "agent/main.ps1", 12),
-    (675, "agent/vm_inventory.ps1", 1),
-    (913, "agent/main.ps1", 14),
-    (914, "agent/files.ps1", 1),
-    (1359, "agent/main.ps1", 16),
-    (1360, "agent/disk_rescan.ps1", 1),
-    (1397, "agent/main.ps1", 18),
-    (1398, "agent/registry.ps1", 1),
-    (1538, "agent/main.ps1", 20),
-    (1539, "agent/fleet.ps1", 1),
-    (2008, "agent/main.ps1", 22),
-    (2009, "agent/backup.ps1", 1),
-    (2534, "agent/main.ps1", 24),
-    (2535, "agent/restore.ps1", 1),
-    (3137, "agent/main.ps1", 26),
+    (250, "agent/main.ps1", 8),
+    (251, "agent/storage.ps1", 1),
+    (457, "agent/main.ps1", 10),
+    (458, "agent/host_facts.ps1", 1),
+    (675, "agent/main.ps1", 12),
+    (676, "agent/vm_inventory.ps1", 1),
+    (914, "agent/main.ps1", 14),
+    (915, "agent/files.ps1", 1),
+    (1360, "agent/main.ps1", 16),
+    (1361, "agent/disk_rescan.ps1", 1),
+    (1398, "agent/main.ps1", 18),
+    (1399, "agent/registry.ps1", 1),
+    (1539, "agent/main.ps1", 20),
+    (1540, "agent/fleet.ps1", 1),
+    (2009, "agent/main.ps1", 22),
+    (2010, "agent/backup.ps1", 1),
+    (2535, "agent/main.ps1", 24),
+    (2536, "agent/restore.ps1", 1),
+    (3165, "agent/main.ps1", 26),
 )
 
 

@@ -104,3 +104,20 @@ def test_a_path_of_the_wrong_kind_is_a_bad_request(world, call, args):
 def test_a_standalone_host_has_no_cluster(world, call):
     refused = call("hvdr01", "cluster_disk_add", {"serial": serial(world, "lun_a"), "access_path": "S:\\"})
     assert not refused["ok"] and refused["error"]["details"]["exception"] == "ClusterCmdletException"
+
+
+def test_a_csv_and_a_cluster_disk_leave_the_cluster_offline_on_every_node(world, call):
+    csv_lun, disk_lun = serial(world, "lun_a"), serial(world, "lun_c")
+    call("hvdr03", "disk_rescan")
+    call("hvdr02", "cluster_disk_add", {"serial": csv_lun, "access_path": "C:\\ClusterStorage\\Volume3", "csv": True})
+    call("hvdr02", "cluster_disk_add", {"serial": disk_lun, "access_path": "S:\\"})
+    for lun, csv in ((csv_lun, True), (disk_lun, False)):
+        removed = call("hvdr02", "cluster_disk_remove", {"serial": lun})
+        assert removed["ok"] and removed["changed"] and (removed["result"]["found"], removed["result"]["csv"]) == (True, csv), removed
+        for node in ("hvdr02", "hvdr03"):
+            disk = world.hosts[node].disks[lun]
+            assert (disk.online, disk.access_paths, disk.is_csv) == (False, [], False)
+        again = call("hvdr02", "cluster_disk_remove", {"serial": lun})
+        assert again["ok"] and not again["changed"] and not again["result"]["found"]
+    assert world.failover_clusters["hvdrclus01"].csvs == []
+    assert call("hvdr02", "host_facts")["result"]["cluster"]["csvs"] == []
