@@ -46,10 +46,11 @@ PYTEST_BASE := -p no:cacheprovider -q -ra
 PYTEST_ARGS ?= -n auto --dist loadfile
 TEST_DIRS := tests/unit tests/lab tests/integration tests/molecule tests/e2e
 
-.PHONY: FORCE help venv system-packages collection-link env agent sanity lint units lab-tests integration e2e test demo bench build clean distclean
+.PHONY: FORCE help venv system-packages collection-link env agent sanity lint units lab-tests integration e2e test demo dr-round-trip bench build clean distclean
 
 help:
 	@echo "make demo         start the lab and run the main job"
+	@echo "make dr-round-trip  a DR round trip on the lab: failover, work at site B, failback, reprotect (docs/dr.md)"
 	@echo "make test         sanity + unit + lab + integration + e2e tests (CI runs this)"
 	@echo "make sanity       ansible-test sanity (core 2.19/py3.11, 2.21/py3.12) + changelog lint"
 	@echo "make lint         ansible-lint --profile production (.ansible-lint; also a test of make test)"
@@ -120,6 +121,9 @@ agent:
 
 demo: venv
 	@if [ -f lab/smhv_lab/demo.py ]; then exec "$(VENV_PY)" -m smhv_lab.demo; else exec scripts/demo.sh; fi
+
+dr-round-trip: venv
+	@exec "$(VENV_PY)" -m smhv_lab.round_trip
 
 bench: venv
 	@if [ -f benchmarks/run.py ]; then exec "$(VENV_PY)" benchmarks/run.py; else echo "no benchmarks yet"; fi

@@ -1,0 +1,35 @@
+"""`make dr-round-trip` as a newcomer runs it (lab/smhv_lab/round_trip.py): its own lab, the DR playbooks run with
+ansible-playbook - failover with site A down, work at site B, site A back, the failback in check mode and then for real,
+the reprotect - and every VM's guest file printed at each stage from the disk of the host that holds it. The script
+checks each stage's data itself and exits non-zero otherwise; this test checks that it told every stage."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+from lab_fixture import REPO_ROOT
+
+STAGES = ("1. hv03 at site A", "2. Site A is lost", "3. Fail over to hvdr01", "4. The VMs work at site B", "5. Site A is back",
+          "6. What the failback would do", "7. Fail back to hv03", "8. Reprotect")
+
+
+def test_the_round_trip_tells_each_stage_with_its_guest_data():
+    env = dict(os.environ)
+    env.pop("SMHV_DEMO_KEEP", None)
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "smhv_lab.round_trip"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                         timeout=900, check=False)
+    print("\nDR round trip: %.1f s" % (time.monotonic() - started))
+    assert run.returncode == 0, f"the round trip failed:\n{run.stdout[-6000:]}\n{run.stderr[-4000:]}"
+    assert [stage for stage in STAGES if stage not in run.stdout] == [], run.stdout
+    stages = dict(re.findall(r"^(\d)\. .*?\n(.*?)(?=^\d\. |^Stopping the lab)", run.stdout, re.MULTILINE | re.DOTALL))
+    assert "vm-print01 on hvdr01: Running, C:\\data\\ledger.txt reads 'vm-print01: written at site A'" in stages["3"]
+    assert "Check mode: the failback of hv03 from hvdr01 would:" in stages["6"]
+    assert "vm-print01 on hv03  : Running, C:\\data\\ledger.txt reads 'vm-print01: written at site B'" in stages["7"]
+    assert "vm-print01 on hvdr01: Off" in stages["7"]
+    assert "vm-print01 on hvdr01: not registered" in stages["8"]
+    assert "svm_hv:vol_hv03 -> svm_dr:vol_hv03_dr (on cluster-b): snapmirrored" in stages["8"]
+    assert "Round trip finished" in run.stdout
