@@ -9,8 +9,9 @@ AnsibleModule, so the WinRM session open and the registration check count):
 - mount of one VM's LUN (J:) and unmount, then mount of the whole backup (J: and K:) and unmount, N times each;
 - restore of vm-print01 (LUN-level) and of vm-file01 (file copy from a clone), N times each.
 
-Each is measured twice: as the lab answers (loopback, no latency), and with 20 ms per ONTAP request and
-50 ms per WinRM message (as benchmarks/backup_scale.py), which is closer to a site. Printed per
+Each is measured three times: as the lab answers (loopback, no latency), with 20 ms per ONTAP request and
+50 ms per WinRM message (as benchmarks/backup_scale.py), both with ONTAP jobs done at once, and with that latency
+and the lab's realistic ONTAP job durations (docs/lab.md, "Job timing"), which is closest to a site. Printed per
 operation: the median wall time, the engine's own `timings.total`, WinRM messages (HostClient
 stats.round_trips) and ONTAP requests (StorageClient.call_counts) of one run.
 """
@@ -33,7 +34,8 @@ from client_counters import ClientRecorder  # noqa: E402
 from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_mount, smhv_restore  # noqa: E402
 
 SNAPINFO = "S:\\SnapInfo"
-LATENCIES = (("no latency", 0.0, 0.0), ("ONTAP 20 ms, WinRM 50 ms", 0.020, 0.050))
+LATENCIES = (("no latency", 0.0, 0.0, "instant"), ("ONTAP 20 ms, WinRM 50 ms", 0.020, 0.050, "instant"),
+             ("same, realistic ONTAP jobs", 0.020, 0.050, "realistic"))
 
 
 def measure(recorder, runs, operation):
@@ -66,7 +68,8 @@ def main(argv):
                        verify_snapshot=True)
         recorder = ClientRecorder()
         print("%-44s %-26s %9s %9s %6s %6s" % ("operation", "latency", "wall (s)", "engine (s)", "WinRM", "ONTAP"))
-        for label, ontap_seconds, winrm_seconds in LATENCIES:
+        for label, ontap_seconds, winrm_seconds, jobs in LATENCIES:
+            lab.control("POST", "/ontap-jobs", {"profile": jobs})
             lab.control("POST", "/latency", {"target": "ontap", "seconds": ontap_seconds})
             lab.control("POST", "/latency", {"target": "winrm", "seconds": winrm_seconds})
             rows = []
