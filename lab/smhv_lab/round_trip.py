@@ -143,9 +143,13 @@ class RoundTrip:
 
     def plan_failback(self) -> None:
         print("\n6. What the failback would do (playbooks/dr_failback.yml --check -e smhv_confirm=true: nothing changes)")
+        before = self.lab.state()
         checked = self.playbook("dr_failback.yml", dict(FAILBACK, smhv_confirm=True, **self.dr_storage), "--check")
         for line in role_task(checked, "Say what the failback would do (check mode, nothing was changed)")["msg"]:
             print(f"   {line}")
+        if self.lab.state() != before:
+            raise StepFailed("dr_failback.yml --check changed the lab")
+        print("   (the lab's state is the same as before the check)")
         self.planned = role_task(checked, "Fail back")["actions"]
 
     def fail_back(self) -> None:
