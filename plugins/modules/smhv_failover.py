@@ -45,7 +45,8 @@ description:
     clone as C(<name><drill_suffix>) (same id) with its network adapters disconnected (or on O(drill_switch)), started, and checked - running, the
     guest's heartbeat, no adapter connected (or only to O(drill_switch)). The SnapMirror relationships stay as they are and keep updating.
     O(action=end_drill) removes the drill's VMs, disks, folders, maps and clones, found by those names; a drill first ends an earlier or aborted one.
-  - Not built yet - a drill (O(action=drill)) to a DR failover cluster.
+  - A drill on a DR failover cluster maps each clone LUN to every node and makes it a CSV at C(C:\ClusterStorage\smhv_drill_<scope>_<volume>_<lun>);
+    the drill VMs are registered on the owner node and made highly available. O(action=end_drill) also removes their roles and the CSVs.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
@@ -58,10 +59,9 @@ options:
   action:
     description:
       - V(failover) fails the VMs over; V(drill) starts a DR drill (FlexClones, nothing broken); V(end_drill) ends it.
-      - V(readiness) changes nothing and reports whether the DR site is ready - the DR host answers and has a running
-        initiator, the SnapInfo mirror and its snapshots are there, every relationship on the DR clusters is snapmirrored,
-        healthy and within O(max_lag_seconds), which igroups hold the DR host's initiators, and whether the drive letters
-        the failover would use are free.
+      - V(readiness) changes nothing and reports whether the DR site is ready - the DR host answers and has a running initiator, the SnapInfo
+        mirror and its snapshots are there, every relationship on the DR clusters is snapmirrored, healthy and within O(max_lag_seconds), which
+        igroups hold the DR host's initiators, and whether the drive letters the failover would use are free.
     type: str
     choices: [failover, drill, end_drill, readiness]
     default: failover

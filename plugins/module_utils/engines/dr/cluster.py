@@ -28,6 +28,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups i
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import with_separator
 
 CSV_ROOT = "C:\\ClusterStorage\\"
+DRILL_CSV_PREFIX = CSV_ROOT + "smhv_drill_"  # a drill's clones on a DR cluster are CSVs named so (drill_cluster.py)
 
 
 def is_csv_path(path):
@@ -107,6 +108,8 @@ class ClusterSteps:
         if not self.on_cluster:
             return
         taken = {with_separator(csv["path"]).lower(): csv["name"] for csv in (self.session.cluster or {}).get("csvs") or []}
+        if not self.mode_refuses_drills:  # a drill ends the earlier drill's CSVs before it adds its own at the same paths
+            taken = {path: name for path, name in taken.items() if not path.startswith(DRILL_CSV_PREFIX.lower())}
         for lun in luns:
             path = lun["access_path"]
             if not (is_csv_path(path) or is_drive_letter(path)):

@@ -8,7 +8,8 @@ the SnapMirror destinations, under drill names and cut off from the network, whi
     cleanup    an earlier or aborted drill of the same source scope on this DR host is ended first
     snapinfo   a FlexClone of the SnapInfo destination volume at that snapshot, its LUN connected under
                C:\\SMHV\\Drills\\<scope>\\: the drill's catalog (the failover's plan reads it; the drill's journal and lease live in it)
-    plan       as a failover: VMs, recovery point per dataset, destination LUNs; each goes to a folder of its own
+    plan       as a failover: VMs, recovery point per dataset, destination LUNs; each goes to a folder of its own (on a DR
+               cluster a CSV of its own, and the drill VMs become cluster roles: drill_cluster.py)
     clones     a FlexClone of each destination volume at the recovery point's snapshot, its LUNs mapped to the DR host's
                igroup and connected at those folders
     register   each VM registered from its clone (Import-VM -Register, the backup's checkpoint applied and removed) as
@@ -31,6 +32,8 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.reposit
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import CHECKPOINT_PREFIX
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.plan import Script, script_variables
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.clones import VolumeCloneMount
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.cluster import is_csv_path
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.drill_cluster import ClusterDrillSteps
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import FailoverEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planning import DRILL_ROOT
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
@@ -46,8 +49,9 @@ CLONE_PREFIX = "smhv_drill_"
 CHECK_SCRIPT_FAILURES = ("FILE_NOT_FOUND", "SCRIPT_TIMEOUT")
 
 
-class DrillEngine(FailoverEngine):
-    """Start (run) or end (end) a drill of `source_scope`'s VMs on the DR host of `session`."""
+class DrillEngine(ClusterDrillSteps, FailoverEngine):
+    """Start (run) or end (end) a drill of `source_scope`'s VMs on the DR host or DR cluster of `session` (a cluster's
+    differences: drill_cluster.py)."""
 
     def __init__(self, session, storage, source_scope, snapinfo_path, suffix="-drill", check_timeout=300, poll=2.0, switch=None,
                  check_script=None, **options):
@@ -65,6 +69,8 @@ class DrillEngine(FailoverEngine):
         return "%s%s_%s" % (CLONE_PREFIX, self.tag, volume_name)
 
     def _lun_access_path(self, lun, source_root):
+        if self.on_cluster:
+            return self._drill_csv_path(lun)
         return "%s\\%s_%s\\" % (self.folder, lun.volume_name, lun.path.rsplit("/", 1)[-1])
 
     # -- start a drill ------------------------------------------------------------------------------
@@ -99,8 +105,9 @@ class DrillEngine(FailoverEngine):
             plan = self._phase("plan", self._plan, catalog)
             self._drill_plan(plan, leftovers)
             journal.done("plan", backups={rp["dataset"]: rp["backup"] for rp in plan["recovery_points"]})
-            for name, function in (("clones", self._clone_volumes), ("register", self._register), ("start", self._start_drill),
-                                   ("check", self._check)):
+            steps = [("clones", self._clone_volumes), ("register", self._register)] + (
+                [("cluster_roles", self._drill_roles)] if self.on_cluster else []) + [("start", self._start_drill), ("check", self._check)]
+            for name, function in steps:
                 journal.intend(name)
                 self._phase(name, function, plan)
                 journal.done(name)
@@ -128,12 +135,17 @@ class DrillEngine(FailoverEngine):
         for clone in plan["clones"]:
             self.actions.append("FlexClone %s of volume %s at snapshot %s" % (clone["clone"], clone["volume"], clone["snapshot"]))
         for lun in plan["luns"]:
-            self.actions.append("map the clone of LUN %s to %s and connect it at %s" % (lun["lun"], self.session.name, lun["access_path"]))
+            where = "the nodes of %s and add it to the cluster as a CSV at" % self.session.name if self.on_cluster else \
+                "%s and connect it at" % self.session.name
+            self.actions.append("map the clone of LUN %s to %s %s" % (lun["lun"], where, lun["access_path"]))
         for vm in plan["vms"]:
             network = "on isolated switch %s" % self.switch if self.switch else "disconnected"
             script = ", then run guest check %s" % self.check_script.path if self.check_script else ""
             self.actions.append("register VM %s (%s) from backup %s as %s with its network adapters %s, start and check it%s"
                                 % (vm["name"], vm["id"], vm["backup"], vm["drill_name"], network, script))
+        if self.on_cluster:
+            self.actions.append("make drill VM(s) %s highly available on cluster %s, registered on node %s" % (
+                ", ".join(vm["drill_name"] for vm in plan["vms"]), self.session.name, self.session.owner_node))
 
     # -- the drill's objects ------------------------------------------------------------------------
     def _leftovers(self):
@@ -142,8 +154,9 @@ class DrillEngine(FailoverEngine):
         clones = self.storage.find_volumes(CLONE_PREFIX + self.tag + "_*")
         luns = [lun for clone in clones for lun in self.storage.volume_luns(clone.cluster, clone.svm, clone.name)]
         folder = self.folder.lower() + "\\"
-        vms = [vm for vm in self.host.call("vm_inventory", {"require_all": False}).result["vms"]
-               if (vm["config_path"] or vm["configuration_location"] or "").lower().startswith(folder)]
+        vms = self._cluster_drill_vms() if self.on_cluster else [
+            vm for vm in self.host.call("vm_inventory", {"require_all": False}).result["vms"]
+            if (vm["config_path"] or vm["configuration_location"] or "").lower().startswith(folder)]
         disks = self.host.call("disk_rescan", {}, True).result["disks"]
         serials = set(lun.serial for lun in luns)
         return {"clones": clones, "luns": luns, "vms": vms, "disks": [disk for disk in disks if disk["serial"] in serials]}
@@ -165,6 +178,25 @@ class DrillEngine(FailoverEngine):
 
     def _remove(self, leftovers):
         """Remove a drill: VMs (turned off, registration removed), the clones' disks and folders, their maps, the clones."""
+        if self.on_cluster:
+            self._remove_from_cluster(leftovers)
+        else:
+            self._remove_from_host(leftovers)
+        # The SnapInfo clone goes last: it holds the drill's journal.
+        for clone in sorted(leftovers["clones"], key=lambda c: c.name == self.clone_name(self.snapinfo["volume_ref"].name)):
+            self.storage.delete_volume(clone)
+        for folder in (DRILL_ROOT,):
+            try:
+                self.host.call("file_delete", {"paths": [folder]})
+            except SmhvError as error:
+                if error.code != "DIRECTORY_NOT_EMPTY":
+                    raise
+        if self.on_cluster:
+            self._rescan_nodes()
+        else:
+            self.host.call("disk_rescan")
+
+    def _remove_from_host(self, leftovers):
         ids = [vm["id"] for vm in leftovers["vms"]]
         if ids:
             self.host.call("vm_stop", {"ids": ids, "turn_off": True})
@@ -182,16 +214,6 @@ class DrillEngine(FailoverEngine):
         self.host.call("file_delete", {"paths": [self.folder]})
         for lun in leftovers["luns"]:
             self.storage.san.unmap_lun(lun, host_igroup(self.storage, lun, self.facts))
-        # The SnapInfo clone goes last: it holds the drill's journal.
-        for clone in sorted(leftovers["clones"], key=lambda c: c.name == self.clone_name(self.snapinfo["volume_ref"].name)):
-            self.storage.delete_volume(clone)
-        for folder in (DRILL_ROOT,):
-            try:
-                self.host.call("file_delete", {"paths": [folder]})
-            except SmhvError as error:
-                if error.code != "DIRECTORY_NOT_EMPTY":
-                    raise
-        self.host.call("disk_rescan")
 
     def _clone_one(self, volume, snapshot):
         """The FlexClone of `volume` for this drill (made at `snapshot` unless it exists) and its LUNs."""
@@ -202,6 +224,9 @@ class DrillEngine(FailoverEngine):
 
     def _connect_clone_lun(self, lun, access_path):
         self._ensure_initiator()
+        if self.on_cluster and is_csv_path(access_path):
+            self._present_to_cluster(lun, access_path)
+            return
         self.storage.san.map_lun(lun, host_igroup(self.storage, lun, self.facts))
         self.host.call("disk_connect", {"serial": lun.serial, "access_path": access_path})
 

@@ -8,11 +8,17 @@ rules it applies are plan.py's; this side reads the catalog, the DR site's stora
 from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.cluster import is_csv_path
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.cluster import DRILL_CSV_PREFIX, is_csv_path
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import mapped, path_pairs, with_separator
 
 DRILL_ROOT = "C:\\SMHV\\Drills"  # where drills (drill.py) connect their clones: VMs registered from there are a drill's
+
+
+def is_drill_path(path):
+    """Whether a VM registered from `path` is a drill's: under DRILL_ROOT, or on a drill's CSV of a DR cluster."""
+    lowered = (path or "").lower()
+    return lowered.startswith(DRILL_ROOT.lower() + "\\") or lowered.startswith(DRILL_CSV_PREFIX.lower())
 
 
 class PlanSteps:
@@ -172,8 +178,7 @@ class PlanSteps:
             self.clustered.update((vm["id"], bool(vm["clustered"])) for vm in found)
         else:
             found = self.host.call("vm_inventory", args).result["vms"]
-        drilled = [vm["name"] for vm in found if (vm["config_path"] or vm["configuration_location"] or "").lower().startswith(
-            DRILL_ROOT.lower() + "\\")]
+        drilled = [vm["name"] for vm in found if is_drill_path(vm["config_path"] or vm["configuration_location"])]
         if drilled and self.mode_refuses_drills:
             raise SmhvError("VM_EXISTS", "A DR drill of %s runs on %s (VM(s) %s, with the same ids): end it (action: end_drill) before "
                             "failing over to that host." % (self.source_scope, self.session.name, ", ".join(sorted(drilled))),
