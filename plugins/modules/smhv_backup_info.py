@@ -18,6 +18,8 @@ description:
     (O(since), O(until)). Without O(vm) or O(backup_details) the catalog answers from its file names
     without reading a record, so 10,000 backups list in well under a second.
   - C(vms_in_backups), the VMs the backups hold (SMHV's Get-VMsFromBackup), also VMs that no longer exist.
+  - On a DR scope that a failover brought another scope's SnapInfo beside (M(netapp_hyperv.smhv.smhv_failover) onto an active DR site),
+    C(backups) and C(vms_in_backups) also list that catalog's, after the scope's own, each with C(source_scope).
   - C(snapshot_budget), per ONTAP volume the datasets use, the snapshots at steady state, per policy,
     the limit and the headroom.
   - C(due), the scheduled policies and which are due at O(due_at) (default now). A policy is due when
@@ -157,6 +159,12 @@ vms_in_backups:
   elements: dict
   sample: [{vm_id: 1f0c9a4e-2b7d-5c1e-8f3a-4b5c6d7e8f90, name: vm-web01, datasets: [web], first_backup: "2026-03-01T09:15:00+00:00",
             last_backup: "2026-03-14T09:15:00+00:00", in_scope_now: true}]
+imported_catalogs:
+  description: The other scopes' catalogs brought in beside this scope's own by a failover, whose backups and VMs are listed with C(source_scope).
+  returned: when backups or vms_in_backups are gathered and the scope has such catalogs
+  type: list
+  elements: dict
+  sample: [{source_scope: hv03, snapinfo_path: 'R:\SnapInfo', snapshot: smhv_snapinfo_hv03_12-05-2026_17.00.00, imported: "2026-12-05T17:05:00+00:00"}]
 snapshot_budget:
   description: Per volume, the steady-state snapshot count, per policy, the limit and the headroom.
   returned: when gathered

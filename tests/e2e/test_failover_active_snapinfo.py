@@ -192,3 +192,9 @@ def test_a_fault_then_a_rerun_finishes_it_beside(activelab, phase):
     assert again["changed"] and again["resumed"] == journaled
     assert_failed_over_beside(site, lab)
     lab.control("DELETE", "/faults")
+
+
+def test_readiness_says_the_snapinfo_comes_in_beside(beside, activelab):
+    report = smhv_failover.run(active_params(beside, activelab, action="readiness", max_lag_seconds=None), False)
+    checks = {check["check"]: check for check in report["checks"]}
+    assert "hvdr01 keeps its own SnapInfo S:\\SnapInfo, this one comes in beside it at R:\\SnapInfo" in checks["snapinfo_mirror"]["detail"]

@@ -71,8 +71,10 @@ def check_readiness(engine, max_lag_seconds, snapinfo_lun=None, path_map=None, l
     else:
         info = engine.snapinfo_plan
         add("snapinfo_mirror", engine.snapinfo["relationship"].state in ("snapmirrored", "broken_off"),
-            "%s -> %s (%s); LUN %s; newest SnapInfo snapshot %s of %s" % (
-                info["source"], info["destination"], info["state"], info["lun"], info["snapshot"], info["snapshot_time"]))
+            "%s -> %s (%s); LUN %s; newest SnapInfo snapshot %s of %s%s" % (
+                info["source"], info["destination"], info["state"], info["lun"], info["snapshot"], info["snapshot_time"],
+                "; %s keeps its own SnapInfo %s, this one comes in beside it at %s" % (engine.session.name, info["beside"], info["path"])
+                if info["beside"] else ""))
         relationships = engine.relationships
     problems, rows = [], []
     for relationship in relationships:
