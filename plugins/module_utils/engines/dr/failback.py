@@ -164,7 +164,7 @@ class FailbackEngine(RoundTrip):
             else:
                 action = "break" if entry["stage"] == "reversed" else "none"
             mirrors.append(public_entry(entry, action))
-        return {"mirrors": mirrors, "vms": plan_vms, "path_map": {old: new for old, new in pairs},
+        return {"mirrors": mirrors, "vms": plan_vms, "path_map": dict(pairs),
                 "final_backup": {"datasets": datasets_used if departing else [], "host": self.dr.name},
                 "shutdown": sorted(vm["name"] for vm in plan_vms if departing and vm["state_at_dr"] not in ("Off",) and vm["action"] == "fail back"),
                 "snapinfo": {"path": self.snapinfo_path, "dr_path": self.departure.path}}
