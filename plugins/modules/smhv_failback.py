@@ -187,8 +187,10 @@ actions:
   type: list
   elements: str
 vms:
-  description: With O(action=failback), per VM the arrival's outcome (C(restored), C(present)) and state at the primary.
-  returned: with O(action=failback) when not check mode
+  description: With O(action=failback), per VM the arrival's outcome (C(restored), C(present)), state at the primary and
+    C(at_dr) (its state at the DR site when the run began); with O(action=readiness) the VMs the DR host runs from the
+    round trip's LUNs.
+  returned: with O(action=failback) when not check mode, or O(action=readiness)
   type: list
   elements: dict
 departure:
@@ -199,6 +201,22 @@ arrival:
   description: The primary site's part (the failover engine's result) - C(actions), C(recovery_points), C(rpo_seconds), C(rto).
   returned: with O(action=failback) when not check mode
   type: dict
+recovery_points:
+  description: With O(action=failback), per dataset the backup the VMs came back from (the final backup at the DR site), its time
+    and age in seconds.
+  returned: with O(action=failback) when not check mode
+  type: list
+  elements: dict
+rpo_seconds:
+  description: With O(action=failback), the age of the oldest data brought back, in seconds.
+  returned: with O(action=failback) when not check mode
+  type: int
+mirrors:
+  description: With O(action=readiness), each volume of the round trip (C(dr_volume), C(primary_volume), C(stage), C(state),
+    its LUN pairs).
+  returned: with O(action=readiness)
+  type: list
+  elements: dict
 proof:
   description: With O(action=reprotect), the backups taken at the primary site and per DR volume whether their snapshot
     arrived (C(backups), C(volumes)), or C(next_scheduled_backup) when O(prove=false).
