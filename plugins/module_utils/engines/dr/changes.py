@@ -7,6 +7,7 @@ resumed run skips what is done."""
 
 from __future__ import annotations
 
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.parallel import in_parallel
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.run import RestoreEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 
@@ -28,8 +29,7 @@ class ChangeSteps:
         if not pending:
             return
         self.journal.intend("break", relationships=[r.destination_path for r in pending])
-        for relationship in pending:
-            self._break_one(relationship)
+        in_parallel(self._break_one, pending)
         self.journal.done("break")
 
     def _snaprestore(self, plan):
@@ -38,36 +38,46 @@ class ChangeSteps:
         work = [lun for lun in plan["luns"] if lun["restore"] != "none"]
         self.journal.intend("snaprestore", luns=[lun["lun"] for lun in work], snapshots=sorted(set(lun["snapshot"] for lun in work)))
         self.keeper.check()
-        done_volumes = set()
+        by_volume = {}
         for lun in work:
-            entry = plan["_volumes"][lun["volume"]]
-            snapshot = next(s for s in self.storage.list_snapshots(entry["volume_ref"], lun["snapshot"]) if s.name == lun["snapshot"])
-            if lun["restore"] == "volume":
-                if lun["volume"] in done_volumes:
-                    continue
-                done_volumes.add(lun["volume"])
-                if lun["serial"] in self.disks and self.disks[lun["serial"]]["online"]:
-                    self.host.call("disk_disconnect", {"serial": lun["serial"]})
-                    lun["connected"] = False
-                try:
-                    self.storage.restore_volume(snapshot)
-                except SmhvError as error:
-                    if error.code != "SNAPSHOT_BUSY":
-                        raise
-                    # ONTAP keeps the relationship's newer base snapshot (owned by SnapMirror, for a resync) after the break,
-                    # and a volume SnapRestore would delete it: the volume's one LUN is restored alone instead.
-                    ref = lun["lun_ref"]
-                    self.storage.restore_file(snapshot, ref.path[len("/vol/%s" % ref.volume_name):])
-                    self.warnings.append("Volume %s could not be restored as a whole (%s); its LUN %s was restored from snapshot %s "
-                                         "instead (single-LUN SnapRestore), which keeps the relationship's base for a resync."
-                                         % (lun["volume"], error.message, lun["lun"], lun["snapshot"]))
-            else:
-                ref = lun["lun_ref"]
-                if lun["serial"] in self.disks and self.disks[lun["serial"]]["online"]:
-                    self.host.call("disk_disconnect", {"serial": lun["serial"]})
-                    lun["connected"] = False
-                self.storage.restore_file(snapshot, ref.path[len("/vol/%s" % ref.volume_name):])
+            luns = by_volume.setdefault(lun["volume"], [])
+            if lun["restore"] == "volume" and luns:
+                continue  # a volume SnapRestore brings back the whole volume once
+            luns.append(lun)
+        # The host's disks go offline first, one agent call at a time (a HostClient runs one call at a time); then the
+        # volumes are restored side by side.
+        for lun in (lun for luns in by_volume.values() for lun in luns):
+            if lun["serial"] in self.disks and self.disks[lun["serial"]]["online"]:
+                self.host.call("disk_disconnect", {"serial": lun["serial"]})
+                lun["connected"] = False
+        outcomes = in_parallel(lambda item: self._restore_volume(plan["_volumes"][item[0]], item[1]), sorted(by_volume.items()))
+        for warnings in outcomes:
+            self.warnings.extend(warnings)
         self.journal.done("snaprestore")
+
+    def _restore_volume(self, entry, luns):
+        """SnapRestore the `luns` of one destination volume (`entry` of plan["_volumes"]): the warnings it leaves."""
+        warnings, snapshots = [], {}
+        for lun in luns:
+            if lun["snapshot"] not in snapshots:
+                snapshots[lun["snapshot"]] = next(s for s in self.storage.list_snapshots(entry["volume_ref"], lun["snapshot"])
+                                                  if s.name == lun["snapshot"])
+            snapshot, ref = snapshots[lun["snapshot"]], lun["lun_ref"]
+            if lun["restore"] != "volume":
+                self.storage.restore_file(snapshot, ref.path[len("/vol/%s" % ref.volume_name):])
+                continue
+            try:
+                self.storage.restore_volume(snapshot)
+            except SmhvError as error:
+                if error.code != "SNAPSHOT_BUSY":
+                    raise
+                # ONTAP keeps the relationship's newer base snapshot (owned by SnapMirror, for a resync) after the break,
+                # and a volume SnapRestore would delete it: the volume's one LUN is restored alone instead.
+                self.storage.restore_file(snapshot, ref.path[len("/vol/%s" % ref.volume_name):])
+                warnings.append("Volume %s could not be restored as a whole (%s); its LUN %s was restored from snapshot %s "
+                                "instead (single-LUN SnapRestore), which keeps the relationship's base for a resync."
+                                % (lun["volume"], error.message, lun["lun"], lun["snapshot"]))
+        return warnings
 
     def _connect(self, plan):
         pending = [lun for lun in plan["luns"] if not lun["connected"]]
@@ -76,8 +86,13 @@ class ChangeSteps:
         self._ensure_initiator()
         self.journal.intend("connect", luns=[lun["lun"] for lun in pending])
         self.disks = {disk["serial"]: disk for disk in self.host.call("disk_rescan", {}).result["disks"]}
+        if self.on_cluster:  # planning puts every LUN of a cluster at a CSV or a drive letter (_check_cluster_paths)
+            self._present_many_to_cluster([(lun["lun_ref"], lun["access_path"]) for lun in pending
+                                           if not self._connected_at(lun["lun_ref"], lun["access_path"])])
+        else:
+            for lun in pending:
+                self._map_and_connect(lun["lun_ref"], lun["access_path"])
         for lun in pending:
-            self._map_and_connect(lun["lun_ref"], lun["access_path"])
             lun["connected"] = True
         self.journal.done("connect")
 

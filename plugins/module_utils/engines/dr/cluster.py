@@ -4,8 +4,8 @@
 """A failover (failover.py) to a DR failover cluster: what differs from a standalone DR host.
 
     nodes      every node answers (its facts: initiators, the iSCSI service), or the failover stops before any change
-    connect    each LUN mapped to the igroup(s) holding every node's initiators (one per node, shared ones once), every
-               node rescanned, then from the owner node (the core cluster group's, which the scope session talks to) the
+    connect    every LUN mapped to the igroup(s) holding every node's initiators (one per node, shared ones once; the
+               maps side by side), every node rescanned once for all of them, then from the owner node (the core cluster group's, which the scope session talks to) the
                disk added to the cluster: a CSV at its access path when that is C:\\ClusterStorage\\<folder>\\ (the source
                CSV's, or path_map's), else a cluster disk with its drive letter on the owner (the SnapInfo LUN at S:\\)
     restore    the VMs registered on the owner node from their configuration on the LUNs in one call (vm_import_batch:
@@ -23,6 +23,7 @@ disk, VM or role.
 from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import CHECKPOINT_PREFIX
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.parallel import in_parallel
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import host_igroup
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import with_separator
@@ -85,13 +86,22 @@ class ClusterSteps:
 
     def _present_to_cluster(self, lun, access_path):
         """Map `lun` to every node and add it to the cluster at `access_path` (a CSV or a drive letter)."""
-        for igroup in self._cluster_igroups(lun):
-            self.storage.san.map_lun(lun, igroup)
+        self._present_many_to_cluster([(lun, access_path)])
+
+    def _present_many_to_cluster(self, placements):
+        """Map every LUN of `placements` ((LunRef, access path) pairs) to every node, the maps side by side, rescan each node
+        once, then add each disk to the cluster: a node's rescan is its slowest call, so it is paid once per connect, not
+        once per LUN."""
+        if not placements:
+            return
+        maps = [(lun, igroup) for lun, _path in placements for igroup in self._cluster_igroups(lun)]
+        in_parallel(lambda pair: self.storage.san.map_lun(*pair), maps)
         for outcome in self.session.call_nodes("disk_rescan", {}).values():
             if isinstance(outcome, SmhvError):
                 raise outcome
-        reply = self.host.call("cluster_disk_add", {"serial": lun.serial, "access_path": access_path, "csv": is_csv_path(access_path)})
-        self.disks[lun.serial] = reply.result["disk"]
+        for lun, access_path in placements:
+            reply = self.host.call("cluster_disk_add", {"serial": lun.serial, "access_path": access_path, "csv": is_csv_path(access_path)})
+            self.disks[lun.serial] = reply.result["disk"]
 
     def _ensure_cluster_initiators(self):
         """Start the Microsoft iSCSI Initiator service on every node where it is stopped."""

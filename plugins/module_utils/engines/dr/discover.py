@@ -130,9 +130,12 @@ class DiscoverSteps:
             self.host.call("prerequisites_ensure", {"features": [], "services": [ISCSI_SERVICE]})
             self.facts = self.host.call("host_facts").result
 
-    def _map_and_connect(self, lun, access_path):
+    def _connected_at(self, lun, access_path):
         disk = self.disks.get(lun.serial)
-        if disk and disk["online"] and any(with_separator(p).lower() == access_path.lower() for p in disk["access_paths"]):
+        return bool(disk and disk["online"] and any(with_separator(p).lower() == access_path.lower() for p in disk["access_paths"]))
+
+    def _map_and_connect(self, lun, access_path):
+        if self._connected_at(lun, access_path):
             return False
         if self.on_cluster and (is_csv_path(access_path) or is_drive_letter(access_path)):
             self._present_to_cluster(lun, access_path)
