@@ -5,9 +5,10 @@
 
     nodes      every node answers (its facts: initiators, the iSCSI service), or the failover stops before any change
     connect    every LUN mapped to the igroup(s) holding every node's initiators (one per node, shared ones once; the
-               maps side by side), every node rescanned once for all of them, then from the owner node (the core cluster group's, which the scope session talks to) the
-               disk added to the cluster: a CSV at its access path when that is C:\\ClusterStorage\\<folder>\\ (the source
-               CSV's, or path_map's), else a cluster disk with its drive letter on the owner (the SnapInfo LUN at S:\\)
+               maps side by side), every node rescanned once for all of them, then from the owner node (the core cluster
+               group's, which the scope session talks to) each disk added to the cluster: a CSV at its access path when
+               that is C:\\ClusterStorage\\<folder>\\ (the source CSV's, or path_map's), else a cluster disk with its
+               drive letter on the owner (the SnapInfo LUN at S:\\)
     restore    the VMs registered on the owner node from their configuration on the LUNs in one call (vm_import_batch:
                Import-VM -Register with the path map; a checkpoint-method backup's checkpoint applied and removed), as the
                restore engine imports one: the LUNs are at the recovery point already, and a CSV holds many VMs, which the
