@@ -535,7 +535,8 @@ function Add-SmhvClusterDisk {
     if ($null -eq $resource) {
         $available = @(Get-ClusterAvailableDisk | Where-Object -FilterScript { [int]$_.Number -eq $number })
         if ($available.Count -eq 0) {
-            $message = "The disk with serial number '$serial' is not available to the cluster: every node must see it. Map the LUN to every node's igroup and rescan them."
+            $message = "The disk with serial number '$serial' is not available to the cluster: every node must see it. " +
+                "Map the LUN to every node's igroup and rescan them."
             throw (New-SmhvError -Code 'DISK_NOT_FOUND' -Message $message -Details @{ serial = $serial })
         }
         $changed = $true

@@ -10,7 +10,7 @@ AGENT_SCRIPT is agent/main.ps1 with the files it dot-sources inlined in its orde
 
 from __future__ import annotations
 
-AGENT_SHA = "6d324dc30376654f"
+AGENT_SHA = "4383dfb642922da8"
 # The function AGENT_SCRIPT defines and calls, and that the PSRP short call invokes.
 ENTRY_FUNCTION = "Invoke-SmhvAgent"
 
@@ -3086,7 +3086,8 @@ function Add-SmhvClusterDisk {
     if ($null -eq $resource) {
         $available = @(Get-ClusterAvailableDisk | Where-Object -FilterScript { [int]$_.Number -eq $number })
         if ($available.Count -eq 0) {
-            $message = "The disk with serial number '$serial' is not available to the cluster: every node must see it. Map the LUN to every node's igroup and rescan them."
+            $message = "The disk with serial number '$serial' is not available to the cluster: every node must see it. " +
+                "Map the LUN to every node's igroup and rescan them."
             throw (New-SmhvError -Code 'DISK_NOT_FOUND' -Message $message -Details @{ serial = $serial })
         }
         $changed = $true
@@ -3197,9 +3198,9 @@ function Invoke-SmhvAgent {
     $ErrorActionPreference = 'Stop'
     Set-StrictMode -Version 3
     $ProgressPreference = 'SilentlyContinue'
-    if ($AgentSha -cne '6d324dc30376654f') {
+    if ($AgentSha -cne '4383dfb642922da8') {
         '{"ok":false,"error":{"code":"AGENT_VERSION_MISMATCH",' +
-        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"6d324dc30376654f"}}}'
+        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"4383dfb642922da8"}}}'
         return
     }
     # Per call: nothing of a previous call's warnings or volume map is reused.
@@ -3213,9 +3214,9 @@ function Invoke-SmhvAgent {
     }
 }
 
-Invoke-SmhvAgent -Request $Request -AgentSha '6d324dc30376654f'
+Invoke-SmhvAgent -Request $Request -AgentSha '4383dfb642922da8'
 """
-AGENT_LINES = 3200
+AGENT_LINES = 3201
 
 # Runs first over WinRS and starts AGENT_SCRIPT (agent/bootstrap.ps1).
 BOOTSTRAP_SCRIPT = r"""$ErrorActionPreference = 'Stop'
@@ -3253,7 +3254,7 @@ LINE_MAP = (
     (2010, "agent/backup.ps1", 1),
     (2535, "agent/main.ps1", 24),
     (2536, "agent/restore.ps1", 1),
-    (3165, "agent/main.ps1", 26),
+    (3166, "agent/main.ps1", 26),
 )
 
 

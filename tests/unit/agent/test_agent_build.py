@@ -98,3 +98,9 @@ def test_a_static_check_names_the_ps1_file_and_line(agent_dir):
     problems = pscheck.locate(pscheck.check_commands(built.AGENT_SCRIPT, catalog), built.source_of)
     assert problems == ["agent/files.ps1:%d: unknown command 'Get-SmhvNothing': neither defined in the script nor a cmdlet "
                         "in the catalog (aliases are not allowed)" % (at + 1)]
+
+
+def test_no_line_of_the_generated_script_is_longer_than_sanity_allows():
+    # ansible-test's pep8 refuses lines over 160 characters in script.py, which carries the .ps1 lines as they are.
+    long_lines = [AGENT.source_of(number) for number, line in enumerate(AGENT.AGENT_SCRIPT.splitlines(), start=1) if len(line) > 160]
+    assert not long_lines, "shorten these agent lines to 160 characters or fewer: %s" % ", ".join(long_lines)

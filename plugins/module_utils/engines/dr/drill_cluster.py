@@ -77,4 +77,3 @@ class ClusterDrillSteps:
         for outcome in self.session.call_nodes("disk_rescan", {}).values():
             if isinstance(outcome, SmhvError):
                 raise outcome
-
