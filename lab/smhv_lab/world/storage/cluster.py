@@ -55,6 +55,7 @@ class StorageCluster(VolumesMixin, SnapshotsMixin, LunsMixin, SanMixin, SnapMirr
         self.job_polls = 0  # polls a job answers "running" before it lands, whatever its duration
         self.transfer_polls = 0  # reads a SnapMirror transfer stays "transferring"; 0 = done at once
         self.peers: dict[str, StorageCluster] = {}
+        self.ems_events: list[dict] = []  # what EMS logged, oldest first (the REST layer renders them)
 
     # -- persona and peering ------------------------------------------------------------------
     @property
