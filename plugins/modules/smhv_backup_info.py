@@ -146,12 +146,18 @@ unprotected_vms:
   elements: dict
   sample: [{vm_id: 0c5f0e0e-5a1b-5d53-9b0e-1f2e3d4c5b6a, name: vm-test01, host: hv02, state: "Off", clustered: true}]
 backups:
-  description: Matching backups, oldest first; summaries, or whole records with O(backup_details).
+  description:
+    - Matching backups, oldest first; summaries, or whole records with O(backup_details).
+    - A failed attempt (C(status=failed)) says why in both forms, C(failed_step) (the step that failed), C(error_code) (its
+      stable code, null in records written before the catalog kept it) and C(error) (the message).
   returned: when gathered
   type: list
   elements: dict
   sample: [{name: web_03-14-2026_09.15.00, dataset: web, time: "2026-03-14T09:15:00+00:00", retention_tag: hourly,
-            backup_type: application, status: ok}]
+            backup_type: application, status: ok},
+           {name: web_03-14-2026_10.15.00, dataset: web, time: "2026-03-14T10:15:00+00:00", retention_tag: hourly,
+            backup_type: application, status: failed, failed_step: snapshot, error_code: STORAGE_ERROR,
+            error: "Backup web_03-14-2026_10.15.00 of dataset web failed at step snapshot: ..."}]
 vms_in_backups:
   description: VMs found in the backups, with the datasets and the first and last backup holding each.
   returned: when gathered

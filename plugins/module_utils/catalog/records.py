@@ -188,6 +188,7 @@ class BackupRecord(Record):
     vms: tuple = ()
     failed_step: str | None = None
     error: str | None = None
+    error_code: str | None = None  # the stable code of a failed attempt's error (None in records made before it was kept)
     snapinfo_snapshot: str | None = None
     # After the commit point nothing deletes a backup: a later step's failure is kept here, as {"step", "code", "message"}.
     warnings: tuple = ()

@@ -79,7 +79,7 @@ def test_saved_and_off_vms_fail_unless_allowed(bench):
     # The states came with the checkpoint call; both nodes had a refused VM, so neither checkpointed anything.
     assert bench.snapshots("vol_csv1") == [] and bench.checkpoints() == {}
     (attempt,) = bench.catalog("hvclus01").get_backups(bench.catalog("hvclus01").list_backups())
-    assert attempt.status == "failed" and attempt.failed_step == "validate"
+    assert attempt.status == "failed" and attempt.failed_step == "validate" and attempt.error_code == "VM_STATE_NOT_ALLOWED"
     assert {vm.name: vm.outcome for vm in attempt.vms} == {"vm-web01": "online", "vm-dc01": "skipped", "vm-test01": "skipped"}
     assert refused.value.details["undo"]["left_behind"] == []
     bench.clock.tick()

@@ -221,7 +221,7 @@ def volume_key(lun):
 
 
 def backup_record(name, dataset, options, method, when, scope, plans, volume_snapshots, status="ok", failed_step=None, error=None,
-                  snapinfo_snapshot=None, operation=None):
+                  snapinfo_snapshot=None, operation=None, error_code=None):
     """The catalog record of a backup: per VM its files with the LUN, volume and snapshot names holding them.
     `operation`: the id of the journal that made it (backup~<name>), which tells a recovery the record is its own."""
     vms = []
@@ -236,7 +236,8 @@ def backup_record(name, dataset, options, method, when, scope, plans, volume_sna
                             files=tuple(files), snapshot_location=plan.vm.get("snapshot_location") or ""))
     return BackupRecord(name=name, dataset=dataset, policy=options.policy, retention_tag=options.retention.tag,
                         backup_type=options.backup_type, method=method, time=when, scope=scope, status=status, vms=tuple(vms),
-                        failed_step=failed_step, error=error, snapinfo_snapshot=snapinfo_snapshot, operation=operation)
+                        failed_step=failed_step, error=error, error_code=error_code, snapinfo_snapshot=snapinfo_snapshot,
+                        operation=operation)
 
 
 def script_variables(backup, when, snapinfo_snapshot):

@@ -189,7 +189,8 @@ class RollBack:
         # A VM the policy refused was not backed up: the failed attempt lists it as skipped, with the reason.
         plans = [dataclasses.replace(plan, outcome="skipped") if plan.outcome == "refused" else plan for plan in self.included]
         record = backup_record(self.name, self.dataset, self.options, self.method, self.when, self.scope.name, plans, {}, status="failed",
-                               failed_step=failed.step, error=message_of(failed.error)[:2000], operation=self.journal.id)
+                               failed_step=failed.step, error=message_of(failed.error)[:2000], operation=self.journal.id,
+                               error_code=failed.error.code if isinstance(failed.error, SmhvError) else "INTERNAL_ERROR")
         try:
             self.catalog.save_backup(record, fence=self.fence())
             undone.append("recorded the failed attempt")

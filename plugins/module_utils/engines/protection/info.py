@@ -66,6 +66,17 @@ def _summary_facts(summary):
             "backup_type": summary.backup_type, "status": summary.status}
 
 
+def _listed(catalog, summaries):
+    """Summaries as facts; a failed attempt also says why (failed_step, error_code, error) from its record: failures are
+    few, so reading their records costs one batched read and keeps the listing's cost in its file names."""
+    reasons = {}
+    failed = [summary for summary in summaries if summary.status == "failed"]
+    if failed:
+        for record in catalog.get_backups(failed):
+            reasons[record.name] = {"failed_step": record.failed_step, "error_code": record.error_code, "error": record.error}
+    return [dict(_summary_facts(summary), **reasons.get(summary.name, {})) for summary in summaries]
+
+
 def _record_facts(record):
     facts = {key: value for key, value in record.to_dict().items() if key not in ("kind", "schema_version")}
     facts["retention_tag"] = record.retention_tag
@@ -116,7 +127,7 @@ def backup_info(scopes, storage, hyperv_host, dataset=None, vm=None, backup_type
         if backup_details:
             result["backups"] = [_record_facts(record) for record in sorted(catalog.get_backups(summaries), key=lambda r: (r.time, r.name))]
         else:
-            result["backups"] = [_summary_facts(summary) for summary in summaries]
+            result["backups"] = _listed(catalog, summaries)
         for source_scope, other in imported:
             other_id = vm_id or (_imported_vm_id(other, vm) if vm is not None else None)
             if vm is not None and other_id is None:
@@ -124,7 +135,7 @@ def backup_info(scopes, storage, hyperv_host, dataset=None, vm=None, backup_type
             found = other.list_backups(dataset=dataset, since=since, until=until, backup_type=backup_type, status=status,
                                        retention_tag=retention_tag, vm_id=other_id)
             facts = [_record_facts(record) for record in sorted(other.get_backups(found), key=lambda r: (r.time, r.name))] \
-                if backup_details else [_summary_facts(summary) for summary in found]
+                if backup_details else _listed(other, found)
             result["backups"] += [dict(item, source_scope=source_scope) for item in facts]
     if "vms_in_backups" in gather:
         found = catalog.backed_up_vms([dataset] if dataset is not None else [d.name for d in chosen])
