@@ -41,7 +41,7 @@ export PATH := $(ROOT)/$(VENV)/bin:$(PATH)
 export VIRTUAL_ENV := $(ROOT)/$(VENV)
 
 # --- pytest ------------------------------------------------------------------------------------
-PYTEST_BASE := -p no:cacheprovider -q -ra
+PYTEST_BASE := -p no:cacheprovider -q -ra --durations=25
 # Extra pytest arguments, e.g. PYTEST_ARGS="-n 0 -k backup" or PYTEST_ARGS="-x".
 PYTEST_ARGS ?= -n auto --dist loadfile
 TEST_DIRS := tests/unit tests/lab tests/integration tests/molecule tests/e2e

@@ -177,7 +177,7 @@ FAULTS = {
 @pytest.mark.parametrize("phase", sorted(FAULTS))
 def test_a_fault_in_each_phase_then_a_rerun_finishes_the_failback(lab, phase):
     site = failed_over_and_worked_at_b(lab)
-    site.ids = {name: vm_id for name, vm_id in site.ids.items()}
+    site.ids = dict(site.ids)
     lab.control("POST", "/faults", dict(FAULTS[phase], times=1))
     with pytest.raises(SmhvError) as error:
         smhv_failback.run(params(site, lab), False)
