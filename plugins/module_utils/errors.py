@@ -88,6 +88,7 @@ ERROR_CODES = {
     "INSTALLER_FAILED": "An installer (setup.exe, msiexec) ended with a failure exit code.",
     "FEATURE_INSTALL_FAILED": "Install-WindowsFeature failed.",
     "SERVICE_NOT_FOUND": "A service to configure is not installed on the host.",
+    "NOTIFICATION_FAILED": "A report (e-mail, webhook or EMS event) could not be delivered; error_details.notifications says which were.",
     "MISSING_DEPENDENCY": "A Python library the module needs is not installed on the controller.",
     "INTERNAL_ERROR": "A bug in the collection; please report it with the task's msg and its traceback (-vvv).",
 }

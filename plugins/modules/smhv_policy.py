@@ -161,6 +161,16 @@ options:
       host:
         description: Run it on this host only.
         type: str
+  notify:
+    description:
+      - "When the policy's backups are reported by e-mail and webhook (M(netapp_hyperv.smhv.smhv_notify),
+        which C(protect.yml) and C(backup_now.yml) run after each backup): C(never), C(on_error) (the backup failed),
+        C(on_error_or_warning) (failed, or taken with a warning or a VM skipped; SMHV's advice) or C(always)."
+      - A run overrides it with M(netapp_hyperv.smhv.smhv_notify)'s O(netapp_hyperv.smhv.smhv_notify#module:level)
+        (the playbooks' C(smhv_notify_level)).
+    type: str
+    choices: [never, on_error, on_error_or_warning, always]
+    default: on_error_or_warning
 attributes:
   check_mode:
     description: Can run in check mode.
@@ -186,6 +196,7 @@ EXAMPLES = r"""
     schedule: {frequency: hourly, minute: 15}
     retention: {tag: hourly, count: 30}
     snapmirror_update: true
+    notify: on_error
   delegate_to: localhost
 
 - name: Nightly crash-consistent backups kept two weeks, vaulted
@@ -229,6 +240,8 @@ policy:
     dataset: {description: Its dataset., type: str, returned: always, sample: web}
     name: {description: Its name., type: str, returned: always, sample: hourly}
     schedule: {description: The schedule as given (null when on demand)., type: dict, returned: always}
+    notify: {description: "When its backups are reported (C(never), C(on_error), C(on_error_or_warning), C(always)).", type: str,
+             returned: always, sample: on_error_or_warning}
     schedule_text: {description: The schedule in words., type: str, returned: always, sample: "hourly at :15"}
     next_run: {description: The next scheduled run (UTC)., type: str, returned: when scheduled, sample: "2026-03-14T10:15:00+00:00"}
     retention: {description: "Tag, count, age and a description.", type: dict, returned: always,
@@ -292,7 +305,7 @@ def script_spec():
 
 def run(params, check_mode):
     options = {key: params[key] for key in ("schedule", "retention", "backup_type", "method", "allow_saved_state", "snapmirror_update",
-                                            "snapvault_update", "snapvault_label", "pre_script", "post_script")}
+                                            "snapvault_update", "snapvault_label", "pre_script", "post_script", "notify")}
     with Scopes(params["winrm"], params["host_addresses"]) as scopes:
         return ensure_policy(scopes, StorageClient(params["storage_systems"]), params["hyperv_host"], params["dataset"], params["name"],
                              params["state"], options, check_mode)
@@ -319,6 +332,7 @@ def main():
         snapvault_label=dict(type="str"),
         pre_script=dict(type="dict", options=script_spec()),
         post_script=dict(type="dict", options=script_spec()),
+        notify=dict(type="str", default="on_error_or_warning", choices=["never", "on_error", "on_error_or_warning", "always"]),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_if=[("state", "present", ("retention",))])
     run_module(module, run)

@@ -139,6 +139,7 @@ class Policy(Record):
     pre_script: dict | None = None  # {"path", "arguments", "host" (None: every member host)}
     post_script: dict | None = None
     created: datetime.datetime | None = None
+    notify: str = "on_error_or_warning"  # never | on_error | on_error_or_warning | always (smhv_notify reads it)
 
     def retention(self):
         age = None if self.retention_age_seconds is None else datetime.timedelta(seconds=self.retention_age_seconds)

@@ -44,7 +44,7 @@ def _script(spec):
 
 
 def build_policy(dataset, name, schedule, retention, backup_type="application", method=None, allow_saved_state=False,
-                 snapmirror_update=False, snapvault_update=False, snapvault_label=None, pre_script=None, post_script=None):
+                 snapmirror_update=False, snapvault_update=False, snapvault_label=None, pre_script=None, post_script=None, notify="on_error_or_warning"):
     """The Policy the module's options describe, with every cross-option rule checked."""
     validate_name("policy", name)
     if backup_type == "crash":
@@ -78,7 +78,8 @@ def build_policy(dataset, name, schedule, retention, backup_type="application", 
                     retention_age_seconds=int(parse_age(age).total_seconds()) if age is not None else None, schedule=schedule_spec,
                     backup_type=backup_type, method=method, allow_saved_state=bool(allow_saved_state),
                     snapmirror_update=bool(snapmirror_update), snapvault_update=bool(snapvault_update),
-                    snapvault_label=snapvault_label or None, pre_script=_script(pre_script), post_script=_script(post_script))
+                    snapvault_label=snapvault_label or None, pre_script=_script(pre_script), post_script=_script(post_script),
+                    notify=notify or "on_error_or_warning")
     policy.retention()
     policy.parsed_schedule()
     return policy
