@@ -85,7 +85,9 @@ RUN_NAMES = [run[0] for run in PLAYBOOK_RUNS] + ["role " + run[0] for run in ROL
 
 
 def roles_in_playbooks():
-    return set(re.findall(r"role: netapp_hyperv\.smhv\.(\w+)", "".join(p.read_text() for p in (REPO_ROOT / "playbooks").glob("*.yml"))))
+    """Roles the playbooks run, under `roles:` or with import_role/include_role (dr_failback.yml, to report it in `always:`)."""
+    text = "".join(p.read_text() for p in (REPO_ROOT / "playbooks").glob("*.yml"))
+    return set(re.findall(r"(?:role|name): netapp_hyperv\.smhv\.(\w+)", text))
 
 
 def world(lab):
