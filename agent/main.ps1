@@ -20,8 +20,6 @@ $ProgressPreference = 'SilentlyContinue'
 
 . "$PSScriptRoot\fleet.ps1"
 
-. "$PSScriptRoot\checkpoint_jobs.ps1"
-
 . "$PSScriptRoot\backup.ps1"
 
 . "$PSScriptRoot\restore.ps1"

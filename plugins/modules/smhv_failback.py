@@ -35,7 +35,11 @@ description:
     failover's are; reprotect's in the primary's SnapInfo as operation C(reprotect). A run that stopped anywhere is finished
     by running the task again; a finished failback or reprotect reports C(changed=false).
   - Check mode changes nothing and returns the whole plan (C(plan), C(actions)) the run then carries out.
-  - Standalone hosts at both sites; a primary failover cluster (CSVs, highly available VMs) is not built yet.
+  - O(hyperv_host) and O(dr_host) may be failover clusters. The VMs are found and shut down on every node of a DR cluster;
+    at a primary cluster each CSV (or cluster disk) leaves the cluster before its LUN is SnapRestored and is added back at
+    its path from the owner node, and the VMs are registered on the owner node and made highly available again. Reprotect
+    removes the VMs and their cluster roles node by node and takes the CSVs and cluster disks out of the DR cluster.
+    Tested with a cluster at both sites and with standalone hosts at both sites.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
@@ -43,11 +47,12 @@ extends_documentation_fragment:
 options:
   hyperv_host:
     description:
-      - The primary scope - the standalone host the VMs ran on before the failover, and go back to.
+      - The primary scope - the standalone host or failover cluster the VMs ran on before the failover, and go back to.
     required: true
   dr_host:
     description:
-      - The DR host the failover brought the VMs up on (and which is registered with the SnapInfo it restored).
+      - The DR host or DR failover cluster the failover brought the VMs up on (and which is registered with the SnapInfo it
+        restored).
     type: str
     required: true
   action:
@@ -155,6 +160,13 @@ EXAMPLES = r"""
     dr_host: hvdr01
     snapinfo_path: S:\SnapInfo
     dr_storage_systems: [cluster-b.lab.local]
+
+- name: Fail the cluster hvclus01's VMs back from the DR cluster hvdrclus01 (CSVs back at their paths, VMs highly available)
+  netapp_hyperv.smhv.smhv_failback:
+    hyperv_host: hvclus01
+    dr_host: hvdrclus01
+    snapinfo_path: S:\SnapInfo
+    dr_storage_systems: [cluster-b.lab.local]
 """
 
 RETURN = r"""
@@ -178,7 +190,8 @@ plan:
   description: What the run does, computed before it changes anything - C(mirrors) (per volume of the round trip its
     C(dr_volume), C(primary_volume), C(stage), C(state), C(action) and LUN pairs), C(vms) (with O(action=failback) - id,
     name, dataset, state at the DR site, config path there and at the primary, C(action)); with O(action=failback) also
-    C(path_map), C(final_backup), C(shutdown), C(snapinfo); with O(action=reprotect) C(clean) (VMs, disks, maps) and C(prove).
+    C(path_map), C(final_backup), C(shutdown), C(snapinfo); with O(action=reprotect) C(clean) (VMs - id, name, state,
+    C(clustered), the C(node) each is registered on -, disks, maps) and C(prove).
   returned: with O(action=failback) or O(action=reprotect)
   type: dict
 actions:

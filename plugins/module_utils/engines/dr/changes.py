@@ -44,11 +44,11 @@ class ChangeSteps:
             if lun["restore"] == "volume" and luns:
                 continue  # a volume SnapRestore brings back the whole volume once
             luns.append(lun)
-        # The host's disks go offline first, one agent call at a time (a HostClient runs one call at a time); then the
-        # volumes are restored side by side.
+        # The host's disks go offline first (a cluster's CSVs and cluster disks leave the cluster: a failback to a cluster),
+        # one agent call at a time (a HostClient runs one call at a time); then the volumes are restored side by side.
         for lun in (lun for luns in by_volume.values() for lun in luns):
             if lun["serial"] in self.disks and self.disks[lun["serial"]]["online"]:
-                self.host.call("disk_disconnect", {"serial": lun["serial"]})
+                self._take_offline(lun["serial"])
                 lun["connected"] = False
         outcomes = in_parallel(lambda item: self._restore_volume(plan["_volumes"][item[0]], item[1]), sorted(by_volume.items()))
         for warnings in outcomes:

@@ -4,6 +4,8 @@
 """A failover (failover.py) to a DR failover cluster: what differs from a standalone DR host.
 
     nodes      every node answers (its facts: initiators, the iSCSI service), or the failover stops before any change
+    snaprestore  a disk the cluster holds as a CSV or cluster disk leaves the cluster (cluster_disk_remove) before its LUN is
+               restored: a failback's arrival at a primary cluster finds the CSVs the VMs left; connect adds them back
     connect    every LUN mapped to the igroup(s) holding every node's initiators (one per node, shared ones once; the
                maps side by side), every node rescanned once for all of them, then from the owner node (the core cluster
                group's, which the scope session talks to) each disk added to the cluster: a CSV at its access path when
@@ -103,6 +105,15 @@ class ClusterSteps:
         for lun, access_path in placements:
             reply = self.host.call("cluster_disk_add", {"serial": lun.serial, "access_path": access_path, "csv": is_csv_path(access_path)})
             self.disks[lun.serial] = reply.result["disk"]
+
+    def _take_offline(self, serial):
+        """The host's disk of `serial` offline before its LUN is SnapRestored. On a cluster a CSV or cluster disk (a failback
+        to a cluster finds the primary's CSVs where the VMs left them) is taken out of the cluster from the owner node
+        (cluster_disk_remove: offline on every node; the connect phase adds it back at its path); a disk the cluster does
+        not hold, and any disk of a standalone host, is disconnected."""
+        if self.on_cluster and self.host.call("cluster_disk_remove", {"serial": serial}).result["found"]:
+            return
+        self.host.call("disk_disconnect", {"serial": serial})
 
     def _ensure_cluster_initiators(self):
         """Start the Microsoft iSCSI Initiator service on every node where it is stopped."""

@@ -10,13 +10,14 @@ Phases (each timed: the result's RTO):
     resync        each relationship the failover broke, reverse-resynced B -> A: only what changed at the DR site travels.
                   With rebuild=true (the primary site rebuilt on new storage) a new relationship B -> A is created and
                   initialized instead, to the volume primary_volumes names (default: the old source volume's name)
-    shutdown      the VMs shut down (guest shutdown) on the DR host
+    shutdown      the VMs shut down (guest shutdown) on the DR host (on a DR cluster, on the node each runs on)
     final_backup  a backup of each of their datasets at the DR site with SnapMirror update (the seed's scripted way of
                   the one more update it asks for; the VMs are off, so the backup is what they wrote last)
     final_update  every reversed relationship updated once more and waited for (the SnapInfo's too)
     arrival       failback_arrival.Arrival: the failover engine from the DR scope to the primary host (break at A,
-                  SnapInfo restored and the primary registered, LUNs connected, VMs restored and started); its phases
-                  are in the result's arrival.rto
+                  SnapInfo restored and the primary registered, LUNs connected, VMs restored and started; on a primary
+                  cluster its cluster path: CSVs out of the cluster before the SnapRestore and back at their paths, the VMs
+                  highly available again); its phases are in the result's arrival.rto
 
 Journals. resync to final_update change the DR site, and are journaled in the DR host's SnapInfo (the active one), as
 operation "failback" under a lease of its own ("failback~<primary scope>") so that the backup engine can still take the
@@ -38,7 +39,8 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.leases 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_arrival import DEPARTURE_OPERATION, Arrival
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import RoundTrip, public_entry, rehome_members, require_entries
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import RoundTrip, client_of, public_entry, rehome_members
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import require_entries, vms_on
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planned import PrimarySite
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import utcnow
@@ -84,6 +86,7 @@ class FailbackEngine(RoundTrip):
         self.clock, self.monotonic, self.sleep, self.lease_ttl = clock, monotonic, sleep, lease_ttl
         self.adopted = None
         self.phases, self.warnings = [], []
+        self.dr_nodes = {}  # VM id -> the node of the DR host it is registered on (a DR cluster's VMs may run on any)
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self, vms=None, datasets=None, path_map=None, start=True, start_order=None, check_mode=False):
@@ -147,7 +150,7 @@ class FailbackEngine(RoundTrip):
         pairs = self.path_pairs(path_map, self._recorded_roots())
         roots = [lun["dr_access_path"] for entry in entries for lun in entry["luns"] if lun["dr_access_path"]]
         chosen = self._vms_at_dr(vms, datasets, roots)
-        at_primary = {vm["id"]: vm["state"] for vm in self.primary.owner.call("vm_inventory", {"ids": sorted(chosen), "require_all": False}).result["vms"]}
+        at_primary = {vm["id"]: vm["state"] for vm in vms_on(self.primary, chosen)}
         plan_vms = []
         for vm_id, item in sorted(chosen.items(), key=lambda pair: pair[1]["name"].lower()):
             state = at_primary.get(vm_id)
@@ -192,12 +195,12 @@ class FailbackEngine(RoundTrip):
         for dataset, items in sorted(self.departure.scope_vms(datasets, vms).items()):
             for vm_id, name in items:
                 members.setdefault(vm_id, {"name": name, "dataset": dataset})
-        found = self.dr.owner.call("vm_inventory", {"ids": sorted(members), "require_all": False}).result["vms"] if members else []
         chosen = {}
-        for vm in found:
+        for vm in vms_on(self.dr, members):
             where = (vm["config_path"] or vm["configuration_location"] or "").lower()
             if any(where.startswith(root.lower()) for root in roots):
                 chosen[vm["id"]] = dict(members[vm["id"]], state=vm["state"], config_path=vm["config_path"])
+                self.dr_nodes[vm["id"]] = vm["node"]
         if not chosen:
             raise SmhvError("FAILBACK_NOT_READY", "The DR host %s has none of the VMs of %s's datasets (%s) on the failed-over LUNs: nothing to fail "
                             "back." % (self.dr.name, self.dr.name, ", ".join(sorted(set(m["dataset"] for m in members.values()))) or "none"),
@@ -294,8 +297,13 @@ class FailbackEngine(RoundTrip):
         if not ids or self.journal.state_of("shutdown") == "done":
             return
         self.journal.intend("shutdown", vms=sorted(names))
-        reply = self.dr.owner.call("vm_stop", {"ids": ids}).result
-        outcome["stopped"] = sorted(item["name"] for item in reply["vms"])
+        by_node = {}
+        for vm_id in ids:  # on a DR cluster, on the node each VM runs on
+            by_node.setdefault(self.dr_nodes.get(vm_id, self.dr.owner.name), []).append(vm_id)
+        stopped = []
+        for node, node_ids in sorted(by_node.items()):
+            stopped.extend(item["name"] for item in client_of(self.dr, node).call("vm_stop", {"ids": node_ids}).result["vms"])
+        outcome["stopped"] = sorted(stopped)
         self.journal.done("shutdown", stopped=outcome["stopped"])
 
     def _final_backup(self, plan, outcome):

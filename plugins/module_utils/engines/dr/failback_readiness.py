@@ -13,7 +13,7 @@ host or cluster that does not answer fails its check instead of the task, so the
 
 from __future__ import annotations
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import RoundTrip, RoundTripStorage, public_entry
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import RoundTrip, RoundTripStorage, public_entry, vms_on
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planned import PrimarySite
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.site import dr_systems as select_systems
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
@@ -82,8 +82,7 @@ def check_failback_readiness(params, primary_systems, dr_systems):
             try:
                 site = PrimarySite(dr, dr_storage)
                 members = {vm_id: name for items in site.scope_vms(params.get("datasets"), params.get("vms")).values() for vm_id, name in items}
-                found = dr.owner.call("vm_inventory", {"ids": sorted(members), "require_all": False}).result["vms"]
-                vms = [{"id": vm["id"], "name": vm["name"], "state": vm["state"]} for vm in found
+                vms = [{"id": vm["id"], "name": vm["name"], "state": vm["state"]} for vm in vms_on(dr, members)
                        if any((vm["config_path"] or "").lower().startswith(root.lower()) for root in roots)]
                 _check(checks, "vms_at_dr", vms, ", ".join("%s %s" % (vm["name"], vm["state"]) for vm in vms) or "none on the round trip's LUNs")
             except SmhvError as error:

@@ -26,7 +26,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models im
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import path_pairs, with_separator
 
 if HAS_NETAPP_ONTAP:
-    from netapp_ontap.resources import LunMap, SnapmirrorRelationship
+    from netapp_ontap.resources import Igroup, LunMap, SnapmirrorRelationship
 
 
 class RoundTripStorage(DrStorage):
@@ -65,8 +65,17 @@ class RoundTripStorage(DrStorage):
         with endpoint.call("delete SnapMirror relationship %s -> %s" % (relationship.source_path, relationship.destination_path)):
             SnapmirrorRelationship(uuid=relationship.uuid).delete()
 
+    def igroups_holding(self, cluster, svm, initiators):
+        """The names of `svm`'s igroups holding any of `initiators` (a DR cluster's nodes are presented LUNs through their own
+        igroups or one holding them all, as the failover found or made them), one query."""
+        endpoint = self._clusters.endpoint(cluster)
+        with endpoint.call("list igroups of SVM %s" % svm):
+            groups = fetch(Igroup, fields="name,initiators.name", **{"svm.name": svm})
+        wanted = set(initiator.lower() for initiator in initiators)
+        return sorted(group["name"] for group in groups if wanted & set(item["name"].lower() for item in group.get("initiators") or []))
+
     def lun_maps(self, luns, igroup):
-        """[(LunRef, IgroupRef)] of the maps of `luns` to the igroup named `igroup`: one query per cluster."""
+        """[(LunRef, IgroupRef)] of the maps of `luns` to the igroup named `igroup` ("a|b": any of them): one query per cluster."""
         by_cluster, found = {}, []
         for lun in luns:
             by_cluster.setdefault(lun.cluster, {})[lun.lun_uuid] = lun
@@ -92,6 +101,28 @@ def connected_luns(session, storage):
     for serial, lun in sorted(found.items()):
         volumes.setdefault((lun.cluster, lun.svm, lun.volume_name), []).append((lun, with_separator(disks[serial]["access_paths"][0])))
     return volumes, disks
+
+
+def vms_on(session, ids):
+    """`session`'s VMs of `ids` (vm_inventory), each with the "node" it is registered on: on a failover cluster every node is
+    asked (a VM may run on any), and a node that does not answer stops the run before any change."""
+    if not ids:
+        return []
+    found = []
+    for node, outcome in session.call_nodes("vm_inventory", {"ids": sorted(ids), "require_all": False}).items():
+        if isinstance(outcome, SmhvError):
+            raise outcome
+        # the owner's client is named after the cluster it was reached by: its VMs are on the owner node
+        where = session.owner_node if session.kind == "cluster" and node == session.owner.name else node
+        found.extend(dict(vm, node=where) for vm in outcome.result["vms"])
+    return found
+
+
+def client_of(session, node):
+    """The agent client of `session`'s `node` (its owner, or another node of a failover cluster)."""
+    if node.lower() in (session.owner.name.lower(), (session.owner_node or "").lower()):
+        return session.owner
+    return session.other_nodes()[node]
 
 
 def _key(cluster, path):

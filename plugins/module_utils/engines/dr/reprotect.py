@@ -7,9 +7,11 @@ after "the VMs are backed up on the primary site": clean the DR site, resync pri
 Phases (each timed):
     discover   the volumes of the round trip, found from the primary host's disks (failback_sites.py), each one's stage;
                the VMs the primary host runs from them; what of theirs the DR host still has (VMs by id, disks, maps)
-    clean      at the DR site: those VMs turned off and removed (their cluster roles first on a DR cluster), the round trip's
-               LUNs disconnected from the DR host and unmapped from its igroup, the DR scope's registration removed when its
-               SnapInfo was on one of them
+    clean      at the DR site: those VMs turned off and removed (on a DR cluster on the node each is registered on, its
+               cluster role removed before), the round trip's LUNs disconnected from the DR host (a DR cluster's CSVs and
+               cluster disks taken out of the cluster) and unmapped from its igroup (a DR cluster's: every igroup holding a
+               node's initiators), every node rescanned, the DR scope's registration removed when its SnapInfo was on one of
+               them
     resync     each reversed relationship (DR -> primary, broken off at the primary by the failback) reverse-resynced back
                into primary -> DR (after a rebuilt primary, the failover's relationship from the old volume is deleted
                first): the DR volume loses nothing the VMs still need (they were shut down before the failback's final
@@ -32,7 +34,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import OperationJournal, recover, register_recovery
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.leases import LeaseKeeper, heartbeat_seconds
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import RoundTrip, public_entry, require_entries
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import RoundTrip, client_of, public_entry, require_entries, vms_on
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planned import PrimarySite
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import igroup_name
@@ -127,11 +129,11 @@ class ReprotectEngine(RoundTrip):
         at_primary = self.primary.owner.call("vm_inventory", {"ids": sorted(members), "require_all": False}).result["vms"] if members else []
         ours = {vm["id"]: members[vm["id"]] for vm in at_primary
                 if any((vm["config_path"] or "").lower().startswith(root.lower()) for root in roots)}
-        at_dr = self.dr.owner.call("vm_inventory", {"ids": sorted(ours), "require_all": False}).result["vms"] if ours else []
+        at_dr = vms_on(self.dr, ours)
         dr_luns = [lun["dr_lun"] for entry in entries for lun in entry["luns"]]
         disks = [{"lun": "%s:%s" % (lun.cluster, lun.path), "serial": lun.serial, "access_paths": self.dr_disks[lun.serial]["access_paths"]}
                  for lun in dr_luns if lun.serial in self.dr_disks and self.dr_disks[lun.serial]["online"]]
-        self.maps = self.dr_storage.lun_maps(dr_luns, igroup_name(self.dr.facts["computer_name"])) if dr_luns else []
+        self.maps = self.dr_storage.lun_maps(dr_luns, "|".join(self._dr_igroups(dr_luns))) if dr_luns else []
         maps = [{"lun": "%s:%s" % (lun.cluster, lun.path), "igroup": igroup.name} for lun, igroup in self.maps]
         registration = self.dr.registration()
         snapinfo_here = bool(registration["registered"]) and any(
@@ -140,10 +142,25 @@ class ReprotectEngine(RoundTrip):
         datasets_used = sorted(set(item["dataset"] for item in ours.values()))
         return {"mirrors": [public_entry(entry, "reverse_resync" if entry["stage"] == "arrived" else "none") for entry in entries],
                 "vms": [{"id": vm_id, "name": item["name"], "dataset": item["dataset"]} for vm_id, item in sorted(ours.items(), key=lambda p: p[1]["name"])],
-                "clean": {"vms": sorted(({"id": vm["id"], "name": vm["name"], "state": vm["state"], "clustered": vm["clustered"]} for vm in at_dr),
-                                        key=lambda vm: vm["name"]),
+                "clean": {"vms": sorted(({"id": vm["id"], "name": vm["name"], "state": vm["state"], "clustered": vm["clustered"], "node": vm["node"]}
+                                         for vm in at_dr), key=lambda vm: vm["name"]),
                           "disks": disks, "maps": maps, "unregister": self.dr.name if snapinfo_here else None},
                 "prove": {"datasets": datasets_used if prove and (moving or self._open_journal()) else [], "enabled": bool(prove)}}
+
+    def _dr_igroups(self, luns):
+        """The igroups the round trip's LUNs were presented to the DR host through: smhv_<host> for a standalone host; on a
+        DR cluster every igroup of the LUNs' SVMs holding a node's initiators (the failover maps each LUN to all of them)."""
+        if self.dr.kind != "cluster":
+            return [igroup_name(self.dr.facts["computer_name"])]
+        initiators = []
+        for node, outcome in self.dr.call_nodes("host_facts").items():
+            if isinstance(outcome, SmhvError):
+                raise outcome
+            initiators.extend(port["node_address"] for port in outcome.result["initiator_ports"])
+        names = set()
+        for cluster, svm in sorted(set((lun.cluster, lun.svm) for lun in luns)):
+            names.update(self.dr_storage.igroups_holding(cluster, svm, initiators))
+        return sorted(names) or [igroup_name(self.dr.facts["computer_name"])]
 
     def _open_journal(self):
         catalog = Catalog(HostRepository(self.primary.owner, self.snapinfo_path))
@@ -175,14 +192,21 @@ class ReprotectEngine(RoundTrip):
         ids = [vm["id"] for vm in clean["vms"]]
         if ids:
             self.journal.intend("clean_vms", vms=ids)
-            self.dr.owner.call("vm_stop", {"ids": ids, "turn_off": True})
-            clustered = [vm["id"] for vm in clean["vms"] if vm["clustered"]]
-            if clustered:
-                self.dr.owner.call("cluster_vm_role_remove", {"ids": clustered})
-            removed["vms"] = self.dr.owner.call("vm_remove", {"ids": ids}).result["removed"]
+            by_node = {}
+            for vm in clean["vms"]:
+                by_node.setdefault(vm["node"], []).append(vm)
+            for node, vms in sorted(by_node.items()):  # on a DR cluster, each VM on the node it is registered on
+                client = client_of(self.dr, node)
+                client.call("vm_stop", {"ids": [vm["id"] for vm in vms], "turn_off": True})
+                clustered = [vm["id"] for vm in vms if vm["clustered"]]
+                if clustered:
+                    client.call("cluster_vm_role_remove", {"ids": clustered})
+                removed["vms"].extend(client.call("vm_remove", {"ids": [vm["id"] for vm in vms]}).result["removed"])
             self.journal.done("clean_vms", removed=removed["vms"])
         for disk in clean["disks"]:
-            self.dr.owner.call("disk_disconnect", {"serial": disk["serial"]})
+            # a DR cluster's CSV or cluster disk leaves the cluster (offline on every node); any other disk is disconnected
+            if self.dr.kind != "cluster" or not self.dr.owner.call("cluster_disk_remove", {"serial": disk["serial"]}).result["found"]:
+                self.dr.owner.call("disk_disconnect", {"serial": disk["serial"]})
             removed["disks"].append(disk["lun"])
         if clean["unregister"]:
             removed["registration"] = unregister(self.dr)["actions"]
@@ -190,7 +214,9 @@ class ReprotectEngine(RoundTrip):
             if self.dr_storage.san.unmap_lun(lun, igroup):
                 removed["maps"].append("%s:%s" % (lun.cluster, lun.path))
         if removed["disks"]:
-            self.dr.owner.call("disk_rescan")
+            for outcome in self.dr.call_nodes("disk_rescan", {}).values():
+                if isinstance(outcome, SmhvError):
+                    raise outcome
         return removed
 
     def _resync(self):
