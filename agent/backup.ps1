@@ -36,39 +36,10 @@ function Assert-SmhvVmId {
     }
 }
 
-function New-SmhvProductionCheckpoint {
-    # One production-only checkpoint. Checkpoint-VM takes no type: the VM's CheckpointType is set to
-    # ProductionOnly for the checkpoint, so Hyper-V fails instead of falling back to a standard
-    # (crash-consistent) checkpoint, and set back to what it was.
-    [CmdletBinding()]
-    param(
-        [Parameter(Mandatory)][object]$VM,
-        [Parameter(Mandatory)][string]$Name
-    )
-    $before = $VM.CheckpointType.ToString()
-    if ($before -ne 'ProductionOnly') {
-        Set-VM -VM $VM -CheckpointType ProductionOnly
-    }
-    try {
-        $checkpoint = Checkpoint-VM -VM $VM -SnapshotName $Name -Passthru
-    } finally {
-        if ($before -ne 'ProductionOnly') {
-            Set-VM -VM $VM -CheckpointType $before
-        }
-    }
-    [ordered]@{
-        vm_id = $VM.Id.ToString().ToLowerInvariant()
-        vm_name = [string]$VM.Name
-        checkpoint_id = $checkpoint.Id.ToString()
-        name = [string]$checkpoint.Name
-        created = $checkpoint.CreationTime.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'")
-        checkpoint_type = $before
-    }
-}
-
 function New-SmhvCheckpoint {
-    # Production-only checkpoints of many VMs (New-SmhvProductionCheckpoint). One VM's failure does not stop
-    # the others; the caller removes what was made (checkpoint_remove works by name).
+    # Production-only checkpoints of many VMs, side by side (New-SmhvProductionCheckpointSet). One VM's failure
+    # does not stop the others; the caller removes what was made (checkpoint_remove works by name). Failures list
+    # the VMs not found first, then the ones whose checkpoint failed.
     [CmdletBinding()]
     param(
         [Parameter(Mandatory)][psobject]$Arguments,
@@ -80,7 +51,7 @@ function New-SmhvCheckpoint {
     $table = Get-SmhvVmTable
     $checkpoints = New-SmhvList
     $failures = New-SmhvList
-    $planned = 0
+    $found = New-SmhvList
     foreach ($id in $ids) {
         $key = $id.ToLowerInvariant()
         if (-not $table.ContainsKey($key)) {
@@ -88,18 +59,14 @@ function New-SmhvCheckpoint {
             $failures.Add([ordered]@{ vm_id = $key; vm_name = $null; code = 'VM_NOT_FOUND'; message = $message })
             continue
         }
-        $vm = $table[$key]
-        $planned++
-        if ($CheckMode) {
-            continue
-        }
-        try {
-            $checkpoints.Add((New-SmhvProductionCheckpoint -VM $vm -Name $name))
-        } catch {
-            $failures.Add([ordered]@{ vm_id = $key; vm_name = [string]$vm.Name; code = 'CHECKPOINT_FAILED'; message = $_.Exception.Message })
-        }
+        $found.Add($table[$key])
     }
-    $changed = $checkpoints.Count -gt 0 -or ($CheckMode -and $planned -gt 0)
+    if (-not $CheckMode) {
+        $made = New-SmhvProductionCheckpointSet -VMs $found -Name $name
+        $checkpoints.AddRange($made['checkpoints'])
+        $failures.AddRange($made['failures'])
+    }
+    $changed = $checkpoints.Count -gt 0 -or ($CheckMode -and $found.Count -gt 0)
     New-SmhvOpResult -Result ([ordered]@{ checkpoints = $checkpoints; failures = $failures }) -Changed $changed
 }
 
@@ -177,19 +144,9 @@ function New-SmhvBackupCheckpoint {
     $checkpoints = New-SmhvList
     $failures = New-SmhvList
     if ($refused -eq 0 -and -not $CheckMode) {
-        foreach ($vm in $online) {
-            try {
-                $checkpoints.Add((New-SmhvProductionCheckpoint -VM $vm -Name $name))
-            } catch {
-                $failure = [ordered]@{
-                    vm_id = $vm.Id.ToString().ToLowerInvariant()
-                    vm_name = [string]$vm.Name
-                    code = 'CHECKPOINT_FAILED'
-                    message = $_.Exception.Message
-                }
-                $failures.Add($failure)
-            }
-        }
+        $made = New-SmhvProductionCheckpointSet -VMs $online -Name $name
+        $checkpoints.AddRange($made['checkpoints'])
+        $failures.AddRange($made['failures'])
     }
     $changed = $checkpoints.Count -gt 0 -or ($CheckMode -and $refused -eq 0 -and $online.Count -gt 0)
     $result = [ordered]@{ vms = $vms; missing = $missing; outcomes = $outcomes; checkpoints = $checkpoints; failures = $failures }
@@ -198,8 +155,9 @@ function New-SmhvBackupCheckpoint {
 
 function Remove-SmhvCheckpoint {
     # Remove the checkpoint called 'name' from each VM (Remove-VMSnapshot; Hyper-V merges the .avhdx files
-    # into their parents). By name, not id, so a caller that lost checkpoint_create's answer can still
-    # clean up; a VM without such a checkpoint (or gone) is listed in 'missing', not an error.
+    # into their parents), the VMs side by side (Remove-SmhvCheckpointSet). By name, not id, so a caller that
+    # lost checkpoint_create's answer can still clean up; a VM without such a checkpoint (or gone) is listed in
+    # 'missing', not an error.
     [CmdletBinding()]
     param(
         [Parameter(Mandatory)][psobject]$Arguments,
@@ -212,6 +170,7 @@ function Remove-SmhvCheckpoint {
     $removed = New-SmhvList
     $missing = New-SmhvList
     $failures = New-SmhvList
+    $merges = New-SmhvList
     foreach ($id in $ids) {
         $key = $id.ToLowerInvariant()
         if (-not $table.ContainsKey($key)) {
@@ -226,15 +185,23 @@ function Remove-SmhvCheckpoint {
             continue
         }
         foreach ($checkpoint in $found) {
-            try {
-                if (-not $CheckMode) {
-                    Remove-VMSnapshot -VMSnapshot $checkpoint
-                }
-                $removed.Add([ordered]@{ vm_id = $key; checkpoint_id = $checkpoint.Id.ToString() })
-            } catch {
-                $failures.Add([ordered]@{ vm_id = $key; vm_name = [string]$vm.Name; code = 'CHECKPOINT_FAILED'; message = $_.Exception.Message })
-            }
+            $merges.Add(@{ key = $key; vm = $vm; checkpoint = $checkpoint; job = $null; output = $null; error = $null })
         }
+    }
+    if (-not $CheckMode) {
+        Remove-SmhvCheckpointSet -Entries $merges
+    }
+    foreach ($merge in $merges) {
+        if ($null -ne $merge['error']) {
+            $failures.Add([ordered]@{
+                vm_id = $merge['key']
+                vm_name = [string]$merge['vm'].Name
+                code = 'CHECKPOINT_FAILED'
+                message = [string]$merge['error']
+            })
+            continue
+        }
+        $removed.Add([ordered]@{ vm_id = $merge['key']; checkpoint_id = $merge['checkpoint'].Id.ToString() })
     }
     $result = [ordered]@{ removed = $removed; missing = $missing; failures = $failures }
     New-SmhvOpResult -Result $result -Changed ($removed.Count -gt 0)

@@ -20,6 +20,8 @@ $ProgressPreference = 'SilentlyContinue'
 
 . "$PSScriptRoot\fleet.ps1"
 
+. "$PSScriptRoot\checkpoint_jobs.ps1"
+
 . "$PSScriptRoot\backup.ps1"
 
 . "$PSScriptRoot\restore.ps1"

@@ -1,17 +1,19 @@
 """A backup through the lab spends Hyper-V's checkpoint and merge time (hyperv/timing.py; real WinRM and ONTAP
-REST): the agent checkpoints a node's VMs one after another, so a node's checkpoint call lasts a checkpoint's time
-per VM and its merge call a merge's time per VM, and the backup reports how long the VMs stayed checkpointed.
-Short durations keep the test fast; benchmarks/checkpoint_window.py measures the realistic profile."""
+REST): the agent checkpoints a node's VMs side by side (agent/checkpoint_jobs.ps1, CHECKPOINT_JOBS at once), so a
+node's checkpoint call lasts one checkpoint's time however many VMs it has, up to the agent's jobs and the host's
+concurrency, and its merge call one merge's time (tests/lab/hyperv/test_checkpoint_timing.py shows a host with a
+lower concurrency queueing them). The backup reports how long the VMs stayed checkpointed. Short durations keep
+the test fast; benchmarks/checkpoint_window.py measures the realistic profile."""
 from __future__ import annotations
 
 from e2e.backup_support import LabSite
 
 SNAPINFO = "S:\\SnapInfo"
 VMS = ["vm-web01", "vm-app01", "vm-db01", "vm-web02"]  # three running on hv01, one on hv02
-CREATE, MERGE = 0.4, 0.2
+CREATE, MERGE = 0.5, 0.3
 
 
-def test_a_backup_spends_each_vms_checkpoint_and_merge_time(lab):
+def test_a_backup_spends_one_checkpoint_and_one_merge_time_per_node(lab):
     lab.control("DELETE", "/faults")
     lab.reset()
     try:
@@ -28,10 +30,12 @@ def test_a_backup_spends_each_vms_checkpoint_and_merge_time(lab):
         lab.reset()
     assert {vm["name"]: (vm["host"], vm["outcome"]) for vm in result["vms"]} == {
         "vm-web01": ("hv01", "online"), "vm-app01": ("hv01", "online"), "vm-db01": ("hv01", "online"), "vm-web02": ("hv02", "online")}
-    assert 3 * CREATE <= calls[("backup_checkpoint", "hv01")] < 3 * CREATE + 1.0
-    assert CREATE <= calls[("backup_checkpoint", "hv02")] < CREATE + 1.0
-    assert 3 * MERGE <= calls[("checkpoint_remove", "hv01")] < 3 * MERGE + 1.0
+    # Side by side: hv01's three checkpoints take about one checkpoint's time (one after another they would take
+    # three), as hv02's one does, and so do the merges.
+    assert CREATE <= calls[("backup_checkpoint", "hv01")] < 3 * CREATE
+    assert CREATE <= calls[("backup_checkpoint", "hv02")] < 3 * CREATE
+    assert MERGE <= calls[("checkpoint_remove", "hv01")] < 3 * MERGE
     steps = {step["step"]: step["seconds"] for step in result["timings"]["steps"]}
-    assert steps["checkpoint"] >= 3 * CREATE and steps["release_checkpoints"] >= 3 * MERGE  # the slowest node sets the pace
+    assert CREATE <= steps["checkpoint"] < 3 * CREATE and MERGE <= steps["release_checkpoints"] < 3 * MERGE
     lifetimes = result["timings"]["checkpoint_seconds_per_host"]
-    assert lifetimes["hv01"] >= 3 * (CREATE + MERGE) and result["timings"]["checkpoint_seconds_max"] == max(lifetimes.values())
+    assert lifetimes["hv01"] >= CREATE + MERGE and result["timings"]["checkpoint_seconds_max"] == max(lifetimes.values())

@@ -7,8 +7,9 @@ given VM on the host, the policy's outcome for it, and checkpoint_create's check
 
 checkpoint_create / checkpoint_remove use the world's checkpoint model: a production checkpoint of a
 running VM flushes the guest's writes in flight first, then puts an .avhdx on every disk; removing it
-merges the layer back (world/windows.py). Each checkpoint and each merge takes the host's time for it,
-one VM after another as the agent's loop does (hyperv/timing.py).
+merges the layer back (world/windows.py). Each checkpoint and each merge is one of the agent's Hyper-V
+jobs (agent/checkpoint_jobs.ps1): CHECKPOINT_JOBS of them side by side, each taking the host's time for it
+in one of the host's slots, so a host that runs fewer at once queues the rest (hyperv/timing.py).
 
 vss_backup plays diskshadow, the Hyper-V writer and the Data ONTAP VSS hardware provider in one step:
 the writer has each running guest (with the backup integration service) flush its writes, and the
@@ -63,35 +64,48 @@ def _failure(vm_id: str, vm_name: str | None, code: str, message: str) -> dict[s
     return {"vm_id": vm_id, "vm_name": vm_name, "code": code, "message": message}
 
 
-def _production_checkpoint(ctx: OpContext, vm, name: str) -> dict[str, Any]:
-    """New-SmhvProductionCheckpoint: Set-VM -CheckpointType ProductionOnly, Checkpoint-VM, then the type set
-    back; the VM's own type never changes, so passing the type for this one checkpoint is the same thing.
-    Checkpoint-VM takes the host's checkpoint time (hyperv/timing.py) before the checkpoint exists; the VM may
-    have gone meanwhile (world_checkpoint_create's KeyError)."""
-    ctx.take_time("checkpoint.create")
-    checkpoint = world_checkpoint_create(ctx.world, vm.id, name, checkpoint_type="ProductionOnly")
-    return {"vm_id": vm.id.lower(), "vm_name": vm.name, "checkpoint_id": checkpoint.id, "name": checkpoint.name,
-            "created": checkpoint.created, "checkpoint_type": vm.checkpoint_type}
+_VM_ERRORS = (KeyError, ValueError, OSError)  # what a VM's own checkpoint or merge may fail with
+
+
+def _production_checkpoints(ctx: OpContext, vms: list, name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """New-SmhvProductionCheckpointSet: each VM's Checkpoint-VM -AsJob (its type ProductionOnly for the checkpoint,
+    then set back; the VM's own type never changes, so passing the type for this one checkpoint is the same
+    thing), side by side as the agent runs them (ctx.run_jobs). A job takes the host's checkpoint time
+    (hyperv/timing.py) before its checkpoint exists; the VM may have gone meanwhile (world_checkpoint_create's
+    KeyError). Checkpoints and failures in the VMs' order."""
+    def land(vm):
+        checkpoint = world_checkpoint_create(ctx.world, vm.id, name, checkpoint_type="ProductionOnly")
+        return {"vm_id": vm.id.lower(), "vm_name": vm.name, "checkpoint_id": checkpoint.id, "name": checkpoint.name,
+                "created": checkpoint.created, "checkpoint_type": vm.checkpoint_type}
+
+    checkpoints, failures = [], []
+    for vm, (made, error) in zip(vms, ctx.run_jobs("checkpoint.create", vms, land)):
+        if error is None:
+            checkpoints.append(made)
+        elif isinstance(error, _VM_ERRORS):
+            failures.append(_failure(vm.id.lower(), vm.name, "CHECKPOINT_FAILED", str(error)))
+        else:
+            raise error
+    return checkpoints, failures
 
 
 def checkpoint_create(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """New-SmhvCheckpoint: the VMs not on this host fail VM_NOT_FOUND (listed first), the others are checkpointed."""
     ids = argument(args, "ids", "StringList", required=True)
     name = _data_name(args, "name")
-    checkpoints, failures, planned = [], [], 0
+    failures, found = [], []
     for vm_id in ids:
         key = vm_id.lower()
         vm = ctx.host.vms.get(key)
         if vm is None:
             failures.append(_failure(key, None, "VM_NOT_FOUND", f"No virtual machine with id {vm_id} on host {ctx.computer_name}."))
             continue
-        planned += 1
-        if ctx.check_mode:
-            continue
-        try:
-            checkpoints.append(_production_checkpoint(ctx, vm, name))
-        except (KeyError, ValueError, OSError) as error:
-            failures.append(_failure(key, vm.name, "CHECKPOINT_FAILED", str(error)))
-    changed = bool(checkpoints) or (ctx.check_mode and planned > 0)
+        found.append(vm)
+    checkpoints = []
+    if not ctx.check_mode:
+        checkpoints, failed = _production_checkpoints(ctx, found, name)
+        failures += failed
+    changed = bool(checkpoints) or (ctx.check_mode and bool(found))
     return {"checkpoints": checkpoints, "failures": failures}, changed
 
 
@@ -136,19 +150,17 @@ def backup_checkpoint(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, A
             refused += 1
     checkpoints, failures = [], []
     if not refused and not ctx.check_mode:
-        for vm in online:
-            try:
-                checkpoints.append(_production_checkpoint(ctx, vm, name))
-            except (KeyError, ValueError, OSError) as error:
-                failures.append(_failure(vm.id.lower(), vm.name, "CHECKPOINT_FAILED", str(error)))
+        checkpoints, failures = _production_checkpoints(ctx, online, name)
     changed = bool(checkpoints) or (ctx.check_mode and not refused and bool(online))
     return {"vms": vms, "missing": missing, "outcomes": outcomes, "checkpoints": checkpoints, "failures": failures}, changed
 
 
 def checkpoint_remove(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Remove-SmhvCheckpoint: each VM's checkpoints called `name` merged by Remove-VMSnapshot -AsJob, side by side
+    and one at a time per VM (Remove-SmhvCheckpointSet); each merge takes the host's time before it lands."""
     ids = argument(args, "ids", "StringList", required=True)
     name = _data_name(args, "name")
-    removed, missing, failures = [], [], []
+    merges, missing = [], []
     for vm_id in ids:
         key = vm_id.lower()
         vm = ctx.host.vms.get(key)
@@ -156,15 +168,22 @@ def checkpoint_remove(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, A
         if not found:
             missing.append(key)
             continue
-        for checkpoint in found:
-            try:
-                if not ctx.check_mode:
-                    ctx.take_time("checkpoint.remove")  # Remove-VMSnapshot returns once the merge is done
-                    world_checkpoint_remove(ctx.world, vm.id, checkpoint.id)
-            except (KeyError, ValueError, OSError) as error:
-                failures.append(_failure(key, vm.name, "CHECKPOINT_FAILED", str(error)))
-                continue
+        merges += [(key, vm, checkpoint) for checkpoint in found]
+
+    def land(merge):
+        world_checkpoint_remove(ctx.world, merge[1].id, merge[2].id)  # Remove-VMSnapshot returns once the merge is done
+
+    outcomes = [(None, None)] * len(merges)  # check mode plans every merge
+    if not ctx.check_mode:
+        outcomes = ctx.run_jobs("checkpoint.remove", merges, land, group=lambda merge: merge[0])
+    removed, failures = [], []
+    for (key, vm, checkpoint), (_landed, error) in zip(merges, outcomes):
+        if error is None:
             removed.append({"vm_id": key, "checkpoint_id": checkpoint.id})
+        elif isinstance(error, _VM_ERRORS):
+            failures.append(_failure(key, vm.name, "CHECKPOINT_FAILED", str(error)))
+        else:
+            raise error
     return {"removed": removed, "missing": missing, "failures": failures}, bool(removed)
 
 

@@ -31,17 +31,33 @@ class OpContext:
     agent: ModuleType  # the collection's agent package (contract and generated script): constants shared with the PowerShell
     check_mode: bool = False
     warnings: list[str] = field(default_factory=list)
-    # Spends a Hyper-V operation's time on this host (hyperv/timing.py); the executor's lets go of the world's
-    # lock meanwhile. Without one (an op called directly) the operation takes no time.
-    spend: Callable[[Any, str], None] | None = None
+    # Runs the agent's side-by-side Hyper-V jobs (agent/checkpoint_jobs.ps1) on this host: the executor's spends
+    # each job's time in parallel (AgentExecutor._run_jobs). Without one, one job after another, taking no time.
+    jobs: Callable[..., list[tuple[Any, BaseException | None]]] | None = None
 
-    def take_time(self, operation: str) -> None:
-        if self.spend is not None and not self.check_mode:
-            self.spend(self.host, operation)
+    def run_jobs(self, operation: str, items: list[Any], land: Callable[[Any], Any],
+                 group: Callable[[Any], Any] | None = None) -> list[tuple[Any, BaseException | None]]:
+        """One Hyper-V job per item (`operation`'s time, then `land(item)`, the change, under the world's lock), at
+        most the agent's CHECKPOINT_JOBS at once and one at a time per `group(item)`; (result, None) or (None, the
+        exception land raised) per item, in the items' order."""
+        if self.jobs is not None and not self.check_mode:
+            return self.jobs(self.host, operation, items, land, group)
+        return one_after_another(items, land)
 
     @property
     def computer_name(self) -> str:
         return self.host.name.upper()  # $env:COMPUTERNAME is upper case
+
+
+def one_after_another(items: list[Any], land: Callable[[Any], Any]) -> list[tuple[Any, BaseException | None]]:
+    """OpContext.run_jobs's outcomes when the jobs take no time."""
+    outcomes: list[tuple[Any, BaseException | None]] = []
+    for item in items:
+        try:
+            outcomes.append((land(item), None))
+        except Exception as error:  # the op decides which errors are the VM's own
+            outcomes.append((None, error))
+    return outcomes
 
 
 def _valid(kind: str, value: Any) -> bool:

@@ -29,7 +29,7 @@ from ..winrm import windows
 from ..winrm.executor import CommandResult, PipelineCommand, PipelineResult, Runspace
 from . import timing as hyperv_timing
 from .agent_source import agent_path, digest, load_agent
-from .context import AgentFailure, OpContext, argument
+from .context import AgentFailure, OpContext, argument, one_after_another
 from .ops import OPS
 
 PS_NOT_RECOGNIZED = ("The term '{0}' is not recognized as the name of a cmdlet, function, script file, or operable "
@@ -51,6 +51,8 @@ class AgentExecutor:
         self._agent_digest = digest(self.agent.AGENT_SCRIPT)
         self._agent_sha = str(getattr(self.agent, "AGENT_SHA", ""))  # what its Invoke-SmhvAgent compares with
         self._bootstrap_digest = digest(self.agent.BOOTSTRAP_SCRIPT)
+        # Hyper-V jobs its agent runs at once on a host; an agent from before CHECKPOINT_JOBS ran one after another.
+        self._agent_jobs = int(getattr(self.agent, "CHECKPOINT_JOBS", 1))
         self._stopping = threading.Event()
         self.slots = hyperv_timing.HostSlots()  # checkpoint operations each host is running
         self._log_lock = threading.Lock()
@@ -217,7 +219,7 @@ class AgentExecutor:
             self._acquire_world(waited)
             try:
                 ctx = OpContext(self.world, self.world.host(host_name), self.agent, request["check_mode"],
-                                spend=lambda host, operation: self._spend(host, operation, waited))
+                                jobs=lambda host, operation, items, land, group: self._run_jobs(host, operation, items, land, group, waited))
                 result, changed = implementation(ctx, request["args"])
             finally:
                 self.world.lock.release()
@@ -235,19 +237,62 @@ class AgentExecutor:
         self.world.lock.acquire()
         waited[0] += time.monotonic() - asked
 
-    def _spend(self, host, operation: str, waited: list[float]) -> None:
-        """A checkpoint operation's time on `host` (hyperv/timing.py), in one of the host's slots and outside the
-        world's lock, which the op holds once (from _dispatch) and gets back before its change lands."""
+    def _run_jobs(self, host, operation: str, items: list[Any], land, group, waited: list[float]) -> list[tuple[Any, Any]]:
+        """The agent's Hyper-V jobs (agent/checkpoint_jobs.ps1): it starts at most CHECKPOINT_JOBS at once, the next
+        as one ends, never two of one `group` (a VM) at once; each job waits for one of the host's slots (Hyper-V
+        runs at most its concurrency, the rest queue), spends its time there outside the world's lock, then lands
+        its change under the lock. The op's lock is let go meanwhile and taken back before the answer."""
         seconds = hyperv_timing.duration(host, operation)
-        if seconds <= 0:
-            return
+        if seconds <= 0:  # instant: the same outcomes as one job after another, and no threads
+            return one_after_another(items, land)
         limit = hyperv_timing.concurrency(host)
+        outcomes: list[tuple[Any, Any]] = [(None, None)] * len(items)
+        pending = list(range(len(items)))
+        busy: set[Any] = set()
+        turn = threading.Condition()
+
+        def next_item():
+            with turn:
+                while True:
+                    free = [index for index in pending if group is None or group(items[index]) not in busy]
+                    if free or not pending:
+                        break
+                    turn.wait()
+                if not free:
+                    return None
+                pending.remove(free[0])
+                if group is not None:
+                    busy.add(group(items[free[0]]))
+                return free[0]
+
+        def agent_job_slot():
+            while (index := next_item()) is not None:
+                try:
+                    with self.slots.held(host.name, limit):
+                        self._stopping.wait(seconds)
+                    self._acquire_world(waited)
+                    try:
+                        outcomes[index] = (land(items[index]), None)
+                    except Exception as error:  # the op decides which errors are the VM's own
+                        outcomes[index] = (None, error)
+                    finally:
+                        self.world.lock.release()
+                finally:
+                    with turn:
+                        busy.discard(None if group is None else group(items[index]))
+                        turn.notify_all()
+
+        workers = [threading.Thread(target=agent_job_slot, name=f"hyperv-job-{host.name}-{number}", daemon=True)
+                   for number in range(min(self._agent_jobs, len(items)))]
         self.world.lock.release()
         try:
-            with self.slots.held(host.name, limit):
-                self._stopping.wait(seconds)
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
         finally:
             self._acquire_world(waited)
+        return outcomes
 
     @staticmethod
     def _parse_request(request_json: str) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """How long a Hyper-V host takes to make and merge checkpoints, and how many it runs at once.
 
 A checkpoint op (backup_ops.py) spends each VM's `checkpoint.create` or `checkpoint.remove` time before its
-change lands, as the agent's Checkpoint-VM and Remove-VMSnapshot calls do, one VM after another; the time is
-spent outside the world's lock (AgentExecutor), holding one of the host's `concurrency` slots, so other hosts
-and other calls go on meanwhile and a host never runs more checkpoint operations at once than it may.
+change lands, as the agent's Checkpoint-VM -AsJob and Remove-VMSnapshot -AsJob jobs do, CHECKPOINT_JOBS of them
+side by side (agent/checkpoint_jobs.ps1; AgentExecutor._run_jobs); each job's time is spent outside the world's
+lock, holding one of the host's `concurrency` slots, so other hosts and other calls go on meanwhile and a host
+never runs more checkpoint operations at once than it may: the agent's other jobs wait for a slot.
 
 Durations use the lab's one timing model (smhv_lab.timing, as ONTAP's jobs do): an operation, then its
 family ("checkpoint"), then "*", in the host's own overrides, then in its profile. Profiles:

@@ -290,6 +290,9 @@ HOST_SERVICES = ("OnCommandHyperV", "SWSvc", "vmms", "ClusSvc", "MSiSCSI", "VSS"
 # SMHV's Net.Tcp port (808) and SnapDrive's HTTP/HTTPS web-service ports (4094/4095).
 DEFAULT_FIREWALL_PORTS = (808, 4094, 4095)
 NETAPP_VSS_PROVIDER_ID = "{ddd3d232-a96f-4ac5-8f7b-250fd91fd102}"
+# How many checkpoint or merge jobs the agent runs at once on one host (Get-SmhvCheckpointJobLimit in
+# agent/checkpoint_jobs.ps1); the lab's Hyper-V runs as many of the agent's jobs.
+CHECKPOINT_JOBS = 4
 # Registry keys whose values host_facts reports (with every subkey).
 SMHV_REGISTRY_ROOTS = (
     "HKLM:\\SOFTWARE\\NetApp\\SnapManager for Hyper-V",

@@ -10,7 +10,7 @@ AGENT_SCRIPT is agent/main.ps1 with the files it dot-sources inlined in its orde
 
 from __future__ import annotations
 
-AGENT_SHA = "4383dfb642922da8"
+AGENT_SHA = "ec0c01e1c59430f5"
 # The function AGENT_SCRIPT defines and calls, and that the PSRP short call invokes.
 ENTRY_FUNCTION = "Invoke-SmhvAgent"
 
@@ -2024,6 +2024,175 @@ function Set-SmhvPrerequisite {
 }
 
 # ---------------------------------------------------------------------------------------------
+# A host's checkpoints and merges side by side (checkpoint_create, backup_checkpoint, checkpoint_remove)
+# ---------------------------------------------------------------------------------------------
+# A production checkpoint spends seconds in the guest's VSS and in Hyper-V, and a merge seconds more; made one
+# VM after another, a node's checkpoint window grows with its VMs. Checkpoint-VM and Remove-VMSnapshot run as
+# Hyper-V jobs (-AsJob) instead, at most Get-SmhvCheckpointJobLimit at once, the next one started as soon as one
+# ends (Wait-Job -Any); Hyper-V queues what it will not run at once. Each VM keeps its own outcome as in a loop:
+# one VM's failure is reported for that VM and stops no other.
+
+function Get-SmhvCheckpointJobLimit {
+    # How many checkpoint or merge jobs run at once on a host: CHECKPOINT_JOBS in the agent's contract, which the
+    # lab runs as many of. Hyper-V documents no limit; each checkpoint freezes a guest through VSS and writes to
+    # the same storage, so a few at once, not a node's every VM.
+    [CmdletBinding()]
+    param()
+    4
+}
+
+function Wait-SmhvEndedJob {
+    # Waits until one of the running jobs ends; returns the entries of all that have ended, each with the job's
+    # 'output' or the message of its 'error', and takes them (and their jobs) out of $Running.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][System.Collections.IDictionary]$Running
+    )
+    $null = Wait-Job -Job @($Running.Values | ForEach-Object -Process { $_['job'] }) -Any
+    $ended = @($Running.Values | Where-Object -FilterScript { @('NotStarted', 'Running') -notcontains [string]$_['job'].State })
+    foreach ($entry in $ended) {
+        $job = $entry['job']
+        $Running.Remove($job.Id)
+        try {
+            # A job's error records come back as errors here, which -ErrorAction Stop makes the message.
+            $entry['output'] = @(Receive-Job -Job $job -ErrorAction Stop)
+            if ([string]$job.State -ne 'Completed') {
+                $message = "The Hyper-V job ended $($job.State)."
+                if ($null -ne $job.JobStateInfo.Reason) {
+                    $message = $job.JobStateInfo.Reason.Message
+                }
+                throw $message
+            }
+        } catch {
+            $entry['error'] = $_.Exception.Message
+        } finally {
+            # The job has ended and its outcome is read; a job object left behind costs nothing but memory.
+            Remove-Job -Job $job -Force -ErrorAction SilentlyContinue
+        }
+    }
+    , $ended
+}
+
+function Restore-SmhvCheckpointType {
+    # The VM's CheckpointType set back to what it was before its production checkpoint.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][System.Collections.IDictionary]$Entry
+    )
+    if ($null -ne $Entry['before'] -and $Entry['before'] -ne 'ProductionOnly') {
+        try {
+            Set-VM -VM $Entry['vm'] -CheckpointType $Entry['before']
+        } catch {
+            if ($null -eq $Entry['error']) {
+                $Entry['error'] = $_.Exception.Message
+            }
+        }
+    }
+}
+
+function New-SmhvProductionCheckpointSet {
+    # Production-only checkpoints of $VMs, side by side. Checkpoint-VM takes no type: each VM's CheckpointType is
+    # set to ProductionOnly for its checkpoint, so Hyper-V fails instead of falling back to a standard
+    # (crash-consistent) checkpoint, and set back to what it was once its job ends. Returns checkpoints and
+    # failures (CHECKPOINT_FAILED), each in the VMs' order.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][AllowEmptyCollection()][System.Collections.IList]$VMs,
+        [Parameter(Mandatory)][string]$Name
+    )
+    $limit = Get-SmhvCheckpointJobLimit
+    $running = @{}
+    $ended = New-SmhvList
+    $next = 0
+    while ($next -lt $VMs.Count -or $running.Count -gt 0) {
+        while ($next -lt $VMs.Count -and $running.Count -lt $limit) {
+            $vm = $VMs[$next]
+            $entry = @{ index = $next; vm = $vm; before = $null; job = $null; output = $null; error = $null }
+            $next++
+            try {
+                $entry['before'] = $vm.CheckpointType.ToString()
+                if ($entry['before'] -ne 'ProductionOnly') {
+                    Set-VM -VM $vm -CheckpointType ProductionOnly
+                }
+                $entry['job'] = Checkpoint-VM -VM $vm -SnapshotName $Name -Passthru -AsJob
+                $running[$entry['job'].Id] = $entry
+            } catch {
+                $entry['error'] = $_.Exception.Message
+                Restore-SmhvCheckpointType -Entry $entry
+                $ended.Add($entry)
+            }
+        }
+        if ($running.Count -gt 0) {
+            foreach ($entry in (Wait-SmhvEndedJob -Running $running)) {
+                Restore-SmhvCheckpointType -Entry $entry
+                $ended.Add($entry)
+            }
+        }
+    }
+    $checkpoints = New-SmhvList
+    $failures = New-SmhvList
+    foreach ($entry in @($ended | Sort-Object -Property { $_['index'] })) {
+        $vm = $entry['vm']
+        $key = $vm.Id.ToString().ToLowerInvariant()
+        $made = @($entry['output'] | Where-Object -FilterScript { $null -ne $_ })
+        if ($null -eq $entry['error'] -and $made.Count -eq 0) {
+            $entry['error'] = "Checkpoint-VM returned no checkpoint for VM $($vm.Name)."
+        }
+        if ($null -ne $entry['error']) {
+            $failures.Add([ordered]@{ vm_id = $key; vm_name = [string]$vm.Name; code = 'CHECKPOINT_FAILED'; message = [string]$entry['error'] })
+            continue
+        }
+        $checkpoint = $made[0]
+        $checkpoints.Add([ordered]@{
+            vm_id = $key
+            vm_name = [string]$vm.Name
+            checkpoint_id = $checkpoint.Id.ToString()
+            name = [string]$checkpoint.Name
+            created = $checkpoint.CreationTime.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'")
+            checkpoint_type = $entry['before']
+        })
+    }
+    [ordered]@{ checkpoints = $checkpoints; failures = $failures }
+}
+
+function Remove-SmhvCheckpointSet {
+    # Remove-VMSnapshot of each entry's 'checkpoint' (Hyper-V merges its .avhdx files into their parents) side by
+    # side, one at a time per VM ('key'): Hyper-V runs one operation on a VM at a time. Sets each entry's 'error'
+    # when its merge failed.
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)][AllowEmptyCollection()][System.Collections.IList]$Entries
+    )
+    $limit = Get-SmhvCheckpointJobLimit
+    $waiting = New-SmhvList
+    foreach ($entry in $Entries) {
+        $waiting.Add($entry)
+    }
+    $running = @{}
+    while ($waiting.Count -gt 0 -or $running.Count -gt 0) {
+        foreach ($entry in @($waiting)) {
+            if ($running.Count -ge $limit) {
+                break
+            }
+            $busy = @($running.Values | Where-Object -FilterScript { $_['key'] -eq $entry['key'] }).Count -gt 0
+            if ($busy) {
+                continue
+            }
+            $null = $waiting.Remove($entry)
+            try {
+                $entry['job'] = Remove-VMSnapshot -VMSnapshot $entry['checkpoint'] -AsJob
+                $running[$entry['job'].Id] = $entry
+            } catch {
+                $entry['error'] = $_.Exception.Message
+            }
+        }
+        if ($running.Count -gt 0) {
+            $null = Wait-SmhvEndedJob -Running $running
+        }
+    }
+}
+
+# ---------------------------------------------------------------------------------------------
 # Checkpoints, VSS backup and scripts (checkpoint_create, checkpoint_remove, vss_backup, run_script)
 # ---------------------------------------------------------------------------------------------
 
@@ -2061,39 +2230,10 @@ function Assert-SmhvVmId {
     }
 }
 
-function New-SmhvProductionCheckpoint {
-    # One production-only checkpoint. Checkpoint-VM takes no type: the VM's CheckpointType is set to
-    # ProductionOnly for the checkpoint, so Hyper-V fails instead of falling back to a standard
-    # (crash-consistent) checkpoint, and set back to what it was.
-    [CmdletBinding()]
-    param(
-        [Parameter(Mandatory)][object]$VM,
-        [Parameter(Mandatory)][string]$Name
-    )
-    $before = $VM.CheckpointType.ToString()
-    if ($before -ne 'ProductionOnly') {
-        Set-VM -VM $VM -CheckpointType ProductionOnly
-    }
-    try {
-        $checkpoint = Checkpoint-VM -VM $VM -SnapshotName $Name -Passthru
-    } finally {
-        if ($before -ne 'ProductionOnly') {
-            Set-VM -VM $VM -CheckpointType $before
-        }
-    }
-    [ordered]@{
-        vm_id = $VM.Id.ToString().ToLowerInvariant()
-        vm_name = [string]$VM.Name
-        checkpoint_id = $checkpoint.Id.ToString()
-        name = [string]$checkpoint.Name
-        created = $checkpoint.CreationTime.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'")
-        checkpoint_type = $before
-    }
-}
-
 function New-SmhvCheckpoint {
-    # Production-only checkpoints of many VMs (New-SmhvProductionCheckpoint). One VM's failure does not stop
-    # the others; the caller removes what was made (checkpoint_remove works by name).
+    # Production-only checkpoints of many VMs, side by side (New-SmhvProductionCheckpointSet). One VM's failure
+    # does not stop the others; the caller removes what was made (checkpoint_remove works by name). Failures list
+    # the VMs not found first, then the ones whose checkpoint failed.
     [CmdletBinding()]
     param(
         [Parameter(Mandatory)][psobject]$Arguments,
@@ -2105,7 +2245,7 @@ function New-SmhvCheckpoint {
     $table = Get-SmhvVmTable
     $checkpoints = New-SmhvList
     $failures = New-SmhvList
-    $planned = 0
+    $found = New-SmhvList
     foreach ($id in $ids) {
         $key = $id.ToLowerInvariant()
         if (-not $table.ContainsKey($key)) {
@@ -2113,18 +2253,14 @@ function New-SmhvCheckpoint {
             $failures.Add([ordered]@{ vm_id = $key; vm_name = $null; code = 'VM_NOT_FOUND'; message = $message })
             continue
         }
-        $vm = $table[$key]
-        $planned++
-        if ($CheckMode) {
-            continue
-        }
-        try {
-            $checkpoints.Add((New-SmhvProductionCheckpoint -VM $vm -Name $name))
-        } catch {
-            $failures.Add([ordered]@{ vm_id = $key; vm_name = [string]$vm.Name; code = 'CHECKPOINT_FAILED'; message = $_.Exception.Message })
-        }
+        $found.Add($table[$key])
     }
-    $changed = $checkpoints.Count -gt 0 -or ($CheckMode -and $planned -gt 0)
+    if (-not $CheckMode) {
+        $made = New-SmhvProductionCheckpointSet -VMs $found -Name $name
+        $checkpoints.AddRange($made['checkpoints'])
+        $failures.AddRange($made['failures'])
+    }
+    $changed = $checkpoints.Count -gt 0 -or ($CheckMode -and $found.Count -gt 0)
     New-SmhvOpResult -Result ([ordered]@{ checkpoints = $checkpoints; failures = $failures }) -Changed $changed
 }
 
@@ -2202,19 +2338,9 @@ function New-SmhvBackupCheckpoint {
     $checkpoints = New-SmhvList
     $failures = New-SmhvList
     if ($refused -eq 0 -and -not $CheckMode) {
-        foreach ($vm in $online) {
-            try {
-                $checkpoints.Add((New-SmhvProductionCheckpoint -VM $vm -Name $name))
-            } catch {
-                $failure = [ordered]@{
-                    vm_id = $vm.Id.ToString().ToLowerInvariant()
-                    vm_name = [string]$vm.Name
-                    code = 'CHECKPOINT_FAILED'
-                    message = $_.Exception.Message
-                }
-                $failures.Add($failure)
-            }
-        }
+        $made = New-SmhvProductionCheckpointSet -VMs $online -Name $name
+        $checkpoints.AddRange($made['checkpoints'])
+        $failures.AddRange($made['failures'])
     }
     $changed = $checkpoints.Count -gt 0 -or ($CheckMode -and $refused -eq 0 -and $online.Count -gt 0)
     $result = [ordered]@{ vms = $vms; missing = $missing; outcomes = $outcomes; checkpoints = $checkpoints; failures = $failures }
@@ -2223,8 +2349,9 @@ function New-SmhvBackupCheckpoint {
 
 function Remove-SmhvCheckpoint {
     # Remove the checkpoint called 'name' from each VM (Remove-VMSnapshot; Hyper-V merges the .avhdx files
-    # into their parents). By name, not id, so a caller that lost checkpoint_create's answer can still
-    # clean up; a VM without such a checkpoint (or gone) is listed in 'missing', not an error.
+    # into their parents), the VMs side by side (Remove-SmhvCheckpointSet). By name, not id, so a caller that
+    # lost checkpoint_create's answer can still clean up; a VM without such a checkpoint (or gone) is listed in
+    # 'missing', not an error.
     [CmdletBinding()]
     param(
         [Parameter(Mandatory)][psobject]$Arguments,
@@ -2237,6 +2364,7 @@ function Remove-SmhvCheckpoint {
     $removed = New-SmhvList
     $missing = New-SmhvList
     $failures = New-SmhvList
+    $merges = New-SmhvList
     foreach ($id in $ids) {
         $key = $id.ToLowerInvariant()
         if (-not $table.ContainsKey($key)) {
@@ -2251,15 +2379,23 @@ function Remove-SmhvCheckpoint {
             continue
         }
         foreach ($checkpoint in $found) {
-            try {
-                if (-not $CheckMode) {
-                    Remove-VMSnapshot -VMSnapshot $checkpoint
-                }
-                $removed.Add([ordered]@{ vm_id = $key; checkpoint_id = $checkpoint.Id.ToString() })
-            } catch {
-                $failures.Add([ordered]@{ vm_id = $key; vm_name = [string]$vm.Name; code = 'CHECKPOINT_FAILED'; message = $_.Exception.Message })
-            }
+            $merges.Add(@{ key = $key; vm = $vm; checkpoint = $checkpoint; job = $null; output = $null; error = $null })
         }
+    }
+    if (-not $CheckMode) {
+        Remove-SmhvCheckpointSet -Entries $merges
+    }
+    foreach ($merge in $merges) {
+        if ($null -ne $merge['error']) {
+            $failures.Add([ordered]@{
+                vm_id = $merge['key']
+                vm_name = [string]$merge['vm'].Name
+                code = 'CHECKPOINT_FAILED'
+                message = [string]$merge['error']
+            })
+            continue
+        }
+        $removed.Add([ordered]@{ vm_id = $merge['key']; checkpoint_id = $merge['checkpoint'].Id.ToString() })
     }
     $result = [ordered]@{ removed = $removed; missing = $missing; failures = $failures }
     New-SmhvOpResult -Result $result -Changed ($removed.Count -gt 0)
@@ -3198,9 +3334,9 @@ function Invoke-SmhvAgent {
     $ErrorActionPreference = 'Stop'
     Set-StrictMode -Version 3
     $ProgressPreference = 'SilentlyContinue'
-    if ($AgentSha -cne '4383dfb642922da8') {
+    if ($AgentSha -cne 'ec0c01e1c59430f5') {
         '{"ok":false,"error":{"code":"AGENT_VERSION_MISMATCH",' +
-        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"4383dfb642922da8"}}}'
+        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"ec0c01e1c59430f5"}}}'
         return
     }
     # Per call: nothing of a previous call's warnings or volume map is reused.
@@ -3214,9 +3350,9 @@ function Invoke-SmhvAgent {
     }
 }
 
-Invoke-SmhvAgent -Request $Request -AgentSha '4383dfb642922da8'
+Invoke-SmhvAgent -Request $Request -AgentSha 'ec0c01e1c59430f5'
 """
-AGENT_LINES = 3201
+AGENT_LINES = 3337
 
 # Runs first over WinRS and starts AGENT_SCRIPT (agent/bootstrap.ps1).
 BOOTSTRAP_SCRIPT = r"""$ErrorActionPreference = 'Stop'
@@ -3251,10 +3387,12 @@ LINE_MAP = (
     (1539, "agent/main.ps1", 20),
     (1540, "agent/fleet.ps1", 1),
     (2009, "agent/main.ps1", 22),
-    (2010, "agent/backup.ps1", 1),
-    (2535, "agent/main.ps1", 24),
-    (2536, "agent/restore.ps1", 1),
-    (3166, "agent/main.ps1", 26),
+    (2010, "agent/checkpoint_jobs.ps1", 1),
+    (2178, "agent/main.ps1", 24),
+    (2179, "agent/backup.ps1", 1),
+    (2671, "agent/main.ps1", 26),
+    (2672, "agent/restore.ps1", 1),
+    (3302, "agent/main.ps1", 28),
 )
 
 

@@ -40,7 +40,7 @@ class EmsLog:
         if tuple(identity.version) < EMS_MIN_VERSION:
             raise SmhvError("STORAGE_ERROR", "ONTAP cluster %s runs %s; applications log to EMS over REST from ONTAP 9.11 on."
                             % (identity.name, ".".join(str(part) for part in identity.version)), {"cluster": identity.name})
-        body = dict((name, event[name]) for name in FIELDS)
+        body = {name: event[name] for name in FIELDS}
         with endpoint.call("log an EMS event (%s: %s)" % (event["severity"], event["event_description"][:80])):
             EmsApplicationLog(**body).post()
         return identity.name

@@ -1,6 +1,8 @@
-"""Hyper-V checkpoints take time in the simulator: each checkpoint and each merge spends its duration, one VM
-after another as the agent's loop does, outside the world's lock and in one of the host's slots; the durations
-come from a profile, per-operation settings, the topology or the control API (docs/lab.md, "Hyper-V timing")."""
+"""Hyper-V checkpoints take time in the simulator: each checkpoint and each merge is one of the agent's Hyper-V
+jobs (agent/checkpoint_jobs.ps1), at most CHECKPOINT_JOBS side by side and one at a time per VM, each spending its
+duration outside the world's lock and in one of the host's slots (a host that runs fewer at once queues the rest);
+one VM's failure stays that VM's. The durations come from a profile, per-operation settings, the topology or the
+control API (docs/lab.md, "Hyper-V timing")."""
 from __future__ import annotations
 
 import threading
@@ -9,6 +11,7 @@ from types import SimpleNamespace
 
 import requests
 
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils import agent
 from smhv_lab.control import ControlServer
 from smhv_lab.hyperv import timing
 from smhv_lab.topology import build_world, load_topology
@@ -39,19 +42,49 @@ def test_the_fidelity_suites_are_instant_by_default(call, world):
     assert len(answer["result"]["checkpoints"]) == 1 and elapsed < SECONDS
 
 
-def test_each_checkpoint_and_merge_takes_its_time_one_vm_after_another(call, world, add_vm):
+def test_a_hosts_checkpoints_and_merges_run_side_by_side(call, world, add_vm):
     add_vm("vm2", VM2_ID, "J:\\vm2")
     timing.configure(world.hosts[HOST], durations={"checkpoint.create": SECONDS, "checkpoint.remove": SECONDS / 2})
     answer, elapsed = timed(call, "backup_checkpoint", {"ids": [VM1_ID, VM2_ID], "name": "ds_x"})
-    assert len(answer["result"]["checkpoints"]) == 2
-    assert 2 * SECONDS <= elapsed < 2 * SECONDS + 1.0
+    assert [c["vm_id"] for c in answer["result"]["checkpoints"]] == [VM1_ID, VM2_ID]  # the VMs' order, whoever ends first
+    assert SECONDS <= elapsed < 2 * SECONDS
     answer, elapsed = timed(call, "checkpoint_remove", {"ids": [VM1_ID, VM2_ID], "name": "ds_x"})
-    assert len(answer["result"]["removed"]) == 2 and SECONDS <= elapsed < SECONDS + 1.0
+    assert len(answer["result"]["removed"]) == 2 and SECONDS / 2 <= elapsed < SECONDS
     assert all(vm.checkpoints == [] for vm in world.hosts[HOST].vms.values())
     # Check mode plans without spending the time.
     started = time.monotonic()
     assert call("checkpoint_create", {"ids": [VM1_ID, VM2_ID], "name": "ds_y"}, check_mode=True)["changed"]
     assert time.monotonic() - started < SECONDS
+
+
+def test_the_agent_runs_checkpoint_jobs_at_once_and_the_host_queues_beyond_its_concurrency(call, world, add_vm):
+    ids = [VM1_ID] + ["%d%s" % (number, VM1_ID[1:]) for number in range(2, agent.CHECKPOINT_JOBS + 2)]
+    for number, vm_id in enumerate(ids[1:], 2):
+        add_vm(f"vm{number}", vm_id, f"J:\\vm{number}")
+    host = world.hosts[HOST]
+    # One VM more than the agent's jobs: a host without a limit still makes them in two turns.
+    timing.configure(host, durations={"checkpoint.create": SECONDS}, concurrency=0)
+    answer, elapsed = timed(call, "checkpoint_create", {"ids": ids, "name": "turns"})
+    assert len(answer["result"]["checkpoints"]) == len(ids) and 2 * SECONDS <= elapsed < 3 * SECONDS
+    # A host that runs one at a time queues the agent's jobs behind each other.
+    timing.configure(host, durations={"checkpoint.create": SECONDS}, concurrency=1)
+    answer, elapsed = timed(call, "checkpoint_create", {"ids": ids[:2], "name": "queued"})
+    assert len(answer["result"]["checkpoints"]) == 2 and 2 * SECONDS <= elapsed < 3 * SECONDS
+
+
+def test_a_vms_failed_checkpoint_is_its_own_and_merges_of_one_vm_wait_for_each_other(call, world, add_vm):
+    add_vm("vm2", VM2_ID, "J:\\vm2", integration_services={"Backup (volume shadow copy)": False})
+    timing.configure(world.hosts[HOST], durations={"checkpoint.create": SECONDS, "checkpoint.remove": SECONDS})
+    answer, elapsed = timed(call, "checkpoint_create", {"ids": [VM2_ID, VM1_ID, "9" + VM1_ID[1:]], "name": "twice"})
+    assert [c["vm_id"] for c in answer["result"]["checkpoints"]] == [VM1_ID]
+    failures = [(f["vm_id"], f["code"]) for f in answer["result"]["failures"]]
+    assert failures == [("9" + VM1_ID[1:], "VM_NOT_FOUND"), (VM2_ID, "CHECKPOINT_FAILED")]
+    assert "production checkpoint" in answer["result"]["failures"][1]["message"] and elapsed < 2 * SECONDS
+    assert call("checkpoint_create", {"ids": [VM1_ID], "name": "twice"})["ok"]  # vm1 now has two called "twice"
+    answer, elapsed = timed(call, "checkpoint_remove", {"ids": [VM1_ID, VM2_ID], "name": "twice"})
+    assert [r["vm_id"] for r in answer["result"]["removed"]] == [VM1_ID, VM1_ID] and answer["result"]["missing"] == [VM2_ID]
+    assert 2 * SECONDS <= elapsed < 3 * SECONDS  # Hyper-V merges one checkpoint of a VM at a time
+    assert world.hosts[HOST].vms[VM1_ID].checkpoints == []
 
 
 def test_the_world_is_free_while_a_checkpoint_is_made_and_the_change_lands_at_its_end(call, world):

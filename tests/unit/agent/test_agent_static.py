@@ -6,6 +6,8 @@ same), and every problem names its file and line: 'agent/files.ps1:87: ...'.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from unit.agent import pscheck
@@ -93,3 +95,5 @@ def test_constants_the_lab_shares_match_the_script():
     assert "'%s'" % AGENT.NETAPP_VSS_PROVIDER_ID in script
     for root in AGENT.SMHV_REGISTRY_ROOTS:
         assert "'%s'" % root in script
+    jobs = re.search(r"function Get-SmhvCheckpointJobLimit \{.*?param\(\)\s+(\d+)\s+\}", script, re.DOTALL)
+    assert jobs is not None and int(jobs.group(1)) == AGENT.CHECKPOINT_JOBS
