@@ -141,7 +141,7 @@ def runs(lab, smtp, webhook, tmp_path_factory):
         patch.delenv("CURL_CA_BUNDLE", raising=False)
         with HostConnection(endpoint["host"], port=endpoint["port"], username=endpoint["username"], password=endpoint["password"],
                             verify=lab.endpoints["ca_path"]):
-                seen["ems"] = [(event.message.name, {p.name: p.value for p in event.parameters})
+            seen["ems"] = [(event.message.name, {p.name: p.value for p in event.parameters})
                            for event in EmsEvent.get_collection(**{"message.name": "app.log.*"}, fields="message,parameters")]
     listed = smhv_backup_info.run(dict(site.common, hyperv_host="hv03", gather=["backups"], dataset="files", vm=None, backup_type=None,
                                        status=None, retention_tag=None, since=None, until=None, backup_details=False, due_at=None), False)
