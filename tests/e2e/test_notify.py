@@ -1,10 +1,11 @@
-"""Notifications end to end (docs/user-guide.md, "Notifications"): backup_now.yml run by ansible-playbook against the lab
-reports each backup through a real SMTP server (aiosmtpd, STARTTLS and a login, two recipients) and a real HTTP
-receiver, at the policy's level, and logs to ONTAP's EMS, read back with netapp-ontap. A backup that fails at its
-snapshot (an injected ONTAP error) is reported with its step, error code, VMs and the newest good backup's age, and
-smhv_backup_info lists the failed attempt with its reason; check mode sends nothing and shows what it would send."""
+"""Notifications end to end (docs/user-guide.md, "Notifications"): backup_now.yml and protect.yml run by ansible-playbook
+against the lab report each backup through a real SMTP server (aiosmtpd, STARTTLS and a login, two recipients) and a
+real HTTP receiver, at the policy's level, and log to ONTAP's EMS, read back with netapp-ontap. A scheduled backup that
+fails at its snapshot (an injected ONTAP error) is reported with its step, error code, VMs and the newest good backup's
+age, and smhv_backup_info lists the failed attempt with its reason; check mode sends nothing and shows what it would send."""
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import socket
@@ -24,7 +25,8 @@ from aiosmtpd.smtp import AuthResult
 from netapp_ontap import HostConnection
 from netapp_ontap.resources import EmsEvent
 
-from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_backup_info, smhv_policy
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import Policy
+from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_backup_info
 from e2e.backup_support import LabSite
 from lab_fixture import REPO_ROOT, ansible_env
 from smhv_lab import tls
@@ -95,10 +97,9 @@ def webhook():
     server.server_close()
 
 
-def playbook(lab, folder, notify_vars, *extra):
+def playbook(lab, folder, notify_vars, name, *extra):
     done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(lab.inventory),
-                           str(REPO_ROOT / "playbooks" / "backup_now.yml"), "-e", "@" + str(notify_vars),
-                           "-e", "smhv_scope=hv03 smhv_dataset=files smhv_policy=daily", *extra],
+                           str(REPO_ROOT / "playbooks" / name), "-e", "@" + str(notify_vars), *extra],
                           env=ansible_env(folder, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false"), capture_output=True, text=True,
                           timeout=600, check=False)
     return done.returncode, done.stdout + done.stderr
@@ -106,8 +107,9 @@ def playbook(lab, folder, notify_vars, *extra):
 
 @pytest.fixture(scope="module")
 def runs(lab, smtp, webhook, tmp_path_factory):
-    """A good backup (level on_error: no e-mail, but EMS logs every run), a backup whose snapshot ONTAP refuses, and
-    a check-mode run at level always; what arrived after each."""
+    """A good backup_now.yml backup (policy daily, level on_error: no e-mail, but EMS logs every run), a protect.yml run
+    whose due backup (policy hourly) has its snapshot refused by ONTAP, and a check-mode run at level always; what
+    arrived after each."""
     mailbox, smtp_port, ca_path = smtp
     hooks, hook_port = webhook
     lab.control("DELETE", "/faults")
@@ -115,10 +117,12 @@ def runs(lab, smtp, webhook, tmp_path_factory):
     site = LabSite(lab)
     site.register("hv03", SNAPINFO)
     site.dataset("hv03", SNAPINFO, "files", VMS)
-    smhv_policy.run(dict(site.common, hyperv_host="hv03", dataset="files", name="daily", state="present", schedule=None,
-                         retention={"tag": "daily", "count": 7, "age": None}, backup_type="application", method=None,
-                         allow_saved_state=False, snapmirror_update=False, snapvault_update=False, snapvault_label=None,
-                         pre_script=None, post_script=None, notify="on_error"), False)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    with site.session("hv03") as session:  # hourly's slot is half an hour away and it was created before its last one: due
+        catalog = site.catalog(session, SNAPINFO)
+        catalog.put_policy(Policy("files", "daily", "daily", retention_count=7, notify="on_error"))
+        catalog.put_policy(Policy("files", "hourly", "hourly", retention_count=3, schedule={"frequency": "hourly", "minute": (now.minute + 30) % 60},
+                                  created=now - datetime.timedelta(hours=5)))
     folder = tmp_path_factory.mktemp("notify")
     notify_vars = folder / "notify.yml"
     notify_vars.write_text(yaml.safe_dump({
@@ -127,13 +131,14 @@ def runs(lab, smtp, webhook, tmp_path_factory):
         "smhv_notify_webhook": {"url": "http://127.0.0.1:%d/smhv" % hook_port, "headers": {"Authorization": "Bearer t0ken"}},
         "smhv_notify_ems": {"level": "always"}}))
     seen = {}
-    seen["good"] = playbook(lab, folder, notify_vars)
+    backup_now = ("backup_now.yml", "-e", "smhv_scope=hv03 smhv_dataset=files smhv_policy=daily")
+    seen["good"] = playbook(lab, folder, notify_vars, *backup_now)
     seen["after_good"] = (len(mailbox.messages), len(hooks))
     lab.control("POST", "/faults", SNAPSHOT_REFUSED)
-    seen["failed"] = playbook(lab, folder, notify_vars)
+    seen["failed"] = playbook(lab, folder, notify_vars, "protect.yml", "-e", "smhv_scopes=hv03")
     seen["after_failed"] = (len(mailbox.messages), len(hooks))
     lab.control("DELETE", "/faults")
-    seen["check"] = playbook(lab, folder, notify_vars, "--check", "-e", "smhv_notify_level=always")
+    seen["check"] = playbook(lab, folder, notify_vars, *backup_now, "--check", "-e", "smhv_notify_level=always")
     seen["after_check"] = (len(mailbox.messages), len(hooks))
     endpoint = lab.endpoints["ontap"]["cluster-a"]
     with pytest.MonkeyPatch.context() as patch:  # requests prefers REQUESTS_CA_BUNDLE to a session's own verify
@@ -158,7 +163,7 @@ def test_a_good_backup_at_level_on_error_sends_nothing_but_ems_logs_it(runs):
     assert re.fullmatch(r"SMHV backup files_\S+ of dataset files \(policy daily\) on hv03 succeeded", params["subject"])
 
 
-def test_a_failed_backup_is_mailed_over_starttls_with_a_login_to_every_recipient(runs):
+def test_a_failed_scheduled_backup_is_mailed_over_starttls_with_a_login_to_every_recipient(runs):
     seen, messages, _hooks = runs
     assert seen["failed"][0] != 0, seen["failed"][1][-6000:]
     assert seen["after_failed"][0] == 1
@@ -166,11 +171,11 @@ def test_a_failed_backup_is_mailed_over_starttls_with_a_login_to_every_recipient
     assert message["tls"] is True and message["login"] is True
     assert message["to"] == RECIPIENTS and message["from"] == "smhv@example.com"
     mail = message["mail"]
-    assert re.fullmatch(r"\[SMHV\] ERROR: backup files_\S+ of dataset files \(policy daily\) on hv03 failed at step snapshot "
+    assert re.fullmatch(r"\[SMHV\] ERROR: backup files_\S+ of dataset files \(policy hourly\) on hv03 failed at step snapshot "
                         r"\(STORAGE_ERROR\)", mail["Subject"]), mail["Subject"]
     body = mail.get_content()
     good = seen["listed"][0]["name"]
-    for text in ("Scope:     hv03", "Dataset:   files", "Policy:    daily", "Failed at step: snapshot", "Error code:     STORAGE_ERROR",
+    for text in ("Scope:     hv03", "Dataset:   files", "Policy:    hourly", "Failed at step: snapshot", "Error code:     STORAGE_ERROR",
                  "aggregate is out of space", "vm-file01", "vm-file02", "Newest good backup: %s, " % good):
         assert text in body, body
 
@@ -181,7 +186,7 @@ def test_the_webhook_gets_the_report_as_json(runs):
     (hook,) = hooks
     assert hook["path"] == "/smhv" and hook["type"] == "application/json" and hook["token"] == "Bearer t0ken"
     report = hook["json"]
-    assert (report["status"], report["scope"], report["dataset"], report["policy"]) == ("error", "hv03", "files", "daily")
+    assert (report["status"], report["scope"], report["dataset"], report["policy"]) == ("error", "hv03", "files", "hourly")
     assert report["failure"]["step"] == "snapshot" and report["failure"]["error_code"] == "STORAGE_ERROR"
     assert sorted(vm["name"] for vm in report["vms"]) == VMS and all(vm["outcome"] == "online" for vm in report["vms"])
     newest = report["newest_good_backup"]
