@@ -16,7 +16,8 @@ description:
     unprotected resources).
   - C(backups), filtered by O(dataset), O(vm), O(backup_type), O(status), O(retention_tag) and time
     (O(since), O(until)). Without O(vm) or O(backup_details) the catalog answers from its file names
-    without reading a record, so 10,000 backups list in well under a second.
+    without reading a record, so 10,000 backups list in well under a second; only the records of failed
+    attempts are read (in one batched read), to say why each failed.
   - C(vms_in_backups), the VMs the backups hold (SMHV's Get-VMsFromBackup), also VMs that no longer exist.
   - On a DR scope that a failover brought another scope's SnapInfo beside (M(netapp_hyperv.smhv.smhv_failover) onto an active DR site),
     C(backups) and C(vms_in_backups) also list that catalog's, after the scope's own, each with C(source_scope).
