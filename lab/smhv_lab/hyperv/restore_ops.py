@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-from ..world.windows import VirtualMachine, access_key, flush_guest_writes
+from ..world.windows import VirtualMachine, access_key, disk_chain, flush_guest_writes
 from .context import AgentFailure, OpContext, argument, assert_absolute
 from .host_ops import disk_rescan
 from .storage_view import disk_records
@@ -108,6 +108,14 @@ def vm_import(ctx: OpContext, args: dict[str, Any]) -> tuple[dict[str, Any], boo
         vm.snapshot_location = mapped_path(vm.snapshot_location, pairs)
         for checkpoint in vm.checkpoints:
             checkpoint.differencing_disks = {mapped_path(k, pairs): mapped_path(v, pairs) for k, v in checkpoint.differencing_disks.items()}
+    # Hyper-V refuses to register a VM whose current virtual disk (its newest checkpoint layer) is not there: the report
+    # keeps the incompatibility, and Import-VM throws before anything is registered or written.
+    missing = [top for top in (disk_chain(vm, base)[-1] for base in vm.vhd_paths) if not ctx.host.file_exists(ctx.world, top)]
+    if missing:
+        raise AgentFailure("AGENT_ERROR", "Unable to import virtual machine due to configuration errors. Please use Compare-VM to "
+                           "repair the virtual machine.", {"op": "vm_import", "exception": "VirtualizationException",
+                                                           "host": ctx.computer_name, "missing": missing})
+    if map_from:
         ctx.host.write_file(ctx.world, path, json.dumps(vm.config_document(), sort_keys=True).encode())
     discarded = False
     for checkpoint in [c for c in vm.checkpoints if discard and c.name == discard]:

@@ -23,3 +23,19 @@ def test_several_vms_in_one_call_and_the_first_failure_ends_it(call, world, add_
     assert not again["ok"] and again["error"]["code"] == "VM_EXISTS"
     uneven = call("vm_import_batch", {"paths": configs, "discard_checkpoints": [""]})
     assert not uneven["ok"] and uneven["error"]["code"] == "BAD_REQUEST"
+
+
+def test_a_vm_whose_virtual_disk_is_not_there_is_refused_and_nothing_is_written(call, world, add_vm):
+    """Import-VM keeps the compatibility report's 'virtual hard disk not found' and throws: a path map that sends the disks
+    where no file is (a standalone DR host's LUN at another folder than the map says) registers nothing."""
+    host = world.hosts["hv1"]
+    vm = add_vm("vm2", VM2_ID, "J:\\vm2")
+    data = host.read_file(world, vm.config_path)
+    assert call("vm_stop", {"ids": [vm.id], "turn_off": True})["ok"] and call("vm_remove", {"ids": [vm.id]})["ok"]
+    host.write_file(world, vm.config_path, data)
+    wrong = call("vm_import_batch", {"paths": [vm.config_path], "map_from": ["J:\\"], "map_to": ["J:\\elsewhere\\"]})
+    assert not wrong["ok"] and wrong["error"]["code"] == "AGENT_ERROR" and "Compare-VM" in wrong["error"]["message"]
+    assert wrong["error"]["details"]["missing"] == ["J:\\elsewhere\\" + vm.vhd_paths[0][len("J:\\"):]]
+    assert VM2_ID not in host.vms and host.read_file(world, vm.config_path) == data
+    right = call("vm_import_batch", {"paths": [vm.config_path], "map_from": ["J:\\"], "map_to": ["J:\\"]})
+    assert right["ok"] and [item["vm_id"] for item in right["result"]["vms"]] == [VM2_ID]
