@@ -334,10 +334,10 @@ plan:
       type: list
       elements: dict
 vms:
-  description: Per VM, the plan's entry with its C(outcome) (C(restored), C(present), C(planned); for a drill C(passed) or C(failed)), C(state) and
-    the LUNs it was restored from; a drill's VMs have C(drill_name) and C(health) (C(state), C(heartbeat), C(network_connected), C(switches),
-    C(isolated)), and with O(drill_check_script) C(check_script) (C(path), C(exit_code), C(stdout), C(stderr), C(error) when it did not end; null
-    when the VM failed before it).
+  description: Per VM, the plan's entry with its C(outcome) (C(restored), C(present), C(planned); for a drill C(passed) or C(failed)), C(state), the C(luns) it
+    came from (C(method) C(in_place), or C(file_copy) or C(lun) when the restore engine restored it); a drill's VMs have C(drill_name), C(health) (C(state),
+    C(heartbeat), C(network_connected), C(switches), C(isolated)), with O(drill_check_script) C(check_script) (C(path), C(exit_code), C(stdout), C(stderr),
+    C(error) if it did not end; null if the VM failed before it).
   returned: with O(action=failover) or O(action=drill)
   type: list
   elements: dict

@@ -169,7 +169,7 @@ FAULTS = {
     "break": {"target": "ontap", "kind": "http_error", "nth": 3, "match": {
         "cluster": SITE_A, "method": "PATCH", "path": "/api/snapmirror/relationships/.*"}},
     "connect": {"target": "agent", "kind": "agent_error", "nth": 2, "match": {"host": "hv03", "op": "disk_connect"}},
-    "restore": {"target": "agent", "kind": "drop", "nth": 2, "match": {"host": "hv03", "op": "vm_import"}},  # imported, answer lost
+    "restore": {"target": "agent", "kind": "drop", "match": {"host": "hv03", "op": "vm_import_batch"}},  # every VM imported, answer lost
     "start": {"target": "agent", "kind": "agent_error", "match": {"host": "hv03", "op": "vm_start"}},
 }
 

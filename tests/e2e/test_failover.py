@@ -111,10 +111,14 @@ def failed_over(lab):
     site.planned = smhv_failover.run(params(site, lab), True)
     site.state_changes = differences(before, lab.state())
     site.calls_to_a = seen(lab, site.down)
+    # rules that never fire (nth out of reach) and count the imports hvdr01 is asked for
+    site.imports = {op: lab.control("POST", "/faults", {"target": "agent", "kind": "delay", "nth": 10 ** 6, "match": {"host": "hvdr01", "op": op}})["id"]
+                    for op in ("vm_import", "vm_import_batch")}
     started = time.monotonic()
     site.result = smhv_failover.run(params(site, lab), False)
     site.seconds = time.monotonic() - started
     site.calls_to_a = seen(lab, site.down) - site.calls_to_a
+    site.imports = {op: seen(lab, [rule]) for op, rule in site.imports.items()}
     yield site
     lab.control("DELETE", "/faults")
 
@@ -146,6 +150,12 @@ def test_unplanned_failover_brings_every_vm_up_with_the_recovery_point(failed_ov
         (name, "restored", "Running") for name in VMS]
     phases = ["discover", "snapinfo", "plan", "break", "snaprestore", "connect", "restore", "start"]
     assert [p["phase"] for p in result["rto"]["phases"]] == phases
+    # every VM registered in place from its LUNs, brought to the recovery point by snaprestore, in one agent call
+    assert failed_over.imports == {"vm_import": 0, "vm_import_batch": 1}
+    assert sorted((vm["name"], [(lun["lun"], lun["method"], lun["snapshot"]) for lun in vm["luns"]]) for vm in result["vms"]) == [
+        ("vm-file01", [("cluster-b:/vol/vol_hv03_dr/lun_j", "in_place", failed_over.first)]),
+        ("vm-file02", [("cluster-b:/vol/vol_hv03_dr/lun_j", "in_place", failed_over.first)]),
+        ("vm-print01", [("cluster-b:/vol/vol_hv03_dr/lun_k", "in_place", failed_over.first)])]
     assert result["recovery_points"][0]["backup"] == failed_over.first and result["rpo_seconds"] >= 1
 
 
@@ -187,7 +197,7 @@ FAULTS = {
     "snaprestore": {"target": "ontap", "kind": "http_error", "nth": 3, "match": {
         "cluster": "cluster-b", "method": "POST", "path": "/api/private/cli/volume/snapshot/restore-file"}},
     "connect": {"target": "agent", "kind": "agent_error", "nth": 2, "match": {"host": "hvdr01", "op": "disk_connect"}},
-    "restore": {"target": "agent", "kind": "drop", "nth": 2, "match": {"host": "hvdr01", "op": "vm_import"}},  # imported, answer lost
+    "restore": {"target": "agent", "kind": "drop", "match": {"host": "hvdr01", "op": "vm_import_batch"}},  # every VM imported, answer lost
     "start": {"target": "agent", "kind": "agent_error", "match": {"host": "hvdr01", "op": "vm_start"}},
 }
 
@@ -352,4 +362,33 @@ def test_site_a_hanging_costs_a_bounded_timeout_and_comes_back(lab):
     assert lab.control("POST", "/site", {"site": "a", "state": "up"})["stopped_rules"]
     time.sleep(6)  # the held requests end
     assert [identity.name for identity in StorageClient(systems).clusters()] == ["cluster-a"]
+    lab.control("DELETE", "/faults")
+
+
+def test_a_vm_on_a_lun_an_earlier_failover_restored_is_copied_from_its_snapshot(lab):
+    """vm-file01 fails over alone first; then all three: vm-file02 shares vm-file01's LUN, which the second failover does not
+    SnapRestore again (vm-file01 runs on it), so vm-file02's files there are as the first failover left them (changed here in
+    between) and the restore engine copies them from a clone at the snapshot; vm-print01's LUN is restored and it is
+    registered in place."""
+    site = prepare(lab)
+    first = smhv_failover.run(params(site, lab, vms=["vm-file01"], start_order=None), False)
+    assert [(vm["name"], vm["outcome"], [lun["method"] for lun in vm["luns"]]) for vm in first["vms"]] == [("vm-file01", "restored", ["in_place"])]
+    folder = "K:\\vm-file02"
+    with site.session("hvdr01") as session:
+        (vhdx,) = [item["path"] for item in session.owner.call("file_list", {"path": folder, "recurse": True}).result["entries"]
+                   if item["path"].lower().endswith(".vhdx")]
+        text = vhdx_text(site, folder)
+        assert "vm-file02: before" in text
+        session.owner.call("file_write", {"path": vhdx, "content": text.replace("vm-file02: before", "vm-file02: stale")})
+    planned = smhv_failover.run(params(site, lab, start_order=None), True)
+    second = smhv_failover.run(params(site, lab, start_order=None), False)
+    assert planned["actions"] == second["actions"] and planned["plan"] == second["plan"]
+    assert [action.split(" (")[0] for action in second["actions"] if "VM vm-" in action] == [
+        "restore VM vm-file02", "register VM vm-print01"]
+    assert [(lun["lun"], lun["restore"]) for lun in second["plan"]["luns"]] == [
+        ("cluster-b:/vol/vol_hv03_dr/lun_j", "none"), ("cluster-b:/vol/vol_hv03_dr/lun_k", "lun")]
+    assert sorted((vm["name"], vm["outcome"], [lun["method"] for lun in vm.get("luns", [])]) for vm in second["vms"]) == [
+        ("vm-file01", "present", []), ("vm-file02", "restored", ["file_copy"]), ("vm-print01", "restored", ["in_place"])]
+    assert_failed_over(site, lab)  # each once, running, the recovery point's data: vm-file02's copied back over 'stale'
+    assert seen(lab, site.down) == 0
     lab.control("DELETE", "/faults")

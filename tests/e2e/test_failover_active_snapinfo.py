@@ -173,7 +173,7 @@ FAULTS = {
     # a fault stopping the first run, and whether the journal (in hvdr01's own SnapInfo) was open by then
     "snapinfo": ({"target": "ontap", "kind": "http_error", "match": {
         "cluster": "cluster-b", "method": "POST", "path": "/api/private/cli/volume/snapshot/restore-file"}}, False),
-    "restore": ({"target": "agent", "kind": "drop", "nth": 2, "match": {"host": "hvdr01", "op": "vm_import"}}, True),
+    "restore": ({"target": "agent", "kind": "drop", "match": {"host": "hvdr01", "op": "vm_import_batch"}}, True),
 }
 
 

@@ -7,9 +7,11 @@ resumed run skips what is done."""
 
 from __future__ import annotations
 
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import CHECKPOINT_PREFIX
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.parallel import in_parallel
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.restore.run import RestoreEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import host_igroup
 
 
 class ChangeSteps:
@@ -90,27 +92,88 @@ class ChangeSteps:
             self._present_many_to_cluster([(lun["lun_ref"], lun["access_path"]) for lun in pending
                                            if not self._connected_at(lun["lun_ref"], lun["access_path"])])
         else:
-            for lun in pending:
-                self._map_and_connect(lun["lun_ref"], lun["access_path"])
+            self._present_many([lun for lun in pending if not self._connected_at(lun["lun_ref"], lun["access_path"])])
         for lun in pending:
             lun["connected"] = True
         self.journal.done("connect")
 
+    def _present_many(self, luns):
+        """Map each of `luns` (plan entries) to the standalone host's igroup - asked for once per SVM, the maps side by side -
+        then connect each disk at its access path: the maps' ONTAP requests overlap instead of waiting for each other."""
+        igroups = {}
+        for lun in luns:
+            ref = lun["lun_ref"]
+            if (ref.cluster, ref.svm) not in igroups:
+                igroups[(ref.cluster, ref.svm)] = host_igroup(self.storage, ref, self.facts)
+        in_parallel(lambda lun: self.storage.san.map_lun(lun["lun_ref"], igroups[(lun["lun_ref"].cluster, lun["lun_ref"].svm)]), luns)
+        for lun in luns:
+            reply = self.host.call("disk_connect", {"serial": lun["serial"], "access_path": lun["access_path"]}).result
+            self.disks[lun["serial"]] = reply["disk"]
+
     def _restore_vms(self, plan, catalog):
+        """Register each VM the DR host (on a cluster: any node) does not have, from its configuration on the LUNs, all in one
+        agent call (vm_import_batch: Import-VM -Register with the path map; a checkpoint-method backup's checkpoint applied and
+        removed) and one journal step. The LUNs are at the recovery point already (snaprestore), so nothing is copied: the
+        restore engine would clone each LUN and copy each VM's files back onto it, a few dozen agent calls per VM. What the
+        host has registered is the evidence a re-run goes by, so a VM imported whose answer was lost is not imported again,
+        and a failover of many VMs costs the same few WinRM messages as one of a few."""
         registered = self._registered([vm["id"] for vm in plan["vms"]])
-        path_map = {old: new for old, new in self.pairs if old.lower() != new.lower()}
         for vm in plan["vms"]:
             if vm["id"] in registered:
                 vm["outcome"] = "present" if vm["action"] == "none" else "restored"
                 vm["state"] = registered[vm["id"]]
-                continue
-            step = "vm~%s" % vm["id"]
-            self.journal.intend(step, vm=vm["name"], backup=vm["backup"])
-            engine = RestoreEngine(self.session, self.storage, catalog, clock=self.clock)
-            result = engine.run(vm["id"], backup=vm["backup"], force=True, start=False, path_map=path_map or None, verify_snapshot=False)
-            vm["outcome"], vm["state"] = "restored", result["vm"]["state"]
-            vm["luns"] = [{"lun": lun["lun"], "method": lun["method"], "snapshot": lun["snapshot"]} for lun in result["luns"]]
-            self.journal.done(step, vm_id=result["vm"]["id"])
+        pending = [vm for vm in plan["vms"] if vm["id"] not in registered]
+        copied = self._copied_vm_ids(plan)
+        self._import_batch(plan, [vm for vm in pending if vm["id"] not in copied])
+        for vm in pending:
+            if vm["id"] in copied:
+                self._restore_one(vm, catalog)
+
+    def _copied_vm_ids(self, plan):
+        """The VMs to restore with a file on a LUN this failover does not SnapRestore: it holds a VM the standalone host runs
+        already (from an earlier failover), so it is as that one left it, maybe at another backup; these VMs are restored one
+        by one through the restore engine, from a clone of the LUN at their snapshot. (On a cluster every VM is registered
+        from the CSVs as they are: the restore engine would copy a whole CSV's VMs file by file.)"""
+        if self.on_cluster:
+            return set()
+        journal = getattr(self, "journal", None)  # none in check mode
+        restored = set(journal.merged("snaprestore").get("luns") or []) if journal is not None else set()
+        fresh = restored | set(lun["lun"] for lun in plan["luns"] if lun["restore"] != "none")
+        return set(vm["id"] for vm in plan["vms"] if vm["action"] == "restore" and any(lun["lun"] not in fresh for lun in self._luns_of(plan, vm)))
+
+    @staticmethod
+    def _luns_of(plan, vm):
+        return [lun for lun in plan["luns"] if vm["name"] in lun["vms"] or vm["id"] in lun["vms"]]
+
+    def _restore_one(self, vm, catalog):
+        step = "vm~%s" % vm["id"]
+        self.journal.intend(step, vm=vm["name"], backup=vm["backup"])
+        path_map = dict((old, new) for old, new in self.pairs if old.lower() != new.lower())
+        engine = RestoreEngine(self.session, self.storage, catalog, clock=self.clock)
+        result = engine.run(vm["id"], backup=vm["backup"], force=True, start=False, path_map=path_map or None, verify_snapshot=False)
+        vm["outcome"], vm["state"] = "restored", result["vm"]["state"]
+        vm["luns"] = [{"lun": lun["lun"], "method": lun["method"], "snapshot": lun["snapshot"]} for lun in result["luns"]]
+        self.journal.done(step, vm_id=result["vm"]["id"])
+
+    def _import_batch(self, plan, pending):
+        if not pending:
+            return
+        methods = {record.name: record.method for record in plan["_records"]}
+        pairs = [(old, new) for old, new in plan["_vm_pairs"] if old.lower() != new.lower()]
+        self.journal.intend("register", vms=[vm["id"] for vm in pending], node=self.host.name)
+        args = {"paths": [vm["config_path"] for vm in pending],
+                "discard_checkpoints": [CHECKPOINT_PREFIX + vm["backup"] if methods[vm["backup"]] == "checkpoint" else "" for vm in pending]}
+        if pairs:
+            args.update(map_from=[old for old, _new in pairs], map_to=[new for _old, new in pairs])
+        replies = self.host.call("vm_import_batch", args).result["vms"]
+        for vm, reply in zip(pending, replies):
+            self.vm_nodes[vm["id"]] = self.host.name
+            if self.on_cluster:
+                self.clustered[vm["id"]] = False
+            vm["outcome"], vm["state"] = "restored", reply["state"]
+            # registered in place from these LUNs, as the snaprestore phase left them at the recovery point
+            vm["luns"] = [{"lun": lun["lun"], "method": "in_place", "snapshot": lun["snapshot"]} for lun in self._luns_of(plan, vm)]
+        self.journal.done("register")
 
     def _start_vms(self, plan):
         by_name = {vm["name"]: vm for vm in plan["vms"]}

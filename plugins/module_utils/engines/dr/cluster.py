@@ -11,10 +11,9 @@
                group's, which the scope session talks to) each disk added to the cluster: a CSV at its access path when
                that is C:\\ClusterStorage\\<folder>\\ (the source CSV's, or path_map's), else a cluster disk with its
                drive letter on the owner (the SnapInfo LUN at S:\\)
-    restore    the VMs registered on the owner node from their configuration on the LUNs in one call (vm_import_batch:
-               Import-VM -Register with the path map; a checkpoint-method backup's checkpoint applied and removed), as the
-               restore engine imports one: the LUNs are at the recovery point already, and a CSV holds many VMs, which the
-               restore engine would copy file by file from a LUN clone per VM
+    restore    as on a standalone host (changes.py), on the owner node: the VMs registered from their configuration on the
+               LUNs in one call (vm_import_batch); a CSV holds many VMs, which the restore engine would copy file by file
+               from a LUN clone per VM, so here every VM is registered so, even on a LUN this failover did not SnapRestore
     cluster_roles  every VM not highly available yet gets its cluster role (Add-ClusterVirtualMachineRole), in one call
     start      on the node each VM is registered on
 
@@ -25,7 +24,6 @@ disk, VM or role.
 
 from __future__ import annotations
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import CHECKPOINT_PREFIX
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.parallel import in_parallel
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import host_igroup
@@ -151,33 +149,7 @@ class ClusterSteps:
         return {"name": self.session.name, "owner_node": self.session.owner_node, "nodes": list(self.session.node_names),
                 "csvs": sorted(lun["access_path"] for lun in luns if lun["csv"])}
 
-    # -- restore, cluster_roles, start -----------------------------------------------------------------
-    def _register_vms(self, plan):
-        """Register each VM no node has on the owner node (restore phase on a cluster), all in one agent call and one journal
-        step: what the nodes have registered is the evidence a re-run goes by, so a VM imported whose answer was lost is not
-        imported again, and a failover of many VMs costs the same few WinRM messages as one of a few."""
-        registered = self._registered([vm["id"] for vm in plan["vms"]])
-        methods = {record.name: record.method for record in plan["_records"]}
-        pairs = [(old, new) for old, new in plan["_vm_pairs"] if old.lower() != new.lower()]
-        pending = [vm for vm in plan["vms"] if vm["id"] not in registered]
-        for vm in plan["vms"]:
-            if vm["id"] in registered:
-                vm["outcome"] = "present" if vm["action"] == "none" else "restored"
-                vm["state"] = registered[vm["id"]]
-        if not pending:
-            return
-        self.journal.intend("register", vms=[vm["id"] for vm in pending], node=self.session.owner_node)
-        args = {"paths": [vm["config_path"] for vm in pending],
-                "discard_checkpoints": [CHECKPOINT_PREFIX + vm["backup"] if methods[vm["backup"]] == "checkpoint" else "" for vm in pending]}
-        if pairs:
-            args.update(map_from=[old for old, _new in pairs], map_to=[new for _old, new in pairs])
-        replies = self.host.call("vm_import_batch", args).result["vms"]
-        for vm, reply in zip(pending, replies):
-            self.vm_nodes[vm["id"]] = self.host.name
-            self.clustered[vm["id"]] = False
-            vm["outcome"], vm["state"] = "restored", reply["state"]
-        self.journal.done("register")
-
+    # -- cluster_roles, start -----------------------------------------------------------------
     def _make_highly_available(self, plan):
         pending = [vm for vm in plan["vms"] if not self.clustered.get(vm["id"])]
         if not pending:

@@ -20,7 +20,8 @@ cluster roles) in cluster.py.
                single-LUN SnapRestore per LUN (the seed's rule); a LUN a VM of the DR host already runs on is never
                restored again
     connect    map each LUN to the DR host's igroup and connect it at its access path
-    restore    each VM through the restore engine (verify_snapshot=false, path_map), unless the DR host has it already
+    restore    each VM the DR host does not have, registered in place from the LUNs in one agent call (vm_import_batch, the
+               LUNs' path map); a VM on a LUN this failover did not SnapRestore through the restore engine (changes.py)
     cluster_roles  on a DR cluster: each VM made highly available (Add-ClusterVirtualMachineRole)
     start      start the VMs group by group (start_order), waiting between groups
 
@@ -151,11 +152,9 @@ class FailoverEngine(DiscoverSteps, PlanSteps, ChangeSteps, ClusterSteps):
                 self._phase("break", self._break, plan)
                 self._phase("snaprestore", self._snaprestore, plan)
                 self._phase("connect", self._connect, plan)
+                self._phase("restore", self._restore_vms, plan, catalog)
                 if self.on_cluster:
-                    self._phase("restore", self._register_vms, plan)
                     self._phase("cluster_roles", self._make_highly_available, plan)
-                else:
-                    self._phase("restore", self._restore_vms, plan, catalog)
                 if start:
                     self._phase("start", self._start_vms, plan)
             except SmhvError as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.cluster import DRILL_CSV_PREFIX, is_csv_path
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.parallel import in_parallel
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import mapped, path_pairs, with_separator
 
@@ -64,6 +65,7 @@ class PlanSteps:
             named = fixed.get(dataset) or self.selection["backup"]
             summaries = catalog.list_backups(dataset=dataset, status="ok")
             candidates = catalog.get_backups(list(reversed(summaries)))
+            self._prefetch_snapshots(candidates, vm_ids, named, destination_of, snapshots_on)
             record, needed, skipped = dr_plan.choose_recovery_point(candidates, vm_ids, destination_of, snapshots_on, named=named)
             records[dataset] = record
             recovery_points.append({"dataset": dataset, "backup": record.name, "time": record.time.isoformat(), "newer_skipped": skipped})
@@ -77,13 +79,16 @@ class PlanSteps:
                                         "dataset": dataset}
         registered = self._registered(chosen)
         luns, lun_of_serial = [], {}
+        # each destination volume's LUNs, the volumes side by side (one ONTAP request each)
+        luns_on = dict(zip(sorted(volumes), in_parallel(lambda destination: self.storage.volume_luns(
+            volume_of(destination).cluster, volume_of(destination).svm, volume_of(destination).name), sorted(volumes))))
         for destination, entry in sorted(volumes.items()):
             volume = volume_of(destination)
             record = records[entry["dataset"]]
             sources = {serial: lun for serial, lun in dr_plan.source_luns(record).items() if lun["volume"] == entry["source"]}
             for lun in sources.values():
                 lun["volume"] = destination
-            destination_luns = self.storage.volume_luns(volume.cluster, volume.svm, volume.name)
+            destination_luns = luns_on[destination]
             paired = dr_plan.match_luns(sources, destination_luns, self.lun_hints)
             entry["relationship"] = by_destination[destination]
             entry["volume_ref"] = volume
@@ -136,6 +141,17 @@ class PlanSteps:
                             for _d, entry in sorted(volumes.items())],
                 "luns": luns, "vms": vms, "start_groups": [{"vms": names, "wait_seconds": wait} for names, wait in groups],
                 "_volumes": volumes, "_records": list(records.values()), "_vm_pairs": vm_pairs}
+
+    @staticmethod
+    def _prefetch_snapshots(candidates, vm_ids, named, destination_of, snapshots_on):
+        """Ask for the snapshots (and the volume) of each destination the first backup that can be the recovery point needs,
+        the volumes side by side, before choose_recovery_point asks for them one by one (then from the cache)."""
+        for record in candidates:
+            if (named and record.name != named) or not all(record.includes(vm_id) for vm_id in vm_ids):
+                continue
+            wanted = sorted(set(destination_of[source] for source in dr_plan.needed_snapshots(record, vm_ids) if source in destination_of))
+            in_parallel(snapshots_on, wanted)
+            return
 
     def _lun_access_path(self, lun, source_root):
         """Where a destination LUN goes on the DR host: its source LUN's access path, through path_map."""
@@ -213,12 +229,18 @@ class PlanSteps:
                     lun["access_path"]))
             elif not lun["connected"]:
                 self.actions.append("map LUN %s to %s and connect it at %s" % (lun["lun"], self.session.name, lun["access_path"]))
+        copied = self._copied_vm_ids(plan)
         for vm in plan["vms"]:
             if vm["action"] == "restore" and plan["cluster"]:
                 self.actions.append("register VM %s (%s) of backup %s on node %s of %s from %s" % (
                     vm["name"], vm["id"], vm["backup"], self.session.owner_node, vm["host"], vm["config_path"]))
+            elif vm["action"] == "restore" and vm["id"] in copied:
+                self.actions.append("restore VM %s (%s) from backup %s on %s at %s, its files copied from a clone at the snapshot (a LUN of it "
+                                    "holds a VM %s runs already, and is not restored)"
+                                    % (vm["name"], vm["id"], vm["backup"], vm["host"], vm["config_path"], vm["host"]))
             elif vm["action"] == "restore":
-                self.actions.append("restore VM %s (%s) from backup %s on %s at %s" % (vm["name"], vm["id"], vm["backup"], vm["host"], vm["config_path"]))
+                self.actions.append("register VM %s (%s) of backup %s on %s from %s"
+                                    % (vm["name"], vm["id"], vm["backup"], vm["host"], vm["config_path"]))
         lone = [vm["name"] for vm in plan["vms"] if vm["highly_available"] is False]
         if lone:
             self.actions.append("make VM(s) %s highly available on cluster %s (Add-ClusterVirtualMachineRole)" % (", ".join(lone), self.session.name))
