@@ -1,7 +1,7 @@
 """smhv_failover at scale: an unplanned failover of 100 VMs on 20 volumes to the DR site, with the lab's latency at
 20 ms per ONTAP request and 50 ms per WinRM message, against the seed's runbook done as a playbook.
 
-    PYTHONPATH=.cache/collections:tests .venv/bin/python benchmarks/dr_failover.py [--dr cluster|standalone|both]
+    PYTHONPATH=.cache/collections:tests .venv/bin/python benchmarks/dr_failover.py [--dr cluster|standalone|both (default)]
         [--jobs instant|realistic|both] [--no-baseline]
 
 Starts a lab on lab/smhv_lab/topologies/bench.yml (site a: the 8-node cluster hvbench, 200 VMs on 20 CSV volumes;
@@ -146,7 +146,7 @@ def baseline(target, vms, volumes, ontap_task, requests_per_task):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dr", choices=["cluster", "standalone", "both"], default="cluster", help="the DR target (default cluster)")
+    parser.add_argument("--dr", choices=["cluster", "standalone", "both"], default="both", help="the DR target (default both)")
     parser.add_argument("--jobs", choices=["instant", "realistic", "both"], default="both", help="ONTAP job durations (default both)")
     parser.add_argument("--no-baseline", action="store_true", help="skip measuring an na_ontap task for the runbook estimate")
     parser.add_argument("--case", action="append", metavar="VMS:VOLUMES", help="run this case instead of %s (repeatable)"
