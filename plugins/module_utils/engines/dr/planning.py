@@ -77,7 +77,11 @@ class PlanSteps:
                                         destination, previous["snapshot"], previous["dataset"], snapshot, dataset), {"volume": destination})
                 volumes[destination] = {"volume": destination, "source": source, "snapshot": snapshot, "backup": record.name,
                                         "dataset": dataset}
-        registered = self._registered(chosen)
+        # every VM on these volumes' LUNs, not only the chosen ones: a LUN a VM of the DR host runs on (an earlier failover's)
+        # is never SnapRestored under it
+        on_luns = set(vm_id for entry in volumes.values() for lun in dr_plan.source_luns(records[entry["dataset"]]).values()
+                      if lun["volume"] == entry["source"] for vm_id in lun["vms"])
+        registered = self._registered(sorted(set(chosen) | on_luns))
         luns, lun_of_serial = [], {}
         # each destination volume's LUNs, the volumes side by side (one ONTAP request each)
         luns_on = dict(zip(sorted(volumes), in_parallel(lambda destination: self.storage.volume_luns(
