@@ -20,8 +20,6 @@ from e2e.backup_support import LabSite
 from e2e.restore_support import read, write
 from e2e.test_drill import params as drill_params
 from e2e.test_failover import differences
-from lab_fixture import running_lab
-from smhv_lab.topology import DEFAULT_TOPOLOGY
 
 SNAPINFO = "S:\\SnapInfo"
 DATA = "C:\\data\\ledger.txt"
@@ -29,12 +27,6 @@ VMS = ["vm-app01", "vm-app02", "vm-web01"]
 NODES = ["hvdr02", "hvdr03"]
 CSV = "C:\\ClusterStorage\\smhv_drill_hvclus01_%s\\"
 CSV1, CSV2 = CSV % "vol_csv1_dr_csv1", CSV % "vol_csv2_dr_csv2"
-
-
-@pytest.fixture(scope="module")
-def drlab(tmp_path_factory):
-    with running_lab(tmp_path_factory.mktemp("drilllab") / "state", DEFAULT_TOPOLOGY.parent / "dr_cluster.yml") as handle:
-        yield handle
 
 
 def params(site, lab, **changes):

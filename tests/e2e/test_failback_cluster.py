@@ -20,7 +20,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import S
 from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_failback, smhv_failover
 from e2e.restore_support import leftovers, read, write
 from e2e.test_failover import differences
-from e2e.test_failover_cluster import CSV1, CSV2, DATA, SNAPINFO, VMS, cluster_params, drlab, prepare  # noqa: F401 (drlab: fixture)
+from e2e.test_failover_cluster import CSV1, CSV2, DATA, SNAPINFO, VMS, cluster_params, prepare
 
 SITE_A, SITE_B = "cluster-a", "cluster-b"
 NODES_A, NODES_B = ["hv01", "hv02"], ["hvdr02", "hvdr03"]

@@ -384,7 +384,7 @@ def test_a_vm_on_a_lun_an_earlier_failover_restored_is_copied_from_its_snapshot(
     planned = smhv_failover.run(params(site, lab, vms=others, start_order=None), True)
     second = smhv_failover.run(params(site, lab, vms=others, start_order=None), False)
     assert planned["actions"] == second["actions"] and planned["plan"] == second["plan"]
-    assert [action.split(" (")[0] for action in second["actions"] if "VM vm-" in action] == [
+    assert [action.split(" (", maxsplit=1)[0] for action in second["actions"] if "VM vm-" in action] == [
         "restore VM vm-file02", "register VM vm-print01"]
     assert [(lun["lun"], lun["restore"]) for lun in second["plan"]["luns"]] == [
         ("cluster-b:/vol/vol_hv03_dr/lun_j", "none"), ("cluster-b:/vol/vol_hv03_dr/lun_k", "lun")]

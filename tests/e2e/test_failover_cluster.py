@@ -17,20 +17,12 @@ from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_failover
 from e2e.backup_support import LabSite
 from e2e.restore_support import leftovers, read, write
 from e2e.test_failover import differences, params, seen, site_a_down
-from lab_fixture import running_lab
-from smhv_lab.topology import DEFAULT_TOPOLOGY
 
 SNAPINFO = "S:\\SnapInfo"
 DATA = "C:\\data\\ledger.txt"
 VMS = ["vm-app01", "vm-app02", "vm-web01"]
 CSV1, CSV2, CSV3 = ("C:\\ClusterStorage\\Volume%d\\" % number for number in (1, 2, 3))
 NODES = ["hvdr02", "hvdr03"]
-
-
-@pytest.fixture(scope="module")
-def drlab(tmp_path_factory):
-    with running_lab(tmp_path_factory.mktemp("drlab") / "state", DEFAULT_TOPOLOGY.parent / "dr_cluster.yml") as handle:
-        yield handle
 
 
 def cluster_params(site, lab, **changes):

@@ -11,16 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_failover
 from e2e.backup_support import LabSite
 from e2e.restore_support import write
 from e2e.test_failover import seen
 from e2e.test_failover_cluster import CSV1, CSV3, DATA, SNAPINFO, VMS, assert_failed_over, at_site_b, cluster_params, prepare
 from e2e.test_fleet_playbooks import playbook, recap_changed
-from lab_fixture import ansible_env, running_lab
-from smhv_lab.topology import DEFAULT_TOPOLOGY
+from lab_fixture import ansible_env
 
 ROLE_PLAY = """- name: Fail hvclus01 over to the DR cluster with the role
   hosts: localhost
@@ -28,12 +25,6 @@ ROLE_PLAY = """- name: Fail hvclus01 over to the DR cluster with the role
   roles:
     - role: netapp_hyperv.smhv.smhv_dr_failover
 """
-
-
-@pytest.fixture(scope="module")
-def drlab(tmp_path_factory):
-    with running_lab(tmp_path_factory.mktemp("playslab") / "state", DEFAULT_TOPOLOGY.parent / "dr_cluster.yml") as handle:
-        yield handle
 
 
 def dr_storage(lab):
