@@ -184,6 +184,14 @@ class RoundTrip:
             raise StepFailed(f"after the reprotect hvdr01 still has {left}, mirrors {mirrors}, the proving backup reached {reached}")
 
 
+def traffic(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """What a step sent, from the lab's request counters before and after it (DELETE /faults, which bringing site A back
+    calls, zeroes them)."""
+    if any(after[target] < before[target] for target in before):
+        return dict(after)
+    return {target: after[target] - before[target] for target in before}
+
+
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="smhv-dr-round-trip-"))
     state_dir = work / "lab"
@@ -198,9 +206,11 @@ def main() -> int:
             print(f"\nEvery ONTAP request and WinRM message waits {trip.latency * 1000:.0f} ms (SMHV_ROUND_TRIP_LATENCY)")
         for step in (trip.protect, trip.lose_site_a, trip.fail_over, trip.work_at_b, trip.site_a_back, trip.plan_failback,
                      trip.fail_back, trip.reprotect):
-            begun = time.monotonic()
+            begun, before = time.monotonic(), trip.lab.control("GET", "/status")["counters"]
             step()
-            print(f"   ({time.monotonic() - begun:.1f} s)")
+            sent = traffic(before, trip.lab.control("GET", "/status")["counters"])
+            print(f"   ({time.monotonic() - begun:.1f} s; {sent['ontap']} ONTAP requests, {sent['winrm']} WinRM messages, "
+                  f"{sent['agent']} agent calls)")
     except StepFailed as error:
         print(f"\nFAILED: {error}", file=sys.stderr)
         return 1

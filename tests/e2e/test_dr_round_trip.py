@@ -34,6 +34,9 @@ def test_the_round_trip_tells_each_stage_with_its_guest_data():
     assert "vm-print01 on hvdr01: Off" in stages["7"]
     assert "vm-print01 on hvdr01: not registered" in stages["8"]
     assert "svm_hv:vol_hv03 -> svm_dr:vol_hv03_dr (on cluster-b): snapmirrored" in stages["8"]
+    assert "0 ONTAP requests, 0 WinRM messages, 0 agent calls)" in stages["2"]  # losing site A is the lab's doing
+    sent = [tuple(map(int, found)) for found in re.findall(r"(\d+) ONTAP requests, (\d+) WinRM messages, (\d+) agent calls", stages["7"])]
+    assert len(sent) == 1 and min(sent[0]) > 0, stages["7"]
     assert "Round trip finished" in run.stdout
 
 
