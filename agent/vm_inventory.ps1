@@ -124,6 +124,16 @@ function Get-SmhvVmRecord {
             wwpn_set_b = [string]$hba.WorldWidePortNameSetB
         })
     }
+    # The addresses the guest reports through its integration services (only while it runs): how the controller tells
+    # that it runs inside this VM (the self-management guard refuses to stop, remove or restore it).
+    $ipAddresses = New-SmhvList
+    foreach ($adapter in @(Get-VMNetworkAdapter -VM $VM)) {
+        foreach ($address in @($adapter.IPAddresses)) {
+            if (-not [string]::IsNullOrEmpty($address)) {
+                $ipAddresses.Add([string]$address)
+            }
+        }
+    }
     $checkpoints = New-SmhvList
     $checkpointDirectory = Join-Path -Path $VM.SnapshotFileLocation -ChildPath 'Snapshots'
     foreach ($checkpoint in @(Get-VMSnapshot -VM $VM | Sort-Object -Property CreationTime)) {
@@ -178,6 +188,7 @@ function Get-SmhvVmRecord {
         hard_disks = $hardDisks
         passthrough_disks = $passthroughDisks
         fibre_channel_hbas = $fibreChannelHbas
+        ip_addresses = $ipAddresses
         checkpoints = $checkpoints
         files = $files
     }

@@ -13,7 +13,8 @@
                                       is the guest's ('C:\\data\\x.db'; C: is the first virtual disk)
     GET  /guest-data?vm=&path=        {data, complete}
     GET  /snapshot-guest-data?vm=&path=&snapshot=   the guest file as a snapshot of its LUN's volume holds it
-    POST /vm                          {vm, state?, migration?}      change a VM's runtime state
+    POST /vm                          {vm, state?, migration?, ip_addresses?}   change a VM's runtime state (the addresses
+                                      its guest reports on its network adapters)
     POST /vm-storage                  {vm, action, path?, destination?, size_gib?}   an administrator's change to a
                                       VM's storage: add_disk, remove_disk, move_disk, snapshot_location,
                                       configuration_location (vm_admin.py)
@@ -26,6 +27,8 @@
     GET  /hyperv-timing   POST /hyperv-timing  how long each host's checkpoints and merges take and how many it runs at
                                       once / set it {host?, profile?: realistic|instant, durations?: {"checkpoint.create":
                                       5}, concurrency?} (hyperv/timing.py)
+    POST /licences                    {cluster?, unlicensed: [package...]}: the ONTAP licence packages a cluster (every
+                                      cluster when none is named) lacks; [] licenses everything again
     GET  /log                         commands the hosts did not recognise
     GET  /agent-requests              the agent requests the hosts ran, in order (host, op, ok, code; the newest 500)
     DELETE /agent-requests            forget them (and the unrecognised commands)
@@ -45,6 +48,7 @@ from urllib.parse import parse_qsl, urlsplit
 from . import sites, vm_admin, world_view
 from .hyperv import timing as hyperv_timing
 from .ontap import jobs as ontap_jobs
+from .ontap.resources import licensing
 
 
 class ControlError(Exception):
@@ -171,7 +175,7 @@ def _guest_read_snapshot(lab, body, query):
 
 def _vm(lab, body, query):
     with lab.world.lock:
-        return world_view.set_vm_runtime(lab.world, body["vm"], body.get("state"), body.get("migration"))
+        return world_view.set_vm_runtime(lab.world, body["vm"], body.get("state"), body.get("migration"), body.get("ip_addresses"))
 
 
 def _vm_delete(lab, body, query):
@@ -242,6 +246,11 @@ def _host_files(lab, body, query):
             raise ControlError(HTTPStatus.NOT_FOUND, str(error)) from None
 
 
+def _licences(lab, body, query):
+    with lab.world.lock:
+        return licensing.set_unlicensed(lab.world, body)
+
+
 def _site(lab, body, query):
     return sites.site_request(lab, body)
 
@@ -268,6 +277,7 @@ ROUTES = {
     ("POST", "/ontap-jobs"): _ontap_jobs_set,
     ("GET", "/hyperv-timing"): _hyperv_timing,
     ("POST", "/hyperv-timing"): _hyperv_timing_set,
+    ("POST", "/licences"): _licences,
     ("GET", "/log"): _log,
     ("GET", "/agent-requests"): _agent_requests,
     ("DELETE", "/agent-requests"): _agent_requests_clear,

@@ -88,6 +88,7 @@ def _build_storage(world: World, spec: dict[str, Any]) -> None:
         cluster = StorageCluster(item["name"], version=str(item.get("version", "9.13.1")),
                                  site=item.get("site", "a"), username=creds["username"],
                                  password=creds["password"])
+        cluster.unlicensed = set(item.get("unlicensed", []))  # licence packages this cluster lacks
         cluster.add_svm(item["svm"])
         cluster.add_aggregate(item.get("aggregate", "aggr1"), 20 * 1024 * GIB)
         for vol in item.get("volumes", []):
@@ -241,7 +242,8 @@ def _build_vms(world: World, spec: dict[str, Any]) -> None:
                             config_path=f"{folder}\\Virtual Machines\\{vm_id.upper()}.vmcx",
                             state=item.get("state", "Running"), vhd_paths=vhds, snapshot_location=folder,
                             passthrough_disks=_passthrough(host, item.get("passthrough", [])),
-                            fibre_channel_hbas=[_fibre_channel_hba(vm_id, index, san) for index, san in enumerate(item.get("vfc", []))])
+                            fibre_channel_hbas=[_fibre_channel_hba(vm_id, index, san) for index, san in enumerate(item.get("vfc", []))],
+                            ip_addresses=[str(address) for address in item.get("ip_addresses", [])])
         host.write_file(world, vm.config_path, json.dumps(vm.config_document(), sort_keys=True).encode())
         host.vms[vm.id] = vm
         if clustered:

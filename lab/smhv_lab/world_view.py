@@ -54,8 +54,11 @@ def read_guest_in_snapshot(world, vm: str, path: str, snapshot: str) -> dict[str
             "vhdx": vhdx, "data": found["data"] if found else None, "complete": bool(found["complete"]) if found else None}
 
 
-def set_vm_runtime(world, vm: str, state: str | None, migration: str | None) -> dict[str, Any]:
+def set_vm_runtime(world, vm: str, state: str | None, migration: str | None,
+                   ip_addresses: list[str] | None = None) -> dict[str, Any]:
     host, machine = find_vm(world, vm)
+    if ip_addresses is not None:  # what the guest's network adapters have (127.0.0.1 makes it the controller's VM)
+        machine.ip_addresses = [str(address) for address in ip_addresses]
     if state is not None:
         if state not in VM_STATES:
             raise ValueError(f"state must be one of {', '.join(VM_STATES)}")
@@ -67,7 +70,8 @@ def set_vm_runtime(world, vm: str, state: str | None, migration: str | None) -> 
         if migration not in ("", "live", "storage"):
             raise ValueError("migration must be '', 'live' or 'storage'")
         machine.migration = migration
-    return {"vm": machine.id, "host": host.name, "state": machine.state, "migration": machine.migration}
+    return {"vm": machine.id, "host": host.name, "state": machine.state, "migration": machine.migration,
+            "ip_addresses": list(getattr(machine, "ip_addresses", []))}
 
 
 def delete_vm(world, vm: str) -> dict[str, Any]:

@@ -75,6 +75,10 @@ ERROR_CODES = {
     "DRIVE_LETTER_IN_USE": "A drive letter asked for belongs to another volume of the host, or no drive letter is free.",
     "HOST_NOT_READY": "The host reports no iSCSI or FC initiator for a LUN clone to be presented to.",
     "RESTORE_UNSUPPORTED": "A restore the collection cannot do safely (a file's LUN is not reachable from the target host).",
+    "LICENSE_MISSING": "An ONTAP cluster lacks a licence the operation needs (SnapRestore, FlexClone, SnapMirror, SnapVault, iSCSI "
+                       "or FCP); error_details.missing names each with its cluster.",
+    "CONTROLLER_VM": "The VM to stop, remove or restore runs the Ansible controller (or the AWX execution node) itself; run the "
+                     "task from a machine outside that VM.",
     "HOST_NOT_SUPPORTED": "The Windows host's version or configuration is not supported for the install asked for.",
     # Codes the agent answers with that reach users unchanged (agent.AGENT_ERROR_CODES).
     "BAD_REQUEST": "The agent refused a request as malformed (a collection bug, or controller and agent versions differ).",

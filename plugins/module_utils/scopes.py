@@ -27,6 +27,8 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import Scope
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.licences import (
+    REGISTRATION, host_protocols, licence_problems, require_licences)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import HostClient, call_many
 
 STANDALONE_KEY = "HKLM:\\SOFTWARE\\NetApp\\SnapManager for Hyper-V\\Server\\%s"
@@ -344,6 +346,8 @@ def register(session, storage, snapinfo_path, report_path, snaps_count=DEFAULT_S
         raise SmhvError("INVALID_ARGUMENT", "SnapInfo path %s on host %s is a file; give a directory." % (snapinfo_path, session.owner.name),
                         {"path": snapinfo_path})
     lun = snapinfo_lun(session, storage, snapinfo_path, records[snapinfo_path])
+    warnings += require_licences(_licence_packages(storage), REGISTRATION, "Registering scope %s" % session.name,
+                                 any_of=host_protocols(session.facts.get("initiator_ports")))
     _validate_report_path(session, report_path, records[report_path])
     _require_shared_disk(session, snapinfo_path, records[snapinfo_path])
     sharing = _vm_data_on_volume(session, storage, lun, warnings)
@@ -391,6 +395,23 @@ def register(session, storage, snapinfo_path, report_path, snaps_count=DEFAULT_S
     return {"changed": bool(actions), "actions": actions, "snapinfo": settings, "warnings": warnings}
 
 
+def _licence_packages(storage):
+    """{cluster: {package: state}} of every configured cluster that answers (one request each, cached by the client)."""
+    identities = storage.reachable_clusters()[0]
+    return dict((identity.name, storage.licence_packages(identity.name)) for identity in identities)
+
+
+def licence_readiness(session, storage):
+    """Per cluster, its licence packages and the ones registration and operations need that it lacks (smhv_host_info)."""
+    protocols = host_protocols(session.facts.get("initiator_ports"))
+    needed = list(REGISTRATION) + ["snapmirror", "snapvault"]
+    readiness = {}
+    for cluster, packages in sorted(_licence_packages(storage).items()):
+        missing = licence_problems(packages, cluster, needed, protocols)[0]
+        readiness[cluster] = {"packages": packages, "missing": missing}
+    return readiness
+
+
 def unregister(session, check_mode=False):
     """Delete the scope's registry key. The SnapInfo repository is left as it is (backups stay restorable)."""
     warnings, actions = [], []
@@ -418,4 +439,9 @@ def describe_scope(session, storage=None):
             settings["lun"] = lun_facts(lun, volume)
         except SmhvError as error:
             warnings.append("The SnapInfo path %s could not be resolved to an ONTAP LUN: %s" % (settings["snapinfo_path"], error.message))
-    return {"scope": session.describe(), "hosts": hosts, "snapinfo": settings, "warnings": warnings}
+    result = {"scope": session.describe(), "hosts": hosts, "snapinfo": settings, "warnings": warnings}
+    if storage is not None:
+        result["licences"] = licence_readiness(session, storage)
+        warnings += ["ONTAP cluster %s lacks licence(s) %s." % (cluster, ", ".join(found["missing"]))
+                     for cluster, found in sorted(result["licences"].items()) if found["missing"]]
+    return result

@@ -22,6 +22,10 @@ description:
     every node sees (a shared cluster disk or a CSV). SMB shares are refused, because SnapInfo is protected by snapshots
     of its LUN.
   - The report path must not be on a cluster shared volume, as SMHV requires.
+  - Every cluster of O(storage_systems) that answers must have the SnapRestore and FlexClone licences and the licence of
+    one of the host's SAN protocols (iSCSI or FCP, from its initiators), as the SMHV guide requires; otherwise the module
+    fails with C(LICENSE_MISSING), naming each missing licence, its cluster and what it blocks. The licences are read
+    once per cluster (C(GET /api/cluster/licensing/licenses)).
   - Warns when the SnapInfo LUN's volume also holds VM files. NetApp recommends a volume of its own for SnapInfo.
   - With O(state=absent), the registry key is deleted. The SnapInfo repository is kept, because it holds the backup
     catalog. Registering again with the same SnapInfo path finds every backup again (without O(create_snapinfo)).

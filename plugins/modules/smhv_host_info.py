@@ -88,6 +88,15 @@ snapinfo:
         volume_snapshot_count). Null without O(storage_systems) or when the scope is not registered.
       type: dict
       returned: always
+licences:
+  description:
+    - Per ONTAP cluster of O(storage_systems) that answered, its licence packages (name to state, as ONTAP lists the
+      licensed ones) and C(missing), the packages SMHV's work needs that it lacks (SnapRestore, FlexClone, SnapMirror,
+      SnapVault, and one of the host's protocols, iSCSI or FCP). Each missing one is also a warning.
+    - Registration (M(netapp_hyperv.smhv.smhv_host)) fails with C(LICENSE_MISSING) without SnapRestore, FlexClone or the protocol.
+  returned: with O(storage_systems)
+  type: dict
+  sample: {"cluster1": {"packages": {"snaprestore": "compliant", "iscsi": "compliant"}, "missing": ["flexclone"]}}
 actions:
   description: Always empty; the module changes nothing.
   returned: always

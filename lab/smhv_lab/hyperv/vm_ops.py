@@ -83,6 +83,8 @@ def _vm_record(ctx: OpContext, vm) -> dict[str, Any]:
         "hard_disks": hard_disks,
         "passthrough_disks": passthrough,
         "fibre_channel_hbas": [dict(hba) for hba in vm.fibre_channel_hbas],
+        # Hyper-V learns a guest's addresses from its integration services: none while the VM does not run.
+        "ip_addresses": list(getattr(vm, "ip_addresses", [])) if vm.state == "Running" else [],
         "checkpoints": checkpoints,
         "files": files,
     }

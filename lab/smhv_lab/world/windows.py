@@ -76,6 +76,8 @@ class VirtualMachine:
     # virtual Fibre Channel adapters: {san_name, wwnn_set_a, wwpn_set_a, wwnn_set_b, wwpn_set_b}; their LUNs are the guest's
     fibre_channel_hbas: list[dict[str, str]] = field(default_factory=list)
     iscsi_direct_disks: list[str] = field(default_factory=list)  # serials of LUNs the guest mounts itself
+    # The guest's addresses on its network adapters (runtime: the guest's, not in the .vmcx; reported while it runs).
+    ip_addresses: list[str] = field(default_factory=list)
     integration_services: dict[str, bool] = field(default_factory=lambda: {
         "Backup (volume shadow copy)": True, "Heartbeat": True, "Time Synchronization": True})
     migration: str = ""  # '' | 'live' | 'storage' (a VM being migrated cannot be backed up)

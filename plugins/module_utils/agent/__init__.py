@@ -147,6 +147,8 @@ VM_SCHEMA = {
         "wwnn_set_b": str,
         "wwpn_set_b": str,
     }],
+    # The guest's addresses on its network adapters (Get-VMNetworkAdapter's IPAddresses; empty while it is off).
+    "ip_addresses": [str],
     "checkpoints": [{"id": str, "name": str, "created": str}],
     "files": [{"path": str, "kind": str, "storage": STORAGE_SCHEMA}],  # kind: config | vhd | checkpoint_config
 }

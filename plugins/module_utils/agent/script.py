@@ -10,7 +10,7 @@ AGENT_SCRIPT is agent/main.ps1 with the files it dot-sources inlined in its orde
 
 from __future__ import annotations
 
-AGENT_SHA = "ec0c01e1c59430f5"
+AGENT_SHA = "8148193364d1929e"
 # The function AGENT_SCRIPT defines and calls, and that the PSRP short call invokes.
 ENTRY_FUNCTION = "Invoke-SmhvAgent"
 
@@ -815,6 +815,16 @@ function Get-SmhvVmRecord {
             wwpn_set_b = [string]$hba.WorldWidePortNameSetB
         })
     }
+    # The addresses the guest reports through its integration services (only while it runs): how the controller tells
+    # that it runs inside this VM (the self-management guard refuses to stop, remove or restore it).
+    $ipAddresses = New-SmhvList
+    foreach ($adapter in @(Get-VMNetworkAdapter -VM $VM)) {
+        foreach ($address in @($adapter.IPAddresses)) {
+            if (-not [string]::IsNullOrEmpty($address)) {
+                $ipAddresses.Add([string]$address)
+            }
+        }
+    }
     $checkpoints = New-SmhvList
     $checkpointDirectory = Join-Path -Path $VM.SnapshotFileLocation -ChildPath 'Snapshots'
     foreach ($checkpoint in @(Get-VMSnapshot -VM $VM | Sort-Object -Property CreationTime)) {
@@ -869,6 +879,7 @@ function Get-SmhvVmRecord {
         hard_disks = $hardDisks
         passthrough_disks = $passthroughDisks
         fibre_channel_hbas = $fibreChannelHbas
+        ip_addresses = $ipAddresses
         checkpoints = $checkpoints
         files = $files
     }
@@ -3334,9 +3345,9 @@ function Invoke-SmhvAgent {
     $ErrorActionPreference = 'Stop'
     Set-StrictMode -Version 3
     $ProgressPreference = 'SilentlyContinue'
-    if ($AgentSha -cne 'ec0c01e1c59430f5') {
+    if ($AgentSha -cne '8148193364d1929e') {
         '{"ok":false,"error":{"code":"AGENT_VERSION_MISMATCH",' +
-        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"ec0c01e1c59430f5"}}}'
+        '"message":"The agent defined in this runspace is another version.","details":{"agent_sha":"8148193364d1929e"}}}'
         return
     }
     # Per call: nothing of a previous call's warnings or volume map is reused.
@@ -3350,9 +3361,9 @@ function Invoke-SmhvAgent {
     }
 }
 
-Invoke-SmhvAgent -Request $Request -AgentSha 'ec0c01e1c59430f5'
+Invoke-SmhvAgent -Request $Request -AgentSha '8148193364d1929e'
 """
-AGENT_LINES = 3337
+AGENT_LINES = 3348
 
 # Runs first over WinRS and starts AGENT_SCRIPT (agent/bootstrap.ps1).
 BOOTSTRAP_SCRIPT = r"""$ErrorActionPreference = 'Stop'
@@ -3378,21 +3389,21 @@ LINE_MAP = (
     (458, "agent/host_facts.ps1", 1),
     (675, "agent/main.ps1", 12),
     (676, "agent/vm_inventory.ps1", 1),
-    (914, "agent/main.ps1", 14),
-    (915, "agent/files.ps1", 1),
-    (1360, "agent/main.ps1", 16),
-    (1361, "agent/disk_rescan.ps1", 1),
-    (1398, "agent/main.ps1", 18),
-    (1399, "agent/registry.ps1", 1),
-    (1539, "agent/main.ps1", 20),
-    (1540, "agent/fleet.ps1", 1),
-    (2009, "agent/main.ps1", 22),
-    (2010, "agent/checkpoint_jobs.ps1", 1),
-    (2178, "agent/main.ps1", 24),
-    (2179, "agent/backup.ps1", 1),
-    (2671, "agent/main.ps1", 26),
-    (2672, "agent/restore.ps1", 1),
-    (3302, "agent/main.ps1", 28),
+    (925, "agent/main.ps1", 14),
+    (926, "agent/files.ps1", 1),
+    (1371, "agent/main.ps1", 16),
+    (1372, "agent/disk_rescan.ps1", 1),
+    (1409, "agent/main.ps1", 18),
+    (1410, "agent/registry.ps1", 1),
+    (1550, "agent/main.ps1", 20),
+    (1551, "agent/fleet.ps1", 1),
+    (2020, "agent/main.ps1", 22),
+    (2021, "agent/checkpoint_jobs.ps1", 1),
+    (2189, "agent/main.ps1", 24),
+    (2190, "agent/backup.ps1", 1),
+    (2682, "agent/main.ps1", 26),
+    (2683, "agent/restore.ps1", 1),
+    (3313, "agent/main.ps1", 28),
 )
 
 

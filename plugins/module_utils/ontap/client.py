@@ -25,6 +25,7 @@ from collections import OrderedDict
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.connection import (
     HAS_NETAPP_ONTAP, ClusterRegistry, dig, fetch, parse_time)
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.licences import explained_by_licence, read_licence_packages
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import (
     LARGE_SNAPSHOT_LIMIT_VERSION, SnapshotDeletion, SnapshotInfo, SnapshotSet, VolumeInfo)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.san import LUN_FIELDS, SanOperations, lun_ref
@@ -71,6 +72,7 @@ class StorageClient:
         self._clusters = ClusterRegistry(storage_systems)
         self.san = SanOperations(self._clusters)
         self.snapmirror = SnapMirrorOperations(self._clusters)
+        self._licences = {}  # cluster name -> {package: state}, read once per client (one run)
 
     # -- clusters -------------------------------------------------------------------------------
     def clusters(self):
@@ -90,6 +92,14 @@ class StorageClient:
     def call_counts(self):
         """{cluster name: REST requests sent}, job polls included; benchmarks report these."""
         return self._clusters.call_counts()
+
+    def licence_packages(self, cluster):
+        """{package name: state} of the licences installed on `cluster` (ONTAP lists only licensed packages by default),
+        read once per client: a run asks each cluster once however many checks it makes."""
+        name = self.cluster_for(cluster).name
+        if name not in self._licences:
+            self._licences[name] = read_licence_packages(self._clusters.endpoint(cluster))
+        return dict(self._licences[name])
 
     def snapshot_limit(self, volume):
         """Most snapshots `volume` can hold on its cluster's ONTAP version (255 before 9.4, else
@@ -374,7 +384,7 @@ class StorageClient:
         action = "restore volume %s to snapshot '%s'" % (snapshot.volume_path, snapshot.name)
         # The Volume schema has no restore_to field, so an instance patch() would send {}: a query
         # PATCH sends the raw body. A query that matches no volume starts no job and changes nothing.
-        with endpoint.call(action, SNAPSHOT_CODES):
+        with explained_by_licence(endpoint, "snaprestore", action), endpoint.call(action, SNAPSHOT_CODES):
             Volume.patch_collection({"restore_to.snapshot.name": snapshot.name}, uuid=snapshot.volume_uuid)
             started = endpoint.started_jobs()
         if not started:
@@ -390,5 +400,6 @@ class StorageClient:
         body = {"vserver": snapshot.svm, "volume": snapshot.volume_name, "snapshot": snapshot.name, "path": path}
         if restore_path:
             body["restore-path"] = restore_path
-        with endpoint.call("restore file %s of volume %s from snapshot '%s'" % (path, snapshot.volume_path, snapshot.name)):
+        action = "restore file %s of volume %s from snapshot '%s'" % (path, snapshot.volume_path, snapshot.name)
+        with explained_by_licence(endpoint, "snaprestore", action), endpoint.call(action):
             CLI().execute("volume snapshot restore-file", body=body)

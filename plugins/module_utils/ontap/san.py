@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.connection import HAS_NETAPP_ONTAP, dig, fetch
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.licences import explained_by_licence
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import IgroupRef, LunMapping, LunRef
 
 if HAS_NETAPP_ONTAP:
@@ -60,7 +61,8 @@ class SanOperations:
         endpoint = self._clusters.endpoint(lun.cluster)
         path = "/vol/%s/%s" % (lun.volume_name, clone_name)
         clone = Lun(svm={"name": lun.svm}, name=path, clone={"source": {"name": snapshot_lun_path(snapshot, lun)}})
-        with endpoint.call("clone LUN %s from snapshot '%s' as %s" % (lun.path, snapshot.name, path)):
+        action = "clone LUN %s from snapshot '%s' as %s" % (lun.path, snapshot.name, path)
+        with explained_by_licence(endpoint, "flexclone", action), endpoint.call(action):
             clone.post()
             record = fetch(Lun, uuid=clone.uuid, fields=LUN_FIELDS)[0]
         return lun_ref(lun.cluster, record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import fnmatch
 import hashlib
+import types
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.agent import validate_result
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
@@ -169,6 +170,14 @@ class FakeStorage:
         self.snapshots = {volume.uuid: [] for volume in volumes}
         self.snapmirror = FakeMirrors(relationships)
         self.created, self.deleted, self.restored, self.busy = [], [], [], set()
+        # every licence registration reads (ontap/licences.py), on one cluster
+        self.licences = {"c1": dict.fromkeys(("snaprestore", "flexclone", "iscsi", "fcp", "snapmirror", "snapvault"), "compliant")}
+
+    def reachable_clusters(self):
+        return [types.SimpleNamespace(name=name) for name in sorted(self.licences)], []
+
+    def licence_packages(self, cluster):
+        return dict(self.licences[cluster])
 
     def add_snapshot(self, volume, name, when=None):
         self.snapshots[volume.uuid].append(SnapshotInfo(volume.cluster, volume.svm, volume.name, volume.uuid, name, "u-" + name, when))

@@ -25,7 +25,7 @@ def vm(name, serial):
             "cluster_group": name, "owner_node": "hv01", "configuration_location": "C:\\", "config_path": None,
             "snapshot_location": "C:\\", "checkpoint_type": "Production", "processor_count": 2, "memory_startup_bytes": 1,
             "operational_status": ["Ok"], "migration": "", "backup_integration_enabled": True, "hard_disks": [], "passthrough_disks": [],
-            "fibre_channel_hbas": [], "checkpoints": [], "files": [{"path": vhd, "kind": "vhd", "storage": storage_record(serial)}]}
+            "fibre_channel_hbas": [], "ip_addresses": [], "checkpoints": [], "files": [{"path": vhd, "kind": "vhd", "storage": storage_record(serial)}]}
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def vm(name, clustered=True, files=None, passthrough=(), vfc=()):
             "cluster_group": name if clustered else None, "owner_node": "hv01", "configuration_location": "C:\\ClusterStorage\\Volume1\\" + name,
             "config_path": files[0][0], "snapshot_location": "C:\\ClusterStorage\\Volume1\\" + name, "checkpoint_type": "Production",
             "processor_count": 2, "memory_startup_bytes": 1 << 30, "operational_status": ["Ok"], "migration": "",
-            "backup_integration_enabled": True, "hard_disks": [], "checkpoints": [],
+            "backup_integration_enabled": True, "hard_disks": [], "checkpoints": [], "ip_addresses": [],
             "passthrough_disks": [{"disk_number": n, "disk_serial": "80AbCpass%03d" % n, "controller_type": "SCSI", "controller_number": 0,
                                    "controller_location": n} for n in passthrough],
             "fibre_channel_hbas": [{"san_name": san, "wwnn_set_a": "C003FF0000FFFF00", "wwpn_set_a": "C003FF5E2A7B0000",

@@ -6,12 +6,14 @@ from ...world.storage import INVALID_VALUE, OntapError
 from ..request import Request, Response, as_bool
 from ..router import Router
 from .common import body_volume, done, perform, referenced
+from .licensing import require_licence
 
 
 def clone_file(request: Request) -> Response:
     vol = body_volume(request, "volume", request.field("svm.name"))
     source, destination = request.required("source_path"), request.required("destination_path")
     overwrite = as_bool(request.field("overwrite_destination", False), "overwrite_destination")
+    require_licence(request.cluster, "flexclone")
     return perform(request, lambda: request.cluster.clone_file(vol, source, destination, overwrite), True)
 
 
@@ -27,6 +29,7 @@ def _cli_target(request: Request):
 
 def cli_restore_file(request: Request) -> Response:
     vol, snap = _cli_target(request)
+    require_licence(request.cluster, "snaprestore")
     path = request.required("path")
     request.cluster.restore_file(vol, snap, path, request.field("restore-path") or "")
     return Response(200, {"cli_output": ""})
@@ -34,6 +37,7 @@ def cli_restore_file(request: Request) -> Response:
 
 def cli_restore_volume(request: Request) -> Response:
     vol, snap = _cli_target(request)
+    require_licence(request.cluster, "snaprestore")
     request.cluster.restore_volume(vol, snap)
     return done(request)
 

@@ -13,6 +13,7 @@ from ..model import ResourceModel
 from ..request import Request, Response, as_bool, links
 from ..router import Collection, Router
 from .common import body_svm, choice, done, perform, positive_int, referenced, svm_ref, timestamp, volume_ref
+from .licensing import require_licence
 
 
 def lun_ref(lun: Lun) -> dict[str, Any]:
@@ -68,6 +69,7 @@ class Luns(Collection):
         reserve = requested_guarantee(request, False)
         uuid = new_uuid()
         if source is not None:
+            require_licence(cluster, "flexclone")
             if request.field("os_type") is not None or request.field("space.size") is not None:
                 raise OntapError("os_type and space.size are not allowed when cloning a LUN.", INVALID_VALUE,
                                  target="clone.source.name")
@@ -91,6 +93,8 @@ class Luns(Collection):
         size = request.field("space.size")
         size = None if size is None else positive_int(size, "space.size")
         reserve = requested_guarantee(request, lun.space_reserved)
+        if source is not None:
+            require_licence(cluster, "flexclone")
 
         def action():
             if source is not None:

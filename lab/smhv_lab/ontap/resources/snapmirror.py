@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from ...world.storage import INVALID_VALUE, OntapError, Relationship, Transfer, new_uuid, not_found
+from ...world.storage.snapmirror import VAULT_POLICIES
 from ..model import ResourceModel
 from ..request import as_bool, links
 from ..router import Collection, Router
 from .cluster import SYSTEM_POLICIES
 from .common import perform, stable_uuid, svm_ref, timestamp
+from .licensing import require_licence
 
 TRANSFER_STATES_ABORT = ("aborted", "hard_aborted")
 
@@ -151,6 +153,7 @@ class Transfers(Collection):
 
     def create(self, request):
         cluster, rel = request.cluster, self._relationship(request)
+        require_licence(cluster, "snapvault" if rel.policy in VAULT_POLICIES else "snapmirror")  # on the destination
         source_snapshot = request.field("source_snapshot")
         files = request.field("files") or []
         if not isinstance(files, list) or not all(isinstance(f, dict) and f.get("source_path") for f in files):

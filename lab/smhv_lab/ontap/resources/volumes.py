@@ -10,6 +10,7 @@ from ..request import as_bool, links
 from ..router import Collection, Router
 from .common import (body_svm, body_volume, choice, parse_time, perform, positive_int, referenced, svm_ref, timestamp,
                      volume_ref)
+from .licensing import require_licence
 
 DEFAULT_VOLUME_SIZE = 20 * 1024 * 1024  # ONTAP's default when POST gives no size
 
@@ -65,6 +66,7 @@ class Volumes(Collection):
         name = request.required("name")
         uuid = new_uuid()
         if request.field("clone.parent_volume") is not None:
+            require_licence(request.cluster, "flexclone")
             parent = body_volume(request, "clone.parent_volume", svm.name)
             snap_ref = request.field("clone.parent_snapshot")
             parent_snapshot = snapshot_by_ref(parent, snap_ref, "clone.parent_snapshot") if snap_ref else None
@@ -103,6 +105,8 @@ class Volumes(Collection):
         cluster, body = request.cluster, request.body
         restore = request.field("restore_to.snapshot")
         target = snapshot_by_ref(vol, restore, "restore_to.snapshot") if restore is not None else None
+        if target is not None:
+            require_licence(cluster, "snaprestore")
         split = as_bool(request.field("clone.split_initiated"), "clone.split_initiated") \
             if request.field("clone.split_initiated") is not None else False
         state = choice(request, "state", ("online", "offline", "restricted"), vol.state)

@@ -56,6 +56,7 @@ class StorageCluster(VolumesMixin, SnapshotsMixin, LunsMixin, SanMixin, SnapMirr
         self.transfer_polls = 0  # reads a SnapMirror transfer stays "transferring"; 0 = done at once
         self.peers: dict[str, StorageCluster] = {}
         self.ems_events: list[dict] = []  # what EMS logged, oldest first (the REST layer renders them)
+        self.unlicensed: set[str] = set()  # licence packages taken away (ontap/resources/licensing.py); all others are licensed
 
     # -- persona and peering ------------------------------------------------------------------
     @property

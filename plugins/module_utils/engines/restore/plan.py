@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import mapped, with_separator
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.self_management import refuse_controller_vm
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.controller import controller_addresses
 
 _DIFFERENCING = (".avhdx", ".avhd")
 NTFS_FOLDERS = ("system volume information", "$recycle.bin")  # on every volume root; not a VM's, restored with the LUN
@@ -72,6 +74,9 @@ class RestorePlanning:
 
     # -- plan --------------------------------------------------------------------------------------
     def _plan(self):
+        if self.current is not None:  # an in-place restore stops and removes the VM: never the one this controller runs in
+            address = getattr(getattr(self.target, "settings", None), "address", None)
+            refuse_controller_vm([self.current], controller_addresses(address), "restore", self.target.name)
         if self.current is None:
             self.notes.append("VM %s is not registered on host %s: it is restored from backup %s and registered again."
                               % (self.vm_name, self.session.name, self.record.name))
