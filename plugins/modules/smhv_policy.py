@@ -86,7 +86,9 @@ options:
     type: dict
     suboptions:
       tag:
-        description: The retention tag the policy's backups carry; C(unlimited) never deletes (and has no snapshot bound).
+        description:
+          - The retention tag the policy's backups carry.
+          - C(unlimited) never deletes a backup, so it has no snapshot bound; it needs O(acknowledge_unlimited=true).
         type: str
         required: true
         choices: [hourly, daily, weekly, monthly, unlimited]
@@ -96,6 +98,17 @@ options:
       age:
         description: Keep backups younger than this, a number with a unit m, h, d or w, such as C(30d).
         type: str
+  acknowledge_unlimited:
+    description:
+      - Accept O(retention.tag=unlimited), which never deletes a backup. Without it such a policy is refused with
+        C(INVALID_ARGUMENT) (check mode too), because its snapshots add up until the volume's snapshot limit (255 before
+        ONTAP 9.4, 1023 from 9.4, less on a SnapMirror destination), after which every backup on that volume fails.
+      - With it, the snapshot budget counts the unlimited policy by the snapshots its backups hold now, and the module (and
+        M(netapp_hyperv.smhv.smhv_backup_info)'s C(snapshot_budget)) warns, per volume, how many more backups fit.
+      - Retention of the other tags always keeps the newest good backup, whatever its count or age says.
+      - Ignored for the other retention tags. Long-term copies belong on a SnapVault destination (O(snapvault_update)), not here.
+    type: bool
+    default: false
   backup_type:
     description: C(application) (VSS inside the guests) or C(crash) (storage snapshots only).
     type: str
@@ -215,6 +228,16 @@ EXAMPLES = r"""
       host: hv01
   delegate_to: localhost
 
+- name: Monthly backups kept forever, accepting that they fill the volumes' snapshot budget (the result warns how many fit)
+  netapp_hyperv.smhv.smhv_policy:
+    hyperv_host: hv03
+    dataset: files
+    name: archive
+    schedule: {frequency: monthly, day_of_month: 1, at: "02:00"}
+    retention: {tag: unlimited}
+    acknowledge_unlimited: true
+  delegate_to: localhost
+
 - name: Business hours only, by cron
   netapp_hyperv.smhv.smhv_policy:
     hyperv_host: hv03
@@ -276,7 +299,13 @@ snapshot_budget:
     foreign: {description: Snapshots no policy governs., type: int, returned: always, sample: 2}
     snapinfo: {description: SnapInfo copies kept on the volume., type: int, returned: always, sample: 0}
     in_flight: {description: Snapshots of the backup being taken., type: int, returned: always, sample: 2}
-    unbounded: {description: Policies without a bound., type: list, elements: str, returned: always, sample: []}
+    unbounded: {description: Policies without a bound (refused)., type: list, elements: str, returned: always, sample: []}
+    unlimited:
+      description: Acknowledged unlimited policies, counted in RV(snapshot_budget.per_policy) by the snapshots their backups hold now.
+      type: list
+      elements: str
+      returned: always
+      sample: [files/archive]
 error_code:
   description: Stable code of the failure (for example C(SNAPSHOT_BUDGET_EXCEEDED), C(DATASET_NOT_FOUND), C(RETENTION_TAG_IN_USE)).
   returned: failure
@@ -305,7 +334,8 @@ def script_spec():
 
 def run(params, check_mode):
     options = {key: params[key] for key in ("schedule", "retention", "backup_type", "method", "allow_saved_state", "snapmirror_update",
-                                            "snapvault_update", "snapvault_label", "pre_script", "post_script", "notify")}
+                                            "snapvault_update", "snapvault_label", "pre_script", "post_script", "notify",
+                                            "acknowledge_unlimited")}
     with Scopes(params["winrm"], params["host_addresses"]) as scopes:
         return ensure_policy(scopes, StorageClient(params["storage_systems"]), params["hyperv_host"], params["dataset"], params["name"],
                              params["state"], options, check_mode)
@@ -324,6 +354,7 @@ def main():
         retention=dict(type="dict", options=dict(
             tag=dict(type="str", required=True, choices=["hourly", "daily", "weekly", "monthly", "unlimited"]),
             count=dict(type="int"), age=dict(type="str")), mutually_exclusive=[("count", "age")]),
+        acknowledge_unlimited=dict(type="bool", default=False),
         backup_type=dict(type="str", default="application", choices=["application", "crash"]),
         method=dict(type="str", choices=["checkpoint", "vss_provider"]),
         allow_saved_state=dict(type="bool", default=False),

@@ -17,8 +17,10 @@ Per volume:
          + the in-flight backup: retention runs after the new backup's snapshots exist, so for a moment
            a volume holds one more backup than retention keeps (the largest snapshots-per-backup)
 A keep-by-age retention becomes a count through the schedule: the most runs that fit in any window
-of that age (30 days of hourly = 720). Unlimited retention, or keep-by-age without a schedule, has no
-bound and is refused on any volume it touches.
+of that age (30 days of hourly = 720). Keep-by-age without a schedule has no bound and is refused on any
+volume it touches. Unlimited retention has no bound either: unacknowledged it is refused the same way;
+acknowledged (smhv_policy's acknowledge_unlimited, issue 22) it counts the snapshots its backups hold on
+the volume now, and unlimited_warnings says how many more backups fit before the limit.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class PolicyLoad:
     retention: object  # rules_retention.Retention
     schedule: object | None  # rules_schedule.Schedule
     method: str  # crash | checkpoint | vss_provider
+    acknowledged: bool = False  # unlimited retention the user accepted: counted as it stands, and warned about
 
     @property
     def label(self):
@@ -62,6 +65,7 @@ class VolumeUse:
     foreign: int
     policies: tuple
     snapinfo_copies: int = 0  # the SnapInfo snapshots kept, when this volume holds the SnapInfo LUN
+    held: dict = dataclasses.field(default_factory=dict)  # policy label -> snapshots its backups hold on the volume now
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +78,7 @@ class VolumeBudget:
     snapinfo: int
     in_flight: int
     unbounded: tuple  # labels of policies with no bound
+    unlimited: tuple = ()  # labels of acknowledged unlimited policies, counted by what they hold now
 
     @property
     def headroom(self):
@@ -85,7 +90,8 @@ class VolumeBudget:
 
     def as_dict(self):
         return {"volume": self.volume, "limit": self.limit, "used": self.used, "headroom": self.headroom, "per_policy": dict(self.per_policy),
-                "foreign": self.foreign, "snapinfo": self.snapinfo, "in_flight": self.in_flight, "unbounded": list(self.unbounded)}
+                "foreign": self.foreign, "snapinfo": self.snapinfo, "in_flight": self.in_flight, "unbounded": list(self.unbounded),
+                "unlimited": list(self.unlimited)}
 
 
 def max_runs_within(schedule, age):
@@ -123,7 +129,7 @@ def retained_backups(load):
 
 def volume_budget(volume):
     """The VolumeBudget of one VolumeUse."""
-    per_policy, unbounded = {}, []
+    per_policy, unbounded, unlimited = {}, [], []
     in_flight = 0
     for load in volume.policies:
         if load.method not in SNAPSHOTS_PER_BACKUP:
@@ -131,13 +137,17 @@ def volume_budget(volume):
         per_backup = SNAPSHOTS_PER_BACKUP[load.method]
         in_flight = max(in_flight, per_backup)
         retained = retained_backups(load)
-        if retained is None:
+        if retained is None and load.acknowledged and load.retention.tag == "unlimited":
+            unlimited.append(load.label)
+            per_policy[load.label] = volume.held.get(load.label, 0)
+        elif retained is None:
             unbounded.append(load.label)
             per_policy[load.label] = None
         else:
             per_policy[load.label] = retained * per_backup
     used = volume.foreign + volume.snapinfo_copies + in_flight + sum(count for count in per_policy.values() if count is not None)
-    return VolumeBudget(volume.name, volume.limit, used, per_policy, volume.foreign, volume.snapinfo_copies, in_flight, tuple(unbounded))
+    return VolumeBudget(volume.name, volume.limit, used, per_policy, volume.foreign, volume.snapinfo_copies, in_flight, tuple(unbounded),
+                        tuple(unlimited))
 
 
 def _explain(budget):
@@ -158,8 +168,8 @@ def check_budget(volumes):
     for budget in budgets:
         if budget.unbounded:
             problems.append("volume %s: %s keep%s backups without bound (unlimited retention, or keep-by-age without a schedule); "
-                            "give a count or a schedule" % (budget.volume, ", ".join(budget.unbounded),
-                                                            "s" if len(budget.unbounded) == 1 else ""))
+                            "give a count or a schedule (for retention unlimited, acknowledge_unlimited: true)"
+                            % (budget.volume, ", ".join(budget.unbounded), "s" if len(budget.unbounded) == 1 else ""))
         elif budget.used > budget.limit:
             problems.append("volume %s would hold %d snapshots at steady state (%s), over its limit of %d by %d"
                             % (budget.volume, budget.used, _explain(budget), budget.limit, budget.used - budget.limit))
@@ -168,3 +178,22 @@ def check_budget(volumes):
                         "reached; keep fewer backups (a count, or a shorter age), back up less often, or move VMs to other volumes."
                         % "; ".join(problems), {"volumes": [budget.as_dict() for budget in budgets]})
     return budgets
+
+
+def unlimited_warnings(budgets):
+    """One warning per volume (VolumeBudget dicts) that an acknowledged unlimited policy loads: what it holds now, and how
+    many more of its backups fit before the volume's limit, after which every backup on the volume fails."""
+    warnings = []
+    for budget in budgets:
+        if not budget.get("unlimited"):
+            continue
+        room = budget["limit"] - budget["used"]
+        held = ", ".join("%s %d" % (label, budget["per_policy"][label]) for label in budget["unlimited"])
+        warnings.append("Volume %s: %s keep%s every backup (retention unlimited, acknowledged); their backups hold %s snapshots now. The volume "
+                        "takes %d snapshots (ONTAP's limit: 255 before 9.4, 1023 from 9.4, less on a SnapMirror destination); with the other "
+                        "policies at steady state there is room for %d more, so after about %d more backups (%s) every backup on the volume "
+                        "fails. Delete old backups in time, or give the policy a count or an age."
+                        % (budget["volume"], ", ".join(budget["unlimited"]), "s" if len(budget["unlimited"]) == 1 else "", held,
+                           budget["limit"], max(room, 0), max(room, 0) // max(budget["in_flight"], 1),
+                           "two snapshots each with method vss_provider" if budget["in_flight"] == 2 else "one snapshot each"))
+    return warnings

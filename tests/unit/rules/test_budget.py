@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.budget import (
-    PolicyLoad, VolumeUse, check_budget, max_runs_within, volume_budget)
+    PolicyLoad, VolumeUse, check_budget, max_runs_within, unlimited_warnings, volume_budget)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.retention import Retention
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.schedule import parse_cron, parse_schedule
 
@@ -76,3 +76,25 @@ def test_every_volume_over_its_limit_is_named():
         check_budget([VolumeUse("vol_a", 255, 0, (load,)), VolumeUse("vol_b", 1023, 0, (load,)), VolumeUse("vol_c", 255, 0, (load,))])
     assert "volume vol_a" in caught.value.message and "volume vol_c" in caught.value.message
     assert "volume vol_b" not in caught.value.message
+
+
+def test_acknowledged_unlimited_counts_what_it_holds_and_is_warned_not_refused():
+    unlimited = PolicyLoad("ds", "archive", Retention("unlimited"), None, "vss_provider", acknowledged=True)
+    hourly = PolicyLoad("ds", "hourly", Retention("hourly", count=100), HOURLY, "checkpoint")
+    budget = check_budget([VolumeUse("vol1", 255, 3, (unlimited, hourly), held={"ds/archive": 40})])[0]
+    assert budget.per_policy == {"ds/archive": 40, "ds/hourly": 100} and budget.unbounded == () and budget.unlimited == ("ds/archive",)
+    assert budget.used == 3 + 40 + 100 + 2 and budget.headroom == 110
+    warned = unlimited_warnings([budget.as_dict()])
+    assert len(warned) == 1 and "ds/archive keeps every backup" in warned[0] and "room for 110 more" in warned[0]
+    assert "after about 55 more backups (two snapshots each" in warned[0]
+    with pytest.raises(SmhvError) as caught:  # what it holds still counts against the limit
+        check_budget([VolumeUse("vol1", 255, 3, (unlimited, hourly), held={"ds/archive": 160})])
+    assert "ds/archive 160" in caught.value.message
+
+
+def test_unacknowledged_unlimited_is_refused_and_says_how_to_acknowledge():
+    unlimited = PolicyLoad("ds", "archive", Retention("unlimited"), None, "crash")
+    with pytest.raises(SmhvError) as caught:
+        check_budget([VolumeUse("vol1", 1023, 0, (unlimited,), held={"ds/archive": 1})])
+    assert "acknowledge_unlimited: true" in caught.value.message
+    assert unlimited_warnings([volume_budget(VolumeUse("vol1", 1023, 0, (unlimited,))).as_dict()]) == []

@@ -13,17 +13,21 @@ rules_budget does the arithmetic; this gathers its inputs from the scopes and ON
   SnapInfo copies of a scope whose SnapInfo LUN is on the volume are counted by their rules, every
   other snapshot (on-demand backups, other tools, SnapMirror's) as it is now;
 - the limit: StorageClient.snapshot_limit (255, 1023, or less on a SnapMirror destination).
+A policy with retention unlimited is counted as acknowledged: smhv_policy refuses to store one without
+acknowledge_unlimited, so one in the catalog was accepted; its backups' snapshots on the volume now are its count.
 """
 
 from __future__ import annotations
 
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.budget import PolicyLoad, VolumeUse, check_budget, volume_budget
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.budget import (
+    PolicyLoad, VolumeUse, check_budget, unlimited_warnings, volume_budget)
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import (
     backup_of_snapshot, parse_backup_name, parse_snapinfo_snapshot_name, snapinfo_host)
 
 
 def policy_load(policy):
-    return PolicyLoad(policy.dataset, policy.name, policy.retention(), policy.parsed_schedule(), policy.method)
+    return PolicyLoad(policy.dataset, policy.name, policy.retention(), policy.parsed_schedule(), policy.method,
+                      acknowledged=policy.retention_tag == "unlimited")
 
 
 def _serials(vm):
@@ -84,12 +88,15 @@ def gather_volume_uses(handles, storage, datasets=None, replace=None, remove=Non
         snapinfo_scopes = [handle for handle in handles if snapinfo.get(handle.name) in on_volume]
         snapinfo_hosts = {snapinfo_host(handle.name) for handle in snapinfo_scopes}
         foreign = 0
+        held = {}
         for snapshot in storage.list_snapshots(volume):
             backup = backup_of_snapshot(snapshot.name)
             if backup is not None:
                 dataset = parse_backup_name(backup)[0]
                 tag = _backup_tag(handles, dataset, backup, tags_by_backup)
                 if (dataset.casefold(), tag) in counted_tags:
+                    if tag == "unlimited":
+                        held[dataset.casefold()] = held.get(dataset.casefold(), 0) + 1
                     continue
             parsed = parse_snapinfo_snapshot_name(snapshot.name)
             if parsed is not None and parsed[0] in snapinfo_hosts:
@@ -97,7 +104,9 @@ def gather_volume_uses(handles, storage, datasets=None, replace=None, remove=Non
             foreign += 1
         uses.append((VolumeUse("%s:%s" % (volume.cluster, volume.path), storage.snapshot_limit(volume), foreign,
                                tuple(policy_load(policy) for policy in loads),
-                               sum(handle.snapinfo_copies for handle in snapinfo_scopes)), volume))
+                               sum(handle.snapinfo_copies for handle in snapinfo_scopes),
+                               dict(("%s/%s" % (policy.dataset, policy.name), held.get(policy.dataset.casefold(), 0))
+                                    for policy in loads if policy.retention_tag == "unlimited")), volume))
     return uses
 
 
@@ -117,6 +126,11 @@ def _backup_tag(handles, dataset, backup, cache):
 def budgets(uses):
     """VolumeBudget dicts of every volume, without raising."""
     return [volume_budget(use).as_dict() for use, _volume in uses]
+
+
+def warnings(budget_dicts):
+    """What the acknowledged unlimited policies on these volumes leave of their snapshot limits, as warnings."""
+    return unlimited_warnings(budget_dicts or [])
 
 
 def enforce(uses):

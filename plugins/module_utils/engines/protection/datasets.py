@@ -201,6 +201,7 @@ def ensure_dataset(scopes, storage, hyperv_host, name, description=None, members
     if policies and set(m.vm_id for m in record.members) != set(m.vm_id for m in wanted.members):
         uses = protection_budget.gather_volume_uses(handles, storage, datasets=[stored_name])
         budget = protection_budget.enforce(uses)
+        warnings += protection_budget.warnings(budget)  # new members bring their volumes under an unlimited policy
 
     for handle in handles:
         copy = holders.get(handle.name)

@@ -9,6 +9,9 @@ changed, the snapshot budget of every volume the dataset's VMs use is computed w
 governs, SnapInfo copies, the backup being taken) and a policy that would push a volume past its
 limit is refused with the numbers. Retention works per dataset and retention tag (rules_retention),
 so two policies of one dataset may not share a tag: each would count the other's backups.
+Retention unlimited never deletes, so its snapshots grow until the volume's limit; it is refused unless
+the options acknowledge it (acknowledge_unlimited), and then every volume it loads gets a warning with
+the numbers (issue 22, the seed's §6.6).
 """
 
 from __future__ import annotations
@@ -132,7 +135,15 @@ def ensure_policy(scopes, storage, hyperv_host, dataset, name, state="present", 
         return {"changed": bool(actions), "actions": actions, "policy": None, "warnings": warnings, "snapshot_budget": None,
                 "diff": {"before": before, "after": {}}}
 
+    options = dict(options)
+    acknowledged = bool(options.pop("acknowledge_unlimited", False))
     wanted = build_policy(record.name, stored.name if stored else name, **options)
+    if wanted.retention_tag == "unlimited" and not acknowledged:
+        raise SmhvError("INVALID_ARGUMENT", "Policy %s of dataset %s: retention unlimited never deletes a backup, so its snapshots add up on "
+                        "every volume the dataset uses until the volume's snapshot limit (255 before ONTAP 9.4, 1023 from 9.4), after which "
+                        "every backup there fails. Set acknowledge_unlimited: true to accept that (smhv_backup_info's snapshot_budget then "
+                        "counts what it holds and warns), or keep a count or an age." % (name, record.name),
+                        {"dataset": record.name, "policy": name, "tag": "unlimited"})
     for other in home.catalog.list_policies(record.name):
         if other.name.casefold() != name.casefold() and other.retention_tag == wanted.retention_tag:
             raise SmhvError("RETENTION_TAG_IN_USE", "Policy %s of dataset %s already keeps the %s backups; retention counts backups per "
@@ -146,6 +157,7 @@ def ensure_policy(scopes, storage, hyperv_host, dataset, name, state="present", 
     if changing:
         uses = protection_budget.gather_volume_uses(handles, storage, datasets=[record.name], replace=wanted)
         budget = protection_budget.enforce(uses)
+        warnings += protection_budget.warnings(budget)
         if not uses:
             warnings.append("Dataset %s has no member VM files on ONTAP LUNs that could be found; the snapshot budget was not checked."
                             % record.name)
