@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import socket
 import ssl
+import sys
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 
@@ -26,11 +27,6 @@ try:
     import pypsrp.exceptions as psrp_errors
 except ImportError:
     psrp_errors = None
-
-try:
-    import winrm.exceptions as winrm_errors
-except ImportError:
-    winrm_errors = None
 
 try:
     import spnego.exceptions as spnego_errors
@@ -65,12 +61,13 @@ def _types(module, *names):
     return tuple(getattr(module, name) for name in names) if module is not None else ()
 
 
-AUTH_ERRORS = (_types(psrp_errors, "AuthenticationError") + _types(winrm_errors, "AuthenticationError")
-               + _types(spnego_errors, "SpnegoError"))
-WSMAN_FAULTS = _types(psrp_errors, "WSManFaultError") + _types(winrm_errors, "WSManFaultError")
-HTTP_ERRORS = _types(psrp_errors, "WinRMTransportError") + _types(winrm_errors, "WinRMTransportError")
-LIBRARY_ERRORS = _types(psrp_errors, "WinRMError") + _types(winrm_errors, "WinRMError")
-OPERATION_TIMEOUTS = _types(winrm_errors, "WinRMOperationTimeoutError")
+# pywinrm is not imported here: PSRP is the default protocol and pywinrm (with requests_ntlm and spnego)
+# costs a module ~80 ms to import. Its exceptions can only come from a loaded pywinrm, so translate()
+# asks sys.modules for them (_winrm_errors) and finds them exactly when a WinRS session ran.
+PSRP_AUTH_ERRORS = _types(psrp_errors, "AuthenticationError") + _types(spnego_errors, "SpnegoError")
+PSRP_WSMAN_FAULTS = _types(psrp_errors, "WSManFaultError")
+PSRP_HTTP_ERRORS = _types(psrp_errors, "WinRMTransportError")
+PSRP_LIBRARY_ERRORS = _types(psrp_errors, "WinRMError")
 SSL_ERRORS = _types(requests_errors, "SSLError") + (ssl.SSLError,)
 CONNECT_TIMEOUTS = _types(requests_errors, "ConnectTimeout")
 READ_TIMEOUTS = _types(requests_errors, "ReadTimeout")
@@ -89,6 +86,11 @@ def excerpt(text, limit=EXCERPT):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def _winrm_errors():
+    """pywinrm's exceptions module if a WinRS session loaded it, else None (then none of its exceptions exist)."""
+    return sys.modules.get("winrm.exceptions")
+
+
 def exception_chain(exc):
     """exc and every exception behind it (causes, contexts, urllib3 `reason`s, wrapped args)."""
     chain, pending = [], [exc]
@@ -105,7 +107,7 @@ def _find(chain, types):
     return next((e for e in chain if types and isinstance(e, types)), None)
 
 
-def _fault_code(exc):
+def _fault_code(exc, winrm_errors):
     """The WSManFault Code of either library's WSManFaultError (pypsrp: .code; pywinrm: .wsman_fault_code)."""
     code = getattr(exc, "wsman_fault_code", None) if winrm_errors and isinstance(exc, winrm_errors.WSManFaultError) else exc.code
     try:
@@ -130,6 +132,12 @@ def _tls_failure(chain, settings):
 def translate(exc, settings, op):
     """Failure for an exception raised while calling `op` on the host, or None for what is not a host failure (a bug)."""
     chain = exception_chain(exc)
+    winrm_errors = _winrm_errors()
+    auth_errors = PSRP_AUTH_ERRORS + _types(winrm_errors, "AuthenticationError")
+    wsman_faults = PSRP_WSMAN_FAULTS + _types(winrm_errors, "WSManFaultError")
+    http_errors = PSRP_HTTP_ERRORS + _types(winrm_errors, "WinRMTransportError")
+    library_errors = PSRP_LIBRARY_ERRORS + _types(winrm_errors, "WinRMError")
+    operation_timeouts = _types(winrm_errors, "WinRMOperationTimeoutError")
     where = "Windows host %s (%s)" % (settings.host, settings.endpoint)
     details = {"host": settings.host, "address": settings.address, "port": settings.port, "op": op,
                "protocol": settings.protocol, "auth": settings.auth, "exception": type(exc).__name__,
@@ -151,7 +159,7 @@ def translate(exc, settings, op):
 
     if _find(chain, SSL_ERRORS) is not None:
         return failure("HOST_TLS_ERROR", "%s: %s. %s" % ((where,) + _tls_failure(chain, settings)))
-    if _find(chain, AUTH_ERRORS) is not None:
+    if _find(chain, auth_errors) is not None:
         return failure("HOST_AUTH_FAILED", "%s refused the credentials of user %r with auth %s. Check winrm.username and "
                        "winrm.password, that the account may use WinRM (local Administrators or Remote Management Users) "
                        "and that the host allows this auth (winrm get winrm/config/service/auth)."
@@ -175,16 +183,16 @@ def translate(exc, settings, op):
         return failure("HOST_UNREACHABLE", "%s closed or lost the connection during agent op %s. Check the host's WinRM service "
                        "and the network between this controller and the host." % (where, op), transient=True)
 
-    if OPERATION_TIMEOUTS and isinstance(exc, OPERATION_TIMEOUTS):
+    if operation_timeouts and isinstance(exc, operation_timeouts):
         code = WSMAN_OPERATION_TIMEOUT
-    elif WSMAN_FAULTS and isinstance(exc, WSMAN_FAULTS):
-        code = _fault_code(exc)
+    elif wsman_faults and isinstance(exc, wsman_faults):
+        code = _fault_code(exc, winrm_errors)
     else:
         code = None
     if code == WSMAN_OPERATION_TIMEOUT:
         return failure("HOST_TIMEOUT", "%s's WinRM service did not complete a request within winrm.operation_timeout (%d s) "
                        "during agent op %s. The host may be overloaded." % (where, settings.operation_timeout, op), transient=True)
-    if WSMAN_FAULTS and isinstance(exc, WSMAN_FAULTS):
+    if wsman_faults and isinstance(exc, wsman_faults):
         reason = getattr(exc, "reason", None) or str(exc)
         if code == WSMAN_ACCESS_DENIED:
             return failure("HOST_AUTH_FAILED", "%s denied access to user %r: %s. The account needs to be a local Administrator "
@@ -196,7 +204,7 @@ def translate(exc, settings, op):
                    "MaxConcurrentOperationsPerUser); close other sessions or raise the quota."
         return failure("HOST_PROTOCOL_ERROR", "%s answered agent op %s with a WS-Management fault: %s. %s" % (where, op, reason, hint),
                        wsman_fault_code=code)
-    if HTTP_ERRORS and isinstance(exc, HTTP_ERRORS):
+    if http_errors and isinstance(exc, http_errors):
         status, body = exc.code, redact(exc.response_text, settings.secrets)
         if status == 503:
             return failure("HOST_UNREACHABLE", "%s answered HTTP 503 (service unavailable) during agent op %s; its WinRM "
@@ -204,6 +212,6 @@ def translate(exc, settings, op):
         return failure("HOST_PROTOCOL_ERROR", "%s answered agent op %s with HTTP %s: %s. Check that the endpoint is a WinRM "
                        "listener and that the host allows this auth and message encryption." % (where, op, status, excerpt(body) or "(empty body)"),
                        http_status=status, body=excerpt(body))
-    if LIBRARY_ERRORS and isinstance(exc, LIBRARY_ERRORS):
+    if library_errors and isinstance(exc, library_errors):
         return failure("HOST_PROTOCOL_ERROR", "%s: the WinRM exchange for agent op %s failed: %s." % (where, op, excerpt(str(exc))))
     return None

@@ -33,14 +33,6 @@ except ImportError as import_error:
 else:
     PYPSRP_IMPORT_ERROR = None
 
-try:
-    import winrm.transport as winrm_transport
-    from winrm.exceptions import WinRMOperationTimeoutError
-    from winrm.protocol import Protocol
-except ImportError as import_error:
-    PYWINRM_IMPORT_ERROR = import_error
-else:
-    PYWINRM_IMPORT_ERROR = None
 
 # Raw stdin bytes per WinRS Send. Base64 makes them 4/3 larger, and a request must fit the host's
 # MaxEnvelopeSizekb: 100 KB raw (~134 KiB encoded) fits even Windows 2008 R2's 150 KiB default.
@@ -110,6 +102,18 @@ def _require(import_error, package):
     if import_error is not None:
         raise SmhvError("MISSING_DEPENDENCY", "%s is required on the controller to talk to Windows hosts over this winrm.protocol: "
                         "pip install %s (%s)." % (package, package, import_error), {"package": package})
+
+
+def _pywinrm():
+    """The pywinrm package, imported only when a WinRS session is made: PSRP is the default protocol, and pywinrm
+    (with requests_ntlm and spnego) added ~80 ms to every module's start."""
+    try:
+        import winrm.exceptions
+        import winrm.protocol
+        import winrm.transport
+    except ImportError as import_error:
+        _require(import_error, "pywinrm")
+    return winrm
 
 
 def _count_messages(transport, method_name, stats):
@@ -238,10 +242,10 @@ class WinrsSession:
     """A cmd shell opened on first use; each call runs one PowerShell process in it."""
 
     def __init__(self, settings, stats):
-        _require(PYWINRM_IMPORT_ERROR, "pywinrm")
-        if settings.auth == "kerberos" and not winrm_transport.HAVE_KERBEROS:
+        self._winrm = _pywinrm()
+        if settings.auth == "kerberos" and not self._winrm.transport.HAVE_KERBEROS:
             _require(ImportError("pywinrm found no Kerberos support"), "pywinrm[kerberos]")
-        if settings.auth == "credssp" and not winrm_transport.HAVE_CREDSSP:
+        if settings.auth == "credssp" and not self._winrm.transport.HAVE_CREDSSP:
             _require(ImportError("pywinrm found no CredSSP support"), "pywinrm[credssp]")
         self._settings = settings
         self._stats = stats
@@ -251,7 +255,7 @@ class WinrsSession:
 
     def _shell(self):
         if self._shell_id is None:
-            self._protocol = Protocol(**self._settings.pywinrm_kwargs())
+            self._protocol = self._winrm.protocol.Protocol(**self._settings.pywinrm_kwargs())
             _count_messages(self._protocol.transport, "send_message", self._stats)
             # UTF-8 console: the agent's JSON (and any non-ASCII VM name in it) survives the codepage.
             self._shell_id = self._protocol.open_shell(codepage=65001)
@@ -280,7 +284,7 @@ class WinrsSession:
                 raise CallDeadlineExceeded(timeout)
             try:
                 out, err, rc, done = protocol.get_command_output_raw(shell_id, command_id)
-            except WinRMOperationTimeoutError:
+            except self._winrm.exceptions.WinRMOperationTimeoutError:
                 continue  # no output within OperationTimeout: the op is still running, ask again
             stdout.append(out)
             stderr.append(err)

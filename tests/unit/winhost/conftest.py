@@ -14,6 +14,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+import winrm.protocol
 from pypsrp.complex_objects import PSInvocationState
 from winrm.exceptions import WinRMOperationTimeoutError
 
@@ -215,7 +216,7 @@ class FakeWinrm:
     def __init__(self, monkeypatch):
         self.script = Script()
         self.protocols = []
-        monkeypatch.setattr(winhost_sessions, "Protocol", self._protocol)
+        monkeypatch.setattr(winrm.protocol, "Protocol", self._protocol)
 
     def _protocol(self, **kwargs):
         protocol = FakeProtocol(self, **kwargs)

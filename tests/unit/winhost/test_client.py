@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
+import sys
 
 import pytest
 import requests.exceptions as requests_errors
 import urllib3.exceptions as urllib3_errors
+import winrm.transport
 from pypsrp.exceptions import AuthenticationError
 from winrm.exceptions import WinRMOperationTimeoutError
 
@@ -272,8 +275,26 @@ def test_missing_pypsrp_is_reported_when_used(make_client, monkeypatch):
     assert "pip install pypsrp" in caught.value.message
 
 
+def test_missing_pywinrm_is_reported_when_used(make_client, monkeypatch):
+    monkeypatch.setitem(sys.modules, "winrm.protocol", None)  # what `import winrm.protocol` sees when pywinrm is absent
+    client = make_client("winrm")
+    with pytest.raises(SmhvError) as caught:
+        client.call("host_facts")
+    assert caught.value.code == "MISSING_DEPENDENCY"
+    assert "pip install pywinrm" in caught.value.message
+
+
+def test_a_psrp_module_does_not_import_pywinrm():
+    # pywinrm with requests_ntlm and spnego cost every module ~80 ms of start-up (issue 20); only WinRS needs it.
+    probe = ("import sys; import ansible_collections.netapp_hyperv.smhv.plugins.modules.smhv_ping, "
+             "ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('winrm', 'requests_ntlm')))")
+    loaded = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout.strip()
+    assert loaded == "[]"
+
+
 def test_pywinrm_without_kerberos_support_is_a_missing_dependency(make_client, monkeypatch):
-    monkeypatch.setattr(winhost_sessions.winrm_transport, "HAVE_KERBEROS", False)
+    monkeypatch.setattr(winrm.transport, "HAVE_KERBEROS", False)
     with pytest.raises(SmhvError) as caught:
         make_client("winrm", auth="kerberos").call("host_facts")
     assert caught.value.code == "MISSING_DEPENDENCY"
