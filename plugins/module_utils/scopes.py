@@ -29,7 +29,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.reposit
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.licences import (
     REGISTRATION, host_protocols, licence_problems, require_licences)
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import HostClient, call_many
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import MAX_PARALLEL_HOSTS, HostClient, call_many
 
 STANDALONE_KEY = "HKLM:\\SOFTWARE\\NetApp\\SnapManager for Hyper-V\\Server\\%s"
 CLUSTER_KEY = "HKLM:\\Cluster\\SOFTWARE\\NetApp\\SnapManager for Hyper-V\\Server\\%s"
@@ -94,7 +94,7 @@ class ScopeSession:
         if len(clients) == 1:
             self.owner.close()
             return
-        with ThreadPoolExecutor(max_workers=min(8, len(clients))) as pool:
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_HOSTS, len(clients))) as pool:
             list(pool.map(lambda client: client.close(), clients))  # HostClient.close() never raises
 
     def spare_owner(self):

@@ -88,3 +88,19 @@ def test_require_all_raises_one_error_listing_every_failure(monkeypatch):
     assert error.message == "2 of 3 hosts failed: hv01: Windows host hv01 refused the connection; hv03: hv03 did not answer"
     assert error.details["succeeded"] == ["hv02"]
     assert error.details["failures"]["hv03"] == {"code": "HOST_TIMEOUT", "message": "hv03 did not answer", "details": {"host": "hv03"}}
+
+
+def test_sixteen_nodes_are_called_in_one_wave(monkeypatch):
+    # Each call waits until all 16 are in flight: with 8 workers (issue 20: a 16-node backup in two waves) the barrier breaks.
+    everyone = threading.Barrier(16, timeout=5)
+    clients = clients_answering(monkeypatch, dict(("hb%02d" % number, None) for number in range(1, 17)))
+    for client in clients:
+        answer = client.call
+
+        def call(op, args=None, check_mode=False, timeout=None, answer=answer):
+            everyone.wait()
+            return answer(op, args, check_mode, timeout)
+
+        monkeypatch.setattr(client, "call", call)
+    results = require_all(call_many(clients, "host_facts"))
+    assert sorted(results) == ["hb%02d" % number for number in range(1, 17)]

@@ -24,6 +24,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.reposit
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal import OperationJournal
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.leases import LeaseKeeper, heartbeat_seconds
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.client import MAX_PARALLEL_HOSTS
 
 # Seconds a run moves forward at most to find a free name (each move is one journal create and one listing).
 MAX_CLAIMS = 30
@@ -140,6 +141,6 @@ def _quietly_close(journal):
 
 
 def _all_at_once(functions):
-    with ThreadPoolExecutor(max_workers=min(8, len(functions))) as pool:
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_HOSTS, len(functions))) as pool:
         for future in [pool.submit(function) for function in functions]:
             future.result()
