@@ -11,10 +11,13 @@ thread-local `with conn:`) and turns any `NetAppRestError` into an `SmhvError` t
 what was being done and what to do about it.
 
 Job waits: every POST, PATCH and DELETE carries ONTAP's `return_timeout`, so the cluster answers when
-the job has ended (or after the timeout) and the library's first poll of the job finds it done. Without
-it ONTAP answers 202 at once and the library, polling at a fixed interval, sleeps a whole interval
-(5 s with the default timeout) after its first look at even a 0.3 s job. What the cluster held of the
-timeout is taken off the library's polling, so a job still running fails after `timeout` as before.
+the job has ended (201/200, or 202 after the timeout) and the library's first poll of the job finds it done.
+Without it ONTAP answers 202 at once and the library, polling at a fixed interval, sleeps a whole interval
+(5 s with the default timeout) after its first look at even a 0.3 s job. A 202 after ONTAP held the call
+means the job outlasted return_timeout (a storage system timeout over 120 s): the response hook then looks
+at the job itself with a short back-off (job_waits.py) before the library's poll, which finds it done.
+What the cluster held and the hook waited of the timeout is taken off the library's polling, so a job
+still running fails after `timeout` as before.
 
 Job failures: the library polls ONTAP jobs itself but raises only "Job failed: <message>", losing
 the job's uuid and ONTAP's integer error code, and reports a poll timeout without the job's uuid. A
@@ -28,8 +31,10 @@ import contextlib
 import datetime
 import os
 import threading
+import time
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.job_waits import wait_until_ended
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import ClusterIdentity
 
 try:
@@ -179,11 +184,24 @@ class StorageEndpoint:
             except ValueError:
                 return
             jobs = body.get("jobs") or ([body["job"]] if isinstance(body.get("job"), dict) else [])
-            for job in jobs:
-                href = job.get("_links", {}).get("self", {}).get("href") or "/api/cluster/jobs/%s" % job.get("uuid")
-                self._local.job_links.append(href)
+            links = [job.get("_links", {}).get("self", {}).get("href") or "/api/cluster/jobs/%s" % job.get("uuid") for job in jobs]
+            self._local.job_links.extend(links)
             if jobs:
-                self._poll_for_the_rest(response.elapsed.total_seconds())
+                spent = response.elapsed.total_seconds()
+                if response.status_code == 202:  # the job outlasted return_timeout: still running
+                    started = time.monotonic()
+                    wait_until_ended(lambda: self._any_running(links), self.timeout - spent)
+                    spent += time.monotonic() - started
+                self._poll_for_the_rest(spent)
+
+    def _any_running(self, links):
+        """Whether any of these jobs is still queued, running or paused (read on this thread's session)."""
+        conn = self._local.connection
+        for href in links:
+            reply = conn.session.get(conn.origin + href, params={"fields": "state"}, timeout=(self.connect_timeout, self.timeout))
+            if reply.ok and reply.json().get("state") in JOB_RUNNING_STATES:
+                return True
+        return False
 
     def _poll_for_the_rest(self, held):
         """The library polls this call's jobs for what is left of the timeout after ONTAP held the call

@@ -16,6 +16,7 @@ import time
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.connection import (
     HAS_NETAPP_ONTAP, MIN_POLL_INTERVAL, dig, fetch, parse_time)
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.job_waits import poll_delays
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import (
     MirrorRelationship, TransferResult)
 
@@ -190,10 +191,11 @@ class SnapMirrorOperations:
 
     @staticmethod
     def _wait(endpoint, action, check, details):
-        """check() until it returns something: looked at again after MIN_POLL_INTERVAL, then twice as long
-        each time up to the endpoint's poll interval, so a short transfer is not waited for 5 s."""
+        """check() until it returns something: looked at again after MIN_POLL_INTERVAL (a check is a read or two of
+        the relationship), then twice as long each time up to job_waits' longest pause, a second, so a long transfer is
+        seen ended within a second of its end (it was up to the endpoint's poll interval, 5 s by default)."""
         deadline = time.monotonic() + endpoint.timeout
-        pause = MIN_POLL_INTERVAL
+        delays = poll_delays(first=MIN_POLL_INTERVAL)
         while True:
             result = check()
             if result is not None:
@@ -203,8 +205,7 @@ class SnapMirrorOperations:
                 raise SmhvError("STORAGE_JOB_TIMEOUT", "Could not %s on ONTAP cluster %s within %s seconds; it is still "
                                 "in progress on the cluster. Re-run when it has finished, or raise the storage system's "
                                 "timeout." % (action, endpoint.label, endpoint.timeout), details)
-            time.sleep(min(pause, left))
-            pause = min(pause * 2, endpoint.poll_interval)
+            time.sleep(min(next(delays), left))
 
 
 def _describe(relationship):

@@ -55,12 +55,12 @@ def test_delete_snapshots_reports_busy_and_goes_on(ontap, client):
     ontap.identity("c1", "c1")
     snapshots = [SnapshotInfo(cluster="c1", svm="vs0", volume_name="v", volume_uuid="v-1", name=name, uuid="s-" + name)
                  for name in ("busy", "gone", "free")]
-    ontap.expect("c1", "DELETE", "/api/storage/volumes/v-1/snapshots/s-busy", status=202, body=ontap.job_link("j1"))
+    ontap.expect("c1", "DELETE", "/api/storage/volumes/v-1/snapshots/s-busy", status=200, body=ontap.job_link("j1"))
     ontap.job("c1", "j1", state="failure", message="has not expired or is locked", code=1638555)
     ontap.job("c1", "j1", state="failure", message="has not expired or is locked", code=1638555)
     ontap.expect("c1", "DELETE", "/api/storage/volumes/v-1/snapshots/s-gone", status=404,
                  body={"error": {"message": "entry doesn't exist", "code": "4"}})
-    ontap.expect("c1", "DELETE", "/api/storage/volumes/v-1/snapshots/s-free", status=202, body=ontap.job_link("j3"))
+    ontap.expect("c1", "DELETE", "/api/storage/volumes/v-1/snapshots/s-free", status=200, body=ontap.job_link("j3"))
     ontap.job("c1", "j3")
     report = client.delete_snapshots(snapshots)
     assert [s.name for s in report.deleted] == ["gone", "free"]
@@ -71,7 +71,7 @@ def test_delete_snapshots_reports_busy_and_goes_on(ontap, client):
 
 def test_restore_sends_restore_to_as_a_query_patch(ontap, client):
     ontap.identity("c1", "c1")
-    ontap.expect("c1", "PATCH", "/api/storage/volumes", status=202,
+    ontap.expect("c1", "PATCH", "/api/storage/volumes", status=200,
                  body={"jobs": [ontap.job_link("j9")["job"]], "num_records": 1})
     ontap.job("c1", "j9")
     client.restore_volume(SnapshotInfo(cluster="c1", svm="vs0", volume_name="v", volume_uuid="v-1", name="s1"))
