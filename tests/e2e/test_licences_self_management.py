@@ -5,7 +5,7 @@ Licences: the lab's ONTAP serves GET /api/cluster/licensing/licenses as ONTAP do
 smhv_host's registration fails with LICENSE_MISSING naming the licence, the cluster and what it blocks, reading each
 cluster's licences once; smhv_host_info reports what a cluster lacks. A restore reads no licence when it succeeds (the
 round-trip budget is unchanged); when the lab's ONTAP refuses its SnapRestore or LUN clone for want of the licence, the
-restore fails with LICENSE_MISSING, is undone, and the VM runs with its data as before.
+restore fails with LICENSE_MISSING, is undone, and the VM runs with its data as before; so does a mount's LUN clone.
 
 Self-management: a VM whose network adapter has one of the controller's addresses (127.0.0.1 in the lab, the address
 the controller reaches the lab's WinRM from) is the controller's own VM; restoring it is refused with CONTROLLER_VM in
@@ -20,6 +20,7 @@ from netapp_ontap.resources import LicensePackage
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.connection import fetch
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.scopes import describe_scope, register
+from ansible_collections.netapp_hyperv.smhv.plugins.modules import smhv_mount
 from e2e.backup_support import LabSite
 from e2e.restore_support import SNAPINFO, inventory, leftovers, read, restore, shape, write
 
@@ -50,6 +51,7 @@ def site(lab):
         write(lab, vm, DATA, "%s: before" % vm)
     backup = site.backup("hv03", "guard", backup_method="checkpoint")
     assert backup["backup"]["status"] == "ok", backup
+    site.backup_name = backup["backup"]["name"]
     for vm in (VM, SHARED):
         write(lab, vm, DATA, "%s: after" % vm)
     yield site
@@ -69,8 +71,6 @@ def test_the_lab_lists_licensed_packages_by_default_and_unlicensed_ones_on_reque
         assert default["snaprestore"] == default["iscsi"] == "compliant" and "flexclone" not in default
         assert others == {"flexclone": "unlicensed"}
         assert missing.value.http_err_response.http_response.status_code == 404
-        with endpoint.call("add a licence"), pytest.raises(NetAppRestError):  # the lab does not take licence keys
-            LicensePackage(keys=["AAAAAAAAAAAAAAAAAAAAAAAAAAAA"]).post()
     finally:
         lab.control("POST", "/licences", {"unlicensed": []})
 
@@ -153,4 +153,18 @@ def test_a_restore_ontap_refuses_for_want_of_a_licence_says_which_and_is_undone(
         assert phrase in error.value.message, (phrase, error.value.message)
     assert shape(inventory(site, vm)) == before and before["state"] == "Running"
     assert read(lab, vm, DATA) == ("%s: after" % vm, True)
+    assert leftovers(lab) == []
+
+
+def test_a_mount_ontap_refuses_for_want_of_flexclone_says_so_and_leaves_nothing(site, lab):
+    mount = dict(site.common, hyperv_host="hv03", backup=site.backup_name, vm=SHARED, state="mounted",
+                 mount_root="C:\\SMHV\\Mounts", access="folder", drive_letters=None)
+    lab.control("POST", "/licences", {"cluster": "cluster-a", "unlicensed": ["flexclone"]})
+    try:
+        with pytest.raises(SmhvError) as error:
+            smhv_mount.run(mount, False)
+    finally:
+        lab.control("POST", "/licences", {"unlicensed": []})
+    assert error.value.code == "LICENSE_MISSING", error.value
+    assert error.value.details["missing"] == [{"cluster": "cluster-a", "licence": "flexclone"}] and "FlexClone" in error.value.message
     assert leftovers(lab) == []
