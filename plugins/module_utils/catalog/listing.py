@@ -16,6 +16,7 @@ or rebuild_vm_index() does.
 from __future__ import annotations
 
 import datetime
+import operator
 import typing
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.records import BACKUP_TYPES, decode
@@ -77,14 +78,19 @@ def parse_backup_file_name(dataset, file_name, path):
     if len(parts) != 4:
         return None
     name, tag, backup_type, status = parts
-    # <dataset>_<stamp>: the dataset is the directory's, so slicing replaces a regex (listings parse thousands of names).
-    if len(name) != len(dataset) + 1 + STAMP_LENGTH or name[len(dataset)] != "_" or name[:len(dataset)].casefold() != dataset.casefold() \
-            or tag not in RETENTION_TAGS or backup_type not in BACKUP_TYPES or status not in STATUSES:
+    # <dataset>_<stamp>: the dataset is the directory's, so slicing replaces a regex (listings parse 100,000 names: the
+    # exact prefix is compared before its casefold, and each length is taken once).
+    size = len(dataset)
+    if len(name) != size + 1 + STAMP_LENGTH or name[size] != "_" or tag not in RETENTION_TAGS or backup_type not in BACKUP_TYPES \
+            or status not in STATUSES:
         return None
-    when = parse_stamp(name[-STAMP_LENGTH:])
+    prefix = name[:size]
+    if prefix != dataset and prefix.casefold() != dataset.casefold():
+        return None
+    when = parse_stamp(name[size + 1:])
     if when is None:
         return None
-    return BackupSummary(name, name[:len(dataset)], when, tag, backup_type, status, path)
+    return BackupSummary(name, prefix, when, tag, backup_type, status, path)
 
 
 class ListingMixin:
@@ -120,7 +126,7 @@ class ListingMixin:
                     or (retention_tag is not None and summary.retention_tag != retention_tag):
                 continue
             summaries.append(summary)
-        summaries.sort(key=lambda s: (s.time, s.dataset, s.name))
+        summaries.sort(key=operator.attrgetter("time", "dataset", "name"))  # C, not a lambda: 100,000 keys (issue 20)
         if vm_id is not None:
             summaries = self._with_vm(summaries, vm_id)
         return summaries

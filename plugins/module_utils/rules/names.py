@@ -99,12 +99,13 @@ def parse_stamp(stamp):
     """The UTC datetime of an SMHV stamp `MM-DD-YYYY_HH.MM.SS`, or None. Slices, not a regex: listings parse thousands."""
     if len(stamp) != STAMP_LENGTH or stamp[2] != "-" or stamp[5] != "-" or stamp[10] != "_" or stamp[13] != "." or stamp[16] != ".":
         return None
-    digits = stamp[0:2] + stamp[3:5] + stamp[6:10] + stamp[11:13] + stamp[14:16] + stamp[17:19]
+    year, month, day, hour, minute, second = stamp[6:10], stamp[0:2], stamp[3:5], stamp[11:13], stamp[14:16], stamp[17:19]
+    digits = year + month + day + hour + minute + second
     if not (digits.isascii() and digits.isdigit()):
         return None
     try:
-        return datetime.datetime(int(stamp[6:10]), int(stamp[0:2]), int(stamp[3:5]), int(stamp[11:13]), int(stamp[14:16]),
-                                 int(stamp[17:19]), tzinfo=datetime.timezone.utc)
+        # fromisoformat (C) of the same fields: a third of six int() and the constructor, for 100,000 names (issue 20).
+        return datetime.datetime.fromisoformat("%s-%s-%sT%s:%s:%s+00:00" % (year, month, day, hour, minute, second))
     except ValueError:
         return None  # digits in the right places but no such date (02-30-2026)
 
