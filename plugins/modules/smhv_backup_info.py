@@ -27,6 +27,9 @@ description:
     its latest scheduled time is after its last run, so after an outage each policy runs once, not once
     per missed slot. A scheduler (an AWX schedule or cron, see docs/scheduling.md) runs
     C(playbooks/protect.yml) often, and every due policy runs.
+  - C(protection), only when named in O(gather), the scope's registration, datasets and policies as the data
+    C(playbooks/configure_protection.yml) reads (its C(smhv_protection) entry for this scope), to export a site's
+    configuration and import it elsewhere or after a rebuild; C(playbooks/export_protection.yml) writes it to a file.
 author: netapp_hyperv.smhv contributors (@netapp-hyperv)
 extends_documentation_fragment:
   - netapp_hyperv.smhv.hyperv
@@ -36,10 +39,12 @@ options:
     description: The scope (a standalone host, a failover cluster or one of its nodes).
     required: true
   gather:
-    description: What to report. C(snapshot_budget) queries ONTAP; the rest reads the hosts only.
+    description:
+      - What to report. C(snapshot_budget) queries ONTAP; the rest reads the hosts only.
+      - C(protection) is not in the default; name it to get RV(protection).
     type: list
     elements: str
-    choices: [datasets, policies, unprotected_vms, backups, vms_in_backups, snapshot_budget, due]
+    choices: [datasets, policies, unprotected_vms, backups, vms_in_backups, snapshot_budget, due, protection]
     default: [datasets, policies, unprotected_vms, backups, vms_in_backups, snapshot_budget, due]
   dataset:
     description: Only this dataset (its backups are listed even when the dataset was deleted).
@@ -113,6 +118,20 @@ EXAMPLES = r"""
     backup_details: true
   delegate_to: localhost
 
+- name: Export the scope's datasets and policies as configure_protection.yml's data
+  netapp_hyperv.smhv.smhv_backup_info:
+    hyperv_host: hv03
+    gather: [protection]
+  delegate_to: localhost
+  register: exported
+
+- name: Write them where configure_protection.yml can read them with -e @protection.yml
+  ansible.builtin.copy:
+    content: "{{ {'smhv_protection': exported.protection} | to_nice_yaml }}"
+    dest: protection.yml
+    mode: "0600"
+  delegate_to: localhost
+
 - name: VMs that no dataset protects, and the snapshot headroom of every volume
   netapp_hyperv.smhv.smhv_backup_info:
     hyperv_host: hv03
@@ -178,7 +197,27 @@ snapshot_budget:
   type: list
   elements: dict
   sample: [{volume: "cluster-a:svm_hv:vol_hv03", limit: 1023, used: 94, headroom: 929, per_policy: {files/hourly: 60},
-            foreign: 2, snapinfo: 0, in_flight: 2, unbounded: []}]
+            foreign: 2, snapinfo: 0, in_flight: 2, unbounded: [], unlimited: []}]
+  contains:
+    unlimited:
+      description:
+        - Policies with retention unlimited (accepted with M(netapp_hyperv.smhv.smhv_policy)'s C(acknowledge_unlimited)), counted by the
+          snapshots their backups hold now; a warning says how many more backups fit before the volume's limit.
+      type: list
+      elements: str
+      returned: always
+      sample: [files/archive]
+protection:
+  description:
+    - The scope's entry of C(smhv_protection), the data C(playbooks/configure_protection.yml) reads, keyed by the scope's name;
+      members by VM name (with C(scope) when another scope's), policies with only the options that differ from their defaults.
+    - C(create_snapinfo) is never included; add it to register a site whose SnapInfo repository does not exist yet.
+  returned: when protection is gathered
+  type: dict
+  sample: {hv03: {snapinfo_path: 'S:\SnapInfo', report_path: 'C:\SMHV\Reports', snapinfo_snaps_count: 30,
+                  datasets: [{name: files, members: [{vm: vm-file01}],
+                              policies: [{name: nightly, schedule: {frequency: daily, at: "01:30"}, retention: {tag: daily, count: 14},
+                                          backup_type: crash}]}]}}
 schedules:
   description: Every scheduled policy with its last run, the slot that makes it due, its next run and C(due).
   returned: when due is gathered
@@ -214,7 +253,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.argspec import smhv_argument_spec
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.client import StorageClient
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.policies import as_time
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.info import GATHER, backup_info
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.info import GATHER, GATHER_ON_REQUEST, backup_info
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.scopes import Scopes
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.runner import run_module
 
@@ -231,7 +270,7 @@ def run(params, check_mode):
 def main():
     spec = smhv_argument_spec()
     spec.update(
-        gather=dict(type="list", elements="str", choices=list(GATHER), default=list(GATHER)),
+        gather=dict(type="list", elements="str", choices=list(GATHER + GATHER_ON_REQUEST), default=list(GATHER)),
         dataset=dict(type="str"),
         vm=dict(type="str"),
         backup_type=dict(type="str", choices=["application", "crash"]),

@@ -59,6 +59,8 @@ def dr_vars(lab):
 PLAYBOOK_RUNS = [
     ("check_connectivity.yml", lambda lab, folder: {}, "ONTAP cluster-a, cluster-b answered"),
     ("configure_protection.yml", lambda lab, folder: PROTECTION, "Check mode: hvclus01 would change:"),
+    ("export_protection.yml", lambda lab, folder: {"smhv_export_file": str(folder / "protection.yml")},
+     "Check mode: would export 1 scope(s) to"),
     ("backup_now.yml", lambda lab, folder: {"smhv_scope": "hv03", "smhv_dataset": "dr"}, "would be taken:"),
     ("protect.yml", lambda lab, folder: {}, ("of dr/hourly would be taken:", "WARNING hvdr01 is not registered")),
     ("restore_vm.yml", lambda lab, folder: {"smhv_scope": "hv03", "smhv_vm": "vm-file01"}, "Check mode: vm-file01 would be restored"),

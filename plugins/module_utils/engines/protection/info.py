@@ -11,6 +11,8 @@
 - backups and VMs in backups of the catalogs imported beside the scope's own (an active DR scope after a failover,
   catalog/imports.py), each item with its `source_scope`;
 - the snapshot budget of every volume the datasets use (protection_budget);
+- `protection` (asked for by name): the scope's registration, datasets and policies as the data
+  playbooks/configure_protection.yml reads (engines/protection/export.py), to export a site's configuration;
 - due policies: a scheduled policy is due when its latest scheduled time at or before `due_at` is
   after its last run (rules_schedule.is_due), so missed runs catch up once. The last run is the newest
   backup record of the dataset and the policy's retention tag made by that policy, failed attempts
@@ -23,11 +25,14 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection import budget as protection_budget
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.datasets import dataset_facts
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.export import protection_data
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.protection.policies import policy_facts
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import as_guid, refuse_surrounding_blanks
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.schedule import is_due, next_run, previous_run
 
 GATHER = ("datasets", "policies", "unprotected_vms", "backups", "vms_in_backups", "snapshot_budget", "due")
+# Asked for by name only: the scope's configuration as configure_protection.yml's data (engines/protection/export.py).
+GATHER_ON_REQUEST = ("protection",)
 # Records read at a time while looking for a policy's last run among its tag's backups, newest first.
 _LAST_RUN_BATCH = 5
 
@@ -159,6 +164,9 @@ def backup_info(scopes, storage, hyperv_host, dataset=None, vm=None, backup_type
                                               budget["volume"], budget["used"], budget["limit"],
                                               " (policies without a bound: %s)" % ", ".join(budget["unbounded"]) if budget["unbounded"] else "",
                                               ", ".join(sorted(budget["per_policy"]))))
+        result["warnings"] += protection_budget.warnings(result["snapshot_budget"])
+    if "protection" in gather:
+        result["protection"] = protection_data(handle)
     if "due" in gather:
         entries = due_policies(catalog, policies, due_at)
         result["schedules"] = entries
