@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap import connection as ontap_connection
 from smhv_lab.ontap import jobs
 
 JOB_SECONDS = 0.3
@@ -82,3 +83,16 @@ def test_a_temporary_group_still_being_made_by_a_killed_run_means_one_snapshot_p
     taken = client.create_snapshots(volumes, "ds_next")
     assert taken.consistency_groups == () and "smhv_tmp_killed" in taken.notes[0]
     assert all(cluster.volume(name).has_snapshot("ds_next") for name in ("vol1", "vol2"))
+
+
+def test_a_job_outlasting_return_timeout_is_seen_soon_after_it_ends(site, monkeypatch):
+    """ONTAP holds a call for 120 s at most; a longer job gets a 202 and is then looked at by the client with a back-off
+    from 0.05 s (job_waits.py), not at netapp-ontap's fixed interval (here 1.5 s; 5 s by default). Scaled down: ONTAP
+    holds for 1 s and the job takes 1.3 s, so it ends 0.3 s after the 202 and the back-off sees it at 0.35 s (issue 20)."""
+    monkeypatch.setattr(ontap_connection, "MAX_RETURN_TIMEOUT", 1)
+    jobs.configure(site.cluster(), durations={"snapshot.create": 1.3})
+    client = site.client("cluster-a")  # timeout 10: the library alone would look again 1.5 s after its first poll
+    volume = client.get_volume("cluster-a", "svm1", "vol2")
+    snapshot, seconds, sent = timed(client, lambda: client.create_snapshot(volume, "long"))
+    print("snapshot create against a 1.3 s job, ONTAP holding the call 1 s: %.2f s, %d requests" % (seconds, sent))
+    assert snapshot.name == "long" and 1.3 <= seconds < 1.3 + 0.3
