@@ -2,7 +2,10 @@
 20 ms per ONTAP request and 50 ms per WinRM message, against a user's way of doing the same today.
 
     PYTHONPATH=.cache/collections:tests .venv/bin/python benchmarks/backup_scale.py [--runs N] [--no-baseline]
-        [--jobs instant|realistic|both]
+        [--jobs instant|realistic|both] [--nodes N]
+
+--nodes N (default 8) spreads the same 200 VMs over an N-node cluster: bench.yml rewritten into a temporary
+topology with nodes hb01..hbNN (every CSV and the SnapInfo LUN on all of them, vmNNN on node N % nodes + 1).
 
 ONTAP jobs (docs/lab.md, "Job timing"): `instant` is the latency alone, `realistic` adds the lab's job durations
 (a consistency-group snapshot 1 s, a snapshot delete 0.5 s...), what a cluster costs on top; both are printed, the
@@ -76,6 +79,30 @@ SNAPSHOT_PLAY = """
         state: present
       loop: "{{ volumes }}"
 """
+
+
+def topology_with_nodes(nodes, tmp):
+    """bench.yml with its cluster hvbench on `nodes` nodes (hb01..), the same VMs, CSVs and volumes."""
+    import yaml
+    if nodes == 8:
+        return TOPOLOGY
+    spec = yaml.safe_load(TOPOLOGY.read_text())
+    names = ["hb%02d" % number for number in range(1, nodes + 1)]
+    old = set(next(c for c in spec["failover_clusters"] if c["name"] == COORDINATOR)["nodes"])
+    for cluster in spec["failover_clusters"]:
+        if cluster["name"] == COORDINATOR:
+            cluster["nodes"] = list(names)
+    spec["hosts"] = [dict(name=name, site="a", cluster=COORDINATOR) for name in names] + [
+        host for host in spec["hosts"] if host.get("cluster") != COORDINATOR]
+    for lun in spec["luns"]:
+        if set(lun.get("hosts", [])) == old:
+            lun["hosts"] = list(names)
+    for vm in spec["vms"]:
+        if vm.get("scope") == COORDINATOR:
+            vm["owner"] = names[int(vm["name"][2:]) % nodes]
+    path = tmp / ("bench-%d-nodes.yml" % nodes)
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
 
 
 def latency(lab, ontap_seconds, winrm_seconds):
@@ -159,13 +186,14 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=3, help="steady-state backups to take the medians of (default 3)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the playbook-style comparison (about 80 s)")
     parser.add_argument("--jobs", choices=["instant", "realistic", "both"], default="both", help="ONTAP job durations (default both)")
+    parser.add_argument("--nodes", type=int, default=8, help="nodes of the cluster the 200 VMs run on (default 8, bench.yml)")
     options = parser.parse_args(argv)
     profiles = ["instant", "realistic"] if options.jobs == "both" else [options.jobs]
     tmp = Path(tempfile.mkdtemp(prefix="smhv-bench-"))
     recorder = ClientRecorder()
     compared = None
     try:
-        with running_lab(tmp / "state", TOPOLOGY) as lab:
+        with running_lab(tmp / "state", topology_with_nodes(options.nodes, tmp)) as lab:
             site = LabSite(lab)
             site.register("hvbench", "S:\\SnapInfo")
             site.dataset("hvbench", "S:\\SnapInfo", "all", VMS)
@@ -183,7 +211,7 @@ def main(argv=None):
                "ontap_calls<=2*volumes+20": steady["ontap_calls"] <= 2 * len(VOLUMES) + 20,
                "one_snapshot_per_volume": steady["snapshots_per_volume"] == [1],
                "wall<5s": steady["wall_seconds"] < 5.0}
-    report = {"latency": {"ontap_s": ONTAP_LATENCY, "winrm_s": WINRM_LATENCY}, "vms": len(VMS), "hosts": 8, "volumes": len(VOLUMES),
+    report = {"latency": {"ontap_s": ONTAP_LATENCY, "winrm_s": WINRM_LATENCY}, "vms": len(VMS), "hosts": options.nodes, "volumes": len(VOLUMES),
               "jobs": profiles[0], "first_backup": first, "steady_state_backup_median": steady, "steady_state_runs": len(runs) - 2,
               "baseline": compared, "baseline_jobs": profiles[-1], "targets_met": targets,
               "steady_state_by_jobs": {jobs: median_of(each) for jobs, each in {profiles[0]: runs[2:], **more}.items()}}
