@@ -16,7 +16,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import S
 
 def _normal(address):
     try:
-        return str(ipaddress.ip_address(str(address).split("%")[0]))
+        return str(ipaddress.ip_address(str(address).split("%", maxsplit=1)[0]))
     except ValueError:
         return str(address).lower()
 
