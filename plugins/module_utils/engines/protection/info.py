@@ -158,12 +158,14 @@ def backup_info(scopes, storage, hyperv_host, dataset=None, vm=None, backup_type
         uses = protection_budget.gather_volume_uses([handle], storage, datasets=[d.name for d in chosen])
         result["snapshot_budget"] = protection_budget.budgets(uses)
         for budget in result["snapshot_budget"]:
-            if budget["unbounded"] or budget["used"] > budget["limit"]:
-                result["warnings"].append("Volume %s would hold %d snapshots at steady state, over its limit of %d%s: backups will start "
+            if budget["used"] > budget["limit"]:
+                result["warnings"].append("Volume %s would hold %d snapshots at steady state, over its limit of %d: backups will start "
                                           "failing. Change the retention of %s." % (
-                                              budget["volume"], budget["used"], budget["limit"],
-                                              " (policies without a bound: %s)" % ", ".join(budget["unbounded"]) if budget["unbounded"] else "",
-                                              ", ".join(sorted(budget["per_policy"]))))
+                                              budget["volume"], budget["used"], budget["limit"], ", ".join(sorted(budget["per_policy"]))))
+            elif budget["unbounded"]:
+                result["warnings"].append("Volume %s has policies that keep backups without a bound (%s): its snapshots grow until they "
+                                          "reach the limit of %d and backups start failing. Give them a retention count or age." % (
+                                              budget["volume"], ", ".join(budget["unbounded"]), budget["limit"]))
         result["warnings"] += protection_budget.warnings(result["snapshot_budget"])
     if "protection" in gather:
         result["protection"] = protection_data(handle)
