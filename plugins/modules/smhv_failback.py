@@ -265,6 +265,8 @@ warnings:
 error_code:
   description: On failure, a stable code (C(FAILBACK_NOT_READY) when the sites are not where the action starts from,
     C(INVALID_ARGUMENT), C(STORAGE_UNREACHABLE), C(HOST_UNREACHABLE), C(SCOPE_BUSY), ...); C(error_details.phase) names the phase.
+    C(CONTROLLER_VM) when the failback's shutdown or reprotect's removal at the DR site would stop the VM this controller runs in
+    (refused in C(discover), check mode too, before anything changed).
   returned: failure
   type: str
 error_details:

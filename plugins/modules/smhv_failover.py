@@ -407,8 +407,8 @@ removed:
   returned: with O(action=end_drill)
   type: dict
 error_code:
-  description: On failure, a stable code (C(SNAPSHOT_NOT_FOUND) when no backup reached the DR site, C(INVALID_ARGUMENT),
-    C(STORAGE_OBJECT_NOT_FOUND), C(VM_NOT_FOUND), C(SCOPE_BUSY), ...); C(error_details.journal) names the journal a re-run continues.
+  description: On failure, a stable code (C(SNAPSHOT_NOT_FOUND) when no backup reached the DR site, C(CONTROLLER_VM) when the VM to shut down
+    or remove runs this controller, C(INVALID_ARGUMENT), C(VM_NOT_FOUND), C(SCOPE_BUSY), ...); C(error_details.journal) names the journal a re-run continues.
   returned: failure
   type: str
 error_details:

@@ -265,6 +265,31 @@ def test_planned_failover_loses_nothing_written_before_the_final_backup(lab):
     assert again["changed"] is False and again["prepared"] is None  # a second run touches the primary no more
 
 
+def test_a_planned_failover_refuses_to_shut_down_the_controllers_own_vm_and_changes_nothing(lab):
+    """Issue 22's self-management guard in the DR operations: vm-print01's adapter has 127.0.0.1 (the address the controller
+    reaches the lab's hosts from), so the planned failover, whose shutdown would stop it, refuses with CONTROLLER_VM in its
+    plan, in check mode and for real, before the final backup: the lab's state is the same after both."""
+    lab.control("DELETE", "/faults")
+    lab.reset()
+    site = LabSite(lab)
+    site.register("hv03", SNAPINFO)
+    site.dataset("hv03", SNAPINFO, "dr", VMS)
+    first = site.backup("hv03", "dr", backup_method="checkpoint", update_snapmirror=True)
+    assert first["backup"]["status"] == "ok", first
+    lab.control("POST", "/vm", {"vm": "vm-print01", "ip_addresses": ["127.0.0.1"]})
+    try:
+        before = lab.state()
+        for check_mode in (True, False):
+            with pytest.raises(SmhvError) as error:
+                smhv_failover.run(params(site, lab, mode="planned", final_backup=True), check_mode)
+            assert error.value.code == "CONTROLLER_VM", error.value.message
+            assert error.value.details["vm"] == "vm-print01" and error.value.details["addresses"] == ["127.0.0.1"]
+            assert error.value.details["phase"] == "prepare" and "planned failover's shutdown" in error.value.message
+            assert differences(before, lab.state()) == []  # no final backup, no shutdown, nothing at the DR site
+    finally:
+        lab.control("POST", "/vm", {"vm": "vm-print01", "ip_addresses": []})
+
+
 def test_readiness_says_what_is_missing_and_changes_nothing(lab):
     """Before a failover: the DR host's iSCSI service is stopped (the default lab's hvdr01), then started; a mirror broken by
     hand fails the relationships check; nothing changes."""

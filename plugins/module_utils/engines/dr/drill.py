@@ -34,6 +34,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.clones import VolumeCloneMount
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.cluster import is_csv_path
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.drill_cluster import ClusterDrillSteps
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import refuse_controller_vms
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failover import FailoverEngine
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planning import DRILL_ROOT
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
@@ -157,6 +158,7 @@ class DrillEngine(ClusterDrillSteps, FailoverEngine):
         vms = self._cluster_drill_vms() if self.on_cluster else [
             vm for vm in self.host.call("vm_inventory", {"require_all": False}).result["vms"]
             if (vm["config_path"] or vm["configuration_location"] or "").lower().startswith(folder)]
+        refuse_controller_vms(self.session, vms, "drill cleanup (turns off and removes drill VMs)")  # before any removal, check mode too
         disks = self.host.call("disk_rescan", {}, True).result["disks"]
         serials = set(lun.serial for lun in luns)
         return {"clones": clones, "luns": luns, "vms": vms, "disks": [disk for disk in disks if disk["serial"] in serials]}

@@ -40,7 +40,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.reposit
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr import plan as dr_plan
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_arrival import DEPARTURE_OPERATION, Arrival
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import RoundTrip, client_of, public_entry, rehome_members
-from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import require_entries, vms_on
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import refuse_controller_vms, require_entries, vms_on
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planned import PrimarySite
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.names import utcnow
@@ -167,9 +167,11 @@ class FailbackEngine(RoundTrip):
             else:
                 action = "break" if entry["stage"] == "reversed" else "none"
             mirrors.append(public_entry(entry, action))
+        shutdown = [vm for vm in plan_vms if departing and vm["state_at_dr"] not in ("Off",) and vm["action"] == "fail back"]
+        refuse_controller_vms(self.dr, [chosen[vm["id"]]["inventory"] for vm in shutdown], "failback's shutdown at the DR site")
         return {"mirrors": mirrors, "vms": plan_vms, "path_map": dict(pairs),
                 "final_backup": {"datasets": datasets_used if departing else [], "host": self.dr.name},
-                "shutdown": sorted(vm["name"] for vm in plan_vms if departing and vm["state_at_dr"] not in ("Off",) and vm["action"] == "fail back"),
+                "shutdown": sorted(vm["name"] for vm in shutdown),
                 "snapinfo": {"path": self.snapinfo_path, "dr_path": self.departure.path}}
 
     def _recorded_roots(self):
@@ -199,7 +201,7 @@ class FailbackEngine(RoundTrip):
         for vm in vms_on(self.dr, members):
             where = (vm["config_path"] or vm["configuration_location"] or "").lower()
             if any(where.startswith(root.lower()) for root in roots):
-                chosen[vm["id"]] = dict(members[vm["id"]], state=vm["state"], config_path=vm["config_path"])
+                chosen[vm["id"]] = dict(members[vm["id"]], state=vm["state"], config_path=vm["config_path"], inventory=vm)
                 self.dr_nodes[vm["id"]] = vm["node"]
         if not chosen:
             raise SmhvError("FAILBACK_NOT_READY", "The DR host %s has none of the VMs of %s's datasets (%s) on the failed-over LUNs: nothing to fail "

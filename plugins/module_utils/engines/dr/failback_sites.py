@@ -24,6 +24,8 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import S
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.connection import HAS_NETAPP_ONTAP, dig, fetch
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.models import IgroupRef
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.paths import path_pairs, with_separator
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.rules.self_management import refuse_controller_vm
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.winhost.controller import controller_addresses
 
 if HAS_NETAPP_ONTAP:
     from netapp_ontap.resources import Igroup, LunMap, SnapmirrorRelationship
@@ -116,6 +118,14 @@ def vms_on(session, ids):
         where = session.owner_node if session.kind == "cluster" and node == session.owner.name else node
         found.extend(dict(vm, node=where) for vm in outcome.result["vms"])
     return found
+
+
+def refuse_controller_vms(session, vms, doing):
+    """CONTROLLER_VM when one of `vms` (vm_inventory records of `session`) runs this controller: a DR operation that would stop
+    or remove it refuses in its plan, before anything changed (the self-management guard the restore has, seed appendix)."""
+    if vms:
+        address = getattr(getattr(session.owner, "settings", None), "address", None)
+        refuse_controller_vm(vms, controller_addresses(address), doing, session.name)
 
 
 def client_of(session, node):

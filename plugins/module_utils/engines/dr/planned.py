@@ -23,6 +23,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup.
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog import Catalog
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.backup import BackupEngine, SessionScope
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import refuse_controller_vms, vms_on
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 
 
@@ -53,13 +54,15 @@ class PrimarySite:
         return chosen
 
     def prepare(self, chosen, final_backup=True, check_mode=False):
+        ids = sorted(set(vm_id for members in chosen.values() for vm_id, _name in members))
+        # the shutdown must not stop the VM this controller runs in: refused before the final backup, in check mode too
+        refuse_controller_vms(self.session, vms_on(self.session, ids), "planned failover's shutdown")
         actions, backups = [], []
         for dataset in sorted(chosen):
             if final_backup:
                 actions.append("back up dataset %s on %s with SnapMirror update (the final backup)" % (dataset, self.session.name))
                 if not check_mode:
                     backups.append(self._backup(dataset))
-        ids = sorted(set(vm_id for members in chosen.values() for vm_id, _name in members))
         actions.append("shut down VM(s) %s on %s" % (", ".join(sorted(set(n for m in chosen.values() for _i, n in m))), self.session.name))
         stopped = []
         if not check_mode:

@@ -35,6 +35,7 @@ from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.journal
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.leases import LeaseKeeper, heartbeat_seconds
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.catalog.repository import HostRepository
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import RoundTrip, client_of, public_entry, require_entries, vms_on
+from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.failback_sites import refuse_controller_vms
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.engines.dr.planned import PrimarySite
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.errors import SmhvError
 from ansible_collections.netapp_hyperv.smhv.plugins.module_utils.ontap.igroups import igroup_name
@@ -130,6 +131,7 @@ class ReprotectEngine(RoundTrip):
         ours = {vm["id"]: members[vm["id"]] for vm in at_primary
                 if any((vm["config_path"] or "").lower().startswith(root.lower()) for root in roots)}
         at_dr = vms_on(self.dr, ours)
+        refuse_controller_vms(self.dr, at_dr, "reprotect (turns off and removes the VM at the DR site)")
         dr_luns = [lun["dr_lun"] for entry in entries for lun in entry["luns"]]
         disks = [{"lun": "%s:%s" % (lun.cluster, lun.path), "serial": lun.serial, "access_paths": self.dr_disks[lun.serial]["access_paths"]}
                  for lun in dr_luns if lun.serial in self.dr_disks and self.dr_disks[lun.serial]["online"]]
